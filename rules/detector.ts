@@ -1,0 +1,387 @@
+import {
+  emptyAlertBook,
+  raise,
+  resolve,
+  type AlertBookState,
+  type AlertEvent,
+  type Evidence,
+  type Severity,
+  type Subject,
+} from './alerts.js';
+import { DAY_MS, floorHour, HOUR_MS, robustStats } from './baseline.js';
+import type { Reading } from './reading.js';
+import type { RuleSet } from './ruleset.js';
+
+/**
+ * Event-time detection. Readings are spread over hour slots by the interval they summarise, and after every
+ * reading the rules judge the trailing window that ends at the cow's newest reading against the same clock
+ * window on her previous days. Nothing here reads a clock: the only wall time that enters is passed in by
+ * the caller (arrival time, and `now` for silent collars).
+ */
+
+type Metric = 'activity' | 'rumination';
+
+export interface Slot {
+  start: number;
+  act: number;
+  /** Seconds of the hour covered by readings that carried activity / rumination. */
+  actCov: number;
+  rum: number;
+  rumCov: number;
+}
+
+export interface CowSnapshot {
+  v: typeof SNAPSHOT_VERSION;
+  subject: Subject;
+  lastTs: number | null;
+  lastArrival: number | null;
+  /** Hour slots, oldest first: the cow's recent history, which is also her baseline. */
+  slots: Slot[];
+  alerts: AlertBookState;
+}
+
+export const SNAPSHOT_VERSION = 2;
+
+export interface ObserveResult {
+  events: AlertEvent[];
+  /** False when the reading was too late to take part in detection (it is still worth storing). */
+  judged: boolean;
+}
+
+interface WindowStats {
+  metric: Metric;
+  /** Observed total over the covered part of the window, and what her normal rate predicts for it. */
+  value: number;
+  expected: number;
+  ratio: number;
+  z: number;
+  coverage: number;
+  comparedDays: number;
+  from: number;
+  to: number;
+}
+
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export class CowDetector {
+  readonly state: CowSnapshot;
+  private readonly byStart = new Map<number, Slot>();
+
+  constructor(
+    private readonly rules: RuleSet,
+    init: Subject | CowSnapshot,
+  ) {
+    this.state =
+      'v' in init
+        ? init
+        : { v: SNAPSHOT_VERSION, subject: init, lastTs: null, lastArrival: null, slots: [], alerts: emptyAlertBook() };
+    for (const slot of this.state.slots) this.byStart.set(slot.start, slot);
+  }
+
+  get subject(): Subject {
+    return this.state.subject;
+  }
+
+  private get maxWindowHours(): number {
+    return Math.max(this.rules.heat.windowHours, this.rules.health.windowHours);
+  }
+
+  /** History kept: the comparison days, plus room for the longest window and its onset look-back. */
+  private get keepMs(): number {
+    return this.rules.baseline.days * DAY_MS + (3 * this.maxWindowHours + 1) * HOUR_MS;
+  }
+
+  observe(reading: Reading, arrivalWall: number): ObserveResult {
+    const s = this.state;
+    const events: AlertEvent[] = [];
+    const push = (e: AlertEvent | null) => e && events.push(e);
+    s.lastArrival = Math.max(s.lastArrival ?? arrivalWall, arrivalWall);
+
+    // Any reading at all proves the collar is talking again.
+    push(resolve(s.alerts, s.subject, 'collar_offline', {
+      at: reading.ts,
+      evidence: { backAt: iso(reading.ts), lastReadingAt: s.lastTs === null ? null : iso(s.lastTs) },
+    }));
+    if (reading.batteryPct !== undefined) this.judgeBattery(reading, push);
+
+    if (s.lastTs !== null && reading.ts < s.lastTs - this.keepMs) return { events, judged: false };
+    this.accumulate(reading);
+    const completedBefore = s.lastTs === null ? null : floorHour(s.lastTs);
+    if (s.lastTs === null || reading.ts > s.lastTs) {
+      s.lastTs = reading.ts;
+      this.evict(reading.ts - this.keepMs);
+    }
+    // Windows are made of completed hours only (a past day's hour is only known whole, so the hour in
+    // progress cannot be compared fairly). They change when an hour completes or a late reading fills one in.
+    const now = floorHour(s.lastTs);
+    if (now !== completedBefore || reading.ts - reading.intervalS * 1000 < now) {
+      this.judgeHeat(reading.ts, now, push);
+      this.judgeHealth(reading.ts, now, push);
+    }
+    return { events, judged: true };
+  }
+
+  private accumulate(r: Reading): void {
+    const startMs = r.ts - r.intervalS * 1000;
+    const durMs = r.ts - startMs;
+    for (let t = floorHour(startMs); t < r.ts; t += HOUR_MS) {
+      const overlap = Math.min(r.ts, t + HOUR_MS) - Math.max(startMs, t);
+      if (overlap <= 0) continue;
+      const share = overlap / durMs;
+      const slot = this.slotAt(t);
+      slot.act += r.activity * share;
+      slot.actCov += overlap / 1000;
+      if (r.rumination !== undefined) {
+        slot.rum += r.rumination * share;
+        slot.rumCov += overlap / 1000;
+      }
+    }
+  }
+
+  private slotAt(start: number): Slot {
+    const existing = this.byStart.get(start);
+    if (existing) return existing;
+    const slot: Slot = { start, act: 0, actCov: 0, rum: 0, rumCov: 0 };
+    const slots = this.state.slots;
+    let i = slots.length;
+    while (i > 0 && slots[i - 1]!.start > start) i--;
+    slots.splice(i, 0, slot);
+    this.byStart.set(start, slot);
+    return slot;
+  }
+
+  private evict(horizon: number): void {
+    const slots = this.state.slots;
+    while (slots.length && slots[0]!.start < horizon) this.byStart.delete(slots.shift()!.start);
+  }
+
+  /** Total and covered seconds of a metric over the hour slots starting in [first, last]. */
+  private sum(metric: Metric, first: number, last: number): { value: number; coveredS: number } {
+    let value = 0;
+    let coveredS = 0;
+    for (let t = first; t <= last; t += HOUR_MS) {
+      const slot = this.byStart.get(t);
+      if (!slot) continue;
+      if (metric === 'activity') {
+        value += slot.act;
+        coveredS += slot.actCov;
+      } else {
+        value += slot.rum;
+        coveredS += slot.rumCov;
+      }
+    }
+    return { value, coveredS };
+  }
+
+  /** Her normal rate (per hour) for the hours [first, last] of the day, from the same hours on past days. */
+  private normalRate(metric: Metric, first: number, last: number) {
+    const cfg = this.rules.baseline;
+    const needS = cfg.minDayCoverage * ((last - first) / 1000 + 3600);
+    const rates: number[] = [];
+    for (let k = 1; k <= cfg.days; k++) {
+      const past = this.sum(metric, first - k * DAY_MS, last - k * DAY_MS);
+      if (past.coveredS >= needS) rates.push((past.value * 3600) / past.coveredS);
+    }
+    return robustStats(rates, cfg);
+  }
+
+  /** The `hours` completed hours before `end` against the same hours on previous days; null while warming up. */
+  private window(metric: Metric, hours: number, end: number): WindowStats | null {
+    const last = end - HOUR_MS;
+    const from = end - hours * HOUR_MS;
+    const now = this.sum(metric, from, last);
+    if (now.coveredS === 0) return null;
+    const normal = this.normalRate(metric, from, last);
+    if (!normal || normal.median <= 0) return null;
+    const rate = (now.value * 3600) / now.coveredS;
+    return {
+      metric,
+      value: now.value,
+      expected: (normal.median * now.coveredS) / 3600,
+      ratio: rate / normal.median,
+      z: (rate - normal.median) / normal.spread,
+      coverage: Math.min(1, (now.coveredS * 1000) / (end - from)),
+      comparedDays: normal.days,
+      from,
+      to: end,
+    };
+  }
+
+  /** Onset: walk back over the hours that were still off her normal in the same direction. */
+  private onset(metric: Metric, end: number, offNormal: (ratio: number) => boolean, lookBackHours: number): number {
+    let since = end;
+    for (let t = end - HOUR_MS, h = 0; h < lookBackHours; t -= HOUR_MS, h++) {
+      const hour = this.sum(metric, t, t);
+      const normal = this.normalRate(metric, t, t);
+      if (hour.coveredS === 0 || !normal || !offNormal((hour.value * 3600) / hour.coveredS / normal.median)) break;
+      since = t;
+    }
+    return since;
+  }
+
+  private evidence(w: WindowStats, unit: string): Evidence {
+    return {
+      metric: w.metric,
+      unit,
+      value: round(w.value, 1),
+      baseline: round(w.expected, 1),
+      ratio: round(w.ratio),
+      deviation: round(w.z),
+      coverage: round(w.coverage),
+      comparedDays: w.comparedDays,
+      window: { from: iso(w.from), to: iso(w.to), hours: round((w.to - w.from) / HOUR_MS, 1) },
+    };
+  }
+
+  private judgeHeat(at: number, end: number, push: (e: AlertEvent | null) => void): void {
+    const cfg = this.rules.heat;
+    const w = this.window('activity', cfg.windowHours, end);
+    if (!w || w.coverage < cfg.minCoverage) return;
+    const { alerts, subject } = this.state;
+    if (!alerts.open.heat) {
+      if (w.ratio >= cfg.minRatio && w.z >= cfg.minZ) {
+        const since = this.onset('activity', w.to, (r) => r >= cfg.resolveRatio, 3 * cfg.windowHours);
+        push(raise(alerts, subject, 'heat', {
+          at, since, severity: 'warning', evidence: this.evidence(w, 'activity count'), cooldownMs: cfg.cooldownHours * HOUR_MS,
+        }));
+      }
+    } else if (w.ratio < cfg.resolveRatio) {
+      push(resolve(alerts, subject, 'heat', { at, evidence: this.evidence(w, 'activity count') }));
+    }
+  }
+
+  private judgeHealth(at: number, end: number, push: (e: AlertEvent | null) => void): void {
+    const cfg = this.rules.health;
+    const judged = (['activity', 'rumination'] as const)
+      .map((m) => this.window(m, cfg.windowHours, end))
+      .filter((w): w is WindowStats => w !== null && w.coverage >= cfg.minCoverage);
+    if (judged.length === 0) return;
+    const { alerts, subject } = this.state;
+    const unit = (w: WindowStats) => (w.metric === 'activity' ? 'activity count' : 'minutes ruminating');
+    if (!alerts.open.health) {
+      const low = judged.filter(
+        (w) => w.z <= cfg.maxZ && w.ratio <= (w.metric === 'activity' ? cfg.activityMaxRatio : cfg.ruminationMaxRatio),
+      );
+      if (low.length === 0) return;
+      low.sort((a, b) => a.ratio - b.ratio);
+      const primary = low[0]!;
+      const severity: Severity = low.length > 1 || primary.ratio <= cfg.urgentRatio ? 'urgent' : 'warning';
+      const evidence = this.evidence(primary, unit(primary));
+      const other = judged.find((w) => w !== primary);
+      if (other) evidence.also = this.evidence(other, unit(other));
+      const since = this.onset(primary.metric, primary.to, (r) => r <= cfg.resolveRatio, 2 * cfg.windowHours);
+      push(raise(alerts, subject, 'health', { at, since, severity, evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
+    } else if (judged.every((w) => w.ratio >= cfg.resolveRatio)) {
+      const evidence = this.evidence(judged[0]!, unit(judged[0]!));
+      if (judged[1]) evidence.also = this.evidence(judged[1], unit(judged[1]));
+      push(resolve(alerts, subject, 'health', { at, evidence }));
+    }
+  }
+
+  private judgeBattery(r: Reading, push: (e: AlertEvent | null) => void): void {
+    const cfg = this.rules.batteryLow;
+    const pct = r.batteryPct!;
+    const { alerts, subject } = this.state;
+    const evidence = { metric: 'batteryPct', value: pct, threshold: cfg.belowPct };
+    if (pct < cfg.belowPct) {
+      push(raise(alerts, subject, 'battery_low', {
+        at: r.ts, since: r.ts, severity: 'info', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS,
+      }));
+    } else if (pct >= cfg.resolveAbovePct) {
+      push(resolve(alerts, subject, 'battery_low', { at: r.ts, evidence }));
+    }
+  }
+
+  /** A collar that has said nothing for `afterHours`, judged against `now` (event-time watermark or clock). */
+  judgeSilence(now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline']): AlertEvent | null {
+    const s = this.state;
+    if (s.lastTs === null || s.alerts.open.collar_offline) return null;
+    const afterMs = cfg.afterHours * HOUR_MS;
+    if (now - s.lastTs < afterMs) return null;
+    // By the clock, a collar is silent only if nothing from it has even arrived lately (a backlog upload
+    // of old readings still shows the collar is alive).
+    if (judgedBy === 'wall_clock' && (s.lastArrival === null || now - s.lastArrival < afterMs)) return null;
+    return raise(s.alerts, s.subject, 'collar_offline', {
+      at: now,
+      since: s.lastTs,
+      severity: 'info',
+      evidence: { lastReadingAt: iso(s.lastTs), silentHours: round((now - s.lastTs) / HOUR_MS, 1), judgedBy },
+      cooldownMs: cfg.cooldownHours * HOUR_MS,
+    });
+  }
+
+  /** Days of history she has (for the status page: is she still warming up?). */
+  historyDays(): number {
+    const { slots } = this.state;
+    return slots.length ? Math.floor((slots.at(-1)!.start - slots[0]!.start) / DAY_MS) : 0;
+  }
+}
+
+export interface FarmSnapshot {
+  watermark: number | null;
+  lastSilenceScan: number | null;
+}
+
+/** How far the farm's event time must move before all collars are checked for silence again. */
+const SILENCE_SCAN_STEP_MS = 15 * 60_000;
+
+/**
+ * All cows of one farm. The farm's watermark (newest reading time of any collar) is the event-time clock
+ * that tells a collar has gone silent while its herd-mates keep talking.
+ */
+export class FarmDetector {
+  readonly cows = new Map<string, CowDetector>();
+  private readonly dirty = new Set<string>();
+  farm: FarmSnapshot = { watermark: null, lastSilenceScan: null };
+
+  constructor(
+    readonly farmId: string,
+    readonly rules: RuleSet,
+  ) {}
+
+  restoreCow(snapshot: CowSnapshot): void {
+    this.cows.set(snapshot.subject.cowId, new CowDetector(this.rules, snapshot));
+  }
+
+  observe(reading: Reading, cowId: string, arrivalWall: number): ObserveResult {
+    let cow = this.cows.get(cowId);
+    if (!cow) {
+      cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId: reading.collarId });
+      this.cows.set(cowId, cow);
+    }
+    this.dirty.add(cowId);
+    const result = cow.observe(reading, arrivalWall);
+    const f = this.farm;
+    f.watermark = Math.max(f.watermark ?? reading.ts, reading.ts);
+    if (f.lastSilenceScan === null || f.watermark - f.lastSilenceScan >= SILENCE_SCAN_STEP_MS) {
+      f.lastSilenceScan = f.watermark;
+      result.events.push(...this.scanSilence(f.watermark, 'event_time'));
+    }
+    return result;
+  }
+
+  /** The wall-clock half of silence detection: catches a farm where every collar went quiet at once. */
+  checkSilence(nowWall: number): AlertEvent[] {
+    return this.scanSilence(nowWall, 'wall_clock');
+  }
+
+  private scanSilence(now: number, judgedBy: 'event_time' | 'wall_clock'): AlertEvent[] {
+    const events: AlertEvent[] = [];
+    for (const [cowId, cow] of this.cows) {
+      const e = cow.judgeSilence(now, judgedBy, this.rules.collarOffline);
+      if (e) {
+        events.push(e);
+        this.dirty.add(cowId);
+      }
+    }
+    return events;
+  }
+
+  /** Cows whose state changed since the last call: the ones to snapshot with the current transaction. */
+  takeDirty(): CowDetector[] {
+    const cows = [...this.dirty].map((id) => this.cows.get(id)!);
+    this.dirty.clear();
+    return cows;
+  }
+}

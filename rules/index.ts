@@ -1,0 +1,5 @@
+export * from './alerts.js';
+export * from './baseline.js';
+export * from './detector.js';
+export * from './reading.js';
+export * from './ruleset.js';

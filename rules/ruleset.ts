@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import defaults from './default-rules.json' with { type: 'json' };
+
+const ratio = z.number().positive();
+const hours = z.number().positive().max(24 * 60);
+
+/**
+ * Detection thresholds are data, not code: the defaults ship as `default-rules.json`, and a farm's config
+ * may override any value. Units: activity and rumination are compared as rates per hour, so collars that
+ * report every minute and collars that report every 15 minutes share one rule set.
+ */
+export const RuleSetSchema = z
+  .strictObject({
+    baseline: z.strictObject({
+      /** Previous days a window is compared with; the median of these is the cow's normal. */
+      days: z.int().min(3).max(60),
+      /** A cow needs this many comparable days before deviations are judged. */
+      warmupDays: z.int().min(1).max(30),
+      /** A past day counts only if readings cover this share of its window. */
+      minDayCoverage: z.number().min(0.05).max(1),
+      /** Floors on the spread so a very steady cow is not alarmed by a small wobble. */
+      minSpreadRatio: z.number().min(0).max(2),
+      minSpreadAbs: z.number().min(0),
+    }),
+    heat: z.strictObject({
+      windowHours: z.int().min(1).max(24),
+      minRatio: ratio,
+      minZ: z.number(),
+      resolveRatio: ratio,
+      minCoverage: z.number().min(0).max(1),
+      cooldownHours: hours,
+    }),
+    health: z.strictObject({
+      windowHours: z.int().min(1).max(48),
+      activityMaxRatio: ratio,
+      ruminationMaxRatio: ratio,
+      maxZ: z.number(),
+      resolveRatio: ratio,
+      urgentRatio: ratio,
+      minCoverage: z.number().min(0).max(1),
+      cooldownHours: hours,
+    }),
+    collarOffline: z.strictObject({ afterHours: hours, cooldownHours: hours }),
+    batteryLow: z.strictObject({
+      belowPct: z.number().min(0).max(100),
+      resolveAbovePct: z.number().min(0).max(100),
+      cooldownHours: hours,
+    }),
+  })
+  .superRefine((r, ctx) => {
+    const bad = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (r.baseline.warmupDays > r.baseline.days) bad(['baseline', 'warmupDays'], 'must not exceed baseline.days');
+    if (r.heat.resolveRatio >= r.heat.minRatio) bad(['heat', 'resolveRatio'], 'must be below heat.minRatio (hysteresis)');
+    if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.ruminationMaxRatio))
+      bad(['health', 'resolveRatio'], 'must be above the firing ratios (hysteresis)');
+    if (r.batteryLow.resolveAbovePct < r.batteryLow.belowPct)
+      bad(['batteryLow', 'resolveAbovePct'], 'must be at least batteryLow.belowPct');
+  });
+
+export type RuleSet = z.infer<typeof RuleSetSchema>;
+
+/** Deep-partial overrides as a farm's config states them; validated only after merging onto the defaults. */
+export type RuleOverrides = { [K in keyof RuleSet]?: Partial<RuleSet[K]> };
+
+export const DEFAULT_RULES: RuleSet = Object.freeze(RuleSetSchema.parse(defaults));
+
+export class RuleSetError extends Error {
+  readonly code = 'COWBELL_RULES_INVALID';
+  constructor(readonly issues: string[]) {
+    super(`invalid rule set: ${issues.join('; ')}`);
+    this.name = 'RuleSetError';
+  }
+}
+
+export function resolveRules(overrides: unknown = {}): RuleSet {
+  const merged: Record<string, unknown> = structuredClone(DEFAULT_RULES);
+  if (overrides !== null && typeof overrides === 'object') {
+    for (const [section, values] of Object.entries(overrides)) {
+      const base = merged[section];
+      merged[section] =
+        base && typeof base === 'object' && values && typeof values === 'object' ? { ...base, ...values } : values;
+    }
+  }
+  const parsed = RuleSetSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new RuleSetError(parsed.error.issues.map((i) => `rules.${i.path.join('.')}: ${i.message}`));
+  }
+  return parsed.data;
+}

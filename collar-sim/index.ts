@@ -1,0 +1,12 @@
+export { Rng, deriveSeed } from './random.js';
+export {
+  simulateHerd,
+  truthToJson,
+  type EpisodeSpec,
+  type EpisodeType,
+  type GroundTruthEpisode,
+  type HerdOptions,
+  type HerdSimulation,
+} from './herd.js';
+export { readingTopic, readingToWire } from './wire.js';
+export { publishHerd, type PublishOptions, type PublishStats } from './publish.js';

@@ -1,0 +1,307 @@
+import Database from 'better-sqlite3';
+import type { AlertEvent, AlertType, CowSnapshot, FarmSnapshot, Reading, Severity } from '../../rules/index.js';
+import { CowbellError } from '../errors.js';
+import { MIGRATIONS } from './migrations.js';
+
+export interface AlertRow {
+  id: string;
+  farmId: string;
+  cowId: string;
+  collarId: string;
+  type: AlertType;
+  state: 'firing' | 'resolved';
+  severity: Severity;
+  at: number;
+  since: number;
+  raisedAt: number;
+  evidence: Record<string, unknown>;
+}
+
+export interface OutboxRow {
+  id: number;
+  alertId: string;
+  channel: string;
+  attempts: number;
+  /** The alert as it was at this transition. */
+  alert: AlertRow;
+}
+
+export interface StoredReading extends Reading {
+  rx: number;
+  receivedAt: number;
+}
+
+const QUARANTINE_KEEP = 10_000;
+export const PAYLOAD_HEAD_BYTES = 256;
+
+/**
+ * All SQLite access. better-sqlite3 is synchronous, which is what we want: a reading is committed before
+ * the MQTT acknowledgement goes out, and nothing else runs in between.
+ */
+export class Store {
+  readonly db: Database.Database;
+  private readonly s;
+
+  constructor(path: string) {
+    try {
+      this.db = new Database(path);
+    } catch (err) {
+      throw new CowbellError('COWBELL_STORE_OPEN', `cannot open database ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a commit survives a crash of the agent; a power cut may lose the last commits.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const db = this.db;
+    this.s = {
+      insertReading: db.prepare(`INSERT OR IGNORE INTO readings
+        (collar_id, ts, interval_s, activity, rumination, eating, lying, temperature, battery_pct, rssi, seq, received_at)
+        VALUES (@collarId, @ts, @intervalS, @activity, @rumination, @eating, @lying, @temperature, @batteryPct, @rssi, @seq, @receivedAt)`),
+      cowOf: db.prepare<[string], { cow_id: string }>('SELECT cow_id FROM herd WHERE collar_id = ?'),
+      addCollar: db.prepare(`INSERT INTO herd (collar_id, farm_id, cow_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`),
+      touchCollar: db.prepare('UPDATE herd SET last_seen = ? WHERE collar_id = ?'),
+      insertAlert: db.prepare(`INSERT OR IGNORE INTO alerts
+        (id, farm_id, cow_id, collar_id, type, severity, state, raised_at, since, at, evidence, updated_at)
+        VALUES (@id, @farmId, @cowId, @collarId, @type, @severity, 'firing', @raisedAt, @since, @at, @evidence, @now)`),
+      resolveAlert: db.prepare(`UPDATE alerts SET state = 'resolved', at = @at, evidence = @evidence, updated_at = @now
+        WHERE id = @id AND state = 'firing'`),
+      insertOutbox: db.prepare(`INSERT OR IGNORE INTO outbox (alert_id, state, channel, payload, next_attempt_at, created_at)
+        VALUES (?, ?, ?, ?, ?, ?)`),
+      quarantine: db.prepare(`INSERT INTO quarantine (received_at, topic, reason, payload_head, payload_bytes) VALUES (?, ?, ?, ?, ?)`),
+      trimQuarantine: db.prepare(`DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ${QUARANTINE_KEEP}`),
+      due: db.prepare<[number, number], { id: number; alert_id: string; channel: string; attempts: number; payload: string }>(
+        `SELECT id, alert_id, channel, attempts, payload FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?`,
+      ),
+      markSent: db.prepare(`UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?`),
+      markRetry: db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
+      markFailed: db.prepare(`UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      saveSnapshot: db.prepare('INSERT INTO detector_snapshot (cow_id, state) VALUES (?, ?) ON CONFLICT (cow_id) DO UPDATE SET state = excluded.state'),
+      maxRx: db.prepare<[], { rx: number | null }>('SELECT max(rx) AS rx FROM readings'),
+    };
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new CowbellError(
+        'COWBELL_STORE_TOO_NEW',
+        `database schema version ${current} is newer than this agent understands (${MIGRATIONS.length}); upgrade the agent`,
+      );
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** Returns the reading's arrival number, or null for a duplicate (collarId, ts). */
+  insertReading(r: Reading, receivedAt: number): number | null {
+    const info = this.s.insertReading.run({
+      rumination: null, eating: null, lying: null, temperature: null, batteryPct: null, rssi: null, seq: null,
+      ...r,
+      receivedAt,
+    });
+    return info.changes ? Number(info.lastInsertRowid) : null;
+  }
+
+  /** The cow wearing a collar; a collar seen for the first time joins the herd as its own cow. */
+  cowForCollar(farmId: string, collarId: string, now: number): string {
+    const row = this.s.cowOf.get(collarId);
+    if (row) {
+      this.s.touchCollar.run(now, collarId);
+      return row.cow_id;
+    }
+    this.s.addCollar.run(collarId, farmId, collarId, now, now);
+    return collarId;
+  }
+
+  /**
+   * Records an alert transition and queues its messages, inside the caller's transaction. Returns false
+   * when there was nothing to record (the transition was already stored, e.g. on replay).
+   */
+  recordAlert(e: AlertEvent, channels: readonly string[], now: number): boolean {
+    const evidence = JSON.stringify(e.evidence);
+    const changed =
+      e.state === 'firing'
+        ? this.s.insertAlert.run({ ...e, evidence, now }).changes
+        : this.s.resolveAlert.run({ id: e.id, at: e.at, evidence, now }).changes;
+    if (!changed) return false;
+    const payload = JSON.stringify(toAlertRow(e));
+    for (const channel of channels) this.s.insertOutbox.run(e.id, e.state, channel, payload, now, now);
+    return true;
+  }
+
+  quarantine(topic: string, reason: string, payload: Buffer, now: number): void {
+    const head = payload.subarray(0, PAYLOAD_HEAD_BYTES).toString('utf8');
+    const { lastInsertRowid } = this.s.quarantine.run(now, topic, reason, head, payload.length);
+    if (Number(lastInsertRowid) % 1000 === 0) this.s.trimQuarantine.run();
+  }
+
+  dueMessages(now: number, limit: number): OutboxRow[] {
+    return this.s.due.all(now, limit).map((r) => ({
+      id: r.id,
+      alertId: r.alert_id,
+      channel: r.channel,
+      attempts: r.attempts,
+      alert: JSON.parse(r.payload) as AlertRow,
+    }));
+  }
+
+  markSent(id: number, now: number): void {
+    this.s.markSent.run(now, id);
+  }
+
+  markRetry(id: number, nextAttemptAt: number, error: string): void {
+    this.s.markRetry.run(nextAttemptAt, error.slice(0, 500), id);
+  }
+
+  markFailed(id: number, error: string): void {
+    this.s.markFailed.run(error.slice(0, 500), id);
+  }
+
+  getMeta<T>(key: string): T | undefined {
+    const row = this.s.getMeta.get(key);
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  setMeta(key: string, value: unknown): void {
+    this.s.setMeta.run(key, JSON.stringify(value));
+  }
+
+  saveSnapshots(cows: CowSnapshot[], farm: FarmSnapshot): void {
+    this.transaction(() => {
+      for (const cow of cows) this.s.saveSnapshot.run(cow.subject.cowId, JSON.stringify(cow));
+      this.setMeta('farm', farm);
+      this.setMeta('snapshotRx', this.s.maxRx.get()?.rx ?? 0);
+    });
+  }
+
+  loadSnapshots(): { cows: unknown[]; farm: FarmSnapshot | undefined; afterRx: number } {
+    const cows = this.db
+      .prepare<[], { state: string }>('SELECT state FROM detector_snapshot')
+      .all()
+      .map((r) => JSON.parse(r.state) as unknown);
+    return { cows, farm: this.getMeta<FarmSnapshot>('farm'), afterRx: this.getMeta<number>('snapshotRx') ?? 0 };
+  }
+
+  /** Drops every snapshot: the detector will be rebuilt from the stored readings (e.g. after an upgrade). */
+  clearSnapshots(): void {
+    this.transaction(() => {
+      this.db.exec('DELETE FROM detector_snapshot');
+      this.db.prepare("DELETE FROM meta WHERE key IN ('farm', 'snapshotRx')").run();
+    });
+  }
+
+  /** Readings in arrival order after `afterRx`, with the cow each belongs to. */
+  *readingsAfter(afterRx: number): Generator<StoredReading & { cowId: string }> {
+    const rows = this.db
+      .prepare(
+        `SELECT r.*, coalesce(h.cow_id, r.collar_id) AS cow_id FROM readings r LEFT JOIN herd h USING (collar_id)
+         WHERE rx > ? ORDER BY rx`,
+      )
+      .iterate(afterRx) as IterableIterator<Record<string, number | string | null>>;
+    for (const row of rows) {
+      const r: StoredReading & { cowId: string } = {
+        rx: row.rx as number,
+        cowId: row.cow_id as string,
+        collarId: row.collar_id as string,
+        ts: row.ts as number,
+        intervalS: row.interval_s as number,
+        activity: row.activity as number,
+        receivedAt: row.received_at as number,
+      };
+      const optional = { rumination: 'rumination', eating: 'eating', lying: 'lying', temperature: 'temperature', batteryPct: 'battery_pct', rssi: 'rssi', seq: 'seq' } as const;
+      for (const [field, column] of Object.entries(optional)) {
+        if (row[column] !== null) (r as unknown as Record<string, unknown>)[field] = row[column];
+      }
+      yield r;
+    }
+  }
+
+  openAlerts(): AlertRow[] {
+    return this.selectAlerts("WHERE state = 'firing' ORDER BY at", []);
+  }
+
+  /** Alerts whose latest transition is at or after `since` (event time), oldest first. */
+  alertsSince(since: number, limit: number): AlertRow[] {
+    return this.selectAlerts('WHERE at >= ? ORDER BY at, id LIMIT ?', [since, limit]);
+  }
+
+  private selectAlerts(where: string, params: unknown[]): AlertRow[] {
+    return this.db
+      .prepare<unknown[], Record<string, string | number>>(`SELECT * FROM alerts ${where}`)
+      .all(...params)
+      .map((r) => ({
+        id: r.id as string,
+        farmId: r.farm_id as string,
+        cowId: r.cow_id as string,
+        collarId: r.collar_id as string,
+        type: r.type as AlertType,
+        state: r.state as 'firing' | 'resolved',
+        severity: r.severity as Severity,
+        at: r.at as number,
+        since: r.since as number,
+        raisedAt: r.raised_at as number,
+        evidence: JSON.parse(r.evidence as string) as Record<string, unknown>,
+      }));
+  }
+
+  /** Deletes readings older than `before` (event time), a chunk at a time so ingest is never held up long. */
+  pruneReadings(before: number, chunk = 5000): number {
+    let total = 0;
+    const stmt = this.db.prepare('DELETE FROM readings WHERE rx IN (SELECT rx FROM readings WHERE ts < ? LIMIT ?)');
+    for (;;) {
+      const n = stmt.run(before, chunk).changes;
+      total += n;
+      if (n < chunk) return total;
+    }
+  }
+
+  counts() {
+    const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    return {
+      readings: one('SELECT count(*) AS n FROM readings'),
+      collars: one('SELECT count(*) AS n FROM herd'),
+      quarantined: one('SELECT count(*) AS n FROM quarantine'),
+      openAlerts: one("SELECT count(*) AS n FROM alerts WHERE state = 'firing'"),
+      outboxPending: one("SELECT count(*) AS n FROM outbox WHERE status = 'pending'"),
+      outboxFailed: one("SELECT count(*) AS n FROM outbox WHERE status = 'failed'"),
+      lastReadingTs: (this.db.prepare('SELECT max(ts) AS n FROM readings').get() as { n: number | null }).n,
+    };
+  }
+
+  recentQuarantine(limit: number) {
+    return this.db
+      .prepare('SELECT received_at AS receivedAt, topic, reason, payload_bytes AS bytes FROM quarantine ORDER BY id DESC LIMIT ?')
+      .all(limit) as { receivedAt: number; topic: string; reason: string; bytes: number }[];
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+export function toAlertRow(e: AlertEvent): AlertRow {
+  return {
+    id: e.id, farmId: e.farmId, cowId: e.cowId, collarId: e.collarId, type: e.type, state: e.state,
+    severity: e.severity, at: e.at, since: e.since, raisedAt: e.raisedAt, evidence: e.evidence,
+  };
+}
+
+/** The alert as the wire contract and `/api/alerts` show it: times as ISO strings. */
+export function alertToJson(a: AlertRow) {
+  return {
+    id: a.id, farmId: a.farmId, cowId: a.cowId, collarId: a.collarId, type: a.type, state: a.state,
+    severity: a.severity, at: new Date(a.at).toISOString(), since: new Date(a.since).toISOString(), evidence: a.evidence,
+  };
+}

@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { publishHerd, simulateHerd, truthToJson } from '../collar-sim/index.js';
+import { Agent } from './agent.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { loadConfigFile, parseConfig } from './config.js';
+import { CowbellError } from './errors.js';
+import { redactUrl } from './ingest/mqtt-source.js';
+
+const DAY_MS = 86_400_000;
+
+const HELP: Record<string, string> = {
+  main: `cowbell — edge agent for livestock alerts
+
+Usage: cowbell <command> [options]
+
+Commands:
+  demo     embedded broker + simulated herd + agent; alerts in the console and on http://127.0.0.1:8080/
+  agent    run the agent against the broker named in a config file
+  check    validate a config file and print what the agent would use
+  sim      publish a simulated herd's readings to a broker
+
+Run "cowbell <command> --help" for a command's options.`,
+  demo: `cowbell demo — everything on this machine, nothing to configure
+
+Starts an MQTT broker on 127.0.0.1:1883 (another port if that is taken), simulates a herd with a few weeks
+of history at one day per second (then real time), and runs the agent with the console channel. The
+status page and API answer on http://127.0.0.1:8080/ (another port if taken).
+
+Options:
+  --cows N       herd size (default 12)
+  --days N       days of history to simulate before now (default 21)
+  --speed X      simulated seconds per real second while catching up (default 86400: a day a second)
+  --seed N       simulator seed (default 1)
+  --port N       HTTP port (default 8080)
+  -h, --help`,
+  agent: `cowbell agent — run against a real broker
+
+Options:
+  -c, --config FILE   the config file (JSON; see README "Config file")
+  -h, --help`,
+  check: `cowbell check — validate a config file
+
+Options:
+  -c, --config FILE   the config file to check
+  -h, --help`,
+  sim: `cowbell sim — publish a simulated herd
+
+Options:
+  --url URL       broker (default mqtt://127.0.0.1:1883)
+  --farm ID       farm id in the topics (default demo)
+  --cows N        herd size (default 20)
+  --days N        days to simulate (default 30)
+  --start ISO     first reading time (default: --days before now)
+  --speed X       simulated seconds per real second (default 86400); at "now" it continues in real time
+  --seed N        seed (default 1); the same seed gives the same herd and episodes
+  --truth FILE    write the ground truth (injected episodes) here
+  --batch N       readings per MQTT message, one collar each (default 1, as live collars send)
+  --username U, --password P
+  -h, --help`,
+};
+
+function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
+}
+
+function num(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new CowbellError('COWBELL_USAGE', `--${name} must be a non-negative number, got "${value}"`);
+  return n;
+}
+
+function onSignal(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write('\nstopping…\n');
+    void stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function runAgent(argv: string[]): Promise<void> {
+  const o = args(argv, { config: { type: 'string', short: 'c' } });
+  if (o.help) return void console.log(HELP.agent);
+  if (!o.config) throw new CowbellError('COWBELL_USAGE', 'cowbell agent needs --config FILE (see cowbell agent --help)');
+  const agent = new Agent(loadConfigFile(o.config));
+  onSignal(() => agent.stop());
+  await agent.start();
+}
+
+function runCheck(argv: string[]): void {
+  const o = args(argv, { config: { type: 'string', short: 'c' } });
+  if (o.help) return void console.log(HELP.check);
+  if (!o.config) throw new CowbellError('COWBELL_USAGE', 'cowbell check needs --config FILE');
+  const c = loadConfigFile(o.config);
+  console.log(`config OK: farm ${c.farm.id} (${c.farm.timezone}), broker ${redactUrl(c.mqtt.url)} as ${c.mqtt.clientId}`);
+  console.log(`store ${c.store.path} (readings kept ${c.store.retentionDays} days), http ${c.http.host}:${c.http.port}`);
+  console.log(`channels: ${c.channels.map((ch) => ch.type).join(', ')} + mqtt alerts on farm/${c.farm.id}/alert/{type}`);
+  console.log(`rules: ${JSON.stringify(c.rules)}`);
+}
+
+async function listenOrAny(start: (port: number) => Promise<number>, port: number): Promise<number> {
+  try {
+    return await start(port);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    return start(0);
+  }
+}
+
+async function runDemo(argv: string[]): Promise<void> {
+  const o = args(argv, {
+    cows: { type: 'string' }, days: { type: 'string' }, speed: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' },
+  });
+  if (o.help) return void console.log(HELP.demo);
+  const cows = num(o.cows, 12, 'cows');
+  const days = num(o.days, 21, 'days');
+  const speed = num(o.speed, 86_400, 'speed');
+  const seed = num(o.seed, 1, 'seed');
+
+  let broker: EmbeddedBroker | undefined;
+  await listenOrAny(async (port) => (broker = await startEmbeddedBroker({ port })).port, 1883);
+  const dir = mkdtempSync(join(tmpdir(), 'cowbell-demo-'));
+  const config = parseConfig({
+    farm: { id: 'demo', name: 'Demo farm', timezone: 'UTC' },
+    mqtt: { url: broker!.url, clientId: 'cowbell-demo-agent' },
+    store: { path: join(dir, 'cowbell.db') },
+    http: { port: num(o.port, 8080, 'port') },
+    log: { level: 'warn' },
+  });
+  let agent = new Agent(config);
+  try {
+    await agent.start();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    await agent.stop();
+    agent = new Agent({ ...config, http: { ...config.http, port: 0 } });
+    await agent.start();
+  }
+
+  const now = Date.now();
+  const startMs = Math.floor((now - days * DAY_MS) / 900_000) * 900_000;
+  // One day beyond now, played in real time once the history has caught up with the clock.
+  const sim = simulateHerd({ farmId: 'demo', cows, startMs, days: days + 1, seed, episodes: 'default' });
+  // Announce the episodes in the fast-forwarded history; one that starts later plays out in real time.
+  const truth = truthToJson(sim);
+  truth.episodes = truth.episodes.filter((e) => Date.parse(e.start) < now);
+  const truthPath = join(dir, 'ground-truth.json');
+  writeFileSync(truthPath, JSON.stringify(truth, null, 2));
+
+  console.log(`Cowbell demo
+  broker      ${broker!.url} (embedded)
+  status page http://127.0.0.1:${agent.httpPort}/   alerts API http://127.0.0.1:${agent.httpPort}/api/alerts
+  herd        ${cows} simulated cows, ${days} days of history at ${speed / 86_400} day(s) per second, then real time
+  injected    ${truth.episodes.map((e) => `${e.type} ${e.cowId}`).join(', ')}  (ground truth: ${truthPath})
+  database    ${config.store.path}
+Cows need ${config.rules.baseline.warmupDays} days of history before deviations are judged; alerts follow below. Ctrl-C to stop.`);
+
+  const abort = new AbortController();
+  onSignal(async () => {
+    abort.abort();
+    await agent.stop();
+    await broker!.close();
+  });
+  await publishHerd({ url: broker!.url, farmId: 'demo', sim, speed, catchUpToWallClock: true, signal: abort.signal });
+}
+
+async function runSim(argv: string[]): Promise<void> {
+  const o = args(argv, {
+    url: { type: 'string' }, farm: { type: 'string' }, cows: { type: 'string' }, days: { type: 'string' }, start: { type: 'string' },
+    speed: { type: 'string' }, seed: { type: 'string' }, truth: { type: 'string' }, batch: { type: 'string' },
+    username: { type: 'string' }, password: { type: 'string' },
+  });
+  if (o.help) return void console.log(HELP.sim);
+  const days = num(o.days, 30, 'days');
+  const startMs = o.start ? Date.parse(o.start) : Math.floor((Date.now() - days * DAY_MS) / 900_000) * 900_000;
+  if (Number.isNaN(startMs)) throw new CowbellError('COWBELL_USAGE', `--start must be an ISO-8601 time, got "${o.start}"`);
+  const farmId = o.farm ?? 'demo';
+  const sim = simulateHerd({ farmId, cows: num(o.cows, 20, 'cows'), startMs, days, seed: num(o.seed, 1, 'seed'), episodes: 'default' });
+  if (o.truth) writeFileSync(o.truth, JSON.stringify(truthToJson(sim), null, 2));
+  const url = o.url ?? 'mqtt://127.0.0.1:1883';
+  const abort = new AbortController();
+  onSignal(async () => abort.abort());
+  console.error(`publishing ${sim.cows.length} cows × ${days} days to ${redactUrl(url)} (farm ${farmId})`);
+  const stats = await publishHerd({
+    url, farmId, sim, speed: num(o.speed, 86_400, 'speed'), catchUpToWallClock: true, signal: abort.signal,
+    batchPerMessage: num(o.batch, 1, 'batch'),
+    ...(o.username !== undefined && { username: o.username }),
+    ...(o.password !== undefined && { password: o.password }),
+  });
+  console.error(`published ${stats.published} readings in ${stats.messages} messages in ${((stats.endedAt - stats.startedAt) / 1000).toFixed(1)} s`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'demo': return runDemo(rest);
+    case 'agent': return runAgent(rest);
+    case 'check': return runCheck(rest);
+    case 'sim': return runSim(rest);
+    case undefined: case '-h': case '--help': case 'help': return void console.log(HELP.main);
+    default: throw new CowbellError('COWBELL_USAGE', `unknown command "${command}"\n\n${HELP.main}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const e = err as Error & { code?: string };
+  console.error(e instanceof CowbellError ? `cowbell: ${e.message} [${e.code}]` : `cowbell: ${e.stack ?? e.message}`);
+  process.exit(e instanceof CowbellError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
+});

@@ -87,9 +87,17 @@ export async function publishHerd(opts: PublishOptions): Promise<PublishStats> {
       const now = clock();
       const horizon = eventTime(now);
       const due: Reading[] = [];
-      while (!next.done && next.value.ts <= horizon && due.length < SLICE) {
+      // Grouping by collar must not reorder event time by more than one message's worth per collar: a slice
+      // of perMessage × herd size readings spans about perMessage readings of each collar.
+      const sliceLimit = Math.min(SLICE, perMessage * sim.cows.length);
+      while (!next.done && next.value.ts <= horizon && due.length < sliceLimit) {
         due.push(next.value);
         next = it.next();
+      }
+      if (due.length > 0 && perMessage === 1) {
+        for (const r of due) await send(r.collarId, [r]);
+        opts.onProgress?.({ published, eventTime: horizon });
+        continue;
       }
       if (due.length > 0) {
         // Group by collar in ts order: a message may only carry one collar's consecutive readings.

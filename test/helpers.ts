@@ -1,0 +1,130 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { startEmbeddedBroker } from '../agent/broker.js';
+import { parseConfig, type AgentConfig } from '../agent/config.js';
+import type { Logger } from '../agent/log.js';
+
+export interface TestBroker {
+  name: string;
+  url: string;
+  close(): Promise<void>;
+}
+
+const mosquittoPath = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find(
+  (p) => spawnSync(p, ['-h']).error === undefined,
+);
+export const hasMosquitto = mosquittoPath !== undefined;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = connect(port, '127.0.0.1', () => {
+        sock.end();
+        resolve(true);
+      });
+      sock.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A real Mosquitto on a loopback port, anonymous, sessions in memory (they survive client restarts). */
+async function startMosquitto(): Promise<TestBroker> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'cowbell-mosquitto-'));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`);
+  const proc: ChildProcess = spawn(mosquittoPath!, ['-c', conf], { stdio: 'ignore' });
+  await waitForPort(port);
+  return {
+    name: 'mosquitto',
+    url: `mqtt://127.0.0.1:${port}`,
+    close: async () => {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startBroker(kind: 'aedes' | 'mosquitto'): Promise<TestBroker> {
+  if (kind === 'mosquitto') return startMosquitto();
+  const b = await startEmbeddedBroker();
+  return { name: 'aedes', url: b.url, close: b.close };
+}
+
+export const brokerKinds = (['aedes', 'mosquitto'] as const).filter((k) => k === 'aedes' || hasMosquitto);
+
+export function tempDir(): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'cowbell-test-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A logger that keeps its lines in memory, so tests can assert what a technician would see. */
+export function memoryLogger(): { logger: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
+  const logger = pino({ level: 'debug', redact: { paths: ['password', '*.password'], censor: '[redacted]' } }, stream);
+  return {
+    logger,
+    lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    text: () => chunks.join(''),
+  };
+}
+
+export function memoryStream(): { stream: Writable; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
+  return { stream, text: () => chunks.join('') };
+}
+
+export function testConfig(brokerUrl: string, dbPath: string, overrides: Record<string, unknown> = {}): AgentConfig {
+  return parseConfig({
+    farm: { id: 'testfarm', timezone: 'UTC' },
+    mqtt: { url: brokerUrl, clientId: `cowbell-test-${Math.random().toString(36).slice(2)}` },
+    store: { path: dbPath },
+    http: { port: 0 },
+    log: { level: 'silent' },
+    ...overrides,
+  });
+}
+
+/** Polls until `check` returns truthy (for work that crosses the network: a broker round trip). */
+export async function eventually<T>(check: () => T | undefined | null | false, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -15,20 +15,24 @@ const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 
-const Timestamp = z.union([
-  z
-    .string()
-    .regex(ISO_WITH_ZONE, 'ISO-8601 time needs a date, a time and a zone (Z or ±hh:mm)')
-    .transform((s, ctx) => {
-      const ms = Date.parse(s);
-      if (Number.isNaN(ms)) ctx.addIssue({ code: 'custom', message: 'not a valid date' });
-      return ms;
-    }),
-  z
-    .number()
-    .int('epoch milliseconds must be a whole number')
-    .min(MIN_EPOCH_MS, 'looks like epoch seconds; ts must be epoch milliseconds'),
-]);
+/** Hand-written rather than a zod union, so the technician reads which rule the time broke. */
+const Timestamp = z.unknown().transform((v, ctx): number => {
+  const fail = (message: string) => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) return fail('epoch milliseconds must be a whole number');
+    if (v < MIN_EPOCH_MS) return fail('looks like epoch seconds; ts must be epoch milliseconds');
+    return v;
+  }
+  if (typeof v === 'string') {
+    if (!ISO_WITH_ZONE.test(v)) return fail('ISO-8601 time needs a date, a time and a zone (Z or ±hh:mm)');
+    const ms = Date.parse(v);
+    return Number.isNaN(ms) ? fail('not a valid date') : ms;
+  }
+  return fail('required: an ISO-8601 time with a zone, or epoch milliseconds');
+});
 
 const ReadingSchema = z
   .object({

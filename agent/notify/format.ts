@@ -40,6 +40,11 @@ function cowName(a: AlertRow): string {
   return a.cowId === a.collarId ? `Cow ${a.cowId}` : `Cow ${a.cowId} (collar ${a.collarId})`;
 }
 
+/** Collar messages are about the device; the cow is named only when she is not known by the collar's id. */
+function collarName(a: AlertRow): string {
+  return a.cowId === a.collarId ? `Collar ${a.collarId}` : `Collar ${a.collarId} on cow ${a.cowId}`;
+}
+
 type MetricEvidence = { metric?: string; ratio?: number; window?: { hours?: number } };
 
 function metricPhrase(e: MetricEvidence | undefined): string | null {
@@ -62,9 +67,9 @@ export function formatAlert(a: AlertRow, o: FormatOptions): string {
       case 'health':
         return `${name} is back to her normal (unwell since ${dayAndClock(a.since, tz)}, recovered by ${until(a.since, a.at, tz)}).`;
       case 'collar_offline':
-        return `Collar ${a.collarId} (${name}) is sending again as of ${dayAndClock(a.at, tz)}.`;
+        return `${collarName(a)} is sending again as of ${dayAndClock(a.at, tz)}.`;
       case 'battery_low':
-        return `Collar ${a.collarId} (${name}) battery is fine again (${ev.value ?? '?'}%).`;
+        return `${collarName(a)} battery is fine again (${ev.value ?? '?'}%).`;
       default:
         return `${name}: ${a.type} resolved at ${dayAndClock(a.at, tz)}.`;
     }
@@ -89,12 +94,12 @@ export function formatAlert(a: AlertRow, o: FormatOptions): string {
     }
     case 'collar_offline':
       return [
-        `Collar ${a.collarId} (${name}) has sent nothing since ${dayAndClock(a.since, tz)} (${duration(a.at - a.since)}).`,
+        `${collarName(a)} has sent nothing since ${dayAndClock(a.since, tz)} (${duration(a.at - a.since)}).`,
         `Check: is the collar still on the cow, and is she within reach of the gateway?`,
       ].join('\n');
     case 'battery_low':
       return [
-        `Collar ${a.collarId} (${name}) battery is low: ${ev.value ?? '?'}%.`,
+        `${collarName(a)} battery is low: ${ev.value ?? '?'}%.`,
         `Check: replace or charge the battery in the next few days.`,
       ].join('\n');
     default:

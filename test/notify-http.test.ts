@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Agent } from '../agent/agent.js';
+import { formatAlert } from '../agent/notify/format.js';
+import type { AlertRow } from '../agent/store/store.js';
+import { memoryLogger, memoryStream, tempDir, testConfig } from './helpers.js';
+
+const base: AlertRow = {
+  id: 'heat:C7:1', farmId: 'f', cowId: 'C7', collarId: 'C7', type: 'heat', state: 'firing', severity: 'warning',
+  since: Date.parse('2026-11-24T23:30:00Z'), at: Date.parse('2026-11-25T03:00:00Z'), raisedAt: Date.parse('2026-11-25T03:00:00Z'),
+  evidence: { metric: 'activity', ratio: 2.43, window: { hours: 6 } },
+};
+
+describe('messages the farmer reads', () => {
+  it('heat: who, since when in the farm time zone, how strong, and when to inseminate', () => {
+    const text = formatAlert(base, { timezone: 'Europe/Zurich' });
+    expect(text).toContain('Cow C7 is probably in heat, since about Wed 25 Nov, 00:30');
+    expect(text).toContain('Activity 2.4× her normal over the last 6 h');
+    expect(text).toContain('(12:30–18:30)');
+  });
+
+  it('health: both metrics in plain percentages, and urgency up front', () => {
+    const text = formatAlert(
+      { ...base, type: 'health', severity: 'urgent', evidence: { metric: 'rumination', ratio: 0.42, window: { hours: 12 }, also: { metric: 'activity', ratio: 0.55 } } },
+      { timezone: 'UTC' },
+    );
+    expect(text.split('\n')[0]).toBe('URGENT: Cow C7 may be unwell, since about Tue 24 Nov, 23:30.');
+    expect(text).toContain('Rumination 42% of her normal, activity 55% of her normal over the last 12 h.');
+    expect(text).toMatch(/call the vet/);
+  });
+
+  it('collar offline names the collar, and the cow when she has her own name; resolved says when', () => {
+    const offline = formatAlert({ ...base, type: 'collar_offline', cowId: 'Bella', collarId: 'C7', severity: 'info', evidence: {} }, { timezone: 'UTC' });
+    expect(offline).toContain('Collar C7 on cow Bella has sent nothing since Tue 24 Nov, 23:30 (4 h).');
+    const resolved = formatAlert({ ...base, state: 'resolved' }, { timezone: 'UTC' });
+    expect(resolved).toBe('Cow C7: heat activity is over (began Tue 24 Nov, 23:30, ended Wed 25 Nov, 03:00).');
+  });
+});
+
+describe('HTTP', () => {
+  it('serves health, alerts since a time, status and the status page', async () => {
+    const tmp = tempDir();
+    // Nothing listens on port 1: the agent must report the broker as down, not crash.
+    const agent = new Agent(testConfig('mqtt://127.0.0.1:1', join(tmp.dir, 'h.db')), { logger: memoryLogger().logger, consoleOut: memoryStream().stream });
+    await agent.start();
+    try {
+      agent.store.transaction(() => {
+        agent.store.recordAlert({ ...base, state: 'firing', at: Date.parse('2026-11-20T00:00:00Z') }, [], 0);
+        agent.store.recordAlert({ ...base, id: 'heat:C8:1', cowId: 'C8', collarId: 'C8' }, [], 0);
+      });
+      const url = `http://127.0.0.1:${agent.httpPort}`;
+      const health = await fetch(`${url}/healthz`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ ok: false, broker: false });
+
+      const since = await (await fetch(`${url}/api/alerts?since=2026-11-24T00:00:00Z`)).json();
+      expect(since).toEqual({
+        alerts: [{
+          id: 'heat:C8:1', farmId: 'f', cowId: 'C8', collarId: 'C8', type: 'heat', state: 'firing', severity: 'warning',
+          at: '2026-11-25T03:00:00.000Z', since: '2026-11-24T23:30:00.000Z', evidence: base.evidence,
+        }],
+      });
+      expect((await fetch(`${url}/api/alerts?since=yesterday`)).status).toBe(400);
+      expect(((await (await fetch(`${url}/api/alerts`)).json()) as { alerts: unknown[] }).alerts).toHaveLength(2);
+
+      const status = (await (await fetch(`${url}/api/status`)).json()) as { broker: { connected: boolean }; store: { openAlerts: number } };
+      expect(status.broker.connected).toBe(false);
+      expect(status.store.openAlerts).toBe(2);
+
+      const page = await (await fetch(`${url}/`)).text();
+      expect(page).toContain('Open alerts (2)');
+      expect(page).toContain('Cow C8 is probably in heat');
+      expect((await fetch(`${url}/nope`)).status).toBe(404);
+    } finally {
+      await agent.stop();
+      tmp.cleanup();
+    }
+  });
+});

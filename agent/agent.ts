@@ -84,6 +84,7 @@ export class Agent {
         if (this.pipeline.counters.alerts !== alertsBefore) this.outbox.nudge();
       },
       onFatal: (err) => this.fatal(err),
+      clock: this.clock,
     });
     this.http = new HttpServer(
       {
@@ -91,6 +92,7 @@ export class Agent {
         health: () => ({ ok: this.mqtt.connected, broker: this.mqtt.connected, lastMessageAt: this.pipeline.lastMessageAt }),
         alertsSince: (since, limit) => this.store.alertsSince(since, limit),
         openAlerts: () => this.store.openAlerts(),
+        latestAlerts: (limit) => this.store.latestAlerts(limit),
         timezone: config.farm.timezone,
       },
       this.logger,
@@ -106,10 +108,7 @@ export class Agent {
     this.mqtt.start();
     this.httpPort = await this.http.start(this.config.http.host, this.config.http.port);
     this.every(this.o.snapshotEveryMs ?? 30_000, 'snapshot', () => this.pipeline.snapshot());
-    this.every(this.o.silenceCheckEveryMs ?? 60_000, 'silence check', () => {
-      this.pipeline.checkSilence();
-      this.outbox.nudge();
-    });
+    this.every(this.o.silenceCheckEveryMs ?? 60_000, 'silence check', () => this.checkSilence());
     this.every(3_600_000, 'retention', () => {
       const wm = this.pipeline.detector.farm.watermark;
       if (wm !== null) this.store.pruneReadings(wm - this.config.store.retentionDays * 86_400_000);
@@ -118,6 +117,18 @@ export class Agent {
       { farm: this.config.farm.id, broker: redactUrl(this.config.mqtt.url), http: `http://${this.config.http.host}:${this.httpPort}/` },
       'cowbell agent started',
     );
+  }
+
+  /**
+   * The clock can only vouch for silence while we were listening: after the agent or its broker link has
+   * been down, every collar's last arrival is old, and judging then would page the farmer about the whole
+   * herd. So a collar is judged silent by the clock only once the link has been up for the silence period.
+   */
+  checkSilence(): void {
+    const since = this.mqtt.connectedSince;
+    if (since === null || this.clock() - since < this.config.rules.collarOffline.afterHours * 3_600_000) return;
+    this.pipeline.checkSilence();
+    this.outbox.nudge();
   }
 
   private every(ms: number, name: string, job: () => unknown): void {

@@ -150,6 +150,7 @@ export class ReadingPipeline {
     this.counters.quarantined++;
     this.o.store.quarantine(topic, reason, payload, now);
     // One warn line per bad payload, but a collar spewing garbage must not drown the log: 10 a minute per topic.
+    if (this.warnLimiter.size > 10_000) this.warnLimiter.clear(); // topics are publisher-chosen: stay bounded
     const limit = this.warnLimiter.get(topic);
     if (!limit || now - limit.windowStart >= 60_000) {
       if (limit && limit.count > 10) this.o.logger.warn({ topic, suppressed: limit.count - 10 }, 'more payloads quarantined');

@@ -11,6 +11,7 @@ export interface StatusSource {
   health(): { ok: boolean; broker: boolean; lastMessageAt: number | null };
   alertsSince(since: number, limit: number): AlertRow[];
   openAlerts(): AlertRow[];
+  latestAlerts(limit: number): AlertRow[];
   timezone: string;
 }
 
@@ -87,7 +88,7 @@ export class HttpServer {
   private page(): string {
     const s = this.source.status();
     const open = this.source.openAlerts();
-    const recent = this.source.alertsSince(0, MAX_ALERTS).slice(-20).reverse();
+    const recent = this.source.latestAlerts(20);
     const row = (cells: (string | number | null)[]) => `<tr>${cells.map((c) => `<td>${esc(String(c ?? '—'))}</td>`).join('')}</tr>`;
     const alertRows = (list: AlertRow[]) =>
       list.length

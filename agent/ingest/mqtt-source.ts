@@ -10,6 +10,7 @@ export interface MqttSourceOptions {
   /** Must commit the message before returning; throwing leaves the message unacknowledged. */
   onMessage: (topic: string, payload: Buffer) => void;
   onFatal: (err: Error) => void;
+  clock?: () => number;
 }
 
 const BACKOFF_MIN_MS = 1_000;
@@ -58,7 +59,7 @@ export class MqttSource {
     const client = mqtt.connect(c.url, options);
     this.client = client;
     client.handleMessage = (packet, callback) => {
-      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload);
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       try {
         this.o.onMessage(packet.topic, payload);
         callback();
@@ -70,7 +71,7 @@ export class MqttSource {
     };
     client.on('connect', (connack) => {
       this.connected = true;
-      this.connectedSince = Date.now();
+      this.connectedSince = (this.o.clock ?? Date.now)();
       this.failures = 0;
       this.lastError = null;
       this.o.logger.info({ url: redactUrl(c.url), sessionPresent: connack.sessionPresent }, 'connected to broker');

@@ -237,6 +237,11 @@ export class Store {
     return this.selectAlerts('WHERE at >= ? ORDER BY at, id LIMIT ?', [since, limit]);
   }
 
+  /** The most recent alert changes, newest first (for the status page). */
+  latestAlerts(limit: number): AlertRow[] {
+    return this.selectAlerts('ORDER BY at DESC, id DESC LIMIT ?', [limit]);
+  }
+
   private selectAlerts(where: string, params: unknown[]): AlertRow[] {
     return this.db
       .prepare<unknown[], Record<string, string | number>>(`SELECT * FROM alerts ${where}`)

@@ -20,11 +20,14 @@ export function loadIceTag(file: string, collarId: string): Reading[] {
   for (const line of lines.slice(header + 1)) {
     const [date, time, motion, , lying] = line.split(',');
     if (!date || !time || motion === undefined) continue;
+    const activity = Number(motion);
+    // Gaps in the export are written as NA: no measurement, so no reading (a zero would fake a quiet cow).
+    if (motion.trim() === '' || !Number.isFinite(activity)) continue;
     const [d, m, y] = date.split('.').map(Number);
     const [hh, mm, ss] = time.split(':').map(Number);
     const ts = Date.UTC(y!, m! - 1, d!, hh!, mm!, ss!) - UTC_OFFSET_MS;
     const [lm, ls] = (lying ?? '0:0').split(':').map(Number);
-    out.push({ collarId, ts, intervalS: 60, activity: Number(motion), lying: (lm ?? 0) + (ls ?? 0) / 60 });
+    out.push({ collarId, ts, intervalS: 60, activity, lying: (lm ?? 0) + (ls ?? 0) / 60 });
   }
   return out;
 }

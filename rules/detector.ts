@@ -8,7 +8,7 @@ import {
   type Severity,
   type Subject,
 } from './alerts.js';
-import { DAY_MS, floorHour, HOUR_MS, robustStats } from './baseline.js';
+import { DAY_MS, floorHour, HOUR_MS, median, robustStats } from './baseline.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
 
@@ -57,10 +57,13 @@ interface WindowStats {
   z: number;
   coverage: number;
   comparedDays: number;
+  /** Hours of the window at or above `heat.hotRatio` times her normal for that clock hour (heat only). */
+  hotHours: number;
   from: number;
   to: number;
 }
 
+const medianOf = (xs: number[]) => median(xs.sort((a, b) => a - b));
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -186,14 +189,74 @@ export class CowDetector {
     return robustStats(rates, cfg);
   }
 
-  /** The `hours` completed hours before `end` against the same hours on previous days; null while warming up. */
-  private window(metric: Metric, hours: number, end: number): WindowStats | null {
+  /** Median rate of each clock hour in [first, last] over her past days (0 where too few days are known). */
+  private hourNormals(metric: Metric, first: number, last: number, floor: number): number[] {
+    const cfg = this.rules.baseline;
+    const out: number[] = [];
+    for (let t = first; t <= last; t += HOUR_MS) {
+      const rates: number[] = [];
+      for (let k = 1; k <= cfg.days; k++) {
+        const past = this.sum(metric, t - k * DAY_MS, t - k * DAY_MS);
+        if (past.coveredS >= cfg.minDayCoverage * 3600) rates.push((past.value * 3600) / past.coveredS);
+      }
+      out.push(rates.length >= cfg.warmupDays ? medianOf(rates) : 0);
+    }
+    return out.map((r) => Math.max(r, floor));
+  }
+
+  /**
+   * The `hours` completed hours before `end` against the same hours on previous days; null while warming up.
+   * With `capRatio`, every hour (now and on the past days alike) counts at most `capRatio` times her normal
+   * for that clock hour, so one wild hour cannot carry a window; `hotRatio` counts the hours at or above it.
+   */
+  private window(
+    metric: Metric,
+    hours: number,
+    end: number,
+    opts: { capRatio?: number; hotRatio?: number; floorShare?: number } = {},
+  ): WindowStats | null {
+    const cfg = this.rules.baseline;
     const last = end - HOUR_MS;
     const from = end - hours * HOUR_MS;
-    const now = this.sum(metric, from, last);
+    // Hours she usually sleeps through are judged against at least a share of her mean rate over the day, so a
+    // restless night (from a handful of counts to a few hundred) is not read as a several-fold rise.
+    let floor = 0;
+    if (opts.floorShare) {
+      const day = this.normalRate(metric, end - DAY_MS, last);
+      if (!day) return null;
+      floor = opts.floorShare * day.median;
+    }
+    const perHour = opts.capRatio !== undefined || opts.hotRatio !== undefined;
+    const norms = perHour ? this.hourNormals(metric, from, last, floor) : null;
+    const windowSum = (shift: number) => {
+      if (!norms || opts.capRatio === undefined) return this.sum(metric, from - shift, last - shift);
+      let value = 0;
+      let coveredS = 0;
+      for (let i = 0, t = from - shift; t <= last - shift; t += HOUR_MS, i++) {
+        const h = this.sum(metric, t, t);
+        value += Math.min(h.value, (opts.capRatio * norms[i]! * h.coveredS) / 3600);
+        coveredS += h.coveredS;
+      }
+      return { value, coveredS };
+    };
+    const now = windowSum(0);
     if (now.coveredS === 0) return null;
-    const normal = this.normalRate(metric, from, last);
-    if (!normal || normal.median <= 0) return null;
+    const needS = cfg.minDayCoverage * hours * 3600;
+    const rates: number[] = [];
+    for (let k = 1; k <= cfg.days; k++) {
+      const past = windowSum(k * DAY_MS);
+      if (past.coveredS >= needS) rates.push((past.value * 3600) / past.coveredS);
+    }
+    const stats = robustStats(rates, cfg);
+    if (!stats || stats.median <= 0) return null;
+    const normal = { ...stats, median: Math.max(stats.median, floor) };
+    let hot = 0;
+    if (norms && opts.hotRatio !== undefined) {
+      for (let i = 0, t = from; t <= last; t += HOUR_MS, i++) {
+        const h = this.sum(metric, t, t);
+        if (h.coveredS > 0 && (h.value * 3600) / h.coveredS >= opts.hotRatio * norms[i]!) hot++;
+      }
+    }
     const rate = (now.value * 3600) / now.coveredS;
     return {
       metric,
@@ -203,6 +266,7 @@ export class CowDetector {
       z: (rate - normal.median) / normal.spread,
       coverage: Math.min(1, (now.coveredS * 1000) / (end - from)),
       comparedDays: normal.days,
+      hotHours: hot,
       from,
       to: end,
     };
@@ -236,11 +300,11 @@ export class CowDetector {
 
   private judgeHeat(at: number, end: number, push: (e: AlertEvent | null) => void): void {
     const cfg = this.rules.heat;
-    const w = this.window('activity', cfg.windowHours, end);
+    const w = this.window('activity', cfg.windowHours, end, { capRatio: cfg.hourCapRatio, hotRatio: cfg.hotRatio, floorShare: cfg.floorShare });
     if (!w || w.coverage < cfg.minCoverage) return;
     const { alerts, subject } = this.state;
     if (!alerts.open.heat) {
-      if (w.ratio >= cfg.minRatio && w.z >= cfg.minZ) {
+      if (w.ratio >= cfg.minRatio && w.z >= cfg.minZ && w.hotHours >= cfg.minHotHours) {
         const since = this.onset('activity', w.to, (r) => r >= cfg.resolveRatio, 3 * cfg.windowHours);
         push(raise(alerts, subject, 'heat', {
           at, since, severity: 'warning', evidence: this.evidence(w, 'activity count'), cooldownMs: cfg.cooldownHours * HOUR_MS,
@@ -260,13 +324,16 @@ export class CowDetector {
     const { alerts, subject } = this.state;
     const unit = (w: WindowStats) => (w.metric === 'activity' ? 'activity count' : 'minutes ruminating');
     if (!alerts.open.health) {
-      const low = judged.filter(
-        (w) => w.z <= cfg.maxZ && w.ratio <= (w.metric === 'activity' ? cfg.activityMaxRatio : cfg.ruminationMaxRatio),
-      );
+      const maxRatio = (w: WindowStats) => (w.metric === 'activity' ? cfg.activityMaxRatio : cfg.ruminationMaxRatio);
+      const low = judged.filter((w) => w.z <= cfg.maxZ && w.ratio <= maxRatio(w));
       if (low.length === 0) return;
       low.sort((a, b) => a.ratio - b.ratio);
       const primary = low[0]!;
-      const severity: Severity = low.length > 1 || primary.ratio <= cfg.urgentRatio ? 'urgent' : 'warning';
+      // Urgent when she is far down, or when activity and rumination are both down. The second metric's window
+      // lags the first by hours as a drop begins, so it counts as down while it is below the resolve line (the
+      // same line that says she is well again), without its own firing tests.
+      const bothDown = judged.length > 1 && judged.every((w) => w.ratio < cfg.resolveRatio);
+      const severity: Severity = bothDown || primary.ratio <= cfg.urgentRatio ? 'urgent' : 'warning';
       const evidence = this.evidence(primary, unit(primary));
       const other = judged.find((w) => w !== primary);
       if (other) evidence.also = this.evidence(other, unit(other));

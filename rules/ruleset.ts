@@ -27,6 +27,13 @@ export const RuleSetSchema = z
       minRatio: ratio,
       minZ: z.number(),
       resolveRatio: ratio,
+      /** Each hour counts at most this many times her normal for that clock hour (one wild hour cannot make a heat). */
+      hourCapRatio: z.number().min(1),
+      /** At least `minHotHours` of the window's hours must each be at `hotRatio` times their normal or more. */
+      hotRatio: ratio,
+      minHotHours: z.int().min(0),
+      /** Her normal for any hour is taken as at least this share of her mean rate over the whole day. */
+      floorShare: z.number().min(0).max(1),
       minCoverage: z.number().min(0).max(1),
       cooldownHours: hours,
     }),
@@ -51,6 +58,7 @@ export const RuleSetSchema = z
     const bad = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     if (r.baseline.warmupDays > r.baseline.days) bad(['baseline', 'warmupDays'], 'must not exceed baseline.days');
     if (r.heat.resolveRatio >= r.heat.minRatio) bad(['heat', 'resolveRatio'], 'must be below heat.minRatio (hysteresis)');
+    if (r.heat.minHotHours > r.heat.windowHours) bad(['heat', 'minHotHours'], 'must not exceed heat.windowHours');
     if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.ruminationMaxRatio))
       bad(['health', 'resolveRatio'], 'must be above the firing ratios (hysteresis)');
     if (r.batteryLow.resolveAbovePct < r.batteryLow.belowPct)

@@ -1,0 +1,340 @@
+import { describe, it, expect } from 'vitest';
+import { simulateHerd } from '../collar-sim/index.js';
+import {
+  CowDetector,
+  DEFAULT_RULES,
+  FarmDetector,
+  resolveRules,
+  RuleSetError,
+  SNAPSHOT_VERSION,
+  type AlertEvent,
+  type CowSnapshot,
+  type Reading,
+} from '../rules/index.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const Q = 900; // seconds per reading
+const START = Date.UTC(2026, 0, 5);
+const rules = DEFAULT_RULES;
+
+/** Deterministic noise in [0.85, 1.15): the detector needs day-to-day wobble, not randomness. */
+function noise(seed: number) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return 0.85 + 0.3 * (s / 2 ** 32);
+  };
+}
+
+interface StreamOpts {
+  collarId?: string;
+  days: number;
+  from?: number;
+  /** Multiplier of activity / rumination at time t (1 = her normal). */
+  act?: (t: number) => number;
+  rum?: (t: number) => number;
+  rumination?: boolean;
+  battery?: (t: number) => number | undefined;
+  skip?: (t: number) => boolean;
+  seed?: number;
+}
+
+/** One cow, a reading every 15 min, with a daily rhythm (busy day, quiet night). */
+function stream(o: StreamOpts): Reading[] {
+  const from = o.from ?? START;
+  const rnd = noise(o.seed ?? 7);
+  const out: Reading[] = [];
+  for (let ts = from + Q * 1000; ts <= from + o.days * DAY; ts += Q * 1000) {
+    const hour = ((ts - from) % DAY) / HOUR;
+    const rhythm = 1 + 0.6 * Math.sin(((hour - 8) / 24) * 2 * Math.PI);
+    const a = rnd(), b = rnd();
+    if (o.skip?.(ts)) continue;
+    const r: Reading = { collarId: o.collarId ?? 'C1', ts, intervalS: Q, activity: Math.round(120 * rhythm * a * (o.act?.(ts) ?? 1)) };
+    if (o.rumination !== false) r.rumination = Math.min(15, 6 * (2 - rhythm / 1.6) * b * (o.rum?.(ts) ?? 1));
+    const bat = o.battery?.(ts);
+    if (bat !== undefined) r.batteryPct = bat;
+    out.push(r);
+  }
+  return out;
+}
+
+/** Multiplier `k` inside [start, end), 1 elsewhere. */
+const during = (start: number, end: number, k: number) => (t: number) => (t > start && t <= end ? k : 1);
+
+function run(readings: Reading[], det = new FarmDetector('farm', rules)): AlertEvent[] {
+  const events: AlertEvent[] = [];
+  for (const r of readings) events.push(...det.observe(r, r.collarId, r.ts).events);
+  return events;
+}
+const firing = (es: AlertEvent[], type?: string) => es.filter((e) => e.state === 'firing' && (!type || e.type === type));
+const resolved = (es: AlertEvent[], type?: string) => es.filter((e) => e.state === 'resolved' && (!type || e.type === type));
+
+describe('heat', () => {
+  const onset = START + 10 * DAY + 9 * HOUR;
+
+  it('fires on a sustained rise, with evidence and a sensible onset', () => {
+    const events = run(stream({ days: 12, act: during(onset, onset + 14 * HOUR, 3) }));
+    const heat = firing(events, 'heat');
+    expect(heat).toHaveLength(1);
+    const e = heat[0]!;
+    expect(e.at).toBeGreaterThan(onset);
+    expect(e.at).toBeLessThanOrEqual(onset + 7 * HOUR);
+    expect(e.since).toBeGreaterThanOrEqual(onset - HOUR);
+    expect(e.since).toBeLessThanOrEqual(onset + 2 * HOUR);
+    expect(e.severity).toBe('warning');
+    expect(e).toMatchObject({ farmId: 'farm', cowId: 'C1', collarId: 'C1', raisedAt: e.at });
+    const ev = e.evidence as Record<string, any>;
+    expect(ev).toMatchObject({ metric: 'activity', unit: 'activity count', comparedDays: expect.any(Number) });
+    expect(ev.ratio).toBeGreaterThanOrEqual(rules.heat.minRatio);
+    expect(ev.deviation).toBeGreaterThanOrEqual(rules.heat.minZ);
+    expect(ev.value).toBeGreaterThan(ev.baseline);
+    expect(ev.window.hours).toBe(rules.heat.windowHours);
+    expect(Date.parse(ev.window.to) - Date.parse(ev.window.from)).toBe(rules.heat.windowHours * HOUR);
+    expect(ev.comparedDays).toBeGreaterThanOrEqual(rules.baseline.warmupDays);
+    // ...and resolves once she is back to normal, only once.
+    expect(resolved(events, 'heat')).toHaveLength(1);
+    expect(resolved(events, 'heat')[0]!.at).toBeGreaterThan(onset + 14 * HOUR);
+    expect(resolved(events, 'heat')[0]!.id).toBe(e.id);
+  });
+
+  it('does not fire during warm-up, however big the rise', () => {
+    const spike = START + (rules.baseline.warmupDays - 1) * DAY + 6 * HOUR;
+    expect(firing(run(stream({ days: rules.baseline.warmupDays, act: during(spike, spike + 14 * HOUR, 6) })))).toEqual([]);
+  });
+
+  it('does not fire on a single wild hour, nor on a short burst', () => {
+    expect(firing(run(stream({ days: 12, act: during(onset, onset + HOUR, 10) })))).toEqual([]);
+    expect(firing(run(stream({ days: 12, act: during(onset, onset + 3 * HOUR, 5) })))).toEqual([]);
+  });
+
+  it('does not fire on a modest rise', () => {
+    expect(firing(run(stream({ days: 12, act: during(onset, onset + 14 * HOUR, 1.4) })))).toEqual([]);
+  });
+
+  it('keeps one open alert per cow and type, and honours the cooldown after a resolve', () => {
+    const second = onset + 30 * HOUR; // inside the 72 h cooldown of the first
+    const third = onset + 5 * DAY; // well after it
+    const act = (t: number) => during(onset, onset + 30 * HOUR, 3)(t) * during(second + 4 * HOUR, second + 16 * HOUR, 3)(t) * during(third, third + 14 * HOUR, 3)(t);
+    const events = run(stream({ days: 17, act }));
+    const heat = firing(events, 'heat');
+    expect(heat.map((e) => e.at < third)).toEqual([true, false]);
+    // Never two open at once: firing and resolved alternate.
+    const seq = events.filter((e) => e.type === 'heat').map((e) => e.state);
+    expect(seq).toEqual(['firing', 'resolved', 'firing', 'resolved']);
+  });
+});
+
+describe('health', () => {
+  const onset = START + 10 * DAY + 6 * HOUR;
+
+  it('fires urgent on a sustained drop of both activity and rumination', () => {
+    const sick = during(onset, onset + 3 * DAY, 0.3);
+    const events = run(stream({ days: 16, act: sick, rum: sick }));
+    const h = firing(events, 'health');
+    expect(h).toHaveLength(1);
+    expect(h[0]!.severity).toBe('urgent');
+    expect(h[0]!.at).toBeGreaterThan(onset);
+    expect(h[0]!.at).toBeLessThanOrEqual(onset + 24 * HOUR);
+    const ev = h[0]!.evidence as Record<string, any>;
+    expect(['activity', 'rumination']).toContain(ev.metric);
+    expect(ev.ratio).toBeLessThan(1);
+    expect(ev.also).toMatchObject({ metric: expect.any(String) });
+    expect(ev.also.metric).not.toBe(ev.metric);
+    expect(resolved(events, 'health')).toHaveLength(1);
+    expect(firing(events, 'heat')).toEqual([]);
+  });
+
+  it('fires warning on a drop of activity alone (collars without rumination)', () => {
+    const events = run(stream({ days: 14, rumination: false, act: during(onset, onset + 3 * DAY, 0.45) }));
+    const h = firing(events, 'health');
+    expect(h).toHaveLength(1);
+    expect(h[0]!.severity).toBe('warning');
+    expect(h[0]!.evidence).toMatchObject({ metric: 'activity' });
+  });
+
+  it('fires on a drop of rumination alone, and not on a short quiet spell', () => {
+    const rumDrop = run(stream({ days: 14, rum: during(onset, onset + 3 * DAY, 0.3) }));
+    expect(firing(rumDrop, 'health')).toHaveLength(1);
+    expect(firing(rumDrop, 'health')[0]!.evidence).toMatchObject({ metric: 'rumination', unit: 'minutes ruminating' });
+    const spell = during(onset, onset + 4 * HOUR, 0.2);
+    expect(firing(run(stream({ days: 14, act: spell, rum: spell })))).toEqual([]);
+  });
+});
+
+describe('battery_low', () => {
+  it('fires below the threshold and resolves only above the hysteresis line', () => {
+    const t0 = START + DAY;
+    const pct = [30, 20, 14, 13, 18, 24, 26, 14, 12];
+    const battery = (t: number) => {
+      const i = Math.floor((t - t0) / (4 * HOUR));
+      return i < 0 ? 40 : pct[Math.min(i, pct.length - 1)];
+    };
+    const events = run(stream({ days: 3.5, battery })).filter((e) => e.type === 'battery_low');
+    const at = (i: number) => t0 + i * 4 * HOUR;
+    expect(events.map((e) => [e.state, e.severity])).toEqual([['firing', 'info'], ['resolved', 'info'], ['firing', 'info']]);
+    const [up, down, again] = events as [AlertEvent, AlertEvent, AlertEvent];
+    expect(up.at).toBeGreaterThanOrEqual(at(2));
+    expect(up.at).toBeLessThan(at(3));
+    expect(up.evidence).toMatchObject({ metric: 'batteryPct', value: 14, threshold: rules.batteryLow.belowPct });
+    expect(down.at).toBeGreaterThanOrEqual(at(6)); // 18 % and 24 % do not resolve it
+    expect(down.at).toBeLessThan(at(7));
+    // 14 % again right after the resolve: no re-fire until the cooldown has passed.
+    expect(again.at).toBe(down.at + rules.batteryLow.cooldownHours * HOUR);
+    expect(again.id).not.toBe(up.id);
+  });
+});
+
+describe('collar_offline', () => {
+  const gapFrom = START + 2 * DAY;
+  const gapTo = gapFrom + 10 * HOUR;
+  const a = stream({ collarId: 'A', days: 3, seed: 1 });
+  const b = stream({ collarId: 'B', days: 3, seed: 2, skip: (t) => t > gapFrom && t <= gapTo });
+  const merged = [...a, ...b].sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+
+  it('fires by event time when herd-mates keep talking, and resolves on the next reading', () => {
+    const events = run(merged).filter((e) => e.type === 'collar_offline');
+    expect(events.map((e) => [e.cowId, e.state])).toEqual([['B', 'firing'], ['B', 'resolved']]);
+    const [up, down] = events as [AlertEvent, AlertEvent];
+    expect(up.since).toBe(gapFrom);
+    expect(up.at - gapFrom).toBeGreaterThanOrEqual(rules.collarOffline.afterHours * HOUR);
+    expect(up.at - gapFrom).toBeLessThan(rules.collarOffline.afterHours * HOUR + HOUR);
+    expect(up.evidence).toMatchObject({ judgedBy: 'event_time' });
+    expect(down.at).toBe(gapTo + Q * 1000);
+    expect(down.id).toBe(up.id);
+  });
+
+  it('fires by wall clock when the whole farm is silent, but not right after a backlog arrives', () => {
+    const det = new FarmDetector('farm', rules);
+    const upTo = a.filter((r) => r.ts <= gapFrom);
+    for (const r of upTo) det.observe(r, r.collarId, r.ts);
+    expect(det.checkSilence(gapFrom + 5 * HOUR)).toEqual([]);
+    const silent = det.checkSilence(gapFrom + 7 * HOUR);
+    expect(silent).toHaveLength(1);
+    expect(silent[0]).toMatchObject({ type: 'collar_offline', state: 'firing', cowId: 'A', evidence: { judgedBy: 'wall_clock' } });
+    expect(det.checkSilence(gapFrom + 8 * HOUR)).toEqual([]); // already open
+
+    // Backlog: old readings (event time 7 h behind) arrive now; the clock must not call the collar silent.
+    const det2 = new FarmDetector('farm', rules);
+    const now = gapFrom + 7 * HOUR;
+    for (const r of upTo) det2.observe(r, r.collarId, now);
+    expect(det2.checkSilence(now)).toEqual([]);
+    expect(det2.checkSilence(now + 5 * HOUR)).toEqual([]);
+    expect(det2.checkSilence(now + 6 * HOUR)).toHaveLength(1);
+  });
+});
+
+describe('replay', () => {
+  const onset = START + 10 * DAY + 9 * HOUR;
+  const readings = stream({ days: 13, act: during(onset, onset + 14 * HOUR, 3), battery: (t) => (t > onset + DAY ? 10 : 50) });
+
+  it('is deterministic: same readings, same events and ids', () => {
+    const a = run(readings);
+    const b = run(readings);
+    expect(a.length).toBeGreaterThan(2);
+    expect(b).toEqual(a);
+    expect(new Set(a.filter((e) => e.state === 'firing').map((e) => e.id)).size).toBe(firing(a).length);
+  });
+
+  it('gives the same events after restoring a JSON snapshot mid-stream', () => {
+    const full = run(readings);
+    for (const cut of [onset - 2 * HOUR, onset + 3 * HOUR + 15 * 60_000]) {
+      const det = new FarmDetector('farm', rules);
+      const before = run(readings.filter((r) => r.ts <= cut), det);
+      const snap = JSON.parse(JSON.stringify(det.cows.get('C1')!.state)) as CowSnapshot;
+      expect(snap.v).toBe(SNAPSHOT_VERSION);
+      const det2 = new FarmDetector('farm', rules);
+      det2.farm = JSON.parse(JSON.stringify(det.farm));
+      det2.restoreCow(snap);
+      const after = run(readings.filter((r) => r.ts > cut), det2);
+      expect([...before, ...after]).toEqual(full);
+      expect(det2.takeDirty().map((c) => c.subject.cowId)).toEqual(['C1']);
+      expect(det2.takeDirty()).toEqual([]);
+    }
+  });
+
+  it('judges late readings within the history and refuses ones older than it', () => {
+    const cow = new CowDetector(rules, { farmId: 'farm', cowId: 'C1', collarId: 'C1' });
+    for (const r of stream({ days: 20 })) cow.observe(r, r.ts);
+    expect(cow.historyDays()).toBeGreaterThanOrEqual(rules.baseline.days);
+    expect(cow.historyDays()).toBeLessThan(20); // old history is evicted
+    const newest = cow.state.lastTs!;
+    const late = { ...readings[0]!, ts: newest - 2 * DAY };
+    expect(cow.observe(late, newest).judged).toBe(true);
+    const ancient = { ...readings[0]!, ts: newest - (rules.baseline.days + 5) * DAY };
+    expect(cow.observe(ancient, newest)).toEqual({ events: [], judged: false });
+    expect(cow.state.lastTs).toBe(newest);
+  });
+});
+
+describe('resolveRules', () => {
+  it('returns the defaults and merges overrides section by section', () => {
+    expect(resolveRules()).toEqual(DEFAULT_RULES);
+    const r = resolveRules({ heat: { windowHours: 8 } });
+    expect(r.heat.windowHours).toBe(8);
+    expect(r.heat.minRatio).toBe(DEFAULT_RULES.heat.minRatio);
+    expect(r.health).toEqual(DEFAULT_RULES.health);
+  });
+
+  const fails = (o: unknown) => {
+    try {
+      resolveRules(o);
+    } catch (err) {
+      expect(err).toBeInstanceOf(RuleSetError);
+      expect((err as RuleSetError).code).toBe('COWBELL_RULES_INVALID');
+      return (err as RuleSetError).issues.join('\n');
+    }
+    throw new Error('expected resolveRules to throw');
+  };
+
+  it('rejects unknown keys and bad values with the path in the message', () => {
+    expect(fails({ heat: { windowHour: 8 } })).toMatch(/rules\.heat.*windowHour/);
+    expect(fails({ heet: {} })).toMatch(/heet/);
+    expect(fails({ heat: { windowHours: 0 } })).toMatch(/^rules\.heat\.windowHours: /);
+    expect(fails({ heat: { windowHours: 2.5 } })).toMatch(/rules\.heat\.windowHours/);
+    expect(fails({ baseline: { warmupDays: 'four' } })).toMatch(/rules\.baseline\.warmupDays/);
+    expect(fails({ batteryLow: { belowPct: 150 } })).toMatch(/rules\.batteryLow\.belowPct/);
+  });
+
+  it('enforces hysteresis and consistency', () => {
+    expect(fails({ heat: { resolveRatio: DEFAULT_RULES.heat.minRatio } })).toMatch(/rules\.heat\.resolveRatio: .*hysteresis/);
+    expect(fails({ health: { resolveRatio: 0.6 } })).toMatch(/rules\.health\.resolveRatio: .*hysteresis/);
+    expect(fails({ batteryLow: { belowPct: 30, resolveAbovePct: 20 } })).toMatch(/rules\.batteryLow\.resolveAbovePct/);
+    expect(fails({ baseline: { days: 5, warmupDays: 6 } })).toMatch(/rules\.baseline\.warmupDays/);
+    expect(fails({ heat: { windowHours: 4, minHotHours: 5 } })).toMatch(/rules\.heat\.minHotHours/);
+  });
+
+  it('keeps warm-up short enough for the demo herd (7 days before its first episode)', () => {
+    expect(DEFAULT_RULES.baseline.warmupDays).toBeLessThanOrEqual(6);
+  });
+});
+
+describe('detection quality on the simulator (regression guard; figures from bench/evaluate.ts)', () => {
+  it('finds heats and illnesses with few false alarms (30 cows, 28 days, seed 7)', () => {
+    const sim = simulateHerd({ farmId: 'sim', cows: 30, startMs: START, days: 28, seed: 7, episodes: 'default' });
+    const events = firing(run([...sim.readings()], new FarmDetector('sim', rules)));
+    const tol = 12 * HOUR;
+    const typeOf = { heat: 'heat', illness: 'health', collar_offline: 'collar_offline', battery_low: 'battery_low' } as const;
+    const delays: Record<string, number[]> = { heat: [], illness: [], collar_offline: [], battery_low: [] };
+    const counts: Record<string, number> = {};
+    for (const ep of sim.truth) {
+      counts[ep.type] = (counts[ep.type] ?? 0) + 1;
+      const hit = events.find((e) => e.cowId === ep.cowId && e.type === typeOf[ep.type] && e.at >= ep.start && e.at <= ep.end + tol);
+      if (hit) delays[ep.type]!.push(hit.at - ep.start);
+    }
+    const falseAlarms = events.filter(
+      (e) => (e.type === 'heat' || e.type === 'health') &&
+        !sim.truth.some((ep) => ep.cowId === e.cowId && e.at >= ep.start - tol && e.at <= ep.end + tol),
+    );
+    const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+    expect(counts.heat).toBeGreaterThanOrEqual(9);
+    expect(delays.heat!.length / counts.heat!).toBeGreaterThanOrEqual(0.95);
+    expect(delays.illness!.length / counts.illness!).toBeGreaterThanOrEqual(0.95);
+    expect(delays.collar_offline!.length).toBe(counts.collar_offline);
+    expect(delays.battery_low!.length).toBe(counts.battery_low);
+    expect(med(delays.heat!)).toBeLessThanOrEqual(7 * HOUR);
+    expect(Math.max(...delays.heat!)).toBeLessThanOrEqual(9 * HOUR);
+    expect(med(delays.illness!)).toBeLessThanOrEqual(25 * HOUR);
+    expect(falseAlarms).toEqual([]);
+  });
+});

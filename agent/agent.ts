@@ -1,8 +1,8 @@
 import type { AlertEvent } from '../rules/index.js';
 import type { AgentConfig } from './config.js';
 import { HttpServer, type AgentStatus } from './http/server.js';
-import { MqttSource, redactUrl } from './ingest/mqtt-source.js';
-import { createLogger, type Logger } from './log.js';
+import { MqttSource } from './ingest/mqtt-source.js';
+import { createLogger, redactUrl, type Logger } from './log.js';
 import { ConsoleChannel, MqttAlertChannel, type Channel } from './notify/channels.js';
 import { OutboxWorker } from './notify/outbox.js';
 import { ReadingPipeline } from './pipeline.js';

@@ -8,7 +8,7 @@ import { Agent } from './agent.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { loadConfigFile, parseConfig } from './config.js';
 import { CowbellError } from './errors.js';
-import { redactUrl } from './ingest/mqtt-source.js';
+import { redactUrl } from './log.js';
 
 const DAY_MS = 86_400_000;
 
@@ -18,6 +18,7 @@ const HELP: Record<string, string> = {
 Usage: cowbell <command> [options]
 
 Commands:
+  start    the demo, or the agent when given --config FILE (what "npm start" runs)
   demo     embedded broker + simulated herd + agent; alerts in the console and on http://127.0.0.1:8080/
   agent    run the agent against the broker named in a config file
   check    validate a config file and print what the agent would use
@@ -201,6 +202,8 @@ async function runSim(argv: string[]): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
+    // `npm start`: the demo, or with --config the real agent, so one command serves both.
+    case 'start': return rest.some((a) => a === '--config' || a === '-c' || a.startsWith('--config=')) ? runAgent(rest) : runDemo(rest);
     case 'demo': return runDemo(rest);
     case 'agent': return runAgent(rest);
     case 'check': return runCheck(rest);

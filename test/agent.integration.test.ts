@@ -152,12 +152,14 @@ describe.each(brokerKinds)('agent against a real %s broker over TCP', (kind) => 
     }
   });
 
-  it.each(['graceful stop', 'crash'])('after a %s, keeps every baseline and processes what was published while it was down', async (how) => {
+  const restartCases = kind === 'mosquitto' ? ['graceful stop', 'crash', 'graceful stop on MQTT 5'] : ['graceful stop', 'crash'];
+  it.each(restartCases)('after a %s, keeps every baseline and processes what was published while it was down', async (how) => {
     const tmp = tempDir();
     const sim = herd(4, 10, 11);
     const all = [...sim.readings()];
     const cut = simEnd() - 2 * DAY;
-    const config = testConfig(broker.url, join(tmp.dir, 'r.db'), { mqtt: { url: broker.url, clientId: `cowbell-restart-${kind}-${how.replace(' ', '-')}` } });
+    const mqttCfg = { url: broker.url, clientId: `cowbell-restart-${kind}-${how.replace(/ /g, '-')}`, ...(how.endsWith('MQTT 5') && { protocolVersion: 5, sessionExpiryS: 600 }) };
+    const config = testConfig(broker.url, join(tmp.dir, 'r.db'), { mqtt: mqttCfg });
     const before = all.filter((r) => r.ts < cut).length;
 
     const first = new Agent(config, { logger: memoryLogger().logger, consoleOut: memoryStream().stream });
@@ -167,7 +169,7 @@ describe.each(brokerKinds)('agent against a real %s broker over TCP', (kind) => 
     first.pipeline.snapshot();
     await publishHerd({ url: broker.url, farmId: FARM, sim: { ...sim, readings: () => all.filter((r) => r.ts >= cut - DAY && r.ts < cut) }, speed: 1e12 });
     await eventually(() => first.pipeline.counters.readings === before, 30_000, 'second part');
-    if (how === 'graceful stop') {
+    if (how !== 'crash') {
       await first.stop();
     } else {
       // A crash: no final snapshot. The last day must come back by replaying stored readings.

@@ -4,10 +4,9 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { startEmbeddedBroker } from '../agent/broker.js';
 import { parseConfig, type AgentConfig } from '../agent/config.js';
-import type { Logger } from '../agent/log.js';
+import { createLogger, type Logger } from '../agent/log.js';
 
 export interface TestBroker {
   name: string;
@@ -88,7 +87,7 @@ export function memoryLogger(): { logger: Logger; lines: () => Record<string, un
       cb();
     },
   });
-  const logger = pino({ level: 'debug', redact: { paths: ['password', '*.password'], censor: '[redacted]' } }, stream);
+  const logger = createLogger('debug', stream);
   return {
     logger,
     lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),

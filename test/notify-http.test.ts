@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
 import { formatAlert } from '../agent/notify/format.js';
 import type { AlertRow } from '../agent/store/store.js';
-import { memoryLogger, memoryStream, tempDir, testConfig } from './helpers.js';
+import { eventually, memoryLogger, memoryStream, tempDir, testConfig } from './helpers.js';
 
 const base: AlertRow = {
   id: 'heat:C7:1', farmId: 'f', cowId: 'C7', collarId: 'C7', type: 'heat', state: 'firing', severity: 'warning',
@@ -34,6 +34,29 @@ describe('messages the farmer reads', () => {
     expect(offline).toContain('Collar C7 on cow Bella has sent nothing since Tue 24 Nov, 23:30 (4 h).');
     const resolved = formatAlert({ ...base, state: 'resolved' }, { timezone: 'UTC' });
     expect(resolved).toBe('Cow C7: heat activity is over (began Tue 24 Nov, 23:30, ended Wed 25 Nov, 03:00).');
+  });
+});
+
+describe('secrets', () => {
+  it('never reach the log, even when the broker refuses the connection', async () => {
+    const tmp = tempDir();
+    const log = memoryLogger();
+    const config = testConfig('mqtt://farmhand:hunter2-secret@127.0.0.1:1', join(tmp.dir, 's.db'), {
+      mqtt: { url: 'mqtt://farmhand:hunter2-secret@127.0.0.1:1', username: 'farmhand', password: 'hunter2-secret' },
+    });
+    const agent = new Agent(config, { logger: log.logger, consoleOut: memoryStream().stream });
+    await agent.start();
+    try {
+      await eventually(() => log.lines().some((l) => l.msg === 'broker connection error'), 5000, 'a refused connection');
+      log.logger.info({ config: config.mqtt }, 'even a careless log of the whole mqtt config');
+      expect(log.text()).toContain('farmhand:***@127.0.0.1');
+      expect(log.text()).not.toContain('hunter2');
+      const status = await (await fetch(`http://127.0.0.1:${agent.httpPort}/api/status`)).text();
+      expect(status).not.toContain('hunter2');
+    } finally {
+      await agent.stop();
+      tmp.cleanup();
+    }
   });
 });
 

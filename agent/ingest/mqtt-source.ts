@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { AgentConfig } from '../config.js';
-import type { Logger } from '../log.js';
+import { redactUrl, type Logger } from '../log.js';
 
 export interface MqttSourceOptions {
   config: AgentConfig['mqtt'];
@@ -115,16 +115,5 @@ export class MqttSource {
     this.client = null;
     if (client) await client.endAsync();
     this.connected = false;
-  }
-}
-
-/** Broker URLs may carry credentials (mqtt://user:pass@host); never log them. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
   }
 }

@@ -41,6 +41,7 @@ export class Agent {
   private readonly timers: NodeJS.Timeout[] = [];
   private startedAt = 0;
   private stopped = false;
+  private failed = false;
 
   constructor(
     readonly config: AgentConfig,
@@ -89,7 +90,7 @@ export class Agent {
     this.http = new HttpServer(
       {
         status: () => this.status(),
-        health: () => ({ ok: this.mqtt.connected, broker: this.mqtt.connected, lastMessageAt: this.pipeline.lastMessageAt }),
+        health: () => ({ ok: this.mqtt.connected && this.mqtt.subscribed, broker: this.mqtt.connected, subscribed: this.mqtt.subscribed, lastMessageAt: this.pipeline.lastMessageAt }),
         alertsSince: (since, limit) => this.store.alertsSince(since, limit),
         openAlerts: () => this.store.openAlerts(),
         latestAlerts: (limit) => this.store.latestAlerts(limit),
@@ -111,7 +112,9 @@ export class Agent {
     this.every(this.o.silenceCheckEveryMs ?? 60_000, 'silence check', () => this.checkSilence());
     this.every(3_600_000, 'retention', () => {
       const wm = this.pipeline.detector.farm.watermark;
-      if (wm !== null) this.store.pruneReadings(wm - this.config.store.retentionDays * 86_400_000);
+      const keepMs = this.config.store.retentionDays * 86_400_000;
+      if (wm !== null) this.store.pruneReadings(wm - keepMs);
+      this.store.pruneHistory(this.clock() - keepMs);
     });
     this.logger.info(
       { farm: this.config.farm.id, broker: redactUrl(this.config.mqtt.url), http: `http://${this.config.http.host}:${this.httpPort}/` },
@@ -145,6 +148,8 @@ export class Agent {
 
   private fatal(err: Error): void {
     this.logger.fatal({ err: err.message }, 'store failure; stopping');
+    // The detector may be ahead of what committed; the next start rebuilds from the last good snapshot.
+    this.failed = true;
     if (this.o.onFatal) this.o.onFatal(err);
     else void this.stop().finally(() => process.exit(1));
   }
@@ -157,7 +162,7 @@ export class Agent {
     await this.http.stop();
     await this.outbox.stop();
     try {
-      this.pipeline.snapshot();
+      if (!this.failed) this.pipeline.snapshot();
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, 'final snapshot failed; state will be rebuilt from readings');
     }
@@ -173,10 +178,10 @@ export class Agent {
     let warmingUp = 0;
     for (const cow of this.pipeline.detector.cows.values()) if (cow.historyDays() < warmup) warmingUp++;
     return {
-      ok: this.mqtt.connected,
+      ok: this.mqtt.connected && this.mqtt.subscribed,
       farm: { id: this.config.farm.id, name: this.config.farm.name },
       startedAt: new Date(this.startedAt).toISOString(),
-      broker: { url: redactUrl(this.config.mqtt.url), connected: this.mqtt.connected, lastError: this.mqtt.lastError },
+      broker: { url: redactUrl(this.config.mqtt.url), connected: this.mqtt.connected, subscribed: this.mqtt.subscribed, lastError: this.mqtt.lastError },
       ingest: { ...c, lastMessageAt: iso(this.pipeline.lastMessageAt) },
       herd: { collars: counts.collars, warmingUp, watermark: iso(this.pipeline.detector.farm.watermark) },
       store: { readings: counts.readings, quarantined: counts.quarantined, openAlerts: counts.openAlerts, outboxPending: counts.outboxPending, outboxFailed: counts.outboxFailed },

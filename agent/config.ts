@@ -57,7 +57,8 @@ export const ConfigSchema = z.strictObject({
   store: z
     .strictObject({
       path: z.string().min(1).default('cowbell.db'),
-      retentionDays: z.int().min(15).max(3650).default(60),
+      // The detector looks back 14 days plus its windows; a rebuild from stored readings needs them all.
+      retentionDays: z.int().min(18).max(3650).default(60),
     })
     .prefault({}),
   http: z
@@ -96,6 +97,12 @@ export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfi
   } catch (err) {
     if (err instanceof RuleSetError) throw new ConfigError('the rule overrides have problems', err.issues);
     throw err;
+  }
+  const neededDays = rules.baseline.days + 4;
+  if (c.store.retentionDays < neededDays) {
+    throw new ConfigError('the config file has problems', [
+      `store.retentionDays: ${c.store.retentionDays} is shorter than the ${rules.baseline.days}-day baseline needs (at least ${neededDays})`,
+    ]);
   }
   const tls = c.mqtt.tls && {
     ...c.mqtt.tls,

@@ -1,11 +1,12 @@
-import { CowDetector, FarmDetector, SNAPSHOT_VERSION, type AlertEvent, type CowSnapshot, type RuleSet } from '../rules/index.js';
+import Database from 'better-sqlite3';
+import { CowDetector, FarmDetector, SNAPSHOT_VERSION, type AlertEvent, type CowSnapshot, type Reading, type RuleSet } from '../rules/index.js';
 import { parseMessage } from './ingest/payload.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/store.js';
 
 const HOUR_MS = 3_600_000;
-/** A collar clock this far ahead of ours is wrong, and would drag the farm's event-time watermark with it. */
-const MAX_FUTURE_MS = 15 * 60_000;
+/** A reading this far ahead of our clock: the collar's clock or ours is wrong. Kept, but counted and capped. */
+const MAX_AHEAD_MS = 15 * 60_000;
 
 export interface PipelineCounters {
   messages: number;
@@ -14,6 +15,8 @@ export interface PipelineCounters {
   quarantined: number;
   /** Stored but too old to take part in detection. */
   lateUnjudged: number;
+  /** Stamped more than 15 minutes ahead of the gateway's clock on arrival. */
+  aheadOfClock: number;
   alerts: number;
 }
 
@@ -37,14 +40,14 @@ export interface PipelineOptions {
  */
 export class ReadingPipeline {
   readonly detector: FarmDetector;
-  readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, alerts: 0 };
+  readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, aheadOfClock: 0, alerts: 0 };
   lastMessageAt: number | null = null;
   private readonly clock: () => number;
   private readonly warnLimiter = new Map<string, { windowStart: number; count: number }>();
 
   constructor(private readonly o: PipelineOptions) {
     this.clock = o.clock ?? Date.now;
-    this.detector = new FarmDetector(o.farmId, o.rules);
+    this.detector = new FarmDetector(o.farmId, o.rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS });
   }
 
   /**
@@ -103,25 +106,37 @@ export class ReadingPipeline {
       if (parsed.readings.length === 0) return;
       const cowId = store.cowForCollar(this.o.farmId, parsed.collarId, now);
       for (const reading of parsed.readings) {
-        const problem = this.timeProblem(reading.ts, now);
-        if (problem) {
-          this.quarantine(topic, problem, payload, now);
-          continue;
+        try {
+          this.accept(reading, cowId, topic, payload, now);
+        } catch (err) {
+          // The store failing is fatal (the caller withholds the PUBACK); anything else is this reading's
+          // problem and must not stall the collar's other readings or crash-loop on redelivery.
+          if (err instanceof Database.SqliteError) throw err;
+          this.quarantine(topic, `could not process reading at ts ${reading.ts}: ${(err as Error).message}`, payload, now);
         }
-        if (store.insertReading(reading, now) === null) {
-          this.counters.duplicates++;
-          continue;
-        }
-        this.counters.readings++;
-        const result = this.detector.observe(reading, cowId, now);
-        if (!result.judged) this.counters.lateUnjudged++;
-        this.record(result.events, now);
       }
     });
   }
 
-  private timeProblem(ts: number, now: number): string | null {
-    if (ts > now + MAX_FUTURE_MS) return `ts ${new Date(ts).toISOString()} is in the future (collar clock wrong?)`;
+  private accept(reading: Reading, cowId: string, topic: string, payload: Buffer, now: number): void {
+    const tooOld = this.tooOld(reading.ts);
+    if (tooOld) return this.quarantine(topic, tooOld, payload, now);
+    if (this.o.store.insertReading(reading, now) === null) {
+      this.counters.duplicates++;
+      return;
+    }
+    this.counters.readings++;
+    if (reading.ts > now + MAX_AHEAD_MS) {
+      this.counters.aheadOfClock++;
+      this.warnLimited(`ahead:${reading.collarId}`, now, { collarId: reading.collarId, ts: new Date(reading.ts).toISOString() },
+        "reading is ahead of the gateway's clock (collar clock or gateway clock wrong?); kept, but it cannot move the farm's event time");
+    }
+    const result = this.detector.observe(reading, cowId, now);
+    if (!result.judged) this.counters.lateUnjudged++;
+    this.record(result.events, now);
+  }
+
+  private tooOld(ts: number): string | null {
     const watermark = this.detector.farm.watermark;
     if (watermark !== null && ts < watermark - this.o.retentionDays * 24 * HOUR_MS) {
       return `ts ${new Date(ts).toISOString()} is older than the ${this.o.retentionDays}-day retention window`;
@@ -133,7 +148,14 @@ export class ReadingPipeline {
   checkSilence(): void {
     const now = this.clock();
     const events = this.detector.checkSilence(now);
-    if (events.length) this.o.store.transaction(() => this.record(events, now));
+    if (!events.length) return;
+    try {
+      this.o.store.transaction(() => this.record(events, now));
+    } catch (err) {
+      // The detector already counts these alerts as open; take the store's word back so the next check retries.
+      this.reconcileOpenAlerts();
+      throw err;
+    }
   }
 
   private record(events: AlertEvent[], now: number): void {
@@ -149,23 +171,28 @@ export class ReadingPipeline {
   private quarantine(topic: string, reason: string, payload: Buffer, now: number): void {
     this.counters.quarantined++;
     this.o.store.quarantine(topic, reason, payload, now);
-    // One warn line per bad payload, but a collar spewing garbage must not drown the log: 10 a minute per topic.
-    if (this.warnLimiter.size > 10_000) this.warnLimiter.clear(); // topics are publisher-chosen: stay bounded
-    const limit = this.warnLimiter.get(topic);
+    this.warnLimited(topic, now, { topic, reason, bytes: payload.length }, 'payload quarantined');
+  }
+
+  /** One warn line per event, but a collar spewing garbage must not drown the log: 10 a minute per key. */
+  private warnLimited(key: string, now: number, fields: Record<string, unknown>, msg: string): void {
+    if (this.warnLimiter.size > 10_000) this.warnLimiter.clear(); // keys are publisher-chosen: stay bounded
+    const limit = this.warnLimiter.get(key);
     if (!limit || now - limit.windowStart >= 60_000) {
-      if (limit && limit.count > 10) this.o.logger.warn({ topic, suppressed: limit.count - 10 }, 'more payloads quarantined');
-      this.warnLimiter.set(topic, { windowStart: now, count: 1 });
+      if (limit && limit.count > 10) this.o.logger.warn({ key, suppressed: limit.count - 10 }, `${msg} (more suppressed)`);
+      this.warnLimiter.set(key, { windowStart: now, count: 1 });
     } else if (++limit.count > 10) return;
-    this.o.logger.warn({ topic, reason, bytes: payload.length }, 'payload quarantined');
+    this.o.logger.warn(fields, msg);
   }
 
   /** Saves the state of every cow that changed since the last snapshot, in one transaction. */
   snapshot(): number {
-    const cows = this.detector.takeDirty();
+    const cows = this.detector.dirtyCows();
     this.o.store.saveSnapshots(
       cows.map((c: CowDetector) => c.state),
       this.detector.farm,
     );
+    this.detector.markSaved(cows);
     return cows.length;
   }
 }

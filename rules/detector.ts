@@ -106,7 +106,8 @@ export class CowDetector {
       at: reading.ts,
       evidence: { backAt: iso(reading.ts), lastReadingAt: s.lastTs === null ? null : iso(s.lastTs) },
     }));
-    if (reading.batteryPct !== undefined) this.judgeBattery(reading, push);
+    // Only the newest word on the battery counts: a backlog reading from days ago must not resolve today's alert.
+    if (reading.batteryPct !== undefined && (s.lastTs === null || reading.ts >= s.lastTs)) this.judgeBattery(reading, push);
 
     if (s.lastTs !== null && reading.ts < s.lastTs - this.keepMs) return { events, judged: false };
     this.accumulate(reading);
@@ -397,6 +398,16 @@ const SILENCE_SCAN_STEP_MS = 15 * 60_000;
  * All cows of one farm. The farm's watermark (newest reading time of any collar) is the event-time clock
  * that tells a collar has gone silent while its herd-mates keep talking.
  */
+export interface FarmDetectorOptions {
+  /**
+   * A reading may move the farm's watermark at most this far past the time it arrived. A collar whose clock
+   * runs ahead then harms only its own cow's history, not every herd-mate's silence check; and a gateway
+   * whose clock is behind (no RTC, NTP not synced yet) loses nothing. The arrival time is stored with the
+   * reading, so a replay caps exactly as the live run did. Unset: no cap (pure replays, evaluations).
+   */
+  maxAheadOfArrivalMs?: number;
+}
+
 export class FarmDetector {
   readonly cows = new Map<string, CowDetector>();
   private readonly dirty = new Set<string>();
@@ -405,6 +416,7 @@ export class FarmDetector {
   constructor(
     readonly farmId: string,
     readonly rules: RuleSet,
+    private readonly opts: FarmDetectorOptions = {},
   ) {}
 
   restoreCow(snapshot: CowSnapshot): void {
@@ -420,7 +432,9 @@ export class FarmDetector {
     this.dirty.add(cowId);
     const result = cow.observe(reading, arrivalWall);
     const f = this.farm;
-    f.watermark = Math.max(f.watermark ?? reading.ts, reading.ts);
+    const cap = this.opts.maxAheadOfArrivalMs;
+    const ts = cap === undefined ? reading.ts : Math.min(reading.ts, arrivalWall + cap);
+    f.watermark = Math.max(f.watermark ?? ts, ts);
     if (f.lastSilenceScan === null || f.watermark - f.lastSilenceScan >= SILENCE_SCAN_STEP_MS) {
       f.lastSilenceScan = f.watermark;
       result.events.push(...this.scanSilence(f.watermark, 'event_time'));
@@ -445,10 +459,13 @@ export class FarmDetector {
     return events;
   }
 
-  /** Cows whose state changed since the last call: the ones to snapshot with the current transaction. */
-  takeDirty(): CowDetector[] {
-    const cows = [...this.dirty].map((id) => this.cows.get(id)!);
-    this.dirty.clear();
-    return cows;
+  /** Cows whose state changed since they were last marked saved: the ones to snapshot. */
+  dirtyCows(): CowDetector[] {
+    return [...this.dirty].map((id) => this.cows.get(id)!);
+  }
+
+  /** Called only after their snapshot committed, so a failed save leaves them to be saved next time. */
+  markSaved(cows: CowDetector[]): void {
+    for (const cow of cows) this.dirty.delete(cow.subject.cowId);
   }
 }

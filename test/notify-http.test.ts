@@ -61,15 +61,16 @@ describe('secrets', () => {
 });
 
 describe('HTTP', () => {
-  it('serves health, alerts since a time, status and the status page', async () => {
+  it('serves health, alerts changed since a time (a polling cursor), status and the status page', async () => {
     const tmp = tempDir();
     // Nothing listens on port 1: the agent must report the broker as down, not crash.
     const agent = new Agent(testConfig('mqtt://127.0.0.1:1', join(tmp.dir, 'h.db')), { logger: memoryLogger().logger, consoleOut: memoryStream().stream });
     await agent.start();
     try {
       agent.store.transaction(() => {
-        agent.store.recordAlert({ ...base, state: 'firing', at: Date.parse('2026-11-20T00:00:00Z') }, [], 0);
-        agent.store.recordAlert({ ...base, id: 'heat:C8:1', cowId: 'C8', collarId: 'C8' }, [], 0);
+        agent.store.recordAlert({ ...base, state: 'firing' }, [], Date.parse('2026-11-20T00:00:00Z'));
+        // Raised from a late reading: its event time is earlier than C7's, but it was recorded later.
+        agent.store.recordAlert({ ...base, id: 'heat:C8:1', cowId: 'C8', collarId: 'C8', since: Date.parse('2026-11-18T20:00:00Z'), at: Date.parse('2026-11-19T00:00:00Z') }, [], Date.parse('2026-11-25T03:00:05Z'));
       });
       const url = `http://127.0.0.1:${agent.httpPort}`;
       const health = await fetch(`${url}/healthz`);
@@ -80,7 +81,8 @@ describe('HTTP', () => {
       expect(since).toEqual({
         alerts: [{
           id: 'heat:C8:1', farmId: 'f', cowId: 'C8', collarId: 'C8', type: 'heat', state: 'firing', severity: 'warning',
-          at: '2026-11-25T03:00:00.000Z', since: '2026-11-24T23:30:00.000Z', evidence: base.evidence,
+          at: '2026-11-19T00:00:00.000Z', since: '2026-11-18T20:00:00.000Z', evidence: base.evidence,
+          recordedAt: '2026-11-25T03:00:05.000Z',
         }],
       });
       expect((await fetch(`${url}/api/alerts?since=yesterday`)).status).toBe(400);

@@ -49,13 +49,14 @@ describe('outbox', () => {
       }),
     ).toThrow('disk full');
     expect(store.alertsSince(0, 10)).toEqual([]);
-    expect(store.dueMessages(now, 10)).toEqual([]);
+    expect(store.dueMessages('console', now, 10)).toEqual([]);
   });
 
   it('records a transition once, even when it is replayed', () => {
     expect(store.transaction(() => store.recordAlert(alert(1), ['console', 'mqtt'], now))).toBe(true);
     expect(store.transaction(() => store.recordAlert(alert(1), ['console', 'mqtt'], now))).toBe(false);
-    expect(store.dueMessages(now, 10).map((m) => m.channel)).toEqual(['console', 'mqtt']);
+    expect(store.pendingChannels().sort()).toEqual(['console', 'mqtt']);
+    expect(store.dueMessages('console', now, 10).map((m) => m.alertId)).toEqual(['heat:C1:x']);
     expect(store.transaction(() => store.recordAlert({ ...alert(1), state: 'resolved', at: 9_000 }, ['console'], now))).toBe(true);
     expect(store.openAlerts()).toEqual([]);
     expect(store.alertsSince(0, 10)[0]).toMatchObject({ state: 'resolved', at: 9_000 });
@@ -85,7 +86,7 @@ describe('outbox', () => {
     expect(ch.delivered.map((a) => a.cowId)).toEqual(['C1', 'C2']);
     await w.drain();
     expect(ch.delivered).toHaveLength(2);
-    expect(store.dueMessages(now + 1e9, 10)).toEqual([]);
+    expect(store.dueMessages('chat', now + 1e9, 10)).toEqual([]);
   });
 
   it('gives up on a message the channel rejects for good, without holding up the rest', async () => {
@@ -106,6 +107,30 @@ describe('outbox', () => {
     await worker([down, up]).drain();
     expect(up.delivered).toHaveLength(3);
     expect(down.delivered).toHaveLength(0);
+  });
+
+  it('a long queue on a dead channel does not starve a healthy one', async () => {
+    const down = new ScriptedChannel('down');
+    const up = new ScriptedChannel('up');
+    down.failures = Array.from({ length: 1000 }, () => new Error('ECONNREFUSED'));
+    store.transaction(() => {
+      for (let n = 1; n <= 120; n++) store.recordAlert(alert(n), ['down'], now);
+      store.recordAlert(alert(500), ['up'], now);
+    });
+    const w = worker([down, up]);
+    for (let i = 0; i < 5; i++) {
+      await w.drain();
+      now += 120_000;
+    }
+    expect(up.delivered.map((a) => a.cowId)).toEqual(['C500']);
+    expect(down.delivered).toEqual([]);
+    expect(store.counts().outboxPending).toBe(120);
+  });
+
+  it('marks messages for a channel that is no longer configured as failed, not pending forever', async () => {
+    store.transaction(() => store.recordAlert(alert(1), ['removed'], now));
+    await worker([new ScriptedChannel('chat')]).drain();
+    expect(store.counts()).toMatchObject({ outboxPending: 0, outboxFailed: 1 });
   });
 
   it('caps the backoff', () => {

@@ -183,6 +183,16 @@ describe('battery_low', () => {
     expect(again.at).toBe(down.at + rules.batteryLow.cooldownHours * HOUR);
     expect(again.id).not.toBe(up.id);
   });
+
+  it('ignores the battery level of a late backlog reading', () => {
+    const det = new FarmDetector('farm', rules);
+    const r = (ts: number, batteryPct: number): Reading => ({ collarId: 'C1', ts, intervalS: 900, activity: 10, batteryPct });
+    const now = START + 3 * DAY;
+    expect(run([r(now, 10)], det).map((e) => e.state)).toEqual(['firing']);
+    // A reading from two days ago, uploaded late, still says 80 %: that is history, not a new battery.
+    expect(run([r(now - 2 * DAY, 80)], det)).toEqual([]);
+    expect(det.cows.get('C1')!.state.alerts.open.battery_low).toBeDefined();
+  });
 });
 
 describe('collar_offline', () => {
@@ -248,8 +258,11 @@ describe('replay', () => {
       det2.restoreCow(snap);
       const after = run(readings.filter((r) => r.ts > cut), det2);
       expect([...before, ...after]).toEqual(full);
-      expect(det2.takeDirty().map((c) => c.subject.cowId)).toEqual(['C1']);
-      expect(det2.takeDirty()).toEqual([]);
+      const dirty = det2.dirtyCows();
+      expect(dirty.map((c) => c.subject.cowId)).toEqual(['C1']);
+      expect(det2.dirtyCows()).toHaveLength(1); // still dirty until its snapshot is saved
+      det2.markSaved(dirty);
+      expect(det2.dirtyCows()).toEqual([]);
     }
   });
 

@@ -8,7 +8,7 @@ export interface StatusSource {
   /** Everything the status page and /api/status show; cheap enough to call per request. */
   status(): AgentStatus;
   /** Cheap: for supervisors polling /healthz. */
-  health(): { ok: boolean; broker: boolean; lastMessageAt: number | null };
+  health(): { ok: boolean; broker: boolean; subscribed: boolean; lastMessageAt: number | null };
   alertsSince(since: number, limit: number): AlertRow[];
   openAlerts(): AlertRow[];
   latestAlerts(limit: number): AlertRow[];
@@ -19,7 +19,7 @@ export interface AgentStatus {
   ok: boolean;
   farm: { id: string; name?: string | undefined };
   startedAt: string;
-  broker: { url: string; connected: boolean; lastError: string | null };
+  broker: { url: string; connected: boolean; subscribed: boolean; lastError: string | null };
   ingest: { messages: number; readings: number; duplicates: number; quarantined: number; lateUnjudged: number; lastMessageAt: string | null };
   herd: { collars: number; warmingUp: number; watermark: string | null };
   store: { readings: number; quarantined: number; openAlerts: number; outboxPending: number; outboxFailed: number };
@@ -100,7 +100,7 @@ export class HttpServer {
 td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-align:top;white-space:pre-line}.bad{color:#b00}.good{color:#070}</style></head><body>
 <h1>Cowbell · ${esc(s.farm.name ?? s.farm.id)} <span class="${s.ok ? 'good' : 'bad'}">${s.ok ? '● running' : '● attention'}</span></h1>
 <table>
-${row(['Broker', `${s.broker.url} — ${s.broker.connected ? 'connected' : `disconnected${s.broker.lastError ? ` (${s.broker.lastError})` : ''}`}`])}
+${row(['Broker', `${s.broker.url} — ${s.broker.connected ? (s.broker.subscribed ? 'connected' : 'connected, but NOT subscribed (check the broker ACL)') : `disconnected${s.broker.lastError ? ` (${s.broker.lastError})` : ''}`}`])}
 ${row(['Collars', `${s.herd.collars} (${s.herd.warmingUp} still learning their normal)`])}
 ${row(['Newest reading (event time)', s.herd.watermark])}
 ${row(['Messages / readings / duplicates', `${s.ingest.messages} / ${s.ingest.readings} / ${s.ingest.duplicates}`])}

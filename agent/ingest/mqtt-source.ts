@@ -14,6 +14,9 @@ export interface MqttSourceOptions {
 }
 
 const BACKOFF_MIN_MS = 1_000;
+/** A publish the broker has not acknowledged by then is retried by the outbox; it must not hold the worker. */
+const PUBLISH_TIMEOUT_MS = 10_000;
+const STOP_GRACE_MS = 2_000;
 const BACKOFF_MAX_MS = 60_000;
 
 /**
@@ -27,6 +30,9 @@ export class MqttSource {
   private failures = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   connected = false;
+  /** False while the broker refuses our subscription: connected, but deaf. */
+  subscribed = false;
+  private subscribeTimer: NodeJS.Timeout | null = null;
   connectedSince: number | null = null;
   lastError: string | null = null;
 
@@ -75,9 +81,7 @@ export class MqttSource {
       this.failures = 0;
       this.lastError = null;
       this.o.logger.info({ url: redactUrl(c.url), sessionPresent: connack.sessionPresent }, 'connected to broker');
-      client.subscribe(this.topic, { qos: 1 }, (err) => {
-        if (err) this.o.logger.error({ err: err.message, topic: this.topic }, 'subscribe failed');
-      });
+      this.subscribe(client, 0);
     });
     client.on('error', (err) => {
       this.lastError = err.message;
@@ -86,8 +90,28 @@ export class MqttSource {
     client.on('close', () => {
       if (this.connected) this.o.logger.warn('broker connection closed');
       this.connected = false;
+      this.subscribed = false;
       this.connectedSince = null;
       this.scheduleReconnect();
+    });
+  }
+
+  /** A refused subscription (an ACL, a typo in the farm id) is retried with backoff and shows as unhealthy. */
+  private subscribe(client: MqttClient, attempt: number): void {
+    client.subscribe(this.topic, { qos: 1 }, (err, granted) => {
+      const refused = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${this.topic}`) : null);
+      if (!refused) {
+        this.subscribed = true;
+        return;
+      }
+      this.subscribed = false;
+      this.lastError = `subscribe refused: ${refused.message}`;
+      this.o.logger.error({ err: refused.message, topic: this.topic }, 'subscribe failed; readings are not arriving');
+      if (this.stopping || this.subscribeTimer) return;
+      this.subscribeTimer = setTimeout(() => {
+        this.subscribeTimer = null;
+        if (this.connected && this.client === client) this.subscribe(client, attempt + 1);
+      }, Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt));
     });
   }
 
@@ -105,15 +129,33 @@ export class MqttSource {
   /** Publishes and resolves once the broker has acknowledged (QoS 1). */
   async publish(topic: string, payload: string): Promise<void> {
     if (!this.client || !this.connected) throw new Error('not connected to the broker');
-    await this.client.publishAsync(topic, payload, { qos: 1, retain: false });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.client.publishAsync(topic, payload, { qos: 1, retain: false }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.subscribeTimer) clearTimeout(this.subscribeTimer);
     const client = this.client;
     this.client = null;
-    if (client) await client.endAsync();
+    if (client) {
+      // A clean end waits for in-flight publishes, which never finish on a dead link: wait briefly, then force.
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_GRACE_MS)));
+      const ended = await Promise.race([client.endAsync(!this.connected).then(() => 'ended' as const), grace]);
+      clearTimeout(timer);
+      // A second end() is a no-op while the first is pending, so drop the socket ourselves.
+      if (ended === 'timeout') client.stream?.destroy();
+    }
     this.connected = false;
+    this.subscribed = false;
   }
 }

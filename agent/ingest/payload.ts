@@ -11,6 +11,8 @@ const ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const TOPIC = /^farm\/([^/]+)\/collar\/([^/]+)\/reading$/;
 /** Anything below this is epoch seconds or nonsense, not milliseconds (it is 2001-09-09). */
 const MIN_EPOCH_MS = 1e12;
+/** Beyond this a date is a corrupt value, not a clock drift (and past 8.64e15 JavaScript has no date at all). */
+const MAX_EPOCH_MS = Date.UTC(2100, 0, 1);
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
@@ -24,12 +26,15 @@ const Timestamp = z.unknown().transform((v, ctx): number => {
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) return fail('epoch milliseconds must be a whole number');
     if (v < MIN_EPOCH_MS) return fail('looks like epoch seconds; ts must be epoch milliseconds');
+    if (v >= MAX_EPOCH_MS) return fail('is after the year 2100');
     return v;
   }
   if (typeof v === 'string') {
     if (!ISO_WITH_ZONE.test(v)) return fail('ISO-8601 time needs a date, a time and a zone (Z or ±hh:mm)');
     const ms = Date.parse(v);
-    return Number.isNaN(ms) ? fail('not a valid date') : ms;
+    if (Number.isNaN(ms)) return fail('not a valid date');
+    if (ms < MIN_EPOCH_MS || ms >= MAX_EPOCH_MS) return fail('must be between 2001 and 2100');
+    return ms;
   }
   return fail('required: an ISO-8601 time with a zone, or epoch milliseconds');
 });

@@ -35,7 +35,10 @@ export class MqttAlertChannel implements Channel {
     try {
       await this.publish(`farm/${alert.farmId}/alert/${alert.type}`, JSON.stringify(alertToJson(alert)));
     } catch (err) {
-      throw new DeliveryError(`MQTT publish failed: ${(err as Error).message}`, true, { cause: err });
+      // An MQTT 5 PUBACK with a reason code of 0x80 or more is the broker saying no (e.g. its ACL): final.
+      const code = (err as { code?: unknown }).code;
+      const refused = typeof code === 'number' && code >= 0x80;
+      throw new DeliveryError(`MQTT publish ${refused ? 'refused' : 'failed'}: ${(err as Error).message}`, !refused, { cause: err });
     }
   }
 }

@@ -89,35 +89,44 @@ export class OutboxWorker {
     return this.running;
   }
 
+  /** Each channel works through its own queue; the channels run side by side, so one slow or failing channel delays no other. */
   private async pass(): Promise<void> {
-    const { store, logger } = this.o;
-    for (const row of store.dueMessages(this.clock(), 100)) {
-      if ((this.pausedUntil.get(row.channel) ?? 0) > this.clock()) continue;
-      const channel = this.channels.get(row.channel);
-      if (!channel) {
-        store.markFailed(row.id, `channel "${row.channel}" is not configured`);
+    const { store } = this.o;
+    for (const name of store.pendingChannels()) {
+      if (this.channels.has(name)) continue;
+      for (const row of store.dueMessages(name, Number.MAX_SAFE_INTEGER, 1000)) {
+        store.markFailed(row.id, `channel "${name}" is not configured`);
         this.stats.failed++;
-        continue;
       }
+    }
+    await Promise.all([...this.channels.values()].map((channel) => this.passChannel(channel)));
+  }
+
+  private async passChannel(channel: Channel): Promise<void> {
+    const { store, logger } = this.o;
+    if ((this.pausedUntil.get(channel.name) ?? 0) > this.clock()) return;
+    for (const row of store.dueMessages(channel.name, this.clock(), 100)) {
       try {
         await channel.send(row.alert);
         store.markSent(row.id, this.clock());
-        this.pausedUntil.delete(row.channel);
+        this.pausedUntil.delete(channel.name);
         this.stats.sent++;
       } catch (err) {
         const retryable = !(err instanceof DeliveryError) || err.retryable;
         const message = (err as Error).message;
-        if (retryable) {
-          const delay = this.backoffMs(row.attempts + 1);
-          store.markRetry(row.id, this.clock() + delay, message);
-          this.stats.retried++;
-          this.pausedUntil.set(row.channel, this.clock() + delay);
-          logger.warn({ channel: row.channel, alertId: row.alertId, attempt: row.attempts + 1, retryInMs: delay, err: message }, 'delivery failed; will retry');
-        } else {
+        if (!retryable) {
           store.markFailed(row.id, message);
           this.stats.failed++;
-          logger.error({ channel: row.channel, alertId: row.alertId, err: message }, 'delivery rejected; giving up on this message');
+          logger.error({ channel: channel.name, alertId: row.alertId, err: message }, 'delivery rejected; giving up on this message');
+          continue;
         }
+        // The channel is down: leave the rest of its queue alone until its backoff ends, keeping their order.
+        const delay = this.backoffMs(row.attempts + 1);
+        store.markRetry(row.id, this.clock() + delay, message);
+        this.stats.retried++;
+        this.pausedUntil.set(channel.name, this.clock() + delay);
+        logger.warn({ channel: channel.name, alertId: row.alertId, attempt: row.attempts + 1, retryInMs: delay, err: message }, 'delivery failed; will retry');
+        return;
       }
     }
   }

@@ -64,7 +64,7 @@ export const MIGRATIONS: string[] = [
     sent_at         INTEGER,
     UNIQUE (alert_id, state, channel)
   );
-  CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+  CREATE INDEX outbox_due ON outbox (status, channel, next_attempt_at, id);
 
   CREATE TABLE quarantine (
     id            INTEGER PRIMARY KEY,

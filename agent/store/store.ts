@@ -15,6 +15,8 @@ export interface AlertRow {
   since: number;
   raisedAt: number;
   evidence: Record<string, unknown>;
+  /** Wall-clock time this agent recorded the latest change (read from the store only). */
+  recordedAt?: number;
 }
 
 export interface OutboxRow {
@@ -71,9 +73,11 @@ export class Store {
         VALUES (?, ?, ?, ?, ?, ?)`),
       quarantine: db.prepare(`INSERT INTO quarantine (received_at, topic, reason, payload_head, payload_bytes) VALUES (?, ?, ?, ?, ?)`),
       trimQuarantine: db.prepare(`DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ${QUARANTINE_KEEP}`),
-      due: db.prepare<[number, number], { id: number; alert_id: string; channel: string; attempts: number; payload: string }>(
-        `SELECT id, alert_id, channel, attempts, payload FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?`,
+      due: db.prepare<[string, number, number], { id: number; alert_id: string; channel: string; attempts: number; payload: string }>(
+        `SELECT id, alert_id, channel, attempts, payload FROM outbox
+         WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?`,
       ),
+      channelsPending: db.prepare<[], { channel: string }>(`SELECT DISTINCT channel FROM outbox WHERE status = 'pending'`),
       markSent: db.prepare(`UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?`),
       markRetry: db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
       markFailed: db.prepare(`UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
@@ -147,14 +151,20 @@ export class Store {
     if (Number(lastInsertRowid) % 1000 === 0) this.s.trimQuarantine.run();
   }
 
-  dueMessages(now: number, limit: number): OutboxRow[] {
-    return this.s.due.all(now, limit).map((r) => ({
+  /** A channel's due messages, oldest first. Queried per channel so a backlog on one never hides another's. */
+  dueMessages(channel: string, now: number, limit: number): OutboxRow[] {
+    return this.s.due.all(channel, now, limit).map((r) => ({
       id: r.id,
       alertId: r.alert_id,
       channel: r.channel,
       attempts: r.attempts,
       alert: JSON.parse(r.payload) as AlertRow,
     }));
+  }
+
+  /** Channels with messages waiting (including ones no longer configured). */
+  pendingChannels(): string[] {
+    return this.s.channelsPending.all().map((r) => r.channel);
   }
 
   markSent(id: number, now: number): void {
@@ -232,14 +242,17 @@ export class Store {
     return this.selectAlerts("WHERE state = 'firing' ORDER BY at", []);
   }
 
-  /** Alerts whose latest transition is at or after `since` (event time), oldest first. */
+  /**
+   * Alerts whose latest change was recorded at or after `since` (the agent's clock), oldest first. Recording
+   * time, not event time, is the polling cursor: a late reading can raise an alert whose event time is past.
+   */
   alertsSince(since: number, limit: number): AlertRow[] {
-    return this.selectAlerts('WHERE at >= ? ORDER BY at, id LIMIT ?', [since, limit]);
+    return this.selectAlerts('WHERE updated_at >= ? ORDER BY updated_at, id LIMIT ?', [since, limit]);
   }
 
   /** The most recent alert changes, newest first (for the status page). */
   latestAlerts(limit: number): AlertRow[] {
-    return this.selectAlerts('ORDER BY at DESC, id DESC LIMIT ?', [limit]);
+    return this.selectAlerts('ORDER BY updated_at DESC, id DESC LIMIT ?', [limit]);
   }
 
   private selectAlerts(where: string, params: unknown[]): AlertRow[] {
@@ -258,6 +271,7 @@ export class Store {
         since: r.since as number,
         raisedAt: r.raised_at as number,
         evidence: JSON.parse(r.evidence as string) as Record<string, unknown>,
+        recordedAt: r.updated_at as number,
       }));
   }
 
@@ -270,6 +284,16 @@ export class Store {
       total += n;
       if (n < chunk) return total;
     }
+  }
+
+  /** Drops delivered or failed messages and resolved alerts last changed before `before` (the agent's clock). */
+  pruneHistory(before: number): void {
+    this.transaction(() => {
+      this.db.prepare(`DELETE FROM outbox WHERE status != 'pending' AND created_at < ?`).run(before);
+      this.db
+        .prepare(`DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ? AND id NOT IN (SELECT alert_id FROM outbox)`)
+        .run(before);
+    });
   }
 
   counts() {
@@ -308,5 +332,6 @@ export function alertToJson(a: AlertRow) {
   return {
     id: a.id, farmId: a.farmId, cowId: a.cowId, collarId: a.collarId, type: a.type, state: a.state,
     severity: a.severity, at: new Date(a.at).toISOString(), since: new Date(a.since).toISOString(), evidence: a.evidence,
+    ...(a.recordedAt !== undefined && { recordedAt: new Date(a.recordedAt).toISOString() }),
   };
 }

@@ -178,16 +178,21 @@ export class CowDetector {
     return { value, coveredS };
   }
 
+  /** Rates per hour of `sumAt` shifted back 1..days days, for each past day that covers at least `needS` seconds. */
+  private pastRates(needS: number, sumAt: (shiftMs: number) => { value: number; coveredS: number }): number[] {
+    const rates: number[] = [];
+    for (let k = 1; k <= this.rules.baseline.days; k++) {
+      const past = sumAt(k * DAY_MS);
+      if (past.coveredS >= needS) rates.push((past.value * 3600) / past.coveredS);
+    }
+    return rates;
+  }
+
   /** Her normal rate (per hour) for the hours [first, last] of the day, from the same hours on past days. */
   private normalRate(metric: Metric, first: number, last: number) {
     const cfg = this.rules.baseline;
     const needS = cfg.minDayCoverage * ((last - first) / 1000 + 3600);
-    const rates: number[] = [];
-    for (let k = 1; k <= cfg.days; k++) {
-      const past = this.sum(metric, first - k * DAY_MS, last - k * DAY_MS);
-      if (past.coveredS >= needS) rates.push((past.value * 3600) / past.coveredS);
-    }
-    return robustStats(rates, cfg);
+    return robustStats(this.pastRates(needS, (shift) => this.sum(metric, first - shift, last - shift)), cfg);
   }
 
   /** Median rate of each clock hour in [first, last] over her past days (0 where too few days are known). */
@@ -195,11 +200,7 @@ export class CowDetector {
     const cfg = this.rules.baseline;
     const out: number[] = [];
     for (let t = first; t <= last; t += HOUR_MS) {
-      const rates: number[] = [];
-      for (let k = 1; k <= cfg.days; k++) {
-        const past = this.sum(metric, t - k * DAY_MS, t - k * DAY_MS);
-        if (past.coveredS >= cfg.minDayCoverage * 3600) rates.push((past.value * 3600) / past.coveredS);
-      }
+      const rates = this.pastRates(cfg.minDayCoverage * 3600, (shift) => this.sum(metric, t - shift, t - shift));
       out.push(rates.length >= cfg.warmupDays ? medianOf(rates) : 0);
     }
     return out.map((r) => Math.max(r, floor));
@@ -242,13 +243,7 @@ export class CowDetector {
     };
     const now = windowSum(0);
     if (now.coveredS === 0) return null;
-    const needS = cfg.minDayCoverage * hours * 3600;
-    const rates: number[] = [];
-    for (let k = 1; k <= cfg.days; k++) {
-      const past = windowSum(k * DAY_MS);
-      if (past.coveredS >= needS) rates.push((past.value * 3600) / past.coveredS);
-    }
-    const stats = robustStats(rates, cfg);
+    const stats = robustStats(this.pastRates(cfg.minDayCoverage * hours * 3600, windowSum), cfg);
     if (!stats || stats.median <= 0) return null;
     const normal = { ...stats, median: Math.max(stats.median, floor) };
     let hot = 0;

@@ -1,4 +1,4 @@
-import type { AlertEvent } from '../rules/index.js';
+import { DAY_MS, HOUR_MS, type AlertEvent } from '../rules/index.js';
 import type { AgentConfig } from './config.js';
 import { HttpServer, type AgentStatus } from './http/server.js';
 import { MqttSource } from './ingest/mqtt-source.js';
@@ -51,9 +51,8 @@ export class Agent {
     this.clock = o.clock ?? Date.now;
     this.store = new Store(config.store.path);
 
-    const consoleCfg = config.channels.filter((c) => c.type === 'console');
     const channels: Channel[] = [
-      ...consoleCfg.slice(0, 1).map(() => new ConsoleChannel({ timezone: config.farm.timezone }, o.consoleOut)),
+      ...(config.channels.some((c) => c.type === 'console') ? [new ConsoleChannel({ timezone: config.farm.timezone }, o.consoleOut)] : []),
       new MqttAlertChannel((topic, payload) => this.mqtt.publish(topic, payload)),
       ...(o.extraChannels ?? []),
     ];
@@ -110,9 +109,9 @@ export class Agent {
     this.httpPort = await this.http.start(this.config.http.host, this.config.http.port);
     this.every(this.o.snapshotEveryMs ?? 30_000, 'snapshot', () => this.pipeline.snapshot());
     this.every(this.o.silenceCheckEveryMs ?? 60_000, 'silence check', () => this.checkSilence());
-    this.every(3_600_000, 'retention', () => {
+    this.every(HOUR_MS, 'retention', () => {
       const wm = this.pipeline.detector.farm.watermark;
-      const keepMs = this.config.store.retentionDays * 86_400_000;
+      const keepMs = this.config.store.retentionDays * DAY_MS;
       if (wm !== null) this.store.pruneReadings(wm - keepMs);
       this.store.pruneHistory(this.clock() - keepMs);
     });
@@ -129,7 +128,7 @@ export class Agent {
    */
   checkSilence(): void {
     const since = this.mqtt.connectedSince;
-    if (since === null || this.clock() - since < this.config.rules.collarOffline.afterHours * 3_600_000) return;
+    if (since === null || this.clock() - since < this.config.rules.collarOffline.afterHours * HOUR_MS) return;
     this.pipeline.checkSilence();
     this.outbox.nudge();
   }

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { publishHerd, simulateHerd, truthToJson } from '../collar-sim/index.js';
+import { DAY_MS } from '../rules/index.js';
 import { Agent } from './agent.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { loadConfigFile, parseConfig } from './config.js';
 import { CowbellError } from './errors.js';
 import { redactUrl } from './log.js';
 
-const DAY_MS = 86_400_000;
 
 const HELP: Record<string, string> = {
   main: `cowbell — edge agent for livestock alerts

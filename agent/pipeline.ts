@@ -1,10 +1,9 @@
 import Database from 'better-sqlite3';
-import { CowDetector, FarmDetector, SNAPSHOT_VERSION, type AlertEvent, type CowSnapshot, type Reading, type RuleSet } from '../rules/index.js';
+import { CowDetector, DAY_MS, FarmDetector, HOUR_MS, SNAPSHOT_VERSION, type AlertEvent, type CowSnapshot, type Reading, type RuleSet } from '../rules/index.js';
 import { parseMessage } from './ingest/payload.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/store.js';
 
-const HOUR_MS = 3_600_000;
 /** A reading this far ahead of our clock: the collar's clock or ours is wrong. Kept, but counted and capped. */
 const MAX_AHEAD_MS = 15 * 60_000;
 
@@ -138,7 +137,7 @@ export class ReadingPipeline {
 
   private tooOld(ts: number): string | null {
     const watermark = this.detector.farm.watermark;
-    if (watermark !== null && ts < watermark - this.o.retentionDays * 24 * HOUR_MS) {
+    if (watermark !== null && ts < watermark - this.o.retentionDays * DAY_MS) {
       return `ts ${new Date(ts).toISOString()} is older than the ${this.o.retentionDays}-day retention window`;
     }
     return null;

@@ -1,3 +1,4 @@
+import { HOUR_MS } from '../../rules/index.js';
 import type { AlertRow } from '../store/store.js';
 
 /**
@@ -8,7 +9,6 @@ export interface FormatOptions {
   timezone: string;
 }
 
-const HOUR_MS = 3_600_000;
 
 function clock(ms: number, tz: string): string {
   return new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit' }).format(ms);

@@ -34,6 +34,12 @@ export interface StoredReading extends Reading {
 }
 
 const QUARANTINE_KEEP = 10_000;
+/** Optional reading fields and their columns; NULL columns stay absent from the reading. */
+const OPTIONAL_COLUMNS = [
+  ['rumination', 'rumination'], ['eating', 'eating'], ['lying', 'lying'], ['temperature', 'temperature'],
+  ['batteryPct', 'battery_pct'], ['rssi', 'rssi'], ['seq', 'seq'],
+] as const;
+const NO_OPTIONALS = Object.fromEntries(OPTIONAL_COLUMNS.map(([field]) => [field, null]));
 export const PAYLOAD_HEAD_BYTES = 256;
 
 /**
@@ -110,11 +116,7 @@ export class Store {
 
   /** Returns the reading's arrival number, or null for a duplicate (collarId, ts). */
   insertReading(r: Reading, receivedAt: number): number | null {
-    const info = this.s.insertReading.run({
-      rumination: null, eating: null, lying: null, temperature: null, batteryPct: null, rssi: null, seq: null,
-      ...r,
-      receivedAt,
-    });
+    const info = this.s.insertReading.run({ ...NO_OPTIONALS, ...r, receivedAt });
     return info.changes ? Number(info.lastInsertRowid) : null;
   }
 
@@ -230,8 +232,7 @@ export class Store {
         activity: row.activity as number,
         receivedAt: row.received_at as number,
       };
-      const optional = { rumination: 'rumination', eating: 'eating', lying: 'lying', temperature: 'temperature', batteryPct: 'battery_pct', rssi: 'rssi', seq: 'seq' } as const;
-      for (const [field, column] of Object.entries(optional)) {
+      for (const [field, column] of OPTIONAL_COLUMNS) {
         if (row[column] !== null) (r as unknown as Record<string, unknown>)[field] = row[column];
       }
       yield r;

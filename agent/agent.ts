@@ -3,8 +3,13 @@ import type { AgentConfig } from './config.js';
 import { HttpServer, type AgentStatus } from './http/server.js';
 import { MqttSource } from './ingest/mqtt-source.js';
 import { createLogger, redactUrl, type Logger } from './log.js';
-import { ConsoleChannel, MqttAlertChannel, type Channel } from './notify/channels.js';
-import { OutboxWorker } from './notify/outbox.js';
+import { MqttAlertChannel, WebhookChannel } from './notify/channels.js';
+import { ConsoleChat, type ChatChannel, type InboundEvent } from './notify/chat.js';
+import { Notifier } from './notify/notifier.js';
+import { OutboxWorker, type FeedChannel } from './notify/outbox.js';
+import { TelegramChannel } from './notify/telegram.js';
+import { WhatsAppChannel } from './notify/whatsapp.js';
+import type { AlertRow } from './store/store.js';
 import { ReadingPipeline } from './pipeline.js';
 import { Store } from './store/store.js';
 
@@ -14,11 +19,13 @@ export interface AgentOptions {
   clock?: () => number;
   /** Where the console channel prints (the farmer's view); stdout by default. */
   consoleOut?: NodeJS.WritableStream;
-  /** Extra channels (tests, future WhatsApp/Telegram) keyed by name; each gets every alert transition. */
-  extraChannels?: Channel[];
+  /** Extra machine feeds (tests); each gets every alert change. */
+  extraFeeds?: FeedChannel[];
   snapshotEveryMs?: number;
   silenceCheckEveryMs?: number;
-  outbox?: { pollMs?: number; baseDelayMs?: number; maxDelayMs?: number };
+  outbox?: { pollMs?: number; baseDelayMs?: number; maxDelayMs?: number; maxPending?: number };
+  notifier?: { baseDelayMs?: number; maxDelayMs?: number; pauseMs?: number };
+  random?: () => number;
   onAlert?: (e: AlertEvent) => void;
   /** Called when the agent cannot go on (the store failed); the CLI exits non-zero so a supervisor restarts it. */
   onFatal?: (err: Error) => void;
@@ -34,7 +41,10 @@ export class Agent {
   readonly store: Store;
   readonly pipeline: ReadingPipeline;
   readonly outbox: OutboxWorker;
+  readonly notifier: Notifier;
   readonly mqtt: MqttSource;
+  readonly alertPublisher: MqttAlertChannel;
+  readonly telegram: TelegramChannel | null;
   readonly http: HttpServer;
   httpPort: number | null = null;
   private readonly clock: () => number;
@@ -51,23 +61,47 @@ export class Agent {
     this.clock = o.clock ?? Date.now;
     this.store = new Store(config.store.path);
 
-    const channels: Channel[] = [
-      ...(config.channels.some((c) => c.type === 'console') ? [new ConsoleChannel({ timezone: config.farm.timezone }, o.consoleOut)] : []),
-      new MqttAlertChannel((topic, payload) => this.mqtt.publish(topic, payload)),
-      ...(o.extraChannels ?? []),
+    // Machine feeds: every alert change, in order.
+    this.alertPublisher = new MqttAlertChannel(config.mqtt, this.logger);
+    const webhooks = config.channels.webhooks.map((w) => ({ feed: new WebhookChannel(w, this.clock), types: w.types }));
+    const feeds: FeedChannel[] = [this.alertPublisher, ...webhooks.map((w) => w.feed), ...(o.extraFeeds ?? [])];
+    const feedsFor = (a: Pick<AlertRow, 'type'>) => [
+      this.alertPublisher.name,
+      ...webhooks.filter((w) => !w.types || w.types.includes(a.type)).map((w) => w.feed.name),
+      ...(o.extraFeeds ?? []).map((f) => f.name),
     ];
-    const names = channels.map((c) => c.name);
-    const quietOnResolve = new Set(config.channels.filter((c) => !c.notifyResolved).map((c) => c.type as string));
+    this.outbox = new OutboxWorker({ store: this.store, channels: feeds, logger: this.logger, clock: this.clock, ...(o.random && { random: o.random }), ...o.outbox });
 
-    this.outbox = new OutboxWorker({ store: this.store, channels, logger: this.logger, clock: this.clock, ...o.outbox });
+    // People: grouped, paced, in their language.
+    const chats: ChatChannel[] = [];
+    if (config.recipients.some((r) => r.channel === 'console')) chats.push(new ConsoleChat(o.consoleOut));
+    if (config.channels.whatsapp) chats.push(new WhatsAppChannel(config.channels.whatsapp));
+    this.telegram = config.channels.telegram ? new TelegramChannel(config.channels.telegram, this.logger, this.clock) : null;
+    if (this.telegram) chats.push(this.telegram);
+    this.notifier = new Notifier({
+      store: this.store,
+      recipients: config.recipients,
+      escalation: config.escalation,
+      policy: config.notify,
+      farmName: config.farm.name ?? config.farm.id,
+      channels: chats,
+      logger: this.logger,
+      feedsFor,
+      onFeedQueued: () => this.outbox.nudge(),
+      clock: this.clock,
+      ...(o.random && { random: o.random }),
+      ...o.notifier,
+    });
+    if (this.telegram) this.telegram.onInbound = (e) => this.notifier.handleInbound(e);
+
     this.pipeline = new ReadingPipeline({
       farmId: config.farm.id,
       rules: config.rules,
       retentionDays: config.store.retentionDays,
       store: this.store,
       logger: this.logger,
-      channels: names,
-      resolvedChannels: names.filter((n) => !quietOnResolve.has(n)),
+      feedsFor,
+      notify: (e, now) => this.notifier.route(e, now),
       clock: this.clock,
       onAlert: (e) => {
         this.logger.info({ alertId: e.id, type: e.type, state: e.state, cowId: e.cowId, at: new Date(e.at).toISOString() }, 'alert');
@@ -81,7 +115,10 @@ export class Agent {
       onMessage: (topic, payload) => {
         const alertsBefore = this.pipeline.counters.alerts;
         this.pipeline.handleMessage(topic, payload);
-        if (this.pipeline.counters.alerts !== alertsBefore) this.outbox.nudge();
+        if (this.pipeline.counters.alerts !== alertsBefore) {
+          this.outbox.nudge();
+          this.notifier.nudge();
+        }
       },
       onFatal: (err) => this.fatal(err),
       clock: this.clock,
@@ -94,8 +131,23 @@ export class Agent {
         openAlerts: () => this.store.openAlerts(),
         latestAlerts: (limit) => this.store.latestAlerts(limit),
         timezone: config.farm.timezone,
+        notify: () => this.notifier.status(),
+        recentMessages: (limit) => this.store.notify.recentMessages(limit),
       },
       this.logger,
+      {
+        clock: this.clock,
+        act: (id, action) => this.notifier.acknowledge([id], 'status page', action).length,
+        whatsapp: config.channels.whatsapp && {
+          appSecret: config.channels.whatsapp.appSecret,
+          verifyToken: config.channels.whatsapp.verifyToken,
+          handle: (events) => this.inboundWhatsApp(events),
+        },
+        telegram: this.telegram && config.channels.telegram?.mode === 'webhook' ? {
+          verify: (h) => this.telegram!.verifySecret(h),
+          handle: (u) => this.telegram!.handleUpdate(u as Parameters<TelegramChannel['handleUpdate']>[0]),
+        } : undefined,
+      },
     );
   }
 
@@ -104,7 +156,9 @@ export class Agent {
     const t0 = performance.now();
     const restored = this.pipeline.restore();
     this.logger.info({ ...restored, ms: Math.round(performance.now() - t0) }, 'detector state restored');
+    this.alertPublisher.start();
     this.outbox.start();
+    this.notifier.start();
     this.mqtt.start();
     this.httpPort = await this.http.start(this.config.http.host, this.config.http.port);
     this.every(this.o.snapshotEveryMs ?? 30_000, 'snapshot', () => this.pipeline.snapshot());
@@ -133,6 +187,17 @@ export class Agent {
     this.outbox.nudge();
   }
 
+  /** WhatsApp webhook events: act on each, then answer the person (best effort, after the commit). */
+  private inboundWhatsApp(events: InboundEvent[]): void {
+    for (const e of events) {
+      const outcome = this.notifier.handleInbound(e);
+      if (e.type !== 'status' && outcome.reply && outcome.outcome !== 'duplicate' && outcome.outcome !== 'unknown-sender') {
+        void this.notifier.confirm('whatsapp', e.from, outcome.reply);
+      }
+    }
+    this.notifier.nudge();
+  }
+
   private every(ms: number, name: string, job: () => unknown): void {
     const timer = setInterval(() => {
       try {
@@ -159,7 +224,9 @@ export class Agent {
     for (const t of this.timers) clearInterval(t);
     await this.mqtt.stop();
     await this.http.stop();
+    await this.notifier.stop();
     await this.outbox.stop();
+    await this.alertPublisher.stop();
     try {
       if (!this.failed) this.pipeline.snapshot();
     } catch (err) {
@@ -185,6 +252,7 @@ export class Agent {
       herd: { collars: counts.collars, warmingUp, watermark: iso(this.pipeline.detector.farm.watermark) },
       store: { readings: counts.readings, quarantined: counts.quarantined, openAlerts: counts.openAlerts, outboxPending: counts.outboxPending, outboxFailed: counts.outboxFailed },
       outbox: { ...this.outbox.stats },
+      notify: this.notifier.status(),
       recentQuarantine: this.store.recentQuarantine(10).map((q) => ({ ...q, receivedAt: new Date(q.receivedAt).toISOString() })),
     };
   }

@@ -103,7 +103,7 @@ function runCheck(argv: string[]): void {
   const c = loadConfigFile(o.config);
   console.log(`config OK: farm ${c.farm.id} (${c.farm.timezone}), broker ${redactUrl(c.mqtt.url)} as ${c.mqtt.clientId}`);
   console.log(`store ${c.store.path} (readings kept ${c.store.retentionDays} days), http ${c.http.host}:${c.http.port}`);
-  console.log(`channels: ${c.channels.map((ch) => ch.type).join(', ')} + mqtt alerts on farm/${c.farm.id}/alert/{type}`);
+  console.log(`people: ${c.recipients.map((r) => `${r.name} (${r.channel}, ${r.language})`).join(", ")}; feeds: mqtt on farm/${c.farm.id}/alert/{type}${c.channels.webhooks.map((w) => `, webhook ${w.name}`).join("")}`);
   console.log(`rules: ${JSON.stringify(c.rules)}`);
 }
 

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { resolveRules, RuleSetError, type RuleSet } from '../rules/index.js';
+import { ALERT_TYPES, resolveRules, RuleSetError, type RuleSet } from '../rules/index.js';
 import { ConfigError } from './errors.js';
+import type { Recipient } from './notify/message.js';
+import { Secret } from './secret.js';
 
 /**
  * The one config file a technician writes. Everything is validated here, once, with every problem listed;
@@ -10,30 +12,114 @@ import { ConfigError } from './errors.js';
  */
 const idPattern = /^[A-Za-z0-9._-]{1,64}$/;
 
-const ChannelSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('console'),
-    /** Also tell the farmer when an alert resolves ("Cow 12 is back to normal"). */
-    notifyResolved: z.boolean().default(true),
-  }),
+/**
+ * A credential: `{"env": "NAME"}` or `{"file": "/path"}` (relative to the config file), or inline as a
+ * plain string for a quick test. It becomes a `Secret`, which never prints.
+ */
+const SecretSchema = z.union([
+  z.string().min(1),
+  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }),
+  z.strictObject({ file: z.string().min(1) }),
 ]);
+type SecretInput = z.infer<typeof SecretSchema>;
+
+const httpsUrl = (what: string) => z.url({ protocol: /^https?$/, error: `expected the ${what} base URL, e.g. https://…` });
+
+const WhatsAppSchema = z.strictObject({
+  /** The phone number id from Meta's WhatsApp manager (not the phone number itself). */
+  phoneNumberId: z.string().regex(/^\d{5,20}$/, 'the numeric phone number id from the WhatsApp manager'),
+  apiVersion: z.string().regex(/^v\d+\.\d+$/, 'a Graph API version such as "v21.0"').default('v21.0'),
+  token: SecretSchema,
+  /** Needed for inbound (button presses, replies, delivery statuses): verifies X-Hub-Signature-256. */
+  appSecret: SecretSchema.optional(),
+  /** The verify token you type into Meta's webhook settings; answers the GET handshake. */
+  verifyToken: SecretSchema.optional(),
+  apiBaseUrl: httpsUrl('Graph API').default('https://graph.facebook.com'),
+  timeoutMs: z.int().min(1000).max(120_000).default(15_000),
+  /** Meta's pair rate limit is about one message per 6 s to one person. */
+  paceMs: z.int().min(0).max(600_000).default(6_000),
+});
+
+const TelegramSchema = z.strictObject({
+  botToken: SecretSchema,
+  /** polling: getUpdates (works behind NAT, no public address needed); webhook: Telegram POSTs to /webhooks/telegram. */
+  mode: z.enum(['polling', 'webhook', 'send-only']).default('polling'),
+  webhookSecret: SecretSchema.optional(),
+  apiBaseUrl: httpsUrl('Bot API').default('https://api.telegram.org'),
+  timeoutMs: z.int().min(1000).max(120_000).default(15_000),
+  pollTimeoutS: z.int().min(0).max(50).default(30),
+  paceMs: z.int().min(0).max(600_000).default(1_000),
+});
+
+const WebhookSchema = z.strictObject({
+  name: z.string().regex(idPattern, 'letters, digits, . _ - (1-64 characters)'),
+  url: httpsUrl('receiver'),
+  /** Standard Webhooks signing secret: "whsec_" + base64 (as Svix and others issue them), or any other string used as is. */
+  secret: SecretSchema,
+  types: z.array(z.enum(ALERT_TYPES)).optional(),
+  timeoutMs: z.int().min(1000).max(120_000).default(10_000),
+});
+
+const ChannelsSchema = z
+  .strictObject({
+    whatsapp: WhatsAppSchema.optional(),
+    telegram: TelegramSchema.optional(),
+    webhooks: z.array(WebhookSchema).default([]),
+  })
+  .prefault({});
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time "HH:MM"');
+
+const RecipientSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  channel: z.enum(['console', 'whatsapp', 'telegram']),
+  /** WhatsApp: the phone number in international format, digits only (41791234567); Telegram: the chat id. */
+  address: z.string().default(''),
+  language: z.string().regex(/^[a-z]{2,3}$/, 'a language code such as "en" or "de"').default('en'),
+  /** Defaults to the farm's. */
+  timezone: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. "Europe/Zurich")').optional(),
+  types: z.array(z.enum(ALERT_TYPES)).default([...ALERT_TYPES]),
+  minSeverity: z.enum(['info', 'warning', 'urgent']).default('info'),
+  quietHours: z.strictObject({ start: hhmm, end: hhmm }).optional(),
+});
+
+/**
+ * How the notifier keeps the farmer's phone quiet. Grouping follows Alertmanager: the first alert waits
+ * `groupWaitS` for others to join, later messages to the same person wait `groupIntervalMin` after the
+ * last, and an open, unacknowledged alert is repeated after `repeatIntervalHours`.
+ */
+const NotifySchema = z
+  .strictObject({
+    groupWaitS: z.int().min(0).max(3600).default(30),
+    groupIntervalMin: z.number().min(0).max(24 * 60).default(5),
+    repeatIntervalHours: z.number().min(0).max(24 * 14).default(24),
+    maxPerHour: z.int().min(1).max(1000).default(4),
+    maxPerDay: z.int().min(1).max(10_000).default(20),
+    /** This many collars going silent (or coming back) in one message become one message about the cause. */
+    stormMinCollars: z.int().min(2).max(10_000).default(5),
+    /** A "back to normal" that waited longer than this goes into the catch-up summary. */
+    catchUpAfterHours: z.number().min(0).max(24 * 30).default(6),
+    /** A message still undelivered after this is dropped (counted and logged), except urgent ones. */
+    expireAfterHours: z.number().min(1).max(24 * 60).default(7 * 24),
+    /** Pending messages per person; beyond it the oldest non-urgent are dropped (counted and logged). */
+    maxPendingPerRecipient: z.int().min(10).max(1_000_000).default(2000),
+    snoozeHours: z.number().min(0.25).max(24 * 7).default(4),
+  })
+  .prefault({});
+
+const EscalationSchema = z.strictObject({
+  /** Minutes after an urgent alert was raised without anyone acknowledging it. */
+  afterMinutes: z.int().min(1).max(7 * 24 * 60),
+  /** Recipient names. */
+  to: z.array(z.string().min(1)).min(1),
+});
 
 export const ConfigSchema = z.strictObject({
   farm: z.strictObject({
     id: z.string().regex(idPattern, 'letters, digits, . _ - (1-64 characters)'),
     name: z.string().min(1).optional(),
     /** IANA time zone for times in messages to the farmer, e.g. "Europe/Zurich". */
-    timezone: z
-      .string()
-      .default('UTC')
-      .refine((tz) => {
-        try {
-          new Intl.DateTimeFormat('en', { timeZone: tz });
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'not an IANA time zone (e.g. "Europe/Zurich")'),
+    timezone: z.string().default('UTC').refine(isTimeZone, 'not an IANA time zone (e.g. "Europe/Zurich")'),
   }),
   mqtt: z.strictObject({
     url: z.url({ protocol: /^(mqtts?|wss?|tcp|ssl)$/, error: 'expected a broker URL such as mqtt://host:1883' }),
@@ -67,7 +153,12 @@ export const ConfigSchema = z.strictObject({
       port: z.int().min(0).max(65535).default(8080),
     })
     .prefault({}),
-  channels: z.array(ChannelSchema).default([{ type: 'console', notifyResolved: true }]),
+  /** Chat services and webhooks. Alerts are always published on MQTT too. */
+  channels: ChannelsSchema,
+  /** Who is told what. Without any, the farmer's messages are printed on the console. */
+  recipients: z.array(RecipientSchema).prefault([{ name: 'console', channel: 'console' }]),
+  escalation: z.array(EscalationSchema).default([]),
+  notify: NotifySchema,
   /** Overrides of the default rule set (rules/default-rules.json), section by section. */
   rules: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   log: z
@@ -75,12 +166,22 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
 });
 
-export type ChannelConfig = z.infer<typeof ChannelSchema>;
 type ParsedConfig = z.infer<typeof ConfigSchema>;
-export interface AgentConfig extends Omit<ParsedConfig, 'rules'> {
+type Secrets<T> = T extends SecretInput ? Secret : T extends object ? { [K in keyof T]: Secrets<T[K]> } : T;
+export type WhatsAppConfig = Omit<z.infer<typeof WhatsAppSchema>, 'token' | 'appSecret' | 'verifyToken'> & {
+  token: Secret; appSecret?: Secret | undefined; verifyToken?: Secret | undefined;
+};
+export type TelegramConfig = Omit<z.infer<typeof TelegramSchema>, 'botToken' | 'webhookSecret'> & { botToken: Secret; webhookSecret?: Secret | undefined };
+export type WebhookConfig = Omit<z.infer<typeof WebhookSchema>, 'secret'> & { secret: Secret };
+export type NotifyConfig = z.infer<typeof NotifySchema>;
+export type EscalationStep = z.infer<typeof EscalationSchema>;
+export interface AgentConfig extends Omit<ParsedConfig, 'rules' | 'channels' | 'recipients'> {
   rules: RuleSet;
   mqtt: ParsedConfig['mqtt'] & { clientId: string };
+  channels: { whatsapp?: WhatsAppConfig | undefined; telegram?: TelegramConfig | undefined; webhooks: WebhookConfig[] };
+  recipients: Recipient[];
 }
+export type { Secrets };
 
 export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfig {
   const parsed = ConfigSchema.safeParse(input);
@@ -104,6 +205,52 @@ export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfi
       `store.retentionDays: ${c.store.retentionDays} is shorter than the ${rules.baseline.days}-day baseline needs (at least ${neededDays})`,
     ]);
   }
+  const issues: string[] = [];
+  const secret = (input: SecretInput | undefined, path: string): Secret | undefined => {
+    if (input === undefined) return undefined;
+    try {
+      return readSecret(input, baseDir);
+    } catch (err) {
+      issues.push(`${path}: ${(err as Error).message}`);
+      return new Secret('', 'missing');
+    }
+  };
+  const wa = c.channels.whatsapp;
+  const tg = c.channels.telegram;
+  const channels: AgentConfig['channels'] = {
+    whatsapp: wa && {
+      ...wa,
+      token: secret(wa.token, 'channels.whatsapp.token')!,
+      appSecret: secret(wa.appSecret, 'channels.whatsapp.appSecret'),
+      verifyToken: secret(wa.verifyToken, 'channels.whatsapp.verifyToken'),
+    },
+    telegram: tg && {
+      ...tg,
+      botToken: secret(tg.botToken, 'channels.telegram.botToken')!,
+      webhookSecret: secret(tg.webhookSecret, 'channels.telegram.webhookSecret'),
+    },
+    webhooks: c.channels.webhooks.map((w, i) => ({ ...w, secret: secret(w.secret, `channels.webhooks.${i}.secret`)! })),
+  };
+  if (tg?.mode === 'webhook' && !tg.webhookSecret) issues.push('channels.telegram.webhookSecret: required when mode is "webhook"');
+  if (new Set(c.channels.webhooks.map((w) => w.name)).size !== c.channels.webhooks.length) issues.push('channels.webhooks: names must be unique');
+  const names = new Set<string>();
+  c.recipients.forEach((r, i) => {
+    const at = `recipients.${i}`;
+    if (names.has(r.name)) issues.push(`${at}.name: "${r.name}" is used twice`);
+    names.add(r.name);
+    if (r.channel !== 'console' && !c.channels[r.channel]) issues.push(`${at}.channel: "${r.channel}" needs channels.${r.channel} to be configured`);
+    if (r.channel === 'whatsapp' && !/^[1-9]\d{6,14}$/.test(r.address)) {
+      issues.push(`${at}.address: a WhatsApp number in international format, digits only, e.g. 41791234567 (no +, no spaces)`);
+    }
+    if (r.channel === 'telegram' && !/^-?\d{1,20}$/.test(r.address)) issues.push(`${at}.address: a Telegram chat id (a number; the bot logs it when someone writes to it)`);
+  });
+  c.escalation.forEach((step, i) => {
+    for (const name of step.to) if (!names.has(name)) issues.push(`escalation.${i}.to: no recipient is named "${name}"`);
+    if (i > 0 && step.afterMinutes <= c.escalation[i - 1]!.afterMinutes) issues.push(`escalation.${i}.afterMinutes: must be later than the step before`);
+  });
+  if (issues.length) throw new ConfigError('the config file has problems', issues);
+  const recipients: Recipient[] = c.recipients.map((r) => ({ ...r, timezone: r.timezone ?? c.farm.timezone }));
+
   const tls = c.mqtt.tls && {
     ...c.mqtt.tls,
     caFile: c.mqtt.tls.caFile && resolve(baseDir, c.mqtt.tls.caFile),
@@ -113,9 +260,38 @@ export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfi
   return {
     ...c,
     rules,
+    channels,
+    recipients,
     mqtt: { ...c.mqtt, tls, clientId: c.mqtt.clientId ?? `cowbell-${c.farm.id}` },
     store: { ...c.store, path: c.store.path === ':memory:' ? c.store.path : resolve(baseDir, c.store.path) },
   };
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readSecret(input: SecretInput, baseDir: string): Secret {
+  if (typeof input === 'string') return new Secret(input, 'inline');
+  if ('env' in input) {
+    const value = process.env[input.env];
+    if (!value) throw new Error(`environment variable ${input.env} is not set`);
+    return new Secret(value.trim(), `env ${input.env}`);
+  }
+  const path = resolve(baseDir, input.file);
+  let value: string;
+  try {
+    value = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!value) throw new Error(`${path} is empty`);
+  return new Secret(value, `file ${path}`);
 }
 
 /** Paths in the file are relative to the file, so a config works whatever directory the agent starts in. */

@@ -25,9 +25,10 @@ export interface PipelineOptions {
   retentionDays: number;
   store: Store;
   logger: Logger;
-  /** Channel names each alert transition is queued for; resolved ones only for `resolvedChannels`. */
-  channels: readonly string[];
-  resolvedChannels: readonly string[];
+  /** The machine feeds (MQTT, webhooks) an alert change is queued for. */
+  feedsFor: (e: AlertEvent) => readonly string[];
+  /** Queues what people are told about an alert change; runs inside the transaction that records it. */
+  notify: (e: AlertEvent, now: number) => void;
   clock?: () => number;
   onAlert?: (e: AlertEvent) => void;
 }
@@ -159,8 +160,8 @@ export class ReadingPipeline {
 
   private record(events: AlertEvent[], now: number): void {
     for (const e of events) {
-      const channels = e.state === 'firing' ? this.o.channels : this.o.resolvedChannels;
-      if (this.o.store.recordAlert(e, channels, now)) {
+      if (this.o.store.recordAlert(e, this.o.feedsFor(e), now)) {
+        this.o.notify(e, now);
         this.counters.alerts++;
         this.o.onAlert?.(e);
       }

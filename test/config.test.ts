@@ -14,7 +14,9 @@ describe('config file', () => {
     expect(c.mqtt).toMatchObject({ clientId: 'cowbell-hillside', protocolVersion: 4, keepaliveS: 30 });
     expect(c.store).toEqual({ path: '/etc/cowbell/cowbell.db', retentionDays: 60 });
     expect(c.http).toEqual({ host: '127.0.0.1', port: 8080 });
-    expect(c.channels).toEqual([{ type: 'console', notifyResolved: true }]);
+    expect(c.channels).toEqual({ webhooks: [] });
+    expect(c.recipients).toEqual([expect.objectContaining({ name: 'console', channel: 'console', language: 'en', timezone: 'UTC' })]);
+    expect(c.notify).toMatchObject({ groupWaitS: 30, maxPerHour: 4 });
     expect(c.rules).toEqual(DEFAULT_RULES);
   });
 

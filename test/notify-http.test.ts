@@ -70,7 +70,7 @@ describe('HTTP', () => {
       agent.store.transaction(() => {
         agent.store.recordAlert({ ...base, state: 'firing' }, [], Date.parse('2026-11-20T00:00:00Z'));
         // Raised from a late reading: its event time is earlier than C7's, but it was recorded later.
-        agent.store.recordAlert({ ...base, id: 'heat:C8:1', cowId: 'C8', collarId: 'C8', since: Date.parse('2026-11-18T20:00:00Z'), at: Date.parse('2026-11-19T00:00:00Z') }, [], Date.parse('2026-11-25T03:00:05Z'));
+        agent.store.recordAlert({ ...base, state: 'firing', id: 'heat:C8:1', cowId: 'C8', collarId: 'C8', since: Date.parse('2026-11-18T20:00:00Z'), at: Date.parse('2026-11-19T00:00:00Z') }, [], Date.parse('2026-11-25T03:00:05Z'));
       });
       const url = `http://127.0.0.1:${agent.httpPort}`;
       const health = await fetch(`${url}/healthz`);

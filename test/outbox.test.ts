@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeliveryError } from '../agent/errors.js';
-import type { Channel } from '../agent/notify/channels.js';
+import type { FeedChannel as Channel } from '../agent/notify/outbox.js';
 import { OutboxWorker } from '../agent/notify/outbox.js';
 import { Store, type AlertRow } from '../agent/store/store.js';
 import type { AlertEvent } from '../rules/index.js';
@@ -71,7 +71,7 @@ describe('outbox', () => {
     await w.drain();
     expect(ch.delivered).toEqual([]);
     // The channel is paused for its backoff: the second message is not tried into a dead link.
-    expect(w.stats).toEqual({ sent: 0, retried: 1, failed: 0 });
+    expect(w.stats).toEqual({ sent: 0, retried: 1, failed: 0, dropped: 0 });
     now += 4_999;
     await w.drain();
     expect(w.stats.retried).toBe(1);

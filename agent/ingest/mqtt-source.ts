@@ -14,10 +14,26 @@ export interface MqttSourceOptions {
 }
 
 const BACKOFF_MIN_MS = 1_000;
-/** A publish the broker has not acknowledged by then is retried by the outbox; it must not hold the worker. */
-const PUBLISH_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 2_000;
 const BACKOFF_MAX_MS = 60_000;
+
+/** Address, credentials and TLS: shared by the ingest connection and the alert publisher's own. */
+export function brokerOptions(c: AgentConfig['mqtt']): IClientOptions {
+  const options: IClientOptions = {
+    protocolVersion: c.protocolVersion,
+    keepalive: c.keepaliveS,
+    connectTimeout: 15_000,
+    ...(c.username !== undefined && { username: c.username }),
+    ...(c.password !== undefined && { password: c.password }),
+  };
+  if (c.tls) {
+    if (c.tls.caFile) options.ca = readFileSync(c.tls.caFile);
+    if (c.tls.certFile) options.cert = readFileSync(c.tls.certFile);
+    if (c.tls.keyFile) options.key = readFileSync(c.tls.keyFile);
+    options.rejectUnauthorized = c.tls.rejectUnauthorized;
+  }
+  return options;
+}
 
 /**
  * The broker connection. A fixed client id and a persistent session (clean: false) mean the broker queues
@@ -45,23 +61,13 @@ export class MqttSource {
   start(): void {
     const c = this.o.config;
     const options: IClientOptions = {
+      ...brokerOptions(c),
       clientId: c.clientId,
       clean: false,
-      protocolVersion: c.protocolVersion,
-      keepalive: c.keepaliveS,
       // Reconnects are ours, with exponential backoff, so a broker that is down is not hammered every second.
       reconnectPeriod: 0,
-      connectTimeout: 15_000,
-      ...(c.username !== undefined && { username: c.username }),
-      ...(c.password !== undefined && { password: c.password }),
       ...(c.protocolVersion === 5 && { properties: { sessionExpiryInterval: c.sessionExpiryS } }),
     };
-    if (c.tls) {
-      if (c.tls.caFile) options.ca = readFileSync(c.tls.caFile);
-      if (c.tls.certFile) options.cert = readFileSync(c.tls.certFile);
-      if (c.tls.keyFile) options.key = readFileSync(c.tls.keyFile);
-      options.rejectUnauthorized = c.tls.rejectUnauthorized;
-    }
     const client = mqtt.connect(c.url, options);
     this.client = client;
     client.handleMessage = (packet, callback) => {
@@ -124,20 +130,6 @@ export class MqttSource {
       this.reconnectTimer = null;
       if (!this.stopping) this.client?.reconnect();
     }, delay);
-  }
-
-  /** Publishes and resolves once the broker has acknowledged (QoS 1). */
-  async publish(topic: string, payload: string): Promise<void> {
-    if (!this.client || !this.connected) throw new Error('not connected to the broker');
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([this.client.publishAsync(topic, payload, { qos: 1, retain: false }), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async stop(): Promise<void> {

@@ -1,11 +1,23 @@
-import { DeliveryError } from '../errors.js';
+import { asDeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/store.js';
-import type { Channel } from './channels.js';
+import type { AlertRow, Store } from '../store/store.js';
+import { Loop, withDeadline } from './loop.js';
+
+/**
+ * A machine feed: every alert change, one at a time, in order (MQTT, a signed webhook). People are served
+ * by the notifier instead, which groups and paces what they read.
+ */
+export interface FeedChannel {
+  readonly name: string;
+  /** `deliveryId` is stable across retries of the same change, so a receiver can drop a duplicate. */
+  send(alert: AlertRow, signal: AbortSignal, deliveryId: string): Promise<void>;
+  /** Per-send deadline; the lane moves on (and retries later) when it passes. */
+  readonly timeoutMs?: number;
+}
 
 export interface OutboxOptions {
   store: Store;
-  channels: Channel[];
+  channels: FeedChannel[];
   logger: Logger;
   clock?: () => number;
   /** Uniform [0,1): jitter, injectable so tests are exact. */
@@ -13,63 +25,58 @@ export interface OutboxOptions {
   pollMs?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** Pending rows per feed; beyond it the oldest non-urgent changes are dropped (the alerts stay in the store). */
+  maxPending?: number;
 }
 
 export interface OutboxStats {
   sent: number;
   retried: number;
   failed: number;
+  dropped: number;
 }
 
+const DEFAULT_TIMEOUT_MS = 10_000;
+
 /**
- * Delivers queued messages. Rows were written with their alert in one transaction, so nothing is lost
- * between detection and delivery; a row is marked sent only after the channel accepted it, so delivery is at
- * least once. A failing channel backs off exponentially (with jitter) and does not hold up the others.
+ * Delivers queued alert changes to the feeds. Rows were written with their alert in one transaction, so
+ * nothing is lost between detection and delivery; a row is marked sent only after the channel accepted it
+ * (at least once). Each channel has a loop of its own and every send a deadline: one slow, hung or failing
+ * channel delays no other. A failing channel backs off exponentially with jitter, keeping its order.
  */
 export class OutboxWorker {
-  readonly stats: OutboxStats = { sent: 0, retried: 0, failed: 0 };
-  private readonly channels: Map<string, Channel>;
+  readonly stats: OutboxStats = { sent: 0, retried: 0, failed: 0, dropped: 0 };
   private readonly clock: () => number;
   private readonly random: () => number;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = true;
-  /** A channel that just failed is left alone until its backoff ends, whichever message comes next. */
+  private readonly lanes: Loop[];
   private readonly pausedUntil = new Map<string, number>();
+  private readonly known: Set<string>;
 
   constructor(private readonly o: OutboxOptions) {
-    this.channels = new Map(o.channels.map((c) => [c.name, c]));
     this.clock = o.clock ?? Date.now;
     this.random = o.random ?? Math.random;
+    this.known = new Set(o.channels.map((c) => c.name));
+    this.lanes = o.channels.map((c) => new Loop(`outbox:${c.name}`, () => this.step(c), o.logger, { idleMs: o.pollMs ?? 1000 }));
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.failUnconfigured();
+    for (const lane of this.lanes) lane.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+    await Promise.all(this.lanes.map((l) => l.stop()));
   }
 
-  /** New rows were committed: deliver soon rather than at the next poll. */
+  /** New rows were committed: deliver now rather than at the next poll. */
   nudge(): void {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
+    for (const lane of this.lanes) lane.nudge();
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.drain().finally(() => this.schedule(this.again ? 0 : (this.o.pollMs ?? 1000)));
-    }, ms);
+  /** One step of every lane, side by side (tests drive the worker this way with an injected clock). */
+  async drain(): Promise<void> {
+    this.failUnconfigured();
+    await Promise.all(this.lanes.map((l) => l.runOnce()));
   }
 
   backoffMs(attempts: number): number {
@@ -79,54 +86,54 @@ export class OutboxWorker {
     return Math.round(delay * (0.8 + 0.4 * this.random()));
   }
 
-  /** One pass over the due messages; concurrent callers share the pass in progress. */
-  drain(): Promise<void> {
-    if (this.running) return this.running;
-    this.again = false;
-    this.running = this.pass().finally(() => {
-      this.running = null;
-    });
-    return this.running;
-  }
-
-  /** Each channel works through its own queue; the channels run side by side, so one slow or failing channel delays no other. */
-  private async pass(): Promise<void> {
+  /** Rows for a feed that was removed from the config would wait forever: fail them, visibly. */
+  private failUnconfigured(): void {
     const { store } = this.o;
     for (const name of store.pendingChannels()) {
-      if (this.channels.has(name)) continue;
+      if (this.known.has(name)) continue;
       for (const row of store.dueMessages(name, Number.MAX_SAFE_INTEGER, 1000)) {
         store.markFailed(row.id, `channel "${name}" is not configured`);
         this.stats.failed++;
       }
     }
-    await Promise.all([...this.channels.values()].map((channel) => this.passChannel(channel)));
   }
 
-  private async passChannel(channel: Channel): Promise<void> {
+  /** Works through the channel's due rows in order; returns when to look again. */
+  private async step(channel: FeedChannel): Promise<number | null> {
     const { store, logger } = this.o;
-    if ((this.pausedUntil.get(channel.name) ?? 0) > this.clock()) return;
-    for (const row of store.dueMessages(channel.name, this.clock(), 100)) {
-      try {
-        await channel.send(row.alert);
-        store.markSent(row.id, this.clock());
-        this.pausedUntil.delete(channel.name);
-        this.stats.sent++;
-      } catch (err) {
-        const retryable = !(err instanceof DeliveryError) || err.retryable;
-        const message = (err as Error).message;
-        if (!retryable) {
-          store.markFailed(row.id, message);
-          this.stats.failed++;
-          logger.error({ channel: channel.name, alertId: row.alertId, err: message }, 'delivery rejected; giving up on this message');
-          continue;
+    const paused = (this.pausedUntil.get(channel.name) ?? 0) - this.clock();
+    if (paused > 0) return paused;
+    if (this.o.maxPending) {
+      const dropped = store.dropFeedOverflow(channel.name, this.o.maxPending);
+      if (dropped) {
+        this.stats.dropped += dropped;
+        logger.warn({ channel: channel.name, dropped, kept: this.o.maxPending }, 'feed queue full: dropped the oldest non-urgent changes (the alerts stay in the store and /api/alerts)');
+      }
+    }
+    for (;;) {
+      const rows = store.dueMessages(channel.name, this.clock(), 100);
+      if (!rows.length) return null;
+      for (const row of rows) {
+        try {
+          await withDeadline(channel.timeoutMs ?? DEFAULT_TIMEOUT_MS, channel.name, (signal) => channel.send(row.alert, signal, `${row.alertId}/${row.state}`));
+          store.markSent(row.id, this.clock());
+          this.stats.sent++;
+        } catch (err) {
+          const e = asDeliveryError(err);
+          if (!e.retryable) {
+            store.markFailed(row.id, e.message);
+            this.stats.failed++;
+            logger.error({ channel: channel.name, alertId: row.alertId, err: e.message }, 'delivery rejected; giving up on this message');
+            continue;
+          }
+          // The channel is down: leave the rest of its queue alone until its backoff ends, keeping their order.
+          const delay = Math.max(e.retryAfterMs ?? 0, this.backoffMs(row.attempts + 1));
+          store.markRetry(row.id, this.clock() + delay, e.message);
+          this.stats.retried++;
+          this.pausedUntil.set(channel.name, this.clock() + delay);
+          logger.warn({ channel: channel.name, alertId: row.alertId, attempt: row.attempts + 1, retryInMs: delay, err: e.message }, 'delivery failed; will retry');
+          return delay;
         }
-        // The channel is down: leave the rest of its queue alone until its backoff ends, keeping their order.
-        const delay = this.backoffMs(row.attempts + 1);
-        store.markRetry(row.id, this.clock() + delay, message);
-        this.stats.retried++;
-        this.pausedUntil.set(channel.name, this.clock() + delay);
-        logger.warn({ channel: channel.name, alertId: row.alertId, attempt: row.attempts + 1, retryInMs: delay, err: message }, 'delivery failed; will retry');
-        return;
       }
     }
   }

@@ -85,4 +85,71 @@ export const MIGRATIONS: string[] = [
     value TEXT NOT NULL
   );
   `,
+  /* 2: people, not only channels, get the message; alerts can be acknowledged and snoozed */ `
+  -- The detector's lifecycle stays in state (firing/resolved); what a person did with an open alert is apart.
+  ALTER TABLE alerts ADD COLUMN ack_state TEXT CHECK (ack_state IN ('acknowledged', 'snoozed'));
+  ALTER TABLE alerts ADD COLUMN ack_by TEXT;
+  ALTER TABLE alerts ADD COLUMN ack_at INTEGER;
+  ALTER TABLE alerts ADD COLUMN snoozed_until INTEGER;
+  -- Agent clock when the alert was first recorded: escalation counts from here.
+  ALTER TABLE alerts ADD COLUMN created_at INTEGER;
+  UPDATE alerts SET created_at = updated_at;
+  CREATE INDEX alerts_open ON alerts (state, severity) WHERE state = 'firing';
+
+  -- One row per (alert, recipient, reason to tell): written with the alert transition in one transaction.
+  -- The notifier folds the pending rows of one recipient into one message when they are due.
+  CREATE TABLE notifications (
+    id          INTEGER PRIMARY KEY,
+    alert_id    TEXT NOT NULL REFERENCES alerts (id),
+    recipient   TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('new', 'resolved', 'reminder', 'escalation')),
+    dedup       TEXT NOT NULL,
+    urgent      INTEGER NOT NULL,
+    payload     TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'inflight', 'sent', 'failed', 'merged', 'skipped', 'expired', 'dropped')),
+    not_before  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    message_id  INTEGER,
+    UNIQUE (alert_id, recipient, dedup)
+  );
+  CREATE INDEX notifications_by_recipient ON notifications (recipient, status, id);
+  CREATE INDEX notifications_by_message ON notifications (message_id);
+
+  -- One row per message put together for one person. 'inflight' is written before the request, so a crash
+  -- between the request and its outcome is found at the next start and the message is sent again.
+  CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY,
+    recipient   TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('inflight', 'sent', 'retry', 'failed')),
+    urgent      INTEGER NOT NULL,
+    items       INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    provider_id TEXT,
+    delivery    TEXT,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL,
+    sent_at     INTEGER
+  );
+  CREATE INDEX messages_by_provider ON messages (provider_id) WHERE provider_id IS NOT NULL;
+  CREATE INDEX messages_sent ON messages (recipient, status, sent_at);
+
+  CREATE TABLE recipient_state (
+    recipient       TEXT PRIMARY KEY,
+    opted_out       INTEGER NOT NULL DEFAULT 0,
+    -- WhatsApp's customer-service window: free-form messages allowed until then (agent clock).
+    window_until    INTEGER NOT NULL DEFAULT 0,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    last_sent_at    INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT
+  );
+
+  -- Ids of inbound webhooks and updates already acted on: a replayed or redelivered one changes nothing.
+  CREATE TABLE inbound_seen (
+    id          TEXT PRIMARY KEY,
+    received_at INTEGER NOT NULL
+  );
+  `,
 ];

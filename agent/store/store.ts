@@ -2,6 +2,9 @@ import Database from 'better-sqlite3';
 import type { AlertEvent, AlertType, CowSnapshot, FarmSnapshot, Reading, Severity } from '../../rules/index.js';
 import { CowbellError } from '../errors.js';
 import { MIGRATIONS } from './migrations.js';
+import { NotifyStore } from './notify-store.js';
+
+export type AlertRowState = 'firing' | 'acknowledged' | 'snoozed' | 'resolved';
 
 export interface AlertRow {
   id: string;
@@ -9,12 +12,18 @@ export interface AlertRow {
   cowId: string;
   collarId: string;
   type: AlertType;
-  state: 'firing' | 'resolved';
+  /**
+   * The detector moves an alert firing → resolved; a person moves an open one to acknowledged or snoozed
+   * (until `ack.until`). Acknowledged and snoozed alerts are still open: the cow has not recovered.
+   */
+  state: AlertRowState;
   severity: Severity;
   at: number;
   since: number;
   raisedAt: number;
   evidence: Record<string, unknown>;
+  /** Who acknowledged or snoozed it, when (agent clock), and until when a snooze lasts. */
+  ack?: { by: string; at: number; until?: number } | undefined;
   /** Wall-clock time this agent recorded the latest change (read from the store only). */
   recordedAt?: number;
 }
@@ -22,6 +31,8 @@ export interface AlertRow {
 export interface OutboxRow {
   id: number;
   alertId: string;
+  /** Which change of the alert: firing, resolved, acknowledged:<t>, … */
+  state: string;
   channel: string;
   attempts: number;
   /** The alert as it was at this transition. */
@@ -48,6 +59,7 @@ export const PAYLOAD_HEAD_BYTES = 256;
  */
 export class Store {
   readonly db: Database.Database;
+  readonly notify: NotifyStore;
   private readonly s;
 
   constructor(path: string) {
@@ -63,6 +75,7 @@ export class Store {
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     const db = this.db;
+    this.notify = new NotifyStore(db);
     this.s = {
       insertReading: db.prepare(`INSERT OR IGNORE INTO readings
         (collar_id, ts, interval_s, activity, rumination, eating, lying, temperature, battery_pct, rssi, seq, received_at)
@@ -71,16 +84,16 @@ export class Store {
       addCollar: db.prepare(`INSERT INTO herd (collar_id, farm_id, cow_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`),
       touchCollar: db.prepare('UPDATE herd SET last_seen = ? WHERE collar_id = ?'),
       insertAlert: db.prepare(`INSERT OR IGNORE INTO alerts
-        (id, farm_id, cow_id, collar_id, type, severity, state, raised_at, since, at, evidence, updated_at)
-        VALUES (@id, @farmId, @cowId, @collarId, @type, @severity, 'firing', @raisedAt, @since, @at, @evidence, @now)`),
+        (id, farm_id, cow_id, collar_id, type, severity, state, raised_at, since, at, evidence, updated_at, created_at)
+        VALUES (@id, @farmId, @cowId, @collarId, @type, @severity, 'firing', @raisedAt, @since, @at, @evidence, @now, @now)`),
       resolveAlert: db.prepare(`UPDATE alerts SET state = 'resolved', at = @at, evidence = @evidence, updated_at = @now
         WHERE id = @id AND state = 'firing'`),
       insertOutbox: db.prepare(`INSERT OR IGNORE INTO outbox (alert_id, state, channel, payload, next_attempt_at, created_at)
         VALUES (?, ?, ?, ?, ?, ?)`),
       quarantine: db.prepare(`INSERT INTO quarantine (received_at, topic, reason, payload_head, payload_bytes) VALUES (?, ?, ?, ?, ?)`),
       trimQuarantine: db.prepare(`DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ${QUARANTINE_KEEP}`),
-      due: db.prepare<[string, number, number], { id: number; alert_id: string; channel: string; attempts: number; payload: string }>(
-        `SELECT id, alert_id, channel, attempts, payload FROM outbox
+      due: db.prepare<[string, number, number], { id: number; alert_id: string; state: string; channel: string; attempts: number; payload: string }>(
+        `SELECT id, alert_id, state, channel, attempts, payload FROM outbox
          WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?`,
       ),
       channelsPending: db.prepare<[], { channel: string }>(`SELECT DISTINCT channel FROM outbox WHERE status = 'pending'`),
@@ -142,9 +155,56 @@ export class Store {
         ? this.s.insertAlert.run({ ...e, evidence, now }).changes
         : this.s.resolveAlert.run({ id: e.id, at: e.at, evidence, now }).changes;
     if (!changed) return false;
-    const payload = JSON.stringify(toAlertRow(e));
-    for (const channel of channels) this.s.insertOutbox.run(e.id, e.state, channel, payload, now, now);
+    this.queueFeeds(toAlertRow(e), e.state, channels, now);
     return true;
+  }
+
+  /** Queues one alert change for the machine feeds (MQTT, webhooks); `key` keeps each change from being queued twice. */
+  queueFeeds(alert: AlertRow, key: string, channels: readonly string[], now: number): void {
+    const payload = JSON.stringify(alert);
+    for (const channel of channels) this.s.insertOutbox.run(alert.id, key, channel, payload, now, now);
+  }
+
+  alert(id: string): AlertRow | undefined {
+    return this.selectAlerts('WHERE id = ?', [id])[0];
+  }
+
+  /**
+   * A person acknowledged or snoozed open alerts. Returns the alerts that changed (an alert already
+   * resolved, or already acknowledged, is left as it is).
+   */
+  setAck(ids: readonly string[], ack: { state: 'acknowledged' | 'snoozed'; by: string; until?: number }, now: number): AlertRow[] {
+    const stmt = this.db.prepare(`UPDATE alerts SET ack_state = ?, ack_by = ?, ack_at = ?, snoozed_until = ?, updated_at = ?
+      WHERE id = ? AND state = 'firing' AND (ack_state IS NULL OR ack_state = 'snoozed' OR ? = 'acknowledged' AND ack_state != 'acknowledged')`);
+    const changed: AlertRow[] = [];
+    for (const id of ids) {
+      if (stmt.run(ack.state, ack.by, now, ack.until ?? null, now, id, ack.state).changes) changed.push(this.alert(id)!);
+    }
+    return changed;
+  }
+
+  /** Snoozes that have run out: the alerts are open and unacknowledged again. */
+  endSnoozes(now: number): AlertRow[] {
+    const ids = this.db
+      .prepare<[number], { id: string }>(`SELECT id FROM alerts WHERE state = 'firing' AND ack_state = 'snoozed' AND snoozed_until <= ?`)
+      .all(now)
+      .map((r) => r.id);
+    const stmt = this.db.prepare(`UPDATE alerts SET ack_state = NULL, ack_by = NULL, ack_at = NULL, snoozed_until = NULL, updated_at = ? WHERE id = ?`);
+    for (const id of ids) stmt.run(now, id);
+    return ids.map((id) => this.alert(id)!);
+  }
+
+  /** Open urgent alerts nobody has acknowledged (or whose snooze ended), with the agent time they were first recorded. */
+  unacknowledgedUrgent(): (AlertRow & { createdAt: number })[] {
+    return this.db
+      .prepare<[], Record<string, string | number | null>>(`SELECT * FROM alerts WHERE state = 'firing' AND severity = 'urgent' AND ack_state IS NULL`)
+      .all()
+      .map((r) => ({ ...toRow(r), createdAt: (r.created_at ?? r.updated_at) as number }));
+  }
+
+  /** Open alerts nobody has acknowledged or snoozed. */
+  unacknowledged(): AlertRow[] {
+    return this.selectAlerts(`WHERE state = 'firing' AND ack_state IS NULL`, []);
   }
 
   quarantine(topic: string, reason: string, payload: Buffer, now: number): void {
@@ -158,6 +218,7 @@ export class Store {
     return this.s.due.all(channel, now, limit).map((r) => ({
       id: r.id,
       alertId: r.alert_id,
+      state: r.state,
       channel: r.channel,
       attempts: r.attempts,
       alert: JSON.parse(r.payload) as AlertRow,
@@ -167,6 +228,16 @@ export class Store {
   /** Channels with messages waiting (including ones no longer configured). */
   pendingChannels(): string[] {
     return this.s.channelsPending.all().map((r) => r.channel);
+  }
+
+  /** Keeps a feed's queue bounded: the oldest non-urgent rows beyond `keep` are dropped. */
+  dropFeedOverflow(channel: string, keep: number): number {
+    const n = (this.db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'pending' AND channel = ?`).get(channel) as { n: number }).n;
+    if (n <= keep) return 0;
+    return this.db
+      .prepare(`UPDATE outbox SET status = 'failed', last_error = 'dropped: queue full' WHERE id IN (
+        SELECT id FROM outbox WHERE status = 'pending' AND channel = ? AND json_extract(payload, '$.severity') != 'urgent' ORDER BY id LIMIT ?)`)
+      .run(channel, n - keep).changes;
   }
 
   markSent(id: number, now: number): void {
@@ -258,22 +329,9 @@ export class Store {
 
   private selectAlerts(where: string, params: unknown[]): AlertRow[] {
     return this.db
-      .prepare<unknown[], Record<string, string | number>>(`SELECT * FROM alerts ${where}`)
+      .prepare<unknown[], Record<string, string | number | null>>(`SELECT * FROM alerts ${where}`)
       .all(...params)
-      .map((r) => ({
-        id: r.id as string,
-        farmId: r.farm_id as string,
-        cowId: r.cow_id as string,
-        collarId: r.collar_id as string,
-        type: r.type as AlertType,
-        state: r.state as 'firing' | 'resolved',
-        severity: r.severity as Severity,
-        at: r.at as number,
-        since: r.since as number,
-        raisedAt: r.raised_at as number,
-        evidence: JSON.parse(r.evidence as string) as Record<string, unknown>,
-        recordedAt: r.updated_at as number,
-      }));
+      .map(toRow);
   }
 
   /** Deletes readings older than `before` (event time), a chunk at a time so ingest is never held up long. */
@@ -321,6 +379,27 @@ export class Store {
   }
 }
 
+function toRow(r: Record<string, string | number | null>): AlertRow {
+  const ackState = r.ack_state as 'acknowledged' | 'snoozed' | null;
+  return {
+    id: r.id as string,
+    farmId: r.farm_id as string,
+    cowId: r.cow_id as string,
+    collarId: r.collar_id as string,
+    type: r.type as AlertType,
+    state: r.state === 'resolved' ? 'resolved' : (ackState ?? 'firing'),
+    severity: r.severity as Severity,
+    at: r.at as number,
+    since: r.since as number,
+    raisedAt: r.raised_at as number,
+    evidence: JSON.parse(r.evidence as string) as Record<string, unknown>,
+    ...(ackState && {
+      ack: { by: r.ack_by as string, at: r.ack_at as number, ...(r.snoozed_until !== null && { until: r.snoozed_until as number }) },
+    }),
+    recordedAt: r.updated_at as number,
+  };
+}
+
 export function toAlertRow(e: AlertEvent): AlertRow {
   return {
     id: e.id, farmId: e.farmId, cowId: e.cowId, collarId: e.collarId, type: e.type, state: e.state,
@@ -333,6 +412,9 @@ export function alertToJson(a: AlertRow) {
   return {
     id: a.id, farmId: a.farmId, cowId: a.cowId, collarId: a.collarId, type: a.type, state: a.state,
     severity: a.severity, at: new Date(a.at).toISOString(), since: new Date(a.since).toISOString(), evidence: a.evidence,
+    ...(a.ack && {
+      ack: { by: a.ack.by, at: new Date(a.ack.at).toISOString(), ...(a.ack.until !== undefined && { until: new Date(a.ack.until).toISOString() }) },
+    }),
     ...(a.recordedAt !== undefined && { recordedAt: new Date(a.recordedAt).toISOString() }),
   };
 }

@@ -54,6 +54,8 @@ export interface NotifierStats {
 /** "Back to normal" is news only where the farmer would act on it: a recovered cow, a collar sending again. */
 const RESOLVE_IS_NEWS: ReadonlySet<AlertType> = new Set(['health', 'down_cow', 'collar_offline', 'collar_fault']);
 const TICK_MS = 30_000;
+/** WhatsApp's "outside the 24-h window", as a failed status may report it after the send was accepted. */
+const WHATSAPP_WINDOW_CLOSED = 131047;
 
 export class Notifier {
   readonly stats: NotifierStats = { messages: 0, items: 0, retried: 0, failed: 0, expired: 0, dropped: 0, acknowledged: 0, snoozed: 0 };
@@ -153,12 +155,18 @@ export class Notifier {
         });
       }
       if (policy.repeatIntervalHours > 0) {
+        // Like Alertmanager's repeat_interval, per person: once one open alert is due for a reminder, the
+        // others nearly due come along, so reminders arrive together rather than one every few minutes.
+        // Info alerts (a low battery, a silent collar) are told once; only warnings and urgent ones repeat.
         const every = policy.repeatIntervalHours * HOUR_MS;
-        for (const a of store.unacknowledged()) {
-          for (const r of this.o.recipients) {
-            const last = ns.lastToldAt(a.id, r.name);
-            if (last === null || now - last < every) continue;
-            ns.add({ alertId: a.id, recipient: r.name, kind: 'reminder', dedup: `reminder:${last}`, urgent: a.severity === 'urgent', payload: { alert: a }, notBefore: a.severity === 'urgent' ? now : (quietHoursEnd(r, now) ?? now) }, now);
+        const open = store.unacknowledged().filter((a) => a.severity !== 'info');
+        for (const r of this.o.recipients) {
+          const told = open.map((a) => ({ a, last: ns.lastToldAt(a.id, r.name) })).filter((x): x is { a: AlertRow; last: number } => x.last !== null);
+          if (!told.some((x) => now - x.last >= every)) continue;
+          for (const { a, last } of told) {
+            if (now - last < every * 0.75) continue;
+            const urgent = a.severity === 'urgent';
+            ns.add({ alertId: a.id, recipient: r.name, kind: 'reminder', dedup: `reminder:${last}`, urgent, payload: { alert: a }, notBefore: urgent ? now : (quietHoursEnd(r, now) ?? now) }, now);
           }
         }
       }
@@ -294,13 +302,20 @@ export class Notifier {
     if (due.some((n) => n.urgent)) return { sendAt: Math.max(now, paceReady), capped: false };
     const groupReady = Math.min(...due.map((n) => Math.max(n.createdAt, n.notBefore))) + policy.groupWaitS * 1000;
     const intervalReady = lastSentAt ? lastSentAt + policy.groupIntervalMin * 60_000 : 0;
-    const sent = this.o.store.notify.sentSince(r.name, now - 24 * HOUR_MS);
-    const lastHour = sent.filter((t) => t > now - HOUR_MS);
-    let capReady = 0;
-    if (lastHour.length >= policy.maxPerHour) capReady = lastHour[lastHour.length - policy.maxPerHour]! + HOUR_MS;
-    if (sent.length >= policy.maxPerDay) capReady = Math.max(capReady, sent[sent.length - policy.maxPerDay]! + 24 * HOUR_MS);
-    const sendAt = Math.max(now, paceReady, groupReady, intervalReady, capReady);
-    return { sendAt, capped: capReady > Math.max(groupReady, intervalReady, now) };
+    const ready = Math.max(groupReady, intervalReady);
+    const sent = this.o.store.notify.sentSince(r.name, Math.min(ready, now) - 24 * HOUR_MS);
+    /** When the caps let a message go that is ready at `t`. */
+    const capFree = (t: number) => {
+      const day = sent.filter((x) => x > t - 24 * HOUR_MS && x <= t);
+      const hour = day.filter((x) => x > t - HOUR_MS);
+      let free = t;
+      if (hour.length >= policy.maxPerHour) free = Math.max(free, hour[hour.length - policy.maxPerHour]! + HOUR_MS);
+      if (day.length >= policy.maxPerDay) free = Math.max(free, day[day.length - policy.maxPerDay]! + 24 * HOUR_MS);
+      return free;
+    };
+    // Held back by a cap: as of when it was ready, the hour's or the day's messages were used up.
+    const capped = capFree(ready) > ready;
+    return { sendAt: Math.max(now, paceReady, ready, capFree(Math.max(now, ready))), capped };
   }
 
   /** A person pressed a button, replied, wrote STOP or START; or the service reported a delivery status. */
@@ -313,9 +328,15 @@ export class Notifier {
       if (e.type === 'status') {
         const m = ns.messageByProviderId(e.providerId);
         if (!m) return { outcome: 'nothing-to-do' };
-        if (ns.updateDelivery(m.id, e.status, e.error ?? null) && e.status === 'failed') {
-          logger.error({ recipient: m.recipient, messageId: m.id, err: e.error }, 'the chat service could not deliver a message it had accepted');
+        if (!ns.updateDelivery(m.id, e.status, e.error ?? null) || e.status !== 'failed') return { outcome: 'status' };
+        if (e.error?.startsWith(`${WHATSAPP_WINDOW_CLOSED} `) && m.status === 'sent') {
+          // Accepted, then refused because the 24-h window had closed: say it again, as a template this time.
+          ns.updateState(m.recipient, { windowUntil: 0 });
+          ns.requeueMessage(m.id, `${e.error}; sending again as a template`);
+          queueMicrotask(() => this.lanes.get(m.recipient)?.nudge());
+          return { outcome: 'status' };
         }
+        logger.error({ recipient: m.recipient, messageId: m.id, err: e.error }, 'the chat service could not deliver a message it had accepted');
         return { outcome: 'status' };
       }
       const r = this.o.recipients.find((x) => x.channel === e.channel && x.address === e.from);

@@ -291,7 +291,8 @@ class Words {
   }
   duration(ms: number): string {
     const h = ms / HOUR_MS;
-    if (h < 1) return fill(this.c.time.minutes, { n: Math.max(1, Math.round(h * 60)) });
+    // Under two hours, minutes are what people say ("90 min", not "2 h").
+    if (h < 2 && Math.round(h * 60) % 60 !== 0) return fill(this.c.time.minutes, { n: Math.max(1, Math.round(h * 60)) });
     if (h < 48) return fill(this.c.time.hours, { n: Math.round(h) });
     return this.plural(this.c.time.days, Math.round(h / 24));
   }

@@ -150,6 +150,12 @@ export class NotifyStore {
     this.s.releaseMessage.run(id);
   }
 
+  /** A message the service accepted and then failed to deliver, to be sent again (its notifications back to pending). */
+  requeueMessage(id: number, error: string): void {
+    this.s.messageFailed.run('retry', error.slice(0, 500), id);
+    this.db.prepare(`UPDATE notifications SET status = 'pending', message_id = NULL WHERE message_id = ? AND status = 'sent'`).run(id);
+  }
+
   messageFailed(id: number, error: string): void {
     this.s.messageFailed.run('failed', error.slice(0, 500), id);
     this.s.finishMessageItems.run('failed', id);

@@ -1,0 +1,371 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../agent/config.js';
+import { DeliveryError } from '../agent/errors.js';
+import type { ChatChannel, SendContext, SendResult } from '../agent/notify/chat.js';
+import { quietHoursEnd } from '../agent/notify/compose.js';
+import type { Recipient, RenderedMessage } from '../agent/notify/message.js';
+import { Notifier } from '../agent/notify/notifier.js';
+import { Store } from '../agent/store/store.js';
+import type { AlertEvent, AlertType, Severity } from '../rules/index.js';
+import { memoryLogger, tempDir } from './helpers.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+/** A chat service in-process: records what each person received and when (on the injected clock). */
+class RecordingChat implements ChatChannel {
+  readonly name = 'console' as const;
+  readonly timeoutMs = 5_000;
+  paceMs = 0;
+  readonly sent: { to: string; text: string; at: number; ctx: SendContext; template: string }[] = [];
+  failures: (Error | null)[] = [];
+  constructor(private readonly clock: () => number) {}
+  async send(to: Recipient, m: RenderedMessage, ctx: SendContext): Promise<SendResult> {
+    const f = this.failures.shift();
+    if (f) throw f;
+    this.sent.push({ to: to.name, text: m.text, at: this.clock(), ctx, template: m.template.name });
+    return { providerId: `p${this.sent.length}` };
+  }
+  to(name: string) {
+    return this.sent.filter((s) => s.to === name);
+  }
+}
+
+let n = 0;
+function alert(type: AlertType, cow: string, at: number, o: { severity?: Severity; since?: number; state?: 'firing' | 'resolved'; raisedAt?: number } = {}): AlertEvent {
+  const raisedAt = o.raisedAt ?? at;
+  return {
+    id: `${type}:${cow}:${raisedAt}`, farmId: 'f', cowId: cow, collarId: cow, type, state: o.state ?? 'firing', severity: o.severity ?? 'warning',
+    at, since: o.since ?? at - HOUR, raisedAt,
+    evidence: type === 'health' ? { metric: 'activity', ratio: 0.5, window: { hours: 24 } } : { metric: 'activity', ratio: 2.4, window: { hours: 6 } },
+  };
+}
+
+describe('notifier: what reaches the farmer, and when', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let store: Store;
+  let now: number;
+  let chat: RecordingChat;
+
+  beforeEach(() => {
+    tmp = tempDir();
+    store = new Store(join(tmp.dir, 'n.db'));
+    // Wednesday 25 Nov 2026, 10:00 UTC
+    now = Date.parse('2026-11-25T10:00:00Z');
+    chat = new RecordingChat(() => now);
+    n++;
+  });
+  afterEach(() => {
+    store.close();
+    tmp.cleanup();
+  });
+
+  function notifier(cfg: Record<string, unknown> = {}) {
+    const c = parseConfig({
+      farm: { id: 'f', timezone: 'UTC' },
+      mqtt: { url: 'mqtt://127.0.0.1:1' },
+      recipients: [
+        { name: 'Anna', channel: 'console' },
+        { name: 'Vet', channel: 'console', types: ['health', 'down_cow'], minSeverity: 'urgent' },
+      ],
+      ...cfg,
+    });
+    return new Notifier({
+      store, recipients: c.recipients, escalation: c.escalation, policy: c.notify, farmName: 'Hillside', channels: [chat],
+      logger: memoryLogger().logger, feedsFor: () => [], clock: () => now, random: () => 0.5,
+    });
+  }
+
+  function record(nf: Notifier, e: AlertEvent): void {
+    store.transaction(() => {
+      if (store.recordAlert(e, [], now)) nf.route(e, now);
+    });
+  }
+
+  /** Lets the clock run in steps, draining every person's queue at each. */
+  async function run(nf: Notifier, ms: number, step = 10_000): Promise<void> {
+    const end = now + ms;
+    while (now < end) {
+      nf.tick();
+      await nf.drain();
+      now += step;
+    }
+  }
+
+  it('three heats in ten minutes make one message listing the cows, after group_wait', async () => {
+    const nf = notifier();
+    record(nf, alert('heat', 'C1', now));
+    await run(nf, 10_000);
+    record(nf, alert('heat', 'C2', now));
+    await run(nf, 10_000);
+    record(nf, alert('heat', 'C3', now));
+    await run(nf, 10 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna).toHaveLength(1);
+    expect(anna[0]!.text).toMatch(/3 cows probably in heat/);
+    for (const cow of ['C1', 'C2', 'C3']) expect(anna[0]!.text).toContain(`Cow ${cow}`);
+    // group_wait (30 s) from the first heat
+    expect(anna[0]!.at - Date.parse('2026-11-25T10:00:00Z')).toBeGreaterThanOrEqual(30_000);
+    expect(anna[0]!.ctx.actions).toBe(true);
+    // Not for the vet: heats, and warnings.
+    expect(chat.to('Vet')).toEqual([]);
+  });
+
+  it('group_interval: a later alert waits after the last message; an urgent one does not', async () => {
+    const nf = notifier();
+    record(nf, alert('heat', 'C1', now));
+    await run(nf, MIN);
+    expect(chat.to('Anna')).toHaveLength(1);
+    const first = chat.to('Anna')[0]!.at;
+    record(nf, alert('heat', 'C2', now));
+    await run(nf, 2 * MIN);
+    expect(chat.to('Anna')).toHaveLength(1);
+    await run(nf, 4 * MIN);
+    expect(chat.to('Anna')).toHaveLength(2);
+    expect(chat.to('Anna')[1]!.at - first).toBeGreaterThanOrEqual(5 * MIN);
+
+    record(nf, alert('health', 'C9', now, { severity: 'urgent' }));
+    await run(nf, 10_000);
+    expect(chat.to('Anna')).toHaveLength(3);
+    expect(chat.to('Anna')[2]!.text).toMatch(/^URGENT: Cow C9 may be unwell/);
+    expect(chat.to('Vet')).toHaveLength(1);
+  });
+
+  it('caps messages per hour and per day; what is held back goes as one digest', async () => {
+    const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0, maxPerHour: 2, maxPerDay: 3 } });
+    for (let i = 0; i < 10; i++) {
+      record(nf, alert('battery_low', `B${i}`, now, { severity: 'info' }));
+      await run(nf, 5 * MIN, MIN);
+    }
+    // 50 minutes, 10 alerts: 2 messages in the first hour.
+    expect(chat.to('Anna')).toHaveLength(2);
+    await run(nf, 24 * HOUR, 5 * MIN);
+    const anna = chat.to('Anna');
+    // Two in the first hour, then the other eight as one digest when the hour is up; low batteries are not repeated.
+    expect(anna).toHaveLength(3);
+    expect(anna[2]!.at).toBe(Date.parse('2026-11-25T11:00:00Z'));
+    expect(anna[2]!.text).toMatch(/held back/i);
+    for (let i = 2; i < 10; i++) expect(anna[2]!.text).toContain(`Collar B${i}`);
+    expect(store.notify.counts()).toEqual({ sent: 10 });
+  });
+
+  it('quiet hours hold warnings until they end; urgent messages go at once', async () => {
+    const nf = notifier({ recipients: [{ name: 'Anna', channel: 'console', timezone: 'Europe/Zurich', quietHours: { start: '21:30', end: '05:30' } }] });
+    // 23:00 in Zurich (UTC+1)
+    now = Date.parse('2026-11-25T22:00:00Z');
+    record(nf, alert('heat', 'C1', now));
+    await run(nf, HOUR, MIN);
+    expect(chat.to('Anna')).toEqual([]);
+    record(nf, alert('health', 'C2', now, { severity: 'urgent' }));
+    await run(nf, MIN, 10_000);
+    expect(chat.to('Anna')).toHaveLength(1);
+    expect(chat.to('Anna')[0]!.text).toMatch(/URGENT: Cow C2/);
+    // The heat that came with it went along with the urgent message rather than waiting.
+    await run(nf, 8 * HOUR, 5 * MIN);
+    const texts = chat.to('Anna').map((m) => m.text).join('\n');
+    expect(texts).toContain('Cow C1');
+    expect(quietHoursEnd({ timezone: 'Europe/Zurich', quietHours: { start: '21:30', end: '05:30' } }, Date.parse('2026-11-25T22:00:00Z'))).toBe(Date.parse('2026-11-26T04:30:00Z'));
+  });
+
+  it('quiet hours: a warning alone waits for the morning, with a not-before time in the outbox', async () => {
+    const nf = notifier({ recipients: [{ name: 'Anna', channel: 'console', timezone: 'Europe/Zurich', quietHours: { start: '21:30', end: '05:30' } }] });
+    now = Date.parse('2026-11-25T22:00:00Z');
+    record(nf, alert('heat', 'C1', now));
+    await run(nf, 6 * HOUR, 5 * MIN);
+    expect(chat.to('Anna')).toEqual([]);
+    expect(store.notify.pending('Anna')[0]!.notBefore).toBe(Date.parse('2026-11-26T04:30:00Z'));
+    await run(nf, HOUR, 5 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna).toHaveLength(1);
+    expect(anna[0]!.at).toBeGreaterThanOrEqual(Date.parse('2026-11-26T04:30:00Z'));
+  });
+
+  it('escalates an urgent alert nobody acknowledged to the next person, and says so; not once acknowledged', async () => {
+    const nf = notifier({
+      recipients: [{ name: 'Anna', channel: 'console' }, { name: 'Hans', channel: 'console', types: ['health'] }, { name: 'Vet', channel: 'console', types: [] }],
+      escalation: [{ afterMinutes: 30, to: ['Hans'] }, { afterMinutes: 90, to: ['Vet'] }],
+    });
+    record(nf, alert('health', 'C7', now, { severity: 'urgent' }));
+    await run(nf, 29 * MIN, MIN);
+    // Hans wants health alerts and gets it directly; no escalation yet.
+    expect(chat.to('Hans')).toHaveLength(1);
+    expect(chat.to('Vet')).toEqual([]);
+    await run(nf, 62 * MIN, MIN);
+    const vet = chat.to('Vet');
+    expect(vet).toHaveLength(1);
+    expect(vet[0]!.text).toMatch(/Anna/);
+    expect(vet[0]!.text).toMatch(/90 min/);
+    expect(vet[0]!.text).toMatch(/Cow C7/);
+
+    // A second urgent alert, acknowledged in time: nobody is escalated to.
+    record(nf, alert('health', 'C8', now, { severity: 'urgent' }));
+    await run(nf, MIN, 10_000);
+    const msg = store.notify.latestSentTo('Anna')!;
+    expect(nf.handleInbound({ type: 'button', channel: 'console', from: '', data: `ack:${msg.id}`, id: `x${n}`, at: now }).outcome).toBe('acknowledged');
+    await run(nf, 3 * HOUR, 5 * MIN);
+    expect(chat.to('Vet')).toHaveLength(1);
+    expect(store.alert(`health:C8:${Date.parse('2026-11-25T11:32:00Z')}`)?.state ?? store.openAlerts().find((a) => a.cowId === 'C8')?.state).toBe('acknowledged');
+  });
+
+  it('a snooze silences reminders and escalation for its hours, then reminds', async () => {
+    const nf = notifier({ recipients: [{ name: 'Anna', channel: 'console' }], escalation: [{ afterMinutes: 30, to: ['Anna'] }], notify: { repeatIntervalHours: 24 } });
+    record(nf, alert('health', 'C7', now, { severity: 'urgent' }));
+    await run(nf, MIN, 10_000);
+    const msg = store.notify.latestSentTo('Anna')!;
+    expect(nf.handleInbound({ type: 'button', channel: 'console', from: '', data: `snooze:${msg.id}`, id: `s${n}`, at: now }).outcome).toBe('snoozed');
+    await run(nf, 3 * HOUR, 5 * MIN);
+    expect(chat.to('Anna')).toHaveLength(1);
+    await run(nf, 2 * HOUR, 5 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna.length).toBeGreaterThanOrEqual(2);
+    expect(anna[1]!.text).toMatch(/Cow C7/);
+    expect(anna[1]!.at - anna[0]!.at).toBeGreaterThanOrEqual(4 * HOUR);
+  });
+
+  it('30 collars silent at once: one message about the gateway, not thirty', async () => {
+    const nf = notifier();
+    for (let i = 0; i < 30; i++) record(nf, alert('collar_offline', `K${String(i).padStart(2, '0')}`, now, { severity: 'info', since: now - 6 * HOUR }));
+    await run(nf, 10 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna).toHaveLength(1);
+    expect(anna[0]!.text).toMatch(/30 collars/);
+    expect(anna[0]!.text).toMatch(/gateway/);
+    // And when they come back: one message too.
+    for (let i = 0; i < 30; i++) {
+      const id = `K${String(i).padStart(2, '0')}`;
+      record(nf, { ...alert('collar_offline', id, now + HOUR, { severity: 'info', since: now - 6 * HOUR, raisedAt: Date.parse('2026-11-25T10:00:00Z') }), state: 'resolved' });
+    }
+    await run(nf, 20 * MIN);
+    expect(chat.to('Anna')).toHaveLength(2);
+    expect(chat.to('Anna')[1]!.text).toMatch(/30 collars are sending again/);
+  });
+
+  it('back to normal only where the farmer would act: a recovered cow yes, an ended heat no', async () => {
+    const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0 } });
+    const heat = alert('heat', 'C1', now);
+    const sick = alert('health', 'C2', now);
+    record(nf, heat);
+    record(nf, sick);
+    await run(nf, MIN);
+    expect(chat.to('Anna')).toHaveLength(1);
+    now += 6 * HOUR;
+    record(nf, { ...heat, state: 'resolved', at: now });
+    record(nf, { ...sick, state: 'resolved', at: now });
+    await run(nf, 10 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna).toHaveLength(2);
+    expect(anna[1]!.text).toMatch(/Cow C2 is back to her normal/);
+    expect(anna[1]!.text).not.toMatch(/C1/);
+    expect(anna[1]!.ctx.actions).toBe(false);
+  });
+
+  it('reminders repeat an open, unacknowledged alert after repeat_interval; an acknowledged one is left alone', async () => {
+    const nf = notifier({ notify: { repeatIntervalHours: 12 } });
+    const sick = alert('health', 'C2', now);
+    record(nf, sick);
+    await run(nf, MIN);
+    await run(nf, 13 * HOUR, 5 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna).toHaveLength(2);
+    expect(anna[1]!.text).toMatch(/Reminder/i);
+    nf.acknowledge([sick.id], 'Anna');
+    await run(nf, 30 * HOUR, 10 * MIN);
+    expect(chat.to('Anna')).toHaveLength(2);
+  });
+
+  it('retries a failing chat with backoff, and regroups what arrived meanwhile into the next message', async () => {
+    const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0 } });
+    chat.failures = [new DeliveryError('503', true), new DeliveryError('503', true)];
+    record(nf, alert('heat', 'C1', now));
+    await run(nf, 10_000, 1000);
+    record(nf, alert('heat', 'C2', now));
+    await run(nf, 2 * MIN, 1000);
+    const anna = chat.to('Anna');
+    expect(anna).toHaveLength(1);
+    expect(anna[0]!.text).toMatch(/2 cows probably in heat/);
+    expect(store.notify.recentMessages(10).map((m) => m.status).sort()).toEqual(['retry', 'retry', 'sent']);
+  });
+
+  it('a permanent refusal fails the message with its reason and does not loop', async () => {
+    const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0 } });
+    chat.failures = [new DeliveryError('WhatsApp error 131026: message undeliverable', false)];
+    record(nf, alert('heat', 'C1', now));
+    await run(nf, HOUR, MIN);
+    expect(chat.sent).toEqual([]);
+    const [m] = store.notify.recentMessages(10);
+    expect(m).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/131026/) });
+    expect(store.notify.failedMessages(10)).toHaveLength(1);
+  });
+
+  it('STOP opts a person out and START back in', async () => {
+    const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0 }, recipients: [{ name: 'Anna', channel: 'console', address: '' }] });
+    expect(nf.handleInbound({ type: 'text', channel: 'console', from: '', text: 'STOP', id: `stop${n}`, at: now }).outcome).toBe('stopped');
+    record(nf, alert('heat', 'C1', now));
+    await run(nf, HOUR, MIN);
+    expect(chat.sent).toEqual([]);
+    expect(nf.status().recipients[0]!.optedOut).toBe(true);
+    expect(nf.handleInbound({ type: 'text', channel: 'console', from: '', text: 'start', id: `start${n}`, at: now }).outcome).toBe('started');
+    record(nf, alert('heat', 'C2', now));
+    await run(nf, HOUR, MIN);
+    expect(chat.sent).toHaveLength(1);
+    expect(chat.sent[0]!.text).toContain('C2');
+  });
+
+  it('a crash between the request and its commit costs at most one duplicate, never a missing message', async () => {
+    const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0 } });
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    // The service receives the message, but the agent dies before it records the answer.
+    const dying: ChatChannel = {
+      name: 'console', timeoutMs: 60 * 60_000, paceMs: 0,
+      send: async (to, m, ctx) => {
+        chat.sent.push({ to: to.name, text: m.text, at: now, ctx, template: m.template.name });
+        await hung;
+        throw new Error('never reached');
+      },
+    };
+    const c = parseConfig({ farm: { id: 'f' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, recipients: [{ name: 'Anna', channel: 'console' }], notify: { groupWaitS: 0, groupIntervalMin: 0 } });
+    const before = new Notifier({ store, recipients: c.recipients, escalation: [], policy: c.notify, farmName: 'f', channels: [dying], logger: memoryLogger().logger, feedsFor: () => [], clock: () => now });
+    record(before, alert('heat', 'C1', now));
+    void before.drain();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(chat.sent).toHaveLength(1);
+    expect(store.notify.recentMessages(1)[0]!.status).toBe('inflight');
+
+    // Restart: a new store on the same file, as after kill -9.
+    const after = new Store(join(tmp.dir, 'n.db'));
+    const nf2 = new Notifier({ store: after, recipients: c.recipients, escalation: [], policy: c.notify, farmName: 'f', channels: [chat], logger: memoryLogger().logger, feedsFor: () => [], clock: () => now });
+    nf2.start();
+    await nf2.drain();
+    await nf2.stop();
+    expect(chat.sent).toHaveLength(2);
+    expect(chat.sent[1]!.text).toBe(chat.sent[0]!.text);
+    expect(after.notify.counts()).toEqual({ sent: 1 });
+    after.close();
+    release();
+    void nf;
+  });
+
+  it('the queue per person is bounded: the oldest non-urgent are dropped, urgent never', async () => {
+    const nf = notifier({ notify: { maxPendingPerRecipient: 10 } });
+    chat.failures = Array.from({ length: 1000 }, () => new DeliveryError('down', true));
+    for (let i = 0; i < 15; i++) record(nf, alert('battery_low', `B${i}`, now));
+    for (let i = 0; i < 5; i++) record(nf, alert('health', `U${i}`, now, { severity: 'urgent' }));
+    nf.tick();
+    const pending = store.notify.pending('Anna');
+    expect(pending.length).toBe(10);
+    expect(pending.filter((p) => p.urgent)).toHaveLength(5);
+    expect(nf.stats.dropped).toBe(10);
+  });
+
+  it('a message nobody could send for a week expires, with a counter, unless urgent', async () => {
+    const nf = notifier({ notify: { expireAfterHours: 24 } });
+    chat.failures = Array.from({ length: 10_000 }, () => new DeliveryError('down', true));
+    record(nf, alert('battery_low', 'B1', now));
+    record(nf, alert('health', 'U1', now, { severity: 'urgent' }));
+    await run(nf, 25 * HOUR, 10 * MIN);
+    expect(nf.stats.expired).toBe(1);
+    expect(store.notify.pending('Anna').map((p) => p.alertId)).toEqual([expect.stringMatching(/^health:U1/)]);
+  });
+});

@@ -361,7 +361,13 @@ export class Notifier {
         logger.info({ recipient: r.name }, action === 'stop' ? 'recipient opted out (STOP)' : 'recipient opted back in (START)');
         return { outcome: action === 'stop' ? 'stopped' : 'started', reply: renderReceipt(action === 'stop' ? 'stopped' : 'started', [], r) };
       }
-      if (!action) return { outcome: 'not-understood', reply: renderReceipt('help', [], r) };
+      if (!action) {
+        // A template only carries a one-line summary; anything the person writes opens the window, and the
+        // answer is the whole of their latest message, with how to reply.
+        const latest = ns.latestSentTo(r.name);
+        const help = renderReceipt('help', [], r);
+        return { outcome: 'not-understood', reply: latest ? `${latest.text}\n\n${help}` : help };
+      }
       const m = messageId === undefined ? undefined : ns.message(messageId);
       // A button carries our message id; only the person it was sent to may act on it.
       if (!m || m.recipient !== r.name) return { outcome: 'nothing-to-do', reply: renderReceipt('nothing', [], r) };

@@ -44,6 +44,8 @@ export interface WhatsAppStandIn {
   sent: WaSent[];
   requests: WaRequest[];
   failNext(...f: WaFailure[]): void;
+  /** The service is back: forget the failures still queued. */
+  clearFailures(): void;
   onSent?: (m: WaSent) => void;
   userWrites(waId: string, text: string, opts?: { contextWamid?: string }): Promise<number>;
   pressTemplateButton(waId: string, payload: string, contextWamid: string, text?: string): Promise<number>;
@@ -341,6 +343,7 @@ export async function startWhatsAppStandIn(o: WhatsAppStandInOptions): Promise<W
     sent: [],
     requests: [],
     failNext: (...f) => void failures.push(...f),
+    clearFailures: () => void (failures.length = 0),
     userWrites: async (waId, text, opts) =>
       inbound(waId, {
         type: 'text',

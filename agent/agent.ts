@@ -45,6 +45,8 @@ export class Agent {
   readonly mqtt: MqttSource;
   readonly alertPublisher: MqttAlertChannel;
   readonly telegram: TelegramChannel | null;
+  /** The machine feeds (MQTT, matching webhooks) an alert change is queued for. */
+  readonly feedsFor: (a: Pick<AlertRow, 'type'>) => string[];
   readonly http: HttpServer;
   httpPort: number | null = null;
   private readonly clock: () => number;
@@ -65,11 +67,11 @@ export class Agent {
     this.alertPublisher = new MqttAlertChannel(config.mqtt, this.logger);
     const webhooks = config.channels.webhooks.map((w) => ({ feed: new WebhookChannel(w, this.clock), types: w.types }));
     const feeds: FeedChannel[] = [this.alertPublisher, ...webhooks.map((w) => w.feed), ...(o.extraFeeds ?? [])];
-    const feedsFor = (a: Pick<AlertRow, 'type'>) => [
+    const feedsFor = (this.feedsFor = (a: Pick<AlertRow, 'type'>) => [
       this.alertPublisher.name,
       ...webhooks.filter((w) => !w.types || w.types.includes(a.type)).map((w) => w.feed.name),
       ...(o.extraFeeds ?? []).map((f) => f.name),
-    ];
+    ]);
     this.outbox = new OutboxWorker({ store: this.store, channels: feeds, logger: this.logger, clock: this.clock, ...(o.random && { random: o.random }), ...o.outbox });
 
     // People: grouped, paced, in their language.

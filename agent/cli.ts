@@ -1,13 +1,11 @@
 #!/usr/bin/env node
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { publishHerd, simulateHerd, truthToJson } from '../collar-sim/index.js';
 import { DAY_MS } from '../rules/index.js';
 import { Agent } from './agent.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
-import { loadConfigFile, parseConfig } from './config.js';
+import { startDemo } from './demo.js';
+import { loadConfigFile } from './config.js';
 import { CowbellError } from './errors.js';
 import { redactUrl } from './log.js';
 
@@ -19,7 +17,8 @@ Usage: cowbell <command> [options]
 
 Commands:
   start    the demo, or the agent when given --config FILE (what "npm start" runs)
-  demo     embedded broker + simulated herd + agent; alerts in the console and on http://127.0.0.1:8080/
+  demo     embedded broker + simulated herd + agent + WhatsApp and Telegram stand-ins; what each phone
+           shows in the console, and the status page on http://127.0.0.1:8080/
   agent    run the agent against the broker named in a config file
   check    validate a config file and print what the agent would use
   sim      publish a simulated herd's readings to a broker
@@ -28,8 +27,10 @@ Run "cowbell <command> --help" for a command's options.`,
   demo: `cowbell demo — everything on this machine, nothing to configure
 
 Starts an MQTT broker on 127.0.0.1:1883 (another port if that is taken), simulates a herd with a few weeks
-of history at one day per second (then real time), and runs the agent with the console channel. The
-status page and API answer on http://127.0.0.1:8080/ (another port if taken).
+of history at one day per second (then real time), and runs the agent. Alerts go to Anna on WhatsApp and
+Hans on Telegram, through local stand-ins of both APIs that print what each phone shows; type "a" + Enter
+to tap Acknowledge on Anna's latest message. The status page and API answer on http://127.0.0.1:8080/
+(another port if taken).
 
 Options:
   --cows N       herd size (default 12)
@@ -107,70 +108,20 @@ function runCheck(argv: string[]): void {
   console.log(`rules: ${JSON.stringify(c.rules)}`);
 }
 
-async function listenOrAny(start: (port: number) => Promise<number>, port: number): Promise<number> {
-  try {
-    return await start(port);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    return start(0);
-  }
-}
-
 async function runDemo(argv: string[]): Promise<void> {
   const o = args(argv, {
     cows: { type: 'string' }, days: { type: 'string' }, speed: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' },
   });
   if (o.help) return void console.log(HELP.demo);
-  const cows = num(o.cows, 12, 'cows');
-  const days = num(o.days, 21, 'days');
-  const speed = num(o.speed, 86_400, 'speed');
-  const seed = num(o.seed, 1, 'seed');
-
-  let broker: EmbeddedBroker | undefined;
-  await listenOrAny(async (port) => (broker = await startEmbeddedBroker({ port })).port, 1883);
-  const dir = mkdtempSync(join(tmpdir(), 'cowbell-demo-'));
-  const config = parseConfig({
-    farm: { id: 'demo', name: 'Demo farm', timezone: 'UTC' },
-    mqtt: { url: broker!.url, clientId: 'cowbell-demo-agent' },
-    store: { path: join(dir, 'cowbell.db') },
-    http: { port: num(o.port, 8080, 'port') },
-    log: { level: 'warn' },
+  const demo = await startDemo({
+    cows: num(o.cows, 12, 'cows'),
+    days: num(o.days, 21, 'days'),
+    speed: num(o.speed, 86_400, 'speed'),
+    seed: num(o.seed, 1, 'seed'),
+    port: num(o.port, 8080, 'port'),
   });
-  let agent = new Agent(config);
-  try {
-    await agent.start();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    await agent.stop();
-    agent = new Agent({ ...config, http: { ...config.http, port: 0 } });
-    await agent.start();
-  }
-
-  const now = Date.now();
-  const startMs = Math.floor((now - days * DAY_MS) / 900_000) * 900_000;
-  // One day beyond now, played in real time once the history has caught up with the clock.
-  const sim = simulateHerd({ farmId: 'demo', cows, startMs, days: days + 1, seed, episodes: 'default' });
-  // Announce the episodes in the fast-forwarded history; one that starts later plays out in real time.
-  const truth = truthToJson(sim);
-  truth.episodes = truth.episodes.filter((e) => Date.parse(e.start) < now);
-  const truthPath = join(dir, 'ground-truth.json');
-  writeFileSync(truthPath, JSON.stringify(truth, null, 2));
-
-  console.log(`Cowbell demo
-  broker      ${broker!.url} (embedded)
-  status page http://127.0.0.1:${agent.httpPort}/   alerts API http://127.0.0.1:${agent.httpPort}/api/alerts
-  herd        ${cows} simulated cows, ${days} days of history at ${speed / 86_400} day(s) per second, then real time
-  injected    ${truth.episodes.map((e) => `${e.type} ${e.cowId}`).join(', ')}  (ground truth: ${truthPath})
-  database    ${config.store.path}
-Cows need ${config.rules.baseline.warmupDays} days of history before deviations are judged; alerts follow below. Ctrl-C to stop.`);
-
-  const abort = new AbortController();
-  onSignal(async () => {
-    abort.abort();
-    await agent.stop();
-    await broker!.close();
-  });
-  await publishHerd({ url: broker!.url, farmId: 'demo', sim, speed, catchUpToWallClock: true, signal: abort.signal });
+  onSignal(() => demo.stop());
+  await demo.caughtUp;
 }
 
 async function runSim(argv: string[]): Promise<void> {

@@ -45,6 +45,8 @@ const TelegramSchema = z.strictObject({
   /** polling: getUpdates (works behind NAT, no public address needed); webhook: Telegram POSTs to /webhooks/telegram. */
   mode: z.enum(['polling', 'webhook', 'send-only']).default('polling'),
   webhookSecret: SecretSchema.optional(),
+  /** Webhook mode: the public https URL of this agent's /webhooks/telegram (via a tunnel or reverse proxy); registered with setWebhook at start. */
+  webhookUrl: httpsUrl('public webhook').optional(),
   apiBaseUrl: httpsUrl('Bot API').default('https://api.telegram.org'),
   timeoutMs: z.int().min(1000).max(120_000).default(15_000),
   pollTimeoutS: z.int().min(0).max(50).default(30),

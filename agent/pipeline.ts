@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { CowDetector, DAY_MS, FarmDetector, HOUR_MS, SNAPSHOT_VERSION, type AlertEvent, type CowSnapshot, type Reading, type RuleSet } from '../rules/index.js';
+import { CowDetector, DAY_MS, FarmDetector, SNAPSHOT_VERSION, type AlertEvent, type CowSnapshot, type Reading, type RuleSet } from '../rules/index.js';
 import { parseMessage } from './ingest/payload.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/store.js';

@@ -173,6 +173,10 @@ export class HttpServer {
     } catch {
       return send(res, 400, { error: 'not JSON' });
     }
+    // One Update object; anything else (null, an array) would fail deep inside the handler as a 500.
+    if (typeof update !== 'object' || update === null || Array.isArray(update) || !Number.isInteger((update as { update_id?: unknown }).update_id)) {
+      return send(res, 400, { error: 'not a Telegram update' });
+    }
     await tg.handle(update);
     send(res, 200, { ok: true });
   }

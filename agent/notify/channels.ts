@@ -100,11 +100,11 @@ export class WebhookChannel implements FeedChannel {
     }
     await res.body.dump();
     if (res.statusCode >= 200 && res.statusCode < 300) return;
-    const retryAfter = Number(res.headers['retry-after']);
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after'], this.clock());
     // The receiver's 4xx is its final word (bad URL, gone, refused signature) — except "slow down" and "timeout".
     const retryable = res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408;
     throw new DeliveryError(`webhook ${this.cfg.name}: HTTP ${res.statusCode}`, retryable, {
-      ...(Number.isFinite(retryAfter) && retryAfter > 0 && { retryAfterMs: retryAfter * 1000 }),
+      ...(retryAfterMs !== undefined && { retryAfterMs }),
     });
   }
 }
@@ -112,4 +112,12 @@ export class WebhookChannel implements FeedChannel {
 export function signWebhook(key: Buffer, id: string, timestamp: number, body: string): Record<string, string> {
   const signature = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
   return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${signature}` };
+}
+
+/** Retry-After is delay-seconds or an HTTP-date (RFC 9110 §10.2.3); anything else, or a time already past, is ignored. */
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!v) return undefined;
+  const ms = /^\d+$/.test(v) ? Number(v) * 1000 : Date.parse(v) - now;
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }

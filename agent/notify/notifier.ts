@@ -64,7 +64,6 @@ export class Notifier {
   private readonly channels: Map<string, ChatChannel>;
   private readonly lanes = new Map<string, Loop>();
   private readonly ticker: Loop;
-  private readonly byName: Map<string, Recipient>;
   /** Channel → until when it is paused, and why (a revoked token): shown on the status page. */
   readonly paused = new Map<string, { until: number; reason: string }>();
   private readonly toldOnce = new Set<string>();
@@ -73,7 +72,6 @@ export class Notifier {
     this.clock = o.clock ?? Date.now;
     this.random = o.random ?? Math.random;
     this.channels = new Map(o.channels.map((c) => [c.name, c]));
-    this.byName = new Map(o.recipients.map((r) => [r.name, r]));
     for (const r of o.recipients) {
       this.lanes.set(r.name, new Loop(`notify:${r.name}`, () => this.step(r), o.logger, { idleMs: 60_000 }));
     }
@@ -324,10 +322,11 @@ export class Notifier {
     const ns = store.notify;
     const now = this.clock();
     return store.transaction((): InboundOutcome => {
-      if (!ns.firstSeen(`${e.channel}:${e.id}`, now)) return { outcome: 'duplicate' };
       if (e.type === 'status') {
+        // Unknown wamid: perhaps our own commit of the send is a moment behind; not marked seen, so a redelivery still counts.
         const m = ns.messageByProviderId(e.providerId);
         if (!m) return { outcome: 'nothing-to-do' };
+        if (!ns.firstSeen(`${e.channel}:${e.id}`, now)) return { outcome: 'duplicate' };
         if (!ns.updateDelivery(m.id, e.status, e.error ?? null) || e.status !== 'failed') return { outcome: 'status' };
         if (e.error?.startsWith(`${WHATSAPP_WINDOW_CLOSED} `) && m.status === 'sent') {
           // Accepted, then refused because the 24-h window had closed: say it again, as a template this time.
@@ -339,6 +338,7 @@ export class Notifier {
         logger.error({ recipient: m.recipient, messageId: m.id, err: e.error }, 'the chat service could not deliver a message it had accepted');
         return { outcome: 'status' };
       }
+      if (!ns.firstSeen(`${e.channel}:${e.id}`, now)) return { outcome: 'duplicate' };
       const r = this.o.recipients.find((x) => x.channel === e.channel && x.address === e.from);
       if (!r) {
         logger.warn({ channel: e.channel, from: redactAddress(e.from) }, 'message from someone who is not a recipient; ignored (add them to "recipients" to let them answer)');
@@ -409,6 +409,8 @@ export class Notifier {
     const r = this.o.recipients.find((x) => x.channel === channelName && x.address === from);
     const channel = this.channels.get(channelName);
     if (!r || !channel?.confirm) return;
+    // A paused channel (account restricted, spam limit) sends nothing, not even answers.
+    if ((this.paused.get(channelName)?.until ?? 0) > this.clock()) return;
     try {
       await withDeadline(channel.timeoutMs, 'confirmation', (signal) => channel.confirm!(r, text, signal));
     } catch (err) {

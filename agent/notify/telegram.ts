@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import type { TelegramConfig } from '../config.js';
 import { DeliveryError } from '../errors.js';
@@ -39,6 +40,8 @@ export class TelegramChannel implements ChatChannel {
   private polling = false;
   private pollAbort: AbortController | null = null;
   private pollDone: Promise<void> | null = null;
+  /** Aborted by stop(): ends a backoff wait between failed polls at once. */
+  private stopping: AbortController | null = null;
   private offset = 0;
 
   constructor(
@@ -88,14 +91,24 @@ export class TelegramChannel implements ChatChannel {
   }
 
   start(): void {
+    if (this.cfg.mode === 'webhook' && this.cfg.webhookUrl) {
+      // Telegram sends the secret back in a header on every update, so forged posts can be told apart.
+      void this.quietly('setWebhook', {
+        url: this.cfg.webhookUrl,
+        secret_token: this.cfg.webhookSecret?.reveal(),
+        allowed_updates: ['message', 'callback_query'],
+      });
+    }
     if (this.cfg.mode !== 'polling' || this.polling) return;
     this.polling = true;
+    this.stopping = new AbortController();
     this.pollDone = this.pollLoop();
   }
 
   async stop(): Promise<void> {
     this.polling = false;
     this.pollAbort?.abort(new Error('stopping'));
+    this.stopping?.abort(new Error('stopping'));
     await this.pollDone;
   }
 
@@ -122,7 +135,8 @@ export class TelegramChannel implements ChatChannel {
         const e = err as DeliveryError;
         const wait = e.retryAfterMs ?? Math.min(POLL_BACKOFF_MAX_MS, 1000 * 2 ** failures++);
         this.logger.warn({ err: e.message, retryInMs: wait }, 'Telegram getUpdates failed; will poll again');
-        await new Promise((r) => setTimeout(r, wait).unref());
+        // stop() must not wait out a backoff of up to a minute.
+        await sleep(wait, undefined, { signal: this.stopping!.signal, ref: false }).catch(() => undefined);
       } finally {
         clearTimeout(deadline);
       }

@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig } from '../agent/config.js';
 import { ConfigError } from '../agent/errors.js';
@@ -55,5 +56,66 @@ describe('config file', () => {
     writeFileSync(file, '{ "farm": ');
     expect(() => loadConfigFile(file)).toThrow(new RegExp(`${file} is not valid JSON`));
     expect(() => loadConfigFile(join(dir, 'missing.json'))).toThrow(/cannot read config file/);
+  });
+});
+
+describe('chat channels and recipients in the config', () => {
+  const wa = { phoneNumberId: '123456789012345', token: { env: 'COWBELL_TEST_WA_TOKEN' } };
+
+  it('lists every missing secret and bad recipient at once, naming the key', () => {
+    delete process.env.COWBELL_TEST_WA_TOKEN;
+    let error: ConfigError | undefined;
+    try {
+      parseConfig({
+        ...minimal,
+        channels: { whatsapp: { ...wa, appSecret: { file: 'nope/app-secret' } } },
+        recipients: [
+          { name: 'Anna', channel: 'whatsapp', address: '+41 79 123 45 67' },
+          { name: 'Hans', channel: 'telegram', address: '42' },
+        ],
+        escalation: [{ afterMinutes: 30, to: ['Vet'] }],
+      }, '/etc/cowbell');
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.code).toBe('COWBELL_CONFIG_INVALID');
+    expect(error?.issues).toEqual(expect.arrayContaining([
+      'channels.whatsapp.token: environment variable COWBELL_TEST_WA_TOKEN is not set',
+      expect.stringMatching(/^channels\.whatsapp\.appSecret: cannot read \/etc\/cowbell\/nope\/app-secret/),
+      expect.stringMatching(/^recipients\.0\.address: a WhatsApp number in international format, digits only/),
+      'recipients.1.channel: "telegram" needs channels.telegram to be configured',
+      'escalation.0.to: no recipient is named "Vet"',
+    ]));
+  });
+
+  it('reads secrets from the environment or a file, and they never print', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cowbell-secret-'));
+    writeFileSync(join(dir, 'app-secret'), 'very-secret-app\n');
+    process.env.COWBELL_TEST_WA_TOKEN = 'EAAG-token-value';
+    const c = parseConfig({
+      ...minimal,
+      channels: { whatsapp: { ...wa, appSecret: { file: 'app-secret' } } },
+      recipients: [{ name: 'Anna', channel: 'whatsapp', address: '41791234567', language: 'de', quietHours: { start: '21:30', end: '05:30' } }],
+    }, dir);
+    expect(c.channels.whatsapp!.token.reveal()).toBe('EAAG-token-value');
+    expect(c.channels.whatsapp!.appSecret!.reveal()).toBe('very-secret-app');
+    const printed = [JSON.stringify(c), String(c.channels.whatsapp!.token), inspect(c, { depth: 10 })].join('\n');
+    expect(printed).not.toContain('EAAG-token-value');
+    expect(printed).not.toContain('very-secret-app');
+    expect(c.recipients[0]).toMatchObject({ timezone: 'UTC', language: 'de', minSeverity: 'info' });
+    delete process.env.COWBELL_TEST_WA_TOKEN;
+  });
+
+  it('the example config is valid once its secrets exist', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cowbell-example-'));
+    const example = JSON.parse(readFileSync(new URL('../cowbell.example.json', import.meta.url), 'utf8')) as Record<string, any>;
+    for (const name of ['whatsapp-app-secret', 'telegram-bot-token']) writeFileSync(join(dir, name), `${name}-value`);
+    example.channels.whatsapp.appSecret = { file: 'whatsapp-app-secret' };
+    example.channels.telegram.botToken = { file: 'telegram-bot-token' };
+    Object.assign(process.env, { WHATSAPP_TOKEN: 't', WHATSAPP_VERIFY_TOKEN: 'v', COWBELL_WEBHOOK_SECRET: 'whsec_c2VjcmV0' });
+    const c = parseConfig(example, dir);
+    expect(c.recipients.map((r) => r.name)).toEqual(['Anna', 'Hans', 'Dr Weber']);
+    expect(c.escalation).toHaveLength(2);
+    for (const k of ['WHATSAPP_TOKEN', 'WHATSAPP_VERIFY_TOKEN', 'COWBELL_WEBHOOK_SECRET']) delete process.env[k];
   });
 });

@@ -37,6 +37,7 @@ export interface OutboxStats {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_PENDING = 10_000;
 
 /**
  * Delivers queued alert changes to the feeds. Rows were written with their alert in one transaction, so
@@ -103,11 +104,12 @@ export class OutboxWorker {
     const { store, logger } = this.o;
     const paused = (this.pausedUntil.get(channel.name) ?? 0) - this.clock();
     if (paused > 0) return paused;
-    if (this.o.maxPending) {
-      const dropped = store.dropFeedOverflow(channel.name, this.o.maxPending);
+    const maxPending = this.o.maxPending ?? DEFAULT_MAX_PENDING;
+    {
+      const dropped = store.dropFeedOverflow(channel.name, maxPending);
       if (dropped) {
         this.stats.dropped += dropped;
-        logger.warn({ channel: channel.name, dropped, kept: this.o.maxPending }, 'feed queue full: dropped the oldest non-urgent changes (the alerts stay in the store and /api/alerts)');
+        logger.warn({ channel: channel.name, dropped, kept: maxPending }, 'feed queue full: dropped the oldest non-urgent changes (the alerts stay in the store and /api/alerts)');
       }
     }
     for (;;) {

@@ -10,6 +10,7 @@
  *   --json             print the figures as JSON instead of the table
  *   --storm-hours N    how long the 30 collars stay silent together (default 5)
  *   --step-min N       clock step between notifier ticks, in minutes (default 5)
+ *   --show-day DATE    also print the farmer's messages of this local day (YYYY-MM-DD); repeatable
  *
  * Scenario: the simulator's default episodes, plus a gateway radio failure: on one day 30 collars go
  * silent together (their readings in that span are dropped, never delivered) and then come back.
@@ -49,10 +50,12 @@ interface Options {
   json: boolean;
   stormHours: number;
   stepMs: number;
+  /** Extra local days (YYYY-MM-DD) whose farmer messages are printed besides the storm day. */
+  showDays: string[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { cows: 200, days: 60, seed: 7, json: false, stormHours: 5, stepMs: 5 * MIN };
+  const o: Options = { cows: 200, days: 60, seed: 7, json: false, stormHours: 5, stepMs: 5 * MIN, showDays: [] };
   const positional: number[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -62,6 +65,11 @@ function parseArgs(argv: string[]): Options {
       return Number(v);
     };
     if (a === '--json') o.json = true;
+    else if (a === '--show-day') {
+      const d = argv[++i];
+      if (d === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new Error('--show-day needs a local date YYYY-MM-DD');
+      o.showDays.push(d);
+    }
     else if (a === '--storm-hours') o.stormHours = value();
     else if (a === '--step-min') o.stepMs = value() * MIN;
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
@@ -523,9 +531,9 @@ async function main() {
   }
   console.log('');
 
-  for (const p of passes) {
-    const ms = p.messages.filter((m) => m.recipient === 'farmer' && localDay(m.at) === stormDay);
-    console.log(`Farmer's messages on the storm day ${stormDay} (pass "${p.name}"): ${ms.length}`);
+  for (const [day, what] of [[stormDay, 'the storm day'], ...o.showDays.map((d) => [d, 'day'])] as const) for (const p of passes) {
+    const ms = p.messages.filter((m) => m.recipient === 'farmer' && localDay(m.at) === day);
+    console.log(`Farmer's messages on ${what} ${day} (pass "${p.name}"): ${ms.length}`);
     for (const m of ms) {
       console.log(`  ── ${localTime(m.at)} local${m.urgent ? ' URGENT' : ''} [${Object.entries(m.kinds).map(([k, v]) => `${k} ${v}`).join(', ')}]`);
       console.log(m.text.split('\n').map((l) => `     ${l}`).join('\n'));

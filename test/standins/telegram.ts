@@ -1,8 +1,8 @@
 // A local stand-in for the Telegram Bot API, so tests and the demo drive the agent's real HTTP
 // client (long polling or webhook) over loopback. Shapes and errors follow docs/chat-apis.md.
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenLoopback, post, readBody } from './http.js';
 
 export type TgFailure = { errorCode: number; description: string; retryAfter?: number } | { drop: true } | { delayMs: number };
 
@@ -52,14 +52,6 @@ function isObj(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 /** Telegram takes parameters as a query string, urlencoded form or JSON; non-JSON transports send objects JSON-encoded. */
 function params(req: IncomingMessage, raw: string): Record<string, unknown> {
@@ -104,7 +96,7 @@ function chatOf(chatId: string): { id: number | string; type: string; first_name
 export async function startTelegramStandIn(o: { token: string; clock?: () => number }): Promise<TelegramStandIn> {
   const clock = o.clock ?? Date.now;
   const failures: TgFailure[] = [];
-  const sockets = new Set<Socket>();
+  let listening: { url: string; close(): Promise<void> } | undefined;
   // Updates stay queued until a later getUpdates offset confirms them, as on Telegram's side.
   const queue: { update_id: number; [k: string]: unknown }[] = [];
   const messages = new Map<string, Record<string, unknown>>(); // `${chatId}:${messageId}` → Message
@@ -337,11 +329,7 @@ export async function startTelegramStandIn(o: { token: string; clock?: () => num
     close: async () => {
       closed = true;
       poll?.finish(200, { ok: true, result: [] });
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        for (const s of sockets) s.destroy();
-      });
+      await listening?.close();
     },
   };
 
@@ -382,26 +370,8 @@ export async function startTelegramStandIn(o: { token: string; clock?: () => num
       }
     });
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  stand.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  listening = await listenLoopback(server);
+  stand.url = listening.url;
   return stand;
 }
 
-function post(url: string, headers: Record<string, string>, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}

@@ -3,7 +3,7 @@
 // handler over loopback. Shapes and error codes follow docs/chat-apis.md.
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenLoopback, readBody } from './http.js';
 
 export interface ApprovedTemplate {
   name: string;
@@ -167,14 +167,6 @@ function placeholders(body: string): number {
 
 const BAD_PARAM_TEXT = /[\n\r\t]| {5,}/;
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function sign(raw: string, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(raw, 'utf8').digest('hex')}`;
@@ -206,7 +198,7 @@ export async function startWhatsAppStandIn(o: WhatsAppStandInOptions): Promise<W
   const displayPhoneNumber = o.displayPhoneNumber ?? '15550001234';
   const lastInbound = new Map<string, number>();
   const failures: WaFailure[] = [];
-  const sockets = new Set<Socket>();
+  let listening: { url: string; close(): Promise<void> } | undefined;
   let lastInboundWamid: string | undefined;
   let seq = 0;
 
@@ -375,11 +367,7 @@ export async function startWhatsAppStandIn(o: WhatsAppStandInOptions): Promise<W
       return call(u.toString(), 'GET', {});
     },
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        for (const s of sockets) s.destroy();
-      });
+      await listening?.close();
     },
   };
 
@@ -482,14 +470,7 @@ export async function startWhatsAppStandIn(o: WhatsAppStandInOptions): Promise<W
       }
     });
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  stand.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  listening = await listenLoopback(server);
+  stand.url = listening.url;
   return stand;
 }

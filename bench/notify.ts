@@ -4,11 +4,11 @@
  * event time), compared with a naive notifier that sends one message per alert change. Prints figures;
  * asserts nothing.
  *
- *   npm run build && node dist/bench/notify.js [cows] [days] [seed] [--json] [--storm-hours 5] [--step-min 5]
+ *   npm run build && node dist/bench/notify.js [cows] [days] [seed] [--json] [--storm-hours 8] [--step-min 5]
  *
  *   cows, days, seed   simulated herd (default 200 cows × 60 days, seed 7)
  *   --json             print the figures as JSON instead of the table
- *   --storm-hours N    how long the 30 collars stay silent together (default 5)
+ *   --storm-hours N    how long the 30 collars stay silent together (default 8: longer than the 6-h silence rule, so the storm is raised)
  *   --step-min N       clock step between notifier ticks, in minutes (default 5)
  *   --show-day DATE    also print the farmer's messages of this local day (YYYY-MM-DD); repeatable
  *
@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../agent/config.js';
 import { createLogger } from '../agent/log.js';
 import type { ChatChannel, SendContext, SendResult } from '../agent/notify/chat.js';
+import { quietHoursEnd } from '../agent/notify/compose.js';
 import { SEVERITY_RANK, type Recipient, type RenderedMessage } from '../agent/notify/message.js';
 import { Notifier, type NotifierStats } from '../agent/notify/notifier.js';
 import { Store } from '../agent/store/store.js';
@@ -55,7 +56,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { cows: 200, days: 60, seed: 7, json: false, stormHours: 5, stepMs: 5 * MIN, showDays: [] };
+  const o: Options = { cows: 200, days: 60, seed: 7, json: false, stormHours: 8, stepMs: 5 * MIN, showDays: [] };
   const positional: number[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -375,6 +376,10 @@ interface Row {
     urgentDelayMedianMin: number | null;
     urgentDelayMaxMin: number | null;
     carrying: { reminder: number; resolved: number; storm: number; catchUp: number; digest: number };
+    /** Messages sent between 21:30 and 05:30 local (the farmer's quiet hours), and how many of them told nothing new (reminders only). */
+    night: { messages: number; remindersOnly: number };
+    /** Messages sent less than group_interval after the person's previous one (urgent ones may; the rest should not). */
+    backToBack: number;
   };
 }
 
@@ -401,10 +406,18 @@ function rowsFor(pass: PassResult, events: Timed[], days: string[]): Row[] {
           catchUp: mine.filter((m) => /Earlier, already over/.test(m.text)).length,
           digest: mine.filter((m) => /were held back so you do not get too many/.test(m.text)).length,
         },
+        backToBack: mine.filter((m, i) => i > 0 && m.at - mine[i - 1]!.at < config.notify.groupIntervalMin * MIN).length,
+        night: {
+          messages: mine.filter((m) => atNight(m.at)).length,
+          remindersOnly: mine.filter((m) => atNight(m.at) && Object.keys(m.kinds).every((k) => k === 'reminder')).length,
+        },
       },
     };
   });
 }
+
+const NIGHT = { timezone: TZ, quietHours: { start: '21:30', end: '05:30' } };
+const atNight = (t: number) => quietHoursEnd(NIGHT, t) !== null;
 
 function countBy<T>(xs: T[], key: (x: T) => string): Record<string, number> {
   const c: Record<string, number> = {};
@@ -521,7 +534,9 @@ async function main() {
   console.log('What the messages carried (messages with at least one):');
   for (const r of rows) {
     const c = r.after.carrying;
-    console.log(`  ${r.recipient} / ${r.pass}: reminder ${c.reminder}, back-to-normal ${c.resolved}, collar storm ${c.storm}, catch-up ${c.catchUp}, cap digest ${c.digest}`);
+    console.log(`  ${r.recipient} / ${r.pass}: reminder ${c.reminder}, back-to-normal ${c.resolved}, collar storm ${c.storm}, catch-up ${c.catchUp}, cap digest ${c.digest}; ` +
+      `sent 21:30–05:30 local ${r.after.night.messages} (reminders only: ${r.after.night.remindersOnly}); ` +
+      `less than ${config.notify.groupIntervalMin} min after the previous message ${r.after.backToBack}`);
   }
   for (const p of passes) {
     const s = p.stats;

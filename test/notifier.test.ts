@@ -274,6 +274,21 @@ describe('notifier: what reaches the farmer, and when', () => {
     expect(chat.to('Anna')).toHaveLength(2);
   });
 
+  it('a reminder never wakes anyone: even about an urgent alert, it waits for the end of quiet hours', async () => {
+    const nf = notifier({ recipients: [{ name: 'Anna', channel: 'console', timezone: 'Europe/Zurich', quietHours: { start: '21:30', end: '05:30' } }] });
+    now = Date.parse('2026-11-25T02:00:00Z'); // 03:00 in Zurich
+    record(nf, alert('health', 'C7', now, { severity: 'urgent' }));
+    await run(nf, MIN, 10_000);
+    expect(chat.to('Anna')).toHaveLength(1); // urgent and new: at once, at night
+    await run(nf, 24 * HOUR, 5 * MIN);
+    expect(chat.to('Anna')).toHaveLength(1); // 24 h later it is 03:00 again: the reminder waits
+    await run(nf, 3 * HOUR, 5 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna).toHaveLength(2);
+    expect(anna[1]!.text).toMatch(/Reminder/i);
+    expect(anna[1]!.at).toBeGreaterThanOrEqual(Date.parse('2026-11-26T04:30:00Z')); // 05:30 in Zurich
+  });
+
   it('retries a failing chat with backoff, and regroups what arrived meanwhile into the next message', async () => {
     const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0 } });
     chat.failures = [new DeliveryError('503', true), new DeliveryError('503', true)];

@@ -139,7 +139,7 @@ export class Notifier {
         queued = true;
         for (const r of this.o.recipients) {
           if (ns.wasTold(a.id, r.name)) {
-            ns.add({ alertId: a.id, recipient: r.name, kind: 'reminder', dedup: `reminder:snooze:${now}`, urgent: a.severity === 'urgent', payload: { alert: a }, notBefore: now }, now);
+            ns.add({ alertId: a.id, recipient: r.name, kind: 'reminder', dedup: `reminder:snooze:${now}`, urgent: false, payload: { alert: a }, notBefore: quietHoursEnd(r, now) ?? now }, now);
           }
         }
       }
@@ -161,10 +161,11 @@ export class Notifier {
         for (const r of this.o.recipients) {
           const told = open.map((a) => ({ a, last: ns.lastToldAt(a.id, r.name) })).filter((x): x is { a: AlertRow; last: number } => x.last !== null);
           if (!told.some((x) => now - x.last >= every)) continue;
+          // A reminder tells nothing new: it never wakes anyone (quiet hours hold it, even for an urgent
+          // alert — escalation is what acts on an urgent one nobody answers) and it waits its turn in grouping.
           for (const { a, last } of told) {
             if (now - last < every * 0.75) continue;
-            const urgent = a.severity === 'urgent';
-            ns.add({ alertId: a.id, recipient: r.name, kind: 'reminder', dedup: `reminder:${last}`, urgent, payload: { alert: a }, notBefore: urgent ? now : (quietHoursEnd(r, now) ?? now) }, now);
+            ns.add({ alertId: a.id, recipient: r.name, kind: 'reminder', dedup: `reminder:${last}`, urgent: false, payload: { alert: a }, notBefore: quietHoursEnd(r, now) ?? now }, now);
           }
         }
       }

@@ -289,6 +289,96 @@ describe('notifier: what reaches the farmer, and when', () => {
     expect(anna[1]!.at).toBeGreaterThanOrEqual(Date.parse('2026-11-26T04:30:00Z')); // 05:30 in Zurich
   });
 
+  it('quiet hours are judged when a message goes: one held by the cap does not go out at night', async () => {
+    const nf = notifier({
+      recipients: [{ name: 'Anna', channel: 'console', timezone: 'UTC', quietHours: { start: '21:30', end: '05:30' } }],
+      notify: { groupWaitS: 0, groupIntervalMin: 0, maxPerHour: 1 },
+    });
+    now = Date.parse('2026-11-25T21:00:00Z');
+    record(nf, alert('heat', 'C1', now));
+    await run(nf, MIN, 10_000);
+    record(nf, alert('heat', 'C2', now));
+    await run(nf, 10 * HOUR, 5 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna).toHaveLength(2);
+    expect(anna[1]!.at).toBeGreaterThanOrEqual(Date.parse('2026-11-26T05:30:00Z'));
+  });
+
+  it('"back to normal" after an urgent alert waits for the morning', async () => {
+    const nf = notifier({ recipients: [{ name: 'Anna', channel: 'console', timezone: 'UTC', quietHours: { start: '21:30', end: '05:30' } }] });
+    now = Date.parse('2026-11-25T20:00:00Z');
+    const sick = alert('health', 'C7', now, { severity: 'urgent' });
+    record(nf, sick);
+    await run(nf, MIN, 10_000);
+    now = Date.parse('2026-11-26T03:00:00Z');
+    record(nf, { ...sick, state: 'resolved', at: now });
+    await run(nf, 4 * HOUR, 5 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna).toHaveLength(2);
+    expect(anna[1]!.text).toMatch(/back to her normal/);
+    expect(anna[1]!.at).toBeGreaterThanOrEqual(Date.parse('2026-11-26T05:30:00Z'));
+  });
+
+  it('a reminder held back does not swallow the "back to normal" that follows it', async () => {
+    const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0, repeatIntervalHours: 12 } });
+    const sick = alert('health', 'C7', now);
+    record(nf, sick);
+    await run(nf, MIN, 10_000);
+    // The chat is down when the reminder is due; the cow recovers meanwhile.
+    chat.failures = Array.from({ length: 50 }, () => new DeliveryError('503', true));
+    await run(nf, 13 * HOUR, 5 * MIN);
+    record(nf, { ...sick, state: 'resolved', at: now });
+    chat.failures = [];
+    await run(nf, 2 * HOUR, 5 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna.at(-1)!.text).toMatch(/Cow C7 is back to her normal/);
+    expect(anna.map((m) => m.text).join('\n')).not.toMatch(/Reminder/);
+  });
+
+  it('after a snooze ends, escalation starts over instead of paging every step at once', async () => {
+    const nf = notifier({
+      recipients: [{ name: 'Anna', channel: 'console' }, { name: 'Hans', channel: 'console', types: [] }, { name: 'Vet', channel: 'console', types: [] }],
+      escalation: [{ afterMinutes: 30, to: ['Hans'] }, { afterMinutes: 90, to: ['Vet'] }],
+    });
+    record(nf, alert('health', 'C7', now, { severity: 'urgent' }));
+    await run(nf, MIN, 10_000);
+    const msg = store.notify.latestSentTo('Anna')!;
+    nf.handleInbound({ type: 'button', channel: 'console', from: '', data: `snooze:${msg.id}`, id: `sn${n}`, at: now });
+    await run(nf, 4 * HOUR + 10 * MIN, MIN);
+    expect(chat.to('Hans')).toEqual([]);
+    await run(nf, 25 * MIN, MIN);
+    expect(chat.to('Hans')).toHaveLength(1);
+    expect(chat.to('Vet')).toEqual([]);
+  });
+
+  it("the buttons of a message sent twice (a crash, a timeout) still act on its alerts", async () => {
+    const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0 } });
+    const sick = alert('health', 'C7', now);
+    record(nf, sick);
+    // The first try reached the phone but its outcome was lost (as after a timeout): the message goes again.
+    const first = store.transaction(() => store.notify.startMessage({ recipient: 'Anna', channel: 'console', urgent: false, text: 'x' }, store.notify.pending('Anna').map((p) => p.id), [], now));
+    store.transaction(() => store.notify.messageRetry(first, 'timeout'));
+    await run(nf, MIN, 10_000);
+    expect(chat.to('Anna')).toHaveLength(1);
+    expect(nf.handleInbound({ type: 'button', channel: 'console', from: '', data: `ack:${first}`, id: `old${n}`, at: now }).outcome).toBe('acknowledged');
+    expect(store.alert(sick.id)?.state).toBe('acknowledged');
+  });
+
+  it('retention forgets settled notifications, messages and resolved alerts, and keeps what still waits', async () => {
+    const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0 } });
+    const heat = alert('heat', 'C1', now);
+    record(nf, heat);
+    await run(nf, MIN, 10_000);
+    record(nf, { ...heat, state: 'resolved', at: now });
+    chat.failures = Array.from({ length: 100 }, () => new DeliveryError('down', true));
+    record(nf, alert('health', 'C2', now));
+    await run(nf, MIN, 10_000);
+    expect(() => store.pruneHistory(now + HOUR)).not.toThrow();
+    expect(store.alert(heat.id)).toBeUndefined();
+    expect(store.db.prepare(`SELECT count(*) FROM messages WHERE status = 'sent'`).pluck().get()).toBe(0);
+    expect(store.notify.pending('Anna').map((p) => p.alertId)).toEqual([expect.stringMatching(/^health:C2/)]);
+  });
+
   it('retries a failing chat with backoff, and regroups what arrived meanwhile into the next message', async () => {
     const nf = notifier({ notify: { groupWaitS: 0, groupIntervalMin: 0 } });
     chat.failures = [new DeliveryError('503', true), new DeliveryError('503', true)];

@@ -52,18 +52,17 @@ export function compose(due: readonly NotificationRow[], current: (alertId: stri
     const now_ = current(alertId) ?? rows[rows.length - 1]!.payload.alert;
     const open = now_.state !== 'resolved';
     const acked = now_.state === 'acknowledged' || now_.state === 'snoozed';
-    rows.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.id - b.id);
-    const lead = rows[0]!;
-    const rest = rows.slice(1).map((r) => r.id);
+    // Reminders and escalations are only worth sending while someone still has to act; the other rows
+    // (the raise, the "back to normal") are news either way.
+    const moot = rows.filter((r) => (r.kind === 'reminder' || r.kind === 'escalation') && (!open || acked));
+    skipped.push(...moot.map((r) => r.id));
+    const live = rows.filter((r) => !moot.includes(r));
+    if (!live.length) continue;
+    live.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.id - b.id);
+    const lead = live[0]!;
+    const rest = live.slice(1).map((r) => r.id);
     const waitingSince = Math.max(lead.createdAt, lead.notBefore);
 
-    if (lead.kind === 'reminder' || lead.kind === 'escalation') {
-      // Only worth sending while someone still has to act.
-      if (!open || acked) {
-        skipped.push(...rows.map((r) => r.id));
-        continue;
-      }
-    }
     if (lead.kind === 'resolved') {
       const item: MessageItem = { alert: now_, kind: 'resolved' };
       if (now - waitingSince > policy.catchUpAfterMs) catchUp.push({ item, id: lead.id, waitingSince });

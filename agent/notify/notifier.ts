@@ -117,7 +117,8 @@ export class Notifier {
     for (const r of this.o.recipients) {
       if (!r.types.includes(e.type) || SEVERITY_RANK[e.severity] < SEVERITY_RANK[r.minSeverity]) continue;
       if (ns.state(r.name).optedOut) continue;
-      const urgent = e.severity === 'urgent';
+      // Only a raise can be urgent: "back to normal" waits for the morning like any good news.
+      const urgent = e.severity === 'urgent' && e.state === 'firing';
       const notBefore = urgent ? now : (quietHoursEnd(r, now) ?? now);
       if (e.state === 'firing') {
         ns.add({ alertId: e.id, recipient: r.name, kind: 'new', dedup: 'new', urgent, payload: { alert }, notBefore }, now);
@@ -144,11 +145,13 @@ export class Notifier {
         }
       }
       for (const a of store.unacknowledgedUrgent()) {
+        // Only alerts someone was told about escalate (not, say, alerts older than this agent's notifier).
+        const notAckedBy = this.o.recipients.filter((r) => ns.wasTold(a.id, r.name)).map((r) => r.name);
+        if (!notAckedBy.length) continue;
         this.o.escalation.forEach((step, i) => {
-          if (now - a.createdAt < step.afterMinutes * 60_000) return;
-          const notAckedBy = this.o.recipients.filter((r) => ns.wasTold(a.id, r.name)).map((r) => r.name);
+          if (now - a.escalateFrom < step.afterMinutes * 60_000) return;
           for (const name of step.to) {
-            ns.add({ alertId: a.id, recipient: name, kind: 'escalation', dedup: `escalation:${i}`, urgent: true, payload: { alert: a, escalation: { notAckedBy, afterMinutes: step.afterMinutes } }, notBefore: now }, now);
+            ns.add({ alertId: a.id, recipient: name, kind: 'escalation', dedup: `escalation:${i}:${a.escalateFrom}`, urgent: true, payload: { alert: a, escalation: { notAckedBy, afterMinutes: step.afterMinutes } }, notBefore: now }, now);
           }
         });
       }
@@ -314,7 +317,9 @@ export class Notifier {
     };
     // Held back by a cap: as of when it was ready, the hour's or the day's messages were used up.
     const capped = capFree(ready) > ready;
-    return { sendAt: Math.max(now, paceReady, ready, capFree(Math.max(now, ready))), capped };
+    const sendAt = Math.max(now, paceReady, ready, capFree(Math.max(now, ready)));
+    // Caps, backoff or an outage can push a message into the night: quiet hours are judged when it goes.
+    return { sendAt: quietHoursEnd(r, sendAt) ?? sendAt, capped };
   }
 
   /** A person pressed a button, replied, wrote STOP or START; or the service reported a delivery status. */

@@ -91,10 +91,12 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE alerts ADD COLUMN ack_by TEXT;
   ALTER TABLE alerts ADD COLUMN ack_at INTEGER;
   ALTER TABLE alerts ADD COLUMN snoozed_until INTEGER;
-  -- Agent clock when the alert was first recorded: escalation counts from here.
-  ALTER TABLE alerts ADD COLUMN created_at INTEGER;
-  UPDATE alerts SET created_at = updated_at;
+  -- Agent clock from which escalation counts: when the alert was recorded, or when a snooze on it ended.
+  ALTER TABLE alerts ADD COLUMN escalate_from INTEGER;
+  UPDATE alerts SET escalate_from = updated_at;
   CREATE INDEX alerts_open ON alerts (state, severity) WHERE state = 'firing';
+  -- /api/alerts?since= and the status page read by recording time.
+  CREATE INDEX alerts_by_updated ON alerts (updated_at);
 
   -- One row per (alert, recipient, reason to tell): written with the alert transition in one transaction.
   -- The notifier folds the pending rows of one recipient into one message when they are due.
@@ -115,6 +117,7 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX notifications_by_recipient ON notifications (recipient, status, id);
   CREATE INDEX notifications_by_message ON notifications (message_id);
+  CREATE INDEX notifications_by_alert ON notifications (alert_id, recipient, status);
 
   -- One row per message put together for one person. 'inflight' is written before the request, so a crash
   -- between the request and its outcome is found at the next start and the message is sent again.
@@ -134,6 +137,14 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX messages_by_provider ON messages (provider_id) WHERE provider_id IS NOT NULL;
   CREATE INDEX messages_sent ON messages (recipient, status, sent_at);
+
+  -- Which alerts each message told about, kept when a retry re-sends them under a new message: the
+  -- buttons on a copy that reached the phone before a crash or a timeout still work.
+  CREATE TABLE message_items (
+    message_id INTEGER NOT NULL,
+    alert_id   TEXT NOT NULL,
+    PRIMARY KEY (message_id, alert_id)
+  ) WITHOUT ROWID;
 
   CREATE TABLE recipient_state (
     recipient       TEXT PRIMARY KEY,

@@ -88,7 +88,8 @@ export class NotifyStore {
       message: db.prepare<[number], Record<string, unknown>>(`SELECT * FROM messages WHERE id = ?`),
       latestSentTo: db.prepare<[string], Record<string, unknown>>(`SELECT * FROM messages WHERE recipient = ? AND status = 'sent' ORDER BY sent_at DESC, id DESC LIMIT 1`),
       setDelivery: db.prepare(`UPDATE messages SET delivery = ?, last_error = coalesce(?, last_error) WHERE id = ?`),
-      alertsOfMessage: db.prepare<[number], { alert_id: string }>(`SELECT DISTINCT alert_id FROM notifications WHERE message_id = ?`),
+      alertsOfMessage: db.prepare<[number], { alert_id: string }>(`SELECT alert_id FROM message_items WHERE message_id = ?`),
+      addItem: db.prepare(`INSERT OR IGNORE INTO message_items (message_id, alert_id) SELECT ?, alert_id FROM notifications WHERE id = ?`),
       seen: db.prepare(`INSERT OR IGNORE INTO inbound_seen (id, received_at) VALUES (?, ?)`),
       pruneSeen: db.prepare(`DELETE FROM inbound_seen WHERE received_at < ?`),
       lastTold: db.prepare<[string, string], { t: number | null }>(`SELECT max(m.sent_at) AS t FROM notifications n JOIN messages m ON m.id = n.message_id
@@ -136,6 +137,7 @@ export class NotifyStore {
     const id = Number(this.s.insertMessage.run(m.recipient, m.channel, m.urgent ? 1 : 0, carried.length + merged.length, m.text, now).lastInsertRowid);
     this.setStatus(carried, 'inflight', id);
     this.setStatus(merged, 'inflight', id);
+    for (const n of [...carried, ...merged]) this.s.addItem.run(id, n);
     return id;
   }
 

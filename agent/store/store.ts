@@ -84,7 +84,7 @@ export class Store {
       addCollar: db.prepare(`INSERT INTO herd (collar_id, farm_id, cow_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`),
       touchCollar: db.prepare('UPDATE herd SET last_seen = ? WHERE collar_id = ?'),
       insertAlert: db.prepare(`INSERT OR IGNORE INTO alerts
-        (id, farm_id, cow_id, collar_id, type, severity, state, raised_at, since, at, evidence, updated_at, created_at)
+        (id, farm_id, cow_id, collar_id, type, severity, state, raised_at, since, at, evidence, updated_at, escalate_from)
         VALUES (@id, @farmId, @cowId, @collarId, @type, @severity, 'firing', @raisedAt, @since, @at, @evidence, @now, @now)`),
       resolveAlert: db.prepare(`UPDATE alerts SET state = 'resolved', at = @at, evidence = @evidence, updated_at = @now
         WHERE id = @id AND state = 'firing'`),
@@ -189,17 +189,18 @@ export class Store {
       .prepare<[number], { id: string }>(`SELECT id FROM alerts WHERE state = 'firing' AND ack_state = 'snoozed' AND snoozed_until <= ?`)
       .all(now)
       .map((r) => r.id);
-    const stmt = this.db.prepare(`UPDATE alerts SET ack_state = NULL, ack_by = NULL, ack_at = NULL, snoozed_until = NULL, updated_at = ? WHERE id = ?`);
-    for (const id of ids) stmt.run(now, id);
+    // Escalation starts over: the snooze was someone's answer, and its steps count from its end.
+    const stmt = this.db.prepare(`UPDATE alerts SET ack_state = NULL, ack_by = NULL, ack_at = NULL, snoozed_until = NULL, updated_at = ?, escalate_from = ? WHERE id = ?`);
+    for (const id of ids) stmt.run(now, now, id);
     return ids.map((id) => this.alert(id)!);
   }
 
-  /** Open urgent alerts nobody has acknowledged (or whose snooze ended), with the agent time they were first recorded. */
-  unacknowledgedUrgent(): (AlertRow & { createdAt: number })[] {
+  /** Open urgent alerts nobody has acknowledged (or whose snooze ended), with the agent time escalation counts from. */
+  unacknowledgedUrgent(): (AlertRow & { escalateFrom: number })[] {
     return this.db
       .prepare<[], Record<string, string | number | null>>(`SELECT * FROM alerts WHERE state = 'firing' AND severity = 'urgent' AND ack_state IS NULL`)
       .all()
-      .map((r) => ({ ...toRow(r), createdAt: (r.created_at ?? r.updated_at) as number }));
+      .map((r) => ({ ...toRow(r), escalateFrom: (r.escalate_from ?? r.updated_at) as number }));
   }
 
   /** Open alerts nobody has acknowledged or snoozed. */
@@ -345,12 +346,21 @@ export class Store {
     }
   }
 
-  /** Drops delivered or failed messages and resolved alerts last changed before `before` (the agent's clock). */
+  /**
+   * Forgets what is settled and older than `before` (the agent's clock): delivered or failed feed rows,
+   * people's notifications and messages that are no longer waiting, and resolved alerts nothing refers to.
+   */
   pruneHistory(before: number): void {
     this.transaction(() => {
       this.db.prepare(`DELETE FROM outbox WHERE status != 'pending' AND created_at < ?`).run(before);
+      this.db.prepare(`DELETE FROM notifications WHERE status NOT IN ('pending', 'inflight') AND created_at < ?`).run(before);
       this.db
-        .prepare(`DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ? AND id NOT IN (SELECT alert_id FROM outbox)`)
+        .prepare(`DELETE FROM messages WHERE status != 'inflight' AND created_at < ? AND id NOT IN (SELECT message_id FROM notifications WHERE message_id IS NOT NULL)`)
+        .run(before);
+      this.db.prepare(`DELETE FROM message_items WHERE message_id NOT IN (SELECT id FROM messages)`).run();
+      this.db
+        .prepare(`DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ?
+          AND id NOT IN (SELECT alert_id FROM outbox) AND id NOT IN (SELECT alert_id FROM notifications)`)
         .run(before);
     });
   }

@@ -90,6 +90,7 @@ export class Agent {
       logger: this.logger,
       feedsFor,
       onFeedQueued: () => this.outbox.nudge(),
+      onFatal: (err) => this.fatal(err),
       clock: this.clock,
       ...(o.random && { random: o.random }),
       ...o.notifier,

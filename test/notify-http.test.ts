@@ -96,6 +96,14 @@ describe('HTTP', () => {
       expect(page).toContain('Open alerts (2)');
       expect(page).toContain('Cow C8 is probably in heat');
       expect((await fetch(`${url}/nope`)).status).toBe(404);
+
+      // Acknowledge from the status page; a form posted from another site is refused (CSRF).
+      const cross = await fetch(`${url}/api/alerts/heat:C8:1/ack`, { method: 'POST', headers: { origin: 'https://evil.example' } });
+      expect(cross.status).toBe(403);
+      expect(agent.store.alert('heat:C8:1')?.state).toBe('firing');
+      const same = await fetch(`${url}/api/alerts/heat:C8:1/ack`, { method: 'POST', headers: { origin: url } });
+      expect(same.status).toBe(200);
+      expect(agent.store.alert('heat:C8:1')).toMatchObject({ state: 'acknowledged', ack: { by: 'status page' } });
     } finally {
       await agent.stop();
       tmp.cleanup();

@@ -133,6 +133,20 @@ describe('outbox', () => {
     expect(store.counts()).toMatchObject({ outboxPending: 0, outboxFailed: 1 });
   });
 
+  it('keeps a channel in order across a restart: nothing overtakes a change waiting for its retry', async () => {
+    const ch = new ScriptedChannel('chat');
+    store.transaction(() => [1, 2].forEach((n) => store.recordAlert(alert(n), ['chat'], now)));
+    ch.failures = [new Error('ECONNRESET')];
+    await worker([ch]).drain();
+    // A new worker (as after a restart) knows nothing of the first one's backoff.
+    const again = worker([ch]);
+    await again.drain();
+    expect(ch.delivered).toEqual([]);
+    now += 60_000;
+    await again.drain();
+    expect(ch.delivered.map((a) => a.cowId)).toEqual(['C1', 'C2']);
+  });
+
   it('caps the backoff', () => {
     const w = worker([]);
     expect(w.backoffMs(1)).toBe(5_000);

@@ -90,6 +90,9 @@ export class HttpServer {
     if (url.pathname === '/webhooks/telegram') return this.telegram(req, res);
     const act = /^\/api\/alerts\/([^/]+)\/(ack|snooze)$/.exec(url.pathname);
     if (act && req.method === 'POST' && this.inbound) {
+      // A page on another site must not make a farm browser acknowledge alerts (CSRF): browsers say where a
+      // form comes from; tools like curl send no Origin and are let through.
+      if (!sameOrigin(req)) return send(res, 403, { error: 'cross-site request refused' });
       await readBody(req, 4096);
       const n = this.inbound.act(decodeURIComponent(act[1]!), act[2] === 'ack' ? 'acknowledge' : 'snooze');
       // A form on the status page posts here: send the browser back to the page.
@@ -251,6 +254,17 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+function sameOrigin(req: IncomingMessage): boolean {
+  if (header(req, 'sec-fetch-site') === 'cross-site') return false;
+  const origin = header(req, 'origin');
+  if (!origin || origin === 'null') return origin === undefined;
+  try {
+    return new URL(origin).host === header(req, 'host');
+  } catch {
+    return false;
+  }
 }
 
 function safeEqual(a: string, b: string): boolean {

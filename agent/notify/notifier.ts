@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { HOUR_MS, type AlertEvent, type AlertType } from '../../rules/index.js';
 import type { EscalationStep, NotifyConfig } from '../config.js';
 import { asDeliveryError } from '../errors.js';
@@ -38,6 +39,8 @@ export interface NotifierOptions {
   maxDelayMs?: number;
   /** How long a channel stays paused after the service refused our credentials or account. */
   pauseMs?: number;
+  /** The database failed under a notifier step. */
+  onFatal?: (err: Error) => void;
 }
 
 export interface NotifierStats {
@@ -67,15 +70,17 @@ export class Notifier {
   /** Channel → until when it is paused, and why (a revoked token): shown on the status page. */
   readonly paused = new Map<string, { until: number; reason: string }>();
   private readonly toldOnce = new Set<string>();
+  /** Delivery statuses that arrived before the send they are about was committed (bounded). */
+  private readonly orphanStatuses = new Map<string, InboundEvent>();
 
   constructor(private readonly o: NotifierOptions) {
     this.clock = o.clock ?? Date.now;
     this.random = o.random ?? Math.random;
     this.channels = new Map(o.channels.map((c) => [c.name, c]));
     for (const r of o.recipients) {
-      this.lanes.set(r.name, new Loop(`notify:${r.name}`, () => this.step(r), o.logger, { idleMs: 60_000 }));
+      this.lanes.set(r.name, new Loop(`notify:${r.name}`, () => this.guard(() => this.step(r)), o.logger, { idleMs: 60_000 }));
     }
-    this.ticker = new Loop('notify:tick', async () => (this.tick(), TICK_MS), o.logger);
+    this.ticker = new Loop('notify:tick', () => this.guard(async () => (this.tick(), TICK_MS)), o.logger);
   }
 
   get recipients(): readonly Recipient[] {
@@ -83,10 +88,13 @@ export class Notifier {
   }
 
   start(): void {
-    const reclaimed = this.o.store.transaction(() => this.o.store.notify.reclaimInflight());
+    const { store, logger } = this.o;
+    const reclaimed = store.transaction(() => store.notify.reclaimInflight());
     if (reclaimed.length) {
-      this.o.logger.warn({ messages: reclaimed.length }, 'messages were in flight when the agent stopped; sending them again (the person may get them twice)');
+      logger.warn({ messages: reclaimed.length }, 'messages were in flight when the agent stopped; sending them again (the person may get them twice)');
     }
+    const gone = store.transaction(() => store.notify.skipPendingExcept(this.o.recipients.map((r) => r.name)));
+    for (const g of gone) logger.warn({ recipient: g.recipient, notifications: g.n }, 'notifications for someone no longer in "recipients" will not be sent');
     for (const c of this.channels.values()) c.start?.();
     for (const lane of this.lanes.values()) lane.start();
     this.ticker.start();
@@ -185,6 +193,19 @@ export class Notifier {
     this.nudge();
   }
 
+  /**
+   * A database error leaves rows half-way (a message in flight); only a restart sorts that out (it resends
+   * what was in flight), so it is the agent's to handle, as for ingest.
+   */
+  private async guard(step: () => Promise<number | null>): Promise<number | null> {
+    try {
+      return await step();
+    } catch (err) {
+      if (err instanceof Database.SqliteError) this.o.onFatal?.(err);
+      throw err;
+    }
+  }
+
   backoffMs(attempts: number): number {
     const base = this.o.baseDelayMs ?? 5_000;
     const max = this.o.maxDelayMs ?? 15 * 60_000;
@@ -248,6 +269,11 @@ export class Notifier {
         ns.updateState(r.name, { lastSentAt: now, attempts: 0, nextAttemptAt: 0, lastError: null, ...(res.windowClosed && { windowUntil: 0 }) });
       });
       this.paused.delete(r.channel);
+      const early = res.providerId ? this.orphanStatuses.get(res.providerId) : undefined;
+      if (early) {
+        this.orphanStatuses.delete(res.providerId!);
+        this.handleInbound(early);
+      }
       this.stats.messages++;
       this.stats.items += carried.length;
       logger.info({ recipient: r.name, channel: r.channel, messageId, items: carried.length, urgent: content.urgent }, 'message sent');
@@ -329,9 +355,13 @@ export class Notifier {
     const now = this.clock();
     return store.transaction((): InboundOutcome => {
       if (e.type === 'status') {
-        // Unknown wamid: perhaps our own commit of the send is a moment behind; not marked seen, so a redelivery still counts.
         const m = ns.messageByProviderId(e.providerId);
-        if (!m) return { outcome: 'nothing-to-do' };
+        if (!m) {
+          // The status can overtake the answer to our own request: keep it a while and apply it once the send is committed.
+          if (this.orphanStatuses.size >= 1000) this.orphanStatuses.delete(this.orphanStatuses.keys().next().value!);
+          this.orphanStatuses.set(e.providerId, e);
+          return { outcome: 'nothing-to-do' };
+        }
         if (!ns.firstSeen(`${e.channel}:${e.id}`, now)) return { outcome: 'duplicate' };
         if (!ns.updateDelivery(m.id, e.status, e.error ?? null) || e.status !== 'failed') return { outcome: 'status' };
         if (e.error?.startsWith(`${WHATSAPP_WINDOW_CLOSED} `) && m.status === 'sent') {
@@ -344,6 +374,8 @@ export class Notifier {
         logger.error({ recipient: m.recipient, messageId: m.id, err: e.error }, 'the chat service could not deliver a message it had accepted');
         return { outcome: 'status' };
       }
+      // Seen ids are kept for 30 days; anything older than a week is a replay (Meta's signature has no timestamp).
+      if (e.at < now - 7 * 24 * HOUR_MS) return { outcome: 'duplicate' };
       if (!ns.firstSeen(`${e.channel}:${e.id}`, now)) return { outcome: 'duplicate' };
       const r = this.o.recipients.find((x) => x.channel === e.channel && x.address === e.from);
       if (!r) {
@@ -367,6 +399,8 @@ export class Notifier {
         logger.info({ recipient: r.name }, action === 'stop' ? 'recipient opted out (STOP)' : 'recipient opted back in (START)');
         return { outcome: action === 'stop' ? 'stopped' : 'started', reply: renderReceipt(action === 'stop' ? 'stopped' : 'started', [], r) };
       }
+      // Someone who wrote STOP hears nothing about the herd until START.
+      if (ns.state(r.name).optedOut) return { outcome: 'nothing-to-do', reply: renderReceipt('stopped', [], r) };
       if (!action) {
         // A template only carries a one-line summary; anything the person writes opens the window, and the
         // answer is the whole of their latest message, with how to reply.

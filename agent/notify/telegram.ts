@@ -127,8 +127,10 @@ export class TelegramChannel implements ChatChannel {
         );
         failures = 0;
         for (const u of updates) {
-          this.offset = Math.max(this.offset, u.update_id + 1);
+          // Confirmed to Telegram (by the next offset) only once handled: a failure gets it again, and the
+          // inbound id check makes the second time harmless.
           await this.handleUpdate(u);
+          this.offset = Math.max(this.offset, u.update_id + 1);
         }
       } catch (err) {
         if (!this.polling) break;

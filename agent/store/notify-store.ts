@@ -163,6 +163,19 @@ export class NotifyStore {
     this.s.finishMessageItems.run('failed', id);
   }
 
+  /** Pending notifications of people no longer configured will never go: skip them, and say for whom. */
+  skipPendingExcept(recipients: readonly string[]): { recipient: string; n: number }[] {
+    const list = JSON.stringify(recipients);
+    const rows = this.db
+      .prepare<[string], { recipient: string; n: number }>(`SELECT recipient, count(*) AS n FROM notifications
+        WHERE status = 'pending' AND recipient NOT IN (SELECT value FROM json_each(?)) GROUP BY recipient`)
+      .all(list);
+    if (rows.length) {
+      this.db.prepare(`UPDATE notifications SET status = 'skipped' WHERE status = 'pending' AND recipient NOT IN (SELECT value FROM json_each(?))`).run(list);
+    }
+    return rows;
+  }
+
   /** After a crash: messages whose request may or may not have reached the service. Sent again: at most one duplicate each. */
   reclaimInflight(): { id: number; recipient: string }[] {
     const rows = this.s.inflightMessages.all();

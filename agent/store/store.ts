@@ -92,9 +92,12 @@ export class Store {
         VALUES (?, ?, ?, ?, ?, ?)`),
       quarantine: db.prepare(`INSERT INTO quarantine (received_at, topic, reason, payload_head, payload_bytes) VALUES (?, ?, ?, ?, ?)`),
       trimQuarantine: db.prepare(`DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ${QUARANTINE_KEEP}`),
-      due: db.prepare<[string, number, number], { id: number; alert_id: string; state: string; channel: string; attempts: number; payload: string }>(
+      due: db.prepare<[{ channel: string; now: number; limit: number }], { id: number; alert_id: string; state: string; channel: string; attempts: number; payload: string }>(
         `SELECT id, alert_id, state, channel, attempts, payload FROM outbox
-         WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?`,
+         WHERE status = 'pending' AND channel = @channel AND next_attempt_at <= @now
+           -- in order: nothing overtakes a row that waits for its retry (also after a restart)
+           AND id < coalesce((SELECT min(id) FROM outbox WHERE status = 'pending' AND channel = @channel AND next_attempt_at > @now), 9e18)
+         ORDER BY id LIMIT @limit`,
       ),
       channelsPending: db.prepare<[], { channel: string }>(`SELECT DISTINCT channel FROM outbox WHERE status = 'pending'`),
       markSent: db.prepare(`UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?`),
@@ -216,7 +219,7 @@ export class Store {
 
   /** A channel's due messages, oldest first. Queried per channel so a backlog on one never hides another's. */
   dueMessages(channel: string, now: number, limit: number): OutboxRow[] {
-    return this.s.due.all(channel, now, limit).map((r) => ({
+    return this.s.due.all({ channel, now, limit }).map((r) => ({
       id: r.id,
       alertId: r.alert_id,
       state: r.state,

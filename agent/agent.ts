@@ -172,6 +172,10 @@ export class Agent {
       if (wm !== null) this.store.pruneReadings(wm - keepMs);
       this.store.pruneHistory(this.clock() - keepMs);
     });
+    const wa = this.config.channels.whatsapp;
+    if (wa && (!wa.appSecret || !wa.verifyToken)) {
+      this.logger.warn('WhatsApp sends, but farmers\' buttons and replies are off: set channels.whatsapp.appSecret and verifyToken, and point Meta\'s webhook at /webhooks/whatsapp (docs/whatsapp.md)');
+    }
     this.logger.info(
       { farm: this.config.farm.id, broker: redactUrl(this.config.mqtt.url), http: `http://${this.config.http.host}:${this.httpPort}/` },
       'cowbell agent started',

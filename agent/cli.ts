@@ -105,6 +105,10 @@ function runCheck(argv: string[]): void {
   console.log(`config OK: farm ${c.farm.id} (${c.farm.timezone}), broker ${redactUrl(c.mqtt.url)} as ${c.mqtt.clientId}`);
   console.log(`store ${c.store.path} (readings kept ${c.store.retentionDays} days), http ${c.http.host}:${c.http.port}`);
   console.log(`people: ${c.recipients.map((r) => `${r.name} (${r.channel}, ${r.language})`).join(", ")}; feeds: mqtt on farm/${c.farm.id}/alert/{type}${c.channels.webhooks.map((w) => `, webhook ${w.name}`).join("")}`);
+  const wa = c.channels.whatsapp;
+  if (wa) console.log(`whatsapp: sends as phone number id ${wa.phoneNumberId} (${wa.apiVersion}); farmers' buttons and replies ${wa.appSecret && wa.verifyToken ? 'on (Meta must reach /webhooks/whatsapp)' : 'OFF: set appSecret and verifyToken'}`);
+  const tg = c.channels.telegram;
+  if (tg) console.log(`telegram: ${tg.mode === 'polling' ? 'buttons and replies by long polling (no public address needed)' : tg.mode === 'webhook' ? `buttons and replies by webhook${tg.webhookUrl ? ` at ${tg.webhookUrl}` : ' (webhookUrl not set: register it yourself)'}` : 'send only'}`);
   console.log(`rules: ${JSON.stringify(c.rules)}`);
 }
 

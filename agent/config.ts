@@ -27,7 +27,7 @@ const httpsUrl = (what: string) => z.url({ protocol: /^https?$/, error: `expecte
 
 const WhatsAppSchema = z.strictObject({
   /** The phone number id from Meta's WhatsApp manager (not the phone number itself). */
-  phoneNumberId: z.string().regex(/^\d{5,20}$/, 'the numeric phone number id from the WhatsApp manager'),
+  phoneNumberId: z.string().regex(/^\d{5,20}$/, 'the phone number id from the WhatsApp manager: 5 to 20 digits'),
   apiVersion: z.string().regex(/^v\d+\.\d+$/, 'a Graph API version such as "v21.0"').default('v21.0'),
   token: SecretSchema,
   /** Needed for inbound (button presses, replies, delivery statuses): verifies X-Hub-Signature-256. */
@@ -250,6 +250,15 @@ export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfi
     for (const name of step.to) if (!names.has(name)) issues.push(`escalation.${i}.to: no recipient is named "${name}"`);
     if (i > 0 && step.afterMinutes <= c.escalation[i - 1]!.afterMinutes) issues.push(`escalation.${i}.afterMinutes: must be later than the step before`);
   });
+  for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+    const file = c.mqtt.tls?.[key];
+    if (!file) continue;
+    try {
+      readFileSync(resolve(baseDir, file));
+    } catch (err) {
+      issues.push(`mqtt.tls.${key}: cannot read ${resolve(baseDir, file)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+  }
   if (issues.length) throw new ConfigError('the config file has problems', issues);
   const recipients: Recipient[] = c.recipients.map((r) => ({ ...r, timezone: r.timezone ?? c.farm.timezone }));
 
@@ -282,7 +291,7 @@ function readSecret(input: SecretInput, baseDir: string): Secret {
   if (typeof input === 'string') return new Secret(input, 'inline');
   if ('env' in input) {
     const value = process.env[input.env];
-    if (!value) throw new Error(`environment variable ${input.env} is not set`);
+    if (!value) throw new Error(`environment variable ${input.env} is not set (set it where the agent runs, e.g. systemd Environment= or EnvironmentFile=)`);
     return new Secret(value.trim(), `env ${input.env}`);
   }
   const path = resolve(baseDir, input.file);
@@ -290,7 +299,9 @@ function readSecret(input: SecretInput, baseDir: string): Secret {
   try {
     value = readFileSync(path, 'utf8').trim();
   } catch (err) {
-    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied (the agent must be able to read it)' : (code ?? (err as Error).message);
+    throw new Error(`cannot read ${path}: ${why} (write the secret there, readable only by the agent: chmod 600)`);
   }
   if (!value) throw new Error(`${path} is empty`);
   return new Secret(value, `file ${path}`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -73,7 +73,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
       },
       recipients: [
         { name: 'Anna', channel: 'whatsapp', address: ANNA, language: 'en', minSeverity: 'info' },
-        { name: 'Hans', channel: 'telegram', address: HANS, language: 'de', types: ['health', 'down_cow', 'collar_offline'], minSeverity: 'warning' },
+        { name: 'Hans', channel: 'telegram', address: HANS, language: 'de', types: ['health', 'down_cow', 'collar_offline'] },
       ],
       escalation: [{ afterMinutes: 30, to: ['Hans'] }],
       // Shorter than on a farm, so grouping shows within the demo's first minute.
@@ -92,15 +92,20 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
 
   const phone = (who: string, via: string, text: string, buttons: string[]) =>
     say(`\n📱 ${who} (${via}):\n    ${text.replace(/\n/g, '\n    ')}${buttons.length ? `\n    ${buttons.map((b) => `[${b}]`).join(' ')}` : ''}`);
-  // A template's buttons are part of what the stand-in shows; an interactive message's are not.
-  wa.onSent = (m) => phone('Anna', m.type === 'template' ? 'WhatsApp template' : 'WhatsApp', m.shown, m.type === 'template' ? [] : m.buttons);
+  // What the stand-in shows already ends with the buttons.
+  wa.onSent = (m) => phone('Anna', m.type === 'template' ? 'WhatsApp template' : 'WhatsApp', m.shown, []);
   tg.onSent = (m) => phone('Hans', 'Telegram', m.text, m.buttons.map((b) => b.text));
 
+  // Anna taps the latest message that still has an open alert (many early ones are about cows already recovered).
   const press = async (kind: 'ack' | 'snooze'): Promise<number> => {
-    const last = [...wa.sent].reverse().find((m) => m.type !== 'text' && m.buttons.length);
-    if (!last) return 0;
-    const id = JSON.stringify(last.body).match(new RegExp(`"(${kind}:\\d+)"`))?.[1];
-    if (!id) return 0;
+    const messageOf = (m: WaSent) => Number(JSON.stringify(m.body).match(/"ack:(\d+)"/)?.[1] ?? NaN);
+    const isOpen = (id: string) => ['firing', 'snoozed'].includes(agent.store.alert(id)?.state ?? '');
+    const last = [...wa.sent].reverse().find((m) => m.type !== 'text' && agent.store.notify.alertIdsOfMessage(messageOf(m)).some(isOpen));
+    if (!last) {
+      say('\n(no message of Anna\'s has an open alert left to acknowledge yet)');
+      return 0;
+    }
+    const id = `${kind}:${messageOf(last)}`;
     say(`\n👆 Anna taps [${kind === 'ack' ? last.buttons[0] : last.buttons[1]}]`);
     return last.type === 'template'
       ? wa.pressTemplateButton(ANNA, id, last.wamid, kind === 'ack' ? last.buttons[0] : last.buttons[1])
@@ -125,7 +130,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
   database    ${join(dir, 'cowbell.db')}
 Cows need ${agent.config.rules.baseline.warmupDays} days of history before they are judged. What each phone shows follows below;
 messages are grouped (10 s wait, then at most one a minute per person). Type "a" + Enter to tap Acknowledge
-on Anna's latest message, "s" + Enter for Snooze. Ctrl-C to stop.`);
+on Anna's latest message about an open alert, "s" + Enter for Snooze. Ctrl-C to stop (the demo's files go).`);
 
   const abort = new AbortController();
   const rl = o.input === null ? null : createInterface({ input: o.input ?? process.stdin });
@@ -148,6 +153,7 @@ on Anna's latest message, "s" + Enter for Snooze. Ctrl-C to stop.`);
       await broker.close();
       await wa.close();
       await tg.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -50,6 +50,9 @@ describe('config file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cowbell-cfg-'));
     const file = join(dir, 'cowbell.json');
     writeFileSync(file, JSON.stringify({ ...minimal, store: { path: 'data/farm.db' }, mqtt: { ...minimal.mqtt, tls: { caFile: 'ca.pem' } } }));
+    // A TLS file that is not there is a config error, not a crash when the agent connects.
+    expect(() => loadConfigFile(file)).toThrow(/mqtt\.tls\.caFile: cannot read .*ca\.pem: no such file/);
+    writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\n');
     const c = loadConfigFile(file);
     expect(c.store.path).toBe(join(dir, 'data/farm.db'));
     expect(c.mqtt.tls?.caFile).toBe(join(dir, 'ca.pem'));
@@ -80,7 +83,7 @@ describe('chat channels and recipients in the config', () => {
     }
     expect(error?.code).toBe('COWBELL_CONFIG_INVALID');
     expect(error?.issues).toEqual(expect.arrayContaining([
-      'channels.whatsapp.token: environment variable COWBELL_TEST_WA_TOKEN is not set',
+      expect.stringMatching(/^channels\.whatsapp\.token: environment variable COWBELL_TEST_WA_TOKEN is not set \(set it where the agent runs/),
       expect.stringMatching(/^channels\.whatsapp\.appSecret: cannot read \/etc\/cowbell\/nope\/app-secret/),
       expect.stringMatching(/^recipients\.0\.address: a WhatsApp number in international format, digits only/),
       'recipients.1.channel: "telegram" needs channels.telegram to be configured',
@@ -109,7 +112,7 @@ describe('chat channels and recipients in the config', () => {
   it('the example config is valid once its secrets exist', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cowbell-example-'));
     const example = JSON.parse(readFileSync(new URL('../cowbell.example.json', import.meta.url), 'utf8')) as Record<string, any>;
-    for (const name of ['whatsapp-app-secret', 'telegram-bot-token']) writeFileSync(join(dir, name), `${name}-value`);
+    for (const name of ['whatsapp-app-secret', 'telegram-bot-token', 'ca.pem']) writeFileSync(join(dir, name), `${name}-value`);
     example.channels.whatsapp.appSecret = { file: 'whatsapp-app-secret' };
     example.channels.telegram.botToken = { file: 'telegram-bot-token' };
     Object.assign(process.env, { WHATSAPP_TOKEN: 't', WHATSAPP_VERIFY_TOKEN: 'v', COWBELL_WEBHOOK_SECRET: 'whsec_c2VjcmV0' });

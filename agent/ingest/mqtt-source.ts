@@ -94,7 +94,7 @@ export class MqttSource {
       this.o.logger.warn({ err: err.message }, 'broker connection error');
     });
     client.on('close', () => {
-      if (this.connected) this.o.logger.warn('broker connection closed');
+      if (this.connected && !this.stopping) this.o.logger.warn('broker connection closed');
       this.connected = false;
       this.subscribed = false;
       this.connectedSince = null;

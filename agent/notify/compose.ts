@@ -39,7 +39,7 @@ export function compose(due: readonly NotificationRow[], current: (alertId: stri
   const merged: number[] = [];
   const skipped: number[] = [];
   const fresh: { item: MessageItem; urgent: boolean; id: number }[] = [];
-  const catchUp: { item: MessageItem; id: number; waitingSince: number }[] = [];
+  const catchUp: { item: MessageItem; id: number }[] = [];
 
   const byAlert = new Map<string, NotificationRow[]>();
   for (const n of due) {
@@ -65,7 +65,7 @@ export function compose(due: readonly NotificationRow[], current: (alertId: stri
 
     if (lead.kind === 'resolved') {
       const item: MessageItem = { alert: now_, kind: 'resolved' };
-      if (now - waitingSince > policy.catchUpAfterMs) catchUp.push({ item, id: lead.id, waitingSince });
+      if (now - waitingSince > policy.catchUpAfterMs) catchUp.push({ item, id: lead.id });
       else fresh.push({ item, urgent: false, id: lead.id });
       merged.push(...rest);
       continue;
@@ -73,7 +73,7 @@ export function compose(due: readonly NotificationRow[], current: (alertId: stri
     const stale = !open || (now_.type === 'heat' && now_.since + HEAT_ACTIONABLE_MS < now);
     if (stale) {
       // "Cow 12 was in heat from … to …": the raise and the resolve in one past-tense line.
-      catchUp.push({ item: { alert: now_, kind: 'new' }, id: lead.id, waitingSince });
+      catchUp.push({ item: { alert: now_, kind: 'new' }, id: lead.id });
       merged.push(...rest);
       continue;
     }
@@ -109,7 +109,6 @@ export function compose(due: readonly NotificationRow[], current: (alertId: stri
     catchUp: catchUp.map((c) => c.item),
     storms,
     urgent: fresh.some((f) => f.urgent),
-    ...(catchUp.length > 0 && { catchUpSince: Math.min(...catchUp.map((c) => c.waitingSince)) }),
   };
   return { content, carried, merged, skipped };
 }

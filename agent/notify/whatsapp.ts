@@ -14,7 +14,7 @@ import type { Recipient, RenderedMessage } from './message.js';
 
 /** Error codes, by what to do about them. The HTTP status is only a hint: Meta's tables disagree on it. */
 const RETRY = new Set([4, 80007, 130429, 131056, 613, 131000, 131016, 1, 2]);
-const PAUSE = new Set([190, 368, 131048, 131031, 10, 200]);
+const PAUSE = new Set([190, 368, 131048, 131031, 133010, 10, 200]);
 const WINDOW_CLOSED = 131047;
 
 const INTERACTIVE_BODY_MAX = 1024;

@@ -120,8 +120,8 @@ export class CowDetector {
     // progress cannot be compared fairly). They change when an hour completes or a late reading fills one in.
     const now = floorHour(s.lastTs);
     if (now !== completedBefore || reading.ts - reading.intervalS * 1000 < now) {
-      this.judgeHeat(reading.ts, now, push);
-      this.judgeHealth(reading.ts, now, push);
+      this.judgeHeat(now, push);
+      this.judgeHealth(now, push);
     }
     return { events, judged: true };
   }
@@ -268,13 +268,18 @@ export class CowDetector {
     };
   }
 
-  /** Onset: walk back over the hours that were still off her normal in the same direction. */
+  /**
+   * Onset: walk back over the hours that were still off her normal in the same direction. An hour with no
+   * data yet (a gap, or a backlog still being filled in) is stepped over, not taken as her normal: the
+   * onset comes from the data that shows the change, whatever order it arrived in.
+   */
   private onset(metric: Metric, end: number, offNormal: (ratio: number) => boolean, lookBackHours: number): number {
     let since = end;
     for (let t = end - HOUR_MS, h = 0; h < lookBackHours; t -= HOUR_MS, h++) {
       const hour = this.sum(metric, t, t);
+      if (hour.coveredS === 0) continue;
       const normal = this.normalRate(metric, t, t);
-      if (hour.coveredS === 0 || !normal || !offNormal((hour.value * 3600) / hour.coveredS / normal.median)) break;
+      if (!normal || !offNormal((hour.value * 3600) / hour.coveredS / normal.median)) break;
       since = t;
     }
     return since;
@@ -294,10 +299,15 @@ export class CowDetector {
     };
   }
 
-  private judgeHeat(at: number, end: number, push: (e: AlertEvent | null) => void): void {
+  /**
+   * `at` of a heat or health change is the end of the window that shows it (event time of the data), not
+   * the time of whichever reading happened to complete it: a late reading filling in a gap must not move it.
+   */
+  private judgeHeat(end: number, push: (e: AlertEvent | null) => void): void {
     const cfg = this.rules.heat;
     const w = this.window('activity', cfg.windowHours, end, { capRatio: cfg.hourCapRatio, hotRatio: cfg.hotRatio, floorShare: cfg.floorShare });
     if (!w || w.coverage < cfg.minCoverage) return;
+    const at = w.to;
     const { alerts, subject } = this.state;
     if (!alerts.open.heat) {
       if (w.ratio >= cfg.minRatio && w.z >= cfg.minZ && w.hotHours >= cfg.minHotHours) {
@@ -311,12 +321,13 @@ export class CowDetector {
     }
   }
 
-  private judgeHealth(at: number, end: number, push: (e: AlertEvent | null) => void): void {
+  private judgeHealth(end: number, push: (e: AlertEvent | null) => void): void {
     const cfg = this.rules.health;
     const judged = (['activity', 'rumination'] as const)
       .map((m) => this.window(m, cfg.windowHours, end))
       .filter((w): w is WindowStats => w !== null && w.coverage >= cfg.minCoverage);
     if (judged.length === 0) return;
+    const at = end;
     const { alerts, subject } = this.state;
     const unit = (w: WindowStats) => (w.metric === 'activity' ? 'activity count' : 'minutes ruminating');
     if (!alerts.open.health) {

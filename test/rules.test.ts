@@ -125,6 +125,32 @@ describe('heat', () => {
   });
 });
 
+describe('heat from a backfill', () => {
+  // Found when tried as a new user would: a collar out of reach 08:00–16:00 uploads that stretch at 20:00.
+  // The heat began at 09:00; judged while the upload was still filling in the window, it was reported with
+  // onset 15:15 (the late reading's own time), moving the insemination advice six hours late.
+  it('takes onset and time from the data that shows the heat, whatever order it arrived in', () => {
+    const heatStart = START + 15 * DAY + 9 * HOUR;
+    const sim = simulateHerd({ farmId: 'f', cows: 1, startMs: START, days: 17, seed: 5, episodes: [{ collarId: 'C001', type: 'heat', start: heatStart, end: heatStart + 14 * HOUR }] });
+    const all = [...sim.readings()];
+    const heatOf = (ordered: Reading[]) => {
+      const det = new FarmDetector('f', rules);
+      for (const r of ordered) for (const e of det.observe(r, r.collarId, r.ts).events) if (e.type === 'heat' && e.state === 'firing') return e;
+      return undefined;
+    };
+    const live = heatOf(all)!;
+    const gap = all.filter((r) => r.ts > heatStart - HOUR && r.ts <= heatStart + 7 * HOUR);
+    const rest = all.filter((r) => !gap.includes(r));
+    const cut = rest.findIndex((r) => r.ts > heatStart + 11 * HOUR);
+    const backfilled = heatOf([...rest.slice(0, cut), ...gap, ...rest.slice(cut)])!;
+    expect(live.since).toBe(heatStart);
+    expect(backfilled.since).toBe(heatStart);
+    // It is known once the window that shows it is whole: the hour the upload completed, on the hour.
+    expect(backfilled.at % HOUR).toBe(0);
+    expect(backfilled.at).toBeLessThanOrEqual(heatStart + 11 * HOUR);
+  });
+});
+
 describe('health', () => {
   const onset = START + 10 * DAY + 6 * HOUR;
 

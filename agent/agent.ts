@@ -256,7 +256,10 @@ export class Agent {
       startedAt: new Date(this.startedAt).toISOString(),
       broker: { url: redactUrl(this.config.mqtt.url), connected: this.mqtt.connected, subscribed: this.mqtt.subscribed, lastError: this.mqtt.lastError },
       ingest: { ...c, lastMessageAt: iso(this.pipeline.lastMessageAt) },
-      herd: { collars: counts.collars, warmingUp, watermark: iso(this.pipeline.detector.farm.watermark) },
+      herd: {
+        collars: counts.collars, warmingUp, watermark: iso(this.pipeline.detector.farm.watermark),
+        futureStamped: [...this.pipeline.futureCollars].map(([collarId, f]) => ({ collarId, ts: iso(f.ts)!, receivedAt: iso(f.at)! })),
+      },
       store: { readings: counts.readings, quarantined: counts.quarantined, openAlerts: counts.openAlerts, outboxPending: counts.outboxPending, outboxFailed: counts.outboxFailed },
       outbox: { ...this.outbox.stats },
       notify: this.notifier.status(),

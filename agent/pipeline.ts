@@ -16,6 +16,8 @@ export interface PipelineCounters {
   lateUnjudged: number;
   /** Stamped more than 15 minutes ahead of the gateway's clock on arrival. */
   aheadOfClock: number;
+  /** Stamped so far in the future (a collar clock gone wrong) that they are kept out of detection. */
+  futureUnjudged: number;
   alerts: number;
 }
 
@@ -40,8 +42,10 @@ export interface PipelineOptions {
  */
 export class ReadingPipeline {
   readonly detector: FarmDetector;
-  readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, aheadOfClock: 0, alerts: 0 };
+  readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, aheadOfClock: 0, futureUnjudged: 0, alerts: 0 };
   lastMessageAt: number | null = null;
+  /** Collars that sent readings stamped in the future, with the latest such stamp and when it came (bounded). */
+  readonly futureCollars = new Map<string, { ts: number; at: number }>();
   private readonly clock: () => number;
   private readonly warnLimiter = new Map<string, { windowStart: number; count: number }>();
 
@@ -132,7 +136,12 @@ export class ReadingPipeline {
         "reading is ahead of the gateway's clock (collar clock or gateway clock wrong?); kept, but it cannot move the farm's event time");
     }
     const result = this.detector.observe(reading, cowId, now);
-    if (!result.judged) this.counters.lateUnjudged++;
+    if (result.future) {
+      this.counters.futureUnjudged++;
+      if (this.futureCollars.size < 1000 || this.futureCollars.has(reading.collarId)) this.futureCollars.set(reading.collarId, { ts: reading.ts, at: now });
+      this.warnLimited(`future:${reading.collarId}`, now, { collarId: reading.collarId, ts: new Date(reading.ts).toISOString() },
+        "reading stamped in the future (the collar's clock is wrong?); stored, but left out of detection so it cannot blind her");
+    } else if (!result.judged) this.counters.lateUnjudged++;
     this.record(result.events, now);
   }
 

@@ -46,7 +46,17 @@ export interface ObserveResult {
   events: AlertEvent[];
   /** False when the reading was too late to take part in detection (it is still worth storing). */
   judged: boolean;
+  /** The reading is stamped implausibly far in the future: kept out of her history and clock. */
+  future?: boolean;
 }
+
+/**
+ * How far past both its arrival and the cow's newest reading a reading may be stamped before it counts
+ * as "in the future". A gateway whose clock runs behind (no RTC, NTP not synced) still sees its collars
+ * step forward 15 minutes at a time, and a collar back from days out of reach arrives on time; only a clock
+ * gone wrong (a reset collar stamping 2030) jumps this far, and must not drag her clock with it.
+ */
+export const FUTURE_JUMP_MS = DAY_MS;
 
 interface WindowStats {
   metric: Metric;
@@ -95,9 +105,22 @@ export class CowDetector {
     return this.rules.baseline.days * DAY_MS + (3 * this.maxWindowHours + 1) * HOUR_MS;
   }
 
-  observe(reading: Reading, arrivalWall: number): ObserveResult {
+  /**
+   * `maxAheadOfArrivalMs`: when set (live ingest), a reading stamped further than that past its arrival and
+   * more than FUTURE_JUMP_MS past her newest reading is left out: one reading stamped 2030 would otherwise
+   * move her clock there, and every real reading after it would count as too late to judge. It does not
+   * count as a sign of life either, so a collar sending nothing else is found silent.
+   */
+  observe(reading: Reading, arrivalWall: number, maxAheadOfArrivalMs?: number): ObserveResult {
     const s = this.state;
     const events: AlertEvent[] = [];
+    if (
+      maxAheadOfArrivalMs !== undefined &&
+      reading.ts > arrivalWall + maxAheadOfArrivalMs &&
+      reading.ts > (s.lastTs ?? arrivalWall) + FUTURE_JUMP_MS
+    ) {
+      return { events, judged: false, future: true };
+    }
     const push = (e: AlertEvent | null) => e && events.push(e);
     s.lastArrival = Math.max(s.lastArrival ?? arrivalWall, arrivalWall);
 
@@ -436,9 +459,10 @@ export class FarmDetector {
       this.cows.set(cowId, cow);
     }
     this.dirty.add(cowId);
-    const result = cow.observe(reading, arrivalWall);
-    const f = this.farm;
     const cap = this.opts.maxAheadOfArrivalMs;
+    const result = cow.observe(reading, arrivalWall, cap);
+    if (result.future) return result;
+    const f = this.farm;
     const ts = cap === undefined ? reading.ts : Math.min(reading.ts, arrivalWall + cap);
     f.watermark = Math.max(f.watermark ?? ts, ts);
     if (f.lastSilenceScan === null || f.watermark - f.lastSilenceScan >= SILENCE_SCAN_STEP_MS) {

@@ -145,6 +145,10 @@ describe.each(brokerKinds)('agent against a real %s broker over TCP', (kind) => 
       await publishRaw(broker.url, [msg(t, 10), msg(t, 10), msg(t + HOUR, 30), msg(t + HOUR / 2, 20), msg(t + HOUR, 99), ahead]);
       await eventually(() => agent.pipeline.counters.duplicates === 2 && agent.pipeline.counters.readings === 4, 10_000, 'readings');
       expect(agent.pipeline.counters.aheadOfClock).toBe(1);
+      // Two days ahead, with nothing before it: a clock gone wrong, shown to the technician, kept out of detection.
+      expect(agent.pipeline.counters.futureUnjudged).toBe(1);
+      const page = await (await fetch(`http://127.0.0.1:${agent.httpPort}/`)).text();
+      expect(page).toMatch(/stamped in the future[^]*C201/);
       expect(agent.pipeline.detector.farm.watermark!).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
       expect(agent.store.openAlerts().filter((a) => a.type === 'collar_offline')).toEqual([]);
       const rows = agent.store.db.prepare('SELECT ts, activity FROM readings WHERE collar_id = ? ORDER BY ts').all('C200');

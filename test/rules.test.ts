@@ -151,6 +151,48 @@ describe('heat from a backfill', () => {
   });
 });
 
+describe('a reading stamped in the future', () => {
+  // Found when tried as a new user would: one reading stamped 2030 moved the cow's clock there; every real
+  // reading after it counted as too late to judge, battery and silence stopped too, and nothing said so.
+  it('cannot blind her: later real readings are still judged, and the heat is still found', () => {
+    const heatStart = START + 15 * DAY + 9 * HOUR;
+    const sim = simulateHerd({ farmId: 'f', cows: 1, startMs: START, days: 17, seed: 5, episodes: [{ collarId: 'C001', type: 'heat', start: heatStart, end: heatStart + 14 * HOUR }] });
+    const det = new FarmDetector('f', rules, { maxAheadOfArrivalMs: 15 * 60_000 });
+    const events: AlertEvent[] = [];
+    let future = 0;
+    let unjudged = 0;
+    for (const r of sim.readings()) {
+      if (r.ts === START + 10 * DAY) {
+        const res = det.observe({ ...r, ts: Date.UTC(2030, 0, 1), batteryPct: 3 }, r.collarId, r.ts);
+        if (res.future) future++;
+        events.push(...res.events);
+      }
+      const res = det.observe(r, r.collarId, r.ts);
+      if (!res.judged) unjudged++;
+      events.push(...res.events);
+    }
+    expect(future).toBe(1);
+    expect(unjudged).toBe(0);
+    expect(det.cows.get('C001')!.state.lastTs).toBeLessThan(Date.UTC(2027, 0, 1));
+    expect(det.farm.watermark).toBeLessThan(Date.UTC(2027, 0, 1));
+    // Its battery level was as wrong as its clock: no alert from it.
+    expect(events.filter((e) => e.type === 'battery_low')).toEqual([]);
+    expect(events.find((e) => e.type === 'heat' && e.state === 'firing')?.since).toBe(heatStart);
+  });
+
+  it('a gateway clock running behind loses nothing for a cow it knows: her readings step forward and are judged', () => {
+    const det = new FarmDetector('f', rules, { maxAheadOfArrivalMs: 15 * 60_000 });
+    let judged = 0;
+    for (let i = 0; i < 400; i++) {
+      const ts = START + i * 15 * 60_000;
+      // After 100 readings the gateway reboots believing it is three days earlier (no RTC, NTP not synced yet).
+      const arrival = i < 100 ? ts : ts - 3 * DAY;
+      if (det.observe({ collarId: 'C1', ts, intervalS: 900, activity: 10 }, 'C1', arrival).judged) judged++;
+    }
+    expect(judged).toBe(400);
+  });
+});
+
 describe('health', () => {
   const onset = START + 10 * DAY + 6 * HOUR;
 

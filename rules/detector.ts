@@ -390,20 +390,30 @@ export class CowDetector {
     }
   }
 
-  /** A collar that has said nothing for `afterHours`, judged against `now` (event-time watermark or clock). */
+  /**
+   * A collar that has said nothing for `afterHours`. Two clocks, never mixed: by event time, her newest
+   * reading against the farm's watermark; by the wall clock, her last arrival against the clock (for a
+   * farm gone silent as a whole, where event time stands still). Either way the alert is stamped in event
+   * time — the moment her own readings went silent by the rule — because the alert book's cooldowns and
+   * resolves are event time; the wall-clock moment of judgement goes in the evidence.
+   */
   judgeSilence(now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline']): AlertEvent | null {
     const s = this.state;
     if (s.lastTs === null || s.alerts.open.collar_offline) return null;
     const afterMs = cfg.afterHours * HOUR_MS;
-    if (now - s.lastTs < afterMs) return null;
-    // By the clock, a collar is silent only if nothing from it has even arrived lately (a backlog upload
-    // of old readings still shows the collar is alive).
-    if (judgedBy === 'wall_clock' && (s.lastArrival === null || now - s.lastArrival < afterMs)) return null;
+    const silentMs = judgedBy === 'event_time' ? now - s.lastTs : s.lastArrival === null ? 0 : now - s.lastArrival;
+    if (silentMs < afterMs) return null;
+    const at = judgedBy === 'event_time' ? now : s.lastTs + afterMs;
     return raise(s.alerts, s.subject, 'collar_offline', {
-      at: now,
+      at,
       since: s.lastTs,
       severity: 'info',
-      evidence: { lastReadingAt: iso(s.lastTs), silentHours: round((now - s.lastTs) / HOUR_MS, 1), judgedBy },
+      evidence: {
+        lastReadingAt: iso(s.lastTs),
+        silentHours: round(silentMs / HOUR_MS, 1),
+        judgedBy,
+        ...(judgedBy === 'wall_clock' && { judgedAtWallClock: iso(now), lastArrivalAt: iso(s.lastArrival!) }),
+      },
       cooldownMs: cfg.cooldownHours * HOUR_MS,
     });
   }

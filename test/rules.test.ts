@@ -282,6 +282,29 @@ describe('collar_offline', () => {
     expect(down.id).toBe(up.id);
   });
 
+  // Found when tried as a new user would: silence judged by the clock was stamped with the clock's time,
+  // which then fed the event-time cooldown. A collar whose clock runs a day behind the gateway's came back,
+  // and its next real silence was not reported for a day.
+  it('keeps the wall clock and event time apart: a clock-judged silence is stamped in her event time', () => {
+    const det = new FarmDetector('farm', rules);
+    const lag = DAY; // her clock runs a day behind the gateway's
+    const first = a.filter((r) => r.ts <= gapFrom);
+    for (const r of first) det.observe(r, r.collarId, r.ts + lag);
+    const wall = gapFrom + lag + 7 * HOUR;
+    const [silent] = det.checkSilence(wall) as [AlertEvent];
+    expect(silent.at).toBe(gapFrom + rules.collarOffline.afterHours * HOUR);
+    expect(silent.evidence).toMatchObject({ judgedBy: 'wall_clock', judgedAtWallClock: new Date(wall).toISOString(), silentHours: 7 });
+    // She comes back for two hours, then goes silent again while a herd-mate keeps talking (event time).
+    const events: AlertEvent[] = [];
+    const back = a.filter((r) => r.ts > gapFrom + 7 * HOUR && r.ts <= gapFrom + 9 * HOUR);
+    const mate = stream({ collarId: 'M', days: 3, seed: 9 }).filter((r) => r.ts > gapFrom + 7 * HOUR);
+    for (const r of [...back, ...mate].sort((x, y) => x.ts - y.ts)) events.push(...det.observe(r, r.collarId, r.ts + lag).events);
+    const a2 = events.filter((e) => e.cowId === 'A' && e.type === 'collar_offline');
+    expect(a2.map((e) => e.state)).toEqual(['resolved', 'firing']);
+    expect(a2[1]!.since).toBe(gapFrom + 9 * HOUR);
+    expect(a2[1]!.at - a2[1]!.since).toBeLessThan(rules.collarOffline.afterHours * HOUR + HOUR);
+  });
+
   it('fires by wall clock when the whole farm is silent, but not right after a backlog arrives', () => {
     const det = new FarmDetector('farm', rules);
     const upTo = a.filter((r) => r.ts <= gapFrom);

@@ -350,7 +350,7 @@ class Words {
       since: this.short(a.since),
       until: this.until(a.since, a.at),
       at: this.short(a.at),
-      duration: this.duration(a.at - a.since),
+      duration: this.duration(silentMs(a)),
       value: this.batteryValue(a),
       metrics: this.metrics(a),
       window: this.inseminate(a.since),
@@ -398,7 +398,7 @@ class Words {
       case 'battery_low':
       case 'collar_fault':
       case 'down_cow': {
-        const vars = { cow: name, collar: this.collar(a), since, duration: this.duration(a.at - a.since), value: this.batteryValue(a) };
+        const vars = { cow: name, collar: this.collar(a), since, duration: this.duration(silentMs(a)), value: this.batteryValue(a) };
         return [fill(t[a.type].headline, vars), t[a.type].check];
       }
       default:
@@ -713,4 +713,10 @@ export function renderReceipt(
   const list = w.list(alerts.map((a) => w.subject(a)));
   const hours = new Intl.NumberFormat(w.c.locale, { maximumFractionDigits: 1 }).format(snoozeHours ?? 4);
   return w.plural(t[kind], alerts.length, { list, hours });
+}
+
+/** How long a collar has been silent: the rule's own measure when it gives one (by the clock it can exceed at − since). */
+function silentMs(a: AlertRow): number {
+  const h = (a.evidence as { silentHours?: unknown }).silentHours;
+  return typeof h === 'number' ? h * HOUR_MS : a.at - a.since;
 }

@@ -99,6 +99,7 @@ export class Agent {
 
     this.pipeline = new ReadingPipeline({
       farmId: config.farm.id,
+      timezone: config.farm.timezone,
       rules: config.rules,
       retentionDays: config.store.retentionDays,
       store: this.store,

@@ -23,6 +23,8 @@ export interface PipelineCounters {
 
 export interface PipelineOptions {
   farmId: string;
+  /** The farm's time zone: cows' daily rhythm follows its clock. */
+  timezone?: string;
   rules: RuleSet;
   retentionDays: number;
   store: Store;
@@ -51,7 +53,7 @@ export class ReadingPipeline {
 
   constructor(private readonly o: PipelineOptions) {
     this.clock = o.clock ?? Date.now;
-    this.detector = new FarmDetector(o.farmId, o.rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS });
+    this.detector = new FarmDetector(o.farmId, o.rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...(o.timezone && { timezone: o.timezone }) });
   }
 
   /**

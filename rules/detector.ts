@@ -9,6 +9,7 @@ import {
   type Subject,
 } from './alerts.js';
 import { DAY_MS, floorHour, HOUR_MS, median, robustStats } from './baseline.js';
+import { localDays, utcDays, type DayShift } from './localday.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
 
@@ -84,6 +85,8 @@ export class CowDetector {
   constructor(
     private readonly rules: RuleSet,
     init: Subject | CowSnapshot,
+    /** How far back k days of the farm's clock are (daylight saving); UTC days by default. */
+    private readonly dayShift: DayShift = utcDays,
   ) {
     this.state =
       'v' in init
@@ -201,11 +204,14 @@ export class CowDetector {
     return { value, coveredS };
   }
 
-  /** Rates per hour of `sumAt` shifted back 1..days days, for each past day that covers at least `needS` seconds. */
-  private pastRates(needS: number, sumAt: (shiftMs: number) => { value: number; coveredS: number }): number[] {
+  /**
+   * Rates per hour of `sumAt` shifted back 1..days days of the farm's clock from `ref`, for each past day
+   * that covers at least `needS` seconds.
+   */
+  private pastRates(needS: number, ref: number, sumAt: (shiftMs: number) => { value: number; coveredS: number }): number[] {
     const rates: number[] = [];
     for (let k = 1; k <= this.rules.baseline.days; k++) {
-      const past = sumAt(k * DAY_MS);
+      const past = sumAt(this.dayShift(ref, k));
       if (past.coveredS >= needS) rates.push((past.value * 3600) / past.coveredS);
     }
     return rates;
@@ -215,7 +221,7 @@ export class CowDetector {
   private normalRate(metric: Metric, first: number, last: number) {
     const cfg = this.rules.baseline;
     const needS = cfg.minDayCoverage * ((last - first) / 1000 + 3600);
-    return robustStats(this.pastRates(needS, (shift) => this.sum(metric, first - shift, last - shift)), cfg);
+    return robustStats(this.pastRates(needS, first, (shift) => this.sum(metric, first - shift, last - shift)), cfg);
   }
 
   /** Median rate of each clock hour in [first, last] over her past days (0 where too few days are known). */
@@ -223,7 +229,7 @@ export class CowDetector {
     const cfg = this.rules.baseline;
     const out: number[] = [];
     for (let t = first; t <= last; t += HOUR_MS) {
-      const rates = this.pastRates(cfg.minDayCoverage * 3600, (shift) => this.sum(metric, t - shift, t - shift));
+      const rates = this.pastRates(cfg.minDayCoverage * 3600, t, (shift) => this.sum(metric, t - shift, t - shift));
       out.push(rates.length >= cfg.warmupDays ? medianOf(rates) : 0);
     }
     return out.map((r) => Math.max(r, floor));
@@ -266,7 +272,7 @@ export class CowDetector {
     };
     const now = windowSum(0);
     if (now.coveredS === 0) return null;
-    const stats = robustStats(this.pastRates(cfg.minDayCoverage * hours * 3600, windowSum), cfg);
+    const stats = robustStats(this.pastRates(cfg.minDayCoverage * hours * 3600, from, windowSum), cfg);
     if (!stats || stats.median <= 0) return null;
     const normal = { ...stats, median: Math.max(stats.median, floor) };
     let hot = 0;
@@ -445,6 +451,8 @@ export interface FarmDetectorOptions {
    * reading, so a replay caps exactly as the live run did. Unset: no cap (pure replays, evaluations).
    */
   maxAheadOfArrivalMs?: number;
+  /** The farm's IANA time zone: "the same hours on previous days" follow its clock through daylight saving. */
+  timezone?: string;
 }
 
 export class FarmDetector {
@@ -452,20 +460,24 @@ export class FarmDetector {
   private readonly dirty = new Set<string>();
   farm: FarmSnapshot = { watermark: null, lastSilenceScan: null };
 
+  private readonly dayShift: DayShift;
+
   constructor(
     readonly farmId: string,
     readonly rules: RuleSet,
     private readonly opts: FarmDetectorOptions = {},
-  ) {}
+  ) {
+    this.dayShift = opts.timezone ? localDays(opts.timezone) : utcDays;
+  }
 
   restoreCow(snapshot: CowSnapshot): void {
-    this.cows.set(snapshot.subject.cowId, new CowDetector(this.rules, snapshot));
+    this.cows.set(snapshot.subject.cowId, new CowDetector(this.rules, snapshot, this.dayShift));
   }
 
   observe(reading: Reading, cowId: string, arrivalWall: number): ObserveResult {
     let cow = this.cows.get(cowId);
     if (!cow) {
-      cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId: reading.collarId });
+      cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId: reading.collarId }, this.dayShift);
       this.cows.set(cowId, cow);
     }
     this.dirty.add(cowId);

@@ -4,6 +4,7 @@ import {
   CowDetector,
   DEFAULT_RULES,
   FarmDetector,
+  localDays,
   resolveRules,
   RuleSetError,
   SNAPSHOT_VERSION,
@@ -190,6 +191,67 @@ describe('a reading stamped in the future', () => {
       if (det.observe({ collarId: 'C1', ts, intervalS: 900, activity: 10 }, 'C1', arrival).judged) judged++;
     }
     expect(judged).toBe(400);
+  });
+});
+
+describe('daylight saving', () => {
+  const tz = 'Europe/Zurich';
+  const fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+  /** The farm's wall clock at `t`, written as if it were UTC. */
+  const wall = (t: number) => {
+    const p: Record<string, number> = {};
+    for (const x of fmt.formatToParts(t)) if (x.type !== 'literal') p[x.type] = Number(x.value);
+    return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!);
+  };
+
+  it('k days back is the same time on the farm clock, across the change', () => {
+    const shift = localDays(tz);
+    // 06:00 in Zurich on 1 Nov 2026 (CET) and on 24 Oct (CEST, before the clocks went back on 25 Oct).
+    const t = Date.parse('2026-11-01T05:00:00Z');
+    expect(t - shift(t, 8)).toBe(Date.parse('2026-10-24T04:00:00Z'));
+    expect(t - shift(t, 7)).toBe(Date.parse('2026-10-25T05:00:00Z'));
+    // Spring: 06:00 on 1 Apr (CEST) and on 28 Mar (CET).
+    const u = Date.parse('2026-04-01T04:00:00Z');
+    expect(u - shift(u, 4)).toBe(Date.parse('2026-03-28T05:00:00Z'));
+    expect(localDays('UTC')(t, 3)).toBe(3 * DAY);
+  });
+
+  // Her rhythm follows the farm's clock (milking at 05:00 and 16:00). Across the October change a cow in
+  // Zurich must be judged exactly as a cow with the same days on a farm without daylight saving.
+  it('a cow is judged by the farm clock: the same alerts and evidence as without the change', () => {
+    const hash = (n: number) => {
+      let x = (n ^ 0x9e3779b9) >>> 0;
+      x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
+      x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+      return ((x ^ (x >>> 16)) >>> 0) / 2 ** 32;
+    };
+    const heatFrom = Date.UTC(2026, 9, 29, 9);
+    const heatTo = Date.UTC(2026, 9, 29, 23);
+    const activity = (w: number) => {
+      const h = (w % DAY) / HOUR;
+      const base = (h >= 5 && h < 7) || (h >= 16 && h < 18) ? 300 : h >= 7 && h < 20 ? 120 : 20;
+      return Math.round(base * (0.85 + 0.3 * hash(w / (Q * 1000))) * (w > heatFrom && w <= heatTo ? 3 : 1));
+    };
+    const zurich: Reading[] = [];
+    const noDst: Reading[] = [];
+    const seen = new Set<number>();
+    for (let t = Date.UTC(2026, 9, 8); t < Date.UTC(2026, 10, 2); t += Q * 1000) {
+      const w = wall(t);
+      zurich.push({ collarId: 'Z', ts: t, intervalS: Q, activity: activity(w) });
+      // The hour the clocks went back happens once on a farm without daylight saving.
+      if (!seen.has(w)) noDst.push({ collarId: 'N', ts: w, intervalS: Q, activity: activity(w) });
+      seen.add(w);
+    }
+    const judged = (rs: Reading[], onWall: (t: number) => number, timezone?: string) => {
+      const det = new FarmDetector('f', rules, timezone ? { timezone } : {});
+      return run(rs, det).map((e) => ({ type: e.type, state: e.state, since: onWall(e.since), at: onWall(e.at), ratio: e.evidence.ratio, baseline: e.evidence.baseline }));
+    };
+    const reference = judged(noDst, (t) => t);
+    expect(reference.map((e) => `${e.type} ${e.state}`)).toEqual(['heat firing', 'heat resolved']);
+    expect(reference[0]!.since).toBe(heatFrom);
+    expect(judged(zurich, wall, tz)).toEqual(reference);
+    // Judged by UTC hours, the same cow is compared with the wrong hours for two weeks after the change.
+    expect(judged(zurich, wall)).not.toEqual(reference);
   });
 });
 

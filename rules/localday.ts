@@ -1,0 +1,35 @@
+import { DAY_MS, HOUR_MS } from './baseline.js';
+
+/**
+ * "The same clock hours on a previous day" in the farm's time zone. A cow's rhythm follows the farm's
+ * clock (milking, feeding), so when daylight saving moves that clock, her 06:00 milking is an hour later in
+ * UTC; comparing UTC hours would compare milking with the hour before it for two weeks. A shifter gives,
+ * for a time `t`, how far back `k` local days are: k × 24 h, give or take the hour the clock moved between.
+ *
+ * Pure: time zone rules come from the runtime's ICU data (Intl), not from a clock.
+ */
+export type DayShift = (t: number, k: number) => number;
+
+export const utcDays: DayShift = (_t, k) => k * DAY_MS;
+
+export function localDays(timezone: string): DayShift {
+  if (timezone === 'UTC' || timezone === 'Etc/UTC') return utcDays;
+  const fmt = new Intl.DateTimeFormat('en-US', {
+    timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric',
+  });
+  // Offsets change a few times a year at most: one look-up per hour is plenty, and the cache stays small.
+  const cache = new Map<number, number>();
+  const offset = (t: number): number => {
+    const hour = Math.floor(t / HOUR_MS);
+    let off = cache.get(hour);
+    if (off === undefined) {
+      const p: Record<string, number> = {};
+      for (const part of fmt.formatToParts(hour * HOUR_MS)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+      off = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!) - hour * HOUR_MS;
+      if (cache.size > 50_000) cache.clear();
+      cache.set(hour, off);
+    }
+    return off;
+  };
+  return (t, k) => k * DAY_MS - offset(t) + offset(t - k * DAY_MS);
+}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_INTERVAL_S, type Reading } from '../../rules/index.js';
+import { accelToReadings, captureEnd, MIN_ACCEL_READING_S, type Sample } from './accel.js';
 
 /**
  * The wire contract (README, "Wire contract"): validation of what collars publish. Everything a collar or
@@ -8,7 +9,11 @@ import { DEFAULT_INTERVAL_S, type Reading } from '../../rules/index.js';
 export const MAX_PAYLOAD_BYTES = 512 * 1024;
 export const MAX_READINGS_PER_MESSAGE = 1000;
 const ID = /^[A-Za-z0-9._:-]{1,64}$/;
-const TOPIC = /^farm\/([^/]+)\/collar\/([^/]+)\/reading$/;
+export const MAX_ACCEL_SAMPLES = 100_000;
+export const MAX_ACCEL_HZ = 200;
+/** The widest range collar accelerometers measure; beyond it a value is corrupt, not a jolt. */
+export const MAX_ACCEL_G = 16;
+const TOPIC = /^farm\/([^/]+)\/collar\/([^/]+)\/(reading|accel)$/;
 /** Anything below this is epoch seconds or nonsense, not milliseconds (it is 2001-09-09). */
 const MIN_EPOCH_MS = 1e12;
 /** Beyond this a date is a corrupt value, not a clock drift (and past 8.64e15 JavaScript has no date at all). */
@@ -70,10 +75,12 @@ export type ParsedMessage =
   | { ok: true; farmId: string; collarId: string; readings: Reading[]; rejected: Rejected[] }
   | { ok: false; reason: string };
 
-export function parseTopic(topic: string): { farmId: string; collarId: string } | null {
+export type TopicKind = 'reading' | 'accel';
+
+export function parseTopic(topic: string): { farmId: string; collarId: string; kind: TopicKind } | null {
   const m = TOPIC.exec(topic);
   if (!m || !ID.test(m[1]!) || !ID.test(m[2]!)) return null;
-  return { farmId: m[1]!, collarId: m[2]! };
+  return { farmId: m[1]!, collarId: m[2]!, kind: m[3] as TopicKind };
 }
 
 function describe(error: z.ZodError): string {
@@ -88,8 +95,9 @@ function describe(error: z.ZodError): string {
  * is rejected on its own so one corrupt row does not cost a collar its whole backlog.
  */
 export function parseMessage(topic: string, payload: Buffer): ParsedMessage {
-  const where = parseTopic(topic);
-  if (!where) return { ok: false, reason: 'topic is not farm/{farmId}/collar/{collarId}/reading with plain ids' };
+  const topicParts = parseTopic(topic);
+  if (!topicParts) return { ok: false, reason: 'topic is not farm/{farmId}/collar/{collarId}/reading or …/accel with plain ids' };
+  const { kind, ...where } = topicParts;
   if (payload.length > MAX_PAYLOAD_BYTES) {
     return { ok: false, reason: `payload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit` };
   }
@@ -99,6 +107,7 @@ export function parseMessage(topic: string, payload: Buffer): ParsedMessage {
   } catch (err) {
     return { ok: false, reason: `invalid JSON: ${(err as Error).message}` };
   }
+  if (kind === 'accel') return parseAccel(where, json);
   let items: unknown[];
   if (json !== null && typeof json === 'object' && 'readings' in json) {
     const list = (json as { readings: unknown }).readings;
@@ -135,4 +144,49 @@ export function parseMessage(topic: string, payload: Buffer): ParsedMessage {
     readings.push(reading);
   });
   return { ok: true, ...where, readings, rejected };
+}
+
+const AccelSchema = z.object({
+  ts: Timestamp,
+  hz: finite.min(1).max(MAX_ACCEL_HZ),
+  samples: z.array(z.unknown()).min(1, 'must hold at least one [x, y, z]').max(MAX_ACCEL_SAMPLES, `at most ${MAX_ACCEL_SAMPLES} samples in one message`),
+  collarId: z.string().optional(),
+});
+
+/** Why sample `index` is not three finite numbers within ±16 g, or null. */
+function badSample(s: unknown, index: number): string | null {
+  if (!Array.isArray(s) || s.length !== 3) return `samples[${index}]: must be [x, y, z] in g`;
+  for (let a = 0; a < 3; a++) {
+    const v: unknown = s[a];
+    if (typeof v !== 'number' || !Number.isFinite(v)) return `samples[${index}][${a}]: must be a finite number`;
+    if (Math.abs(v) > MAX_ACCEL_G) return `samples[${index}][${a}]: ${v} g is outside ±${MAX_ACCEL_G} g`;
+  }
+  return null;
+}
+
+/**
+ * A raw capture `{ts, hz, samples}` on …/accel. It is one time series, so one bad sample refuses the whole
+ * message (dropping it would shift every later sample's time); a good one becomes activity readings.
+ */
+function parseAccel(where: { farmId: string; collarId: string }, json: unknown): ParsedMessage {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    return { ok: false, reason: 'accel payload must be a JSON object {"ts", "hz", "samples": [[x, y, z], ...]}' };
+  }
+  const parsed = AccelSchema.safeParse(json);
+  if (!parsed.success) return { ok: false, reason: describe(parsed.error) };
+  const { ts, hz, samples, collarId } = parsed.data;
+  if (collarId !== undefined && collarId !== where.collarId) {
+    return { ok: false, reason: `collarId "${collarId}" does not match the topic's "${where.collarId}"` };
+  }
+  for (let i = 0; i < samples.length; i++) {
+    const bad = badSample(samples[i], i);
+    if (bad) return { ok: false, reason: bad };
+  }
+  const end = captureEnd(ts, hz, samples.length);
+  if (end - ts < MIN_ACCEL_READING_S * 1000) {
+    return { ok: false, reason: `${samples.length} samples at ${hz} Hz last ${(end - ts) / 1000} s; a capture needs at least ${MIN_ACCEL_READING_S} s` };
+  }
+  if (end >= MAX_EPOCH_MS) return { ok: false, reason: 'ts: the capture ends after the year 2100' };
+  const readings = accelToReadings({ collarId: where.collarId, ts, hz, samples: samples as Sample[] });
+  return { ok: true, ...where, readings, rejected: [] };
 }

@@ -31,7 +31,7 @@ const TRUTH_TO_ALERT: Record<GroundTruthEpisode['type'], AlertType> = {
   collar_offline: 'collar_offline',
   battery_low: 'battery_low',
 };
-const JUDGED: AlertType[] = ['heat', 'health'];
+const JUDGED: AlertType[] = ['heat', 'health', 'down_cow', 'collar_fault'];
 
 interface Options {
   overrides: string[];
@@ -114,7 +114,7 @@ function evaluateIceTag(rules: RuleSet, list: boolean) {
     for (const [k, v] of Object.entries(c)) tot[k] = (tot[k] ?? 0) + v;
     const per = (t: AlertType) => `${t} ${c[t] ?? 0} (${fix((c[t] ?? 0) / months)}/cow-month)`;
     const other = Object.entries(c).filter(([t]) => !JUDGED.includes(t as AlertType)).map(([t, v]) => `${t} ${v}`);
-    console.log(`  ${id.padEnd(6)} ${fix(months * MONTH_DAYS, 1)} days: ${per('heat')}, ${per('health')}${other.length ? ', ' + other.join(', ') : ''}`);
+    console.log(`  ${id.padEnd(6)} ${fix(months * MONTH_DAYS, 1)} days: ${JUDGED.map(per).join(', ')}${other.length ? ', ' + other.join(', ') : ''}`);
     if (list) {
       for (const e of fired.filter((x) => JUDGED.includes(x.type))) {
         const ev = e.evidence as { ratio?: number; deviation?: number; window?: { hours?: number } };
@@ -123,13 +123,13 @@ function evaluateIceTag(rules: RuleSet, list: boolean) {
     }
   }
   const per = (t: AlertType) => `${t} ${tot[t] ?? 0} (${fix((tot[t] ?? 0) / totMonths)}/cow-month)`;
-  console.log(`  all    ${fix(totMonths, 2)} cow-months: ${per('heat')}, ${per('health')}`);
+  console.log(`  all    ${fix(totMonths, 2)} cow-months: ${JUDGED.map(per).join(', ')}`);
 }
 
 function evaluateSim(rules: RuleSet, o: Options) {
   const detected: Record<string, { n: number; hit: number; delays: number[] }> = {};
-  const falseBy: Record<string, number> = { heat: 0, health: 0 };
-  const falseOnNegatives: Record<string, number> = { heat: 0, health: 0 };
+  const falseBy: Record<string, number> = Object.fromEntries(JUDGED.map((t) => [t, 0]));
+  const falseOnNegatives: Record<string, number> = Object.fromEntries(JUDGED.map((t) => [t, 0]));
   let cowMonths = 0;
   let negMonths = 0;
   let readingsN = 0;

@@ -39,9 +39,19 @@ export interface CowSnapshot {
   /** Hour slots, oldest first: the cow's recent history, which is also her baseline. */
   slots: Slot[];
   alerts: AlertBookState;
+  /** The run of identical newest readings (activity, rumination), to tell a stuck or flat collar. */
+  run: SignalRun | null;
 }
 
-export const SNAPSHOT_VERSION = 2;
+export interface SignalRun {
+  act: number;
+  rum: number | null;
+  /** Start of the first reading's interval and end of the last one, event time. */
+  from: number;
+  last: number;
+}
+
+export const SNAPSHOT_VERSION = 3;
 
 export interface ObserveResult {
   events: AlertEvent[];
@@ -91,7 +101,7 @@ export class CowDetector {
     this.state =
       'v' in init
         ? init
-        : { v: SNAPSHOT_VERSION, subject: init, lastTs: null, lastArrival: null, slots: [], alerts: emptyAlertBook() };
+        : { v: SNAPSHOT_VERSION, subject: init, lastTs: null, lastArrival: null, slots: [], alerts: emptyAlertBook(), run: null };
     for (const slot of this.state.slots) this.byStart.set(slot.start, slot);
   }
 
@@ -136,18 +146,23 @@ export class CowDetector {
     if (reading.batteryPct !== undefined && (s.lastTs === null || reading.ts >= s.lastTs)) this.judgeBattery(reading, push);
 
     if (s.lastTs !== null && reading.ts < s.lastTs - this.keepMs) return { events, judged: false };
-    this.accumulate(reading);
     const completedBefore = s.lastTs === null ? null : floorHour(s.lastTs);
-    if (s.lastTs === null || reading.ts > s.lastTs) {
+    const newest = s.lastTs === null || reading.ts > s.lastTs;
+    if (newest) this.judgeSignal(reading, push);
+    // What a faulty collar reads is not the cow: kept out of her history, as the stretch before it was.
+    if (!(newest && s.alerts.open.collar_fault)) this.accumulate(reading);
+    if (newest) {
       s.lastTs = reading.ts;
       this.evict(reading.ts - this.keepMs);
     }
     // Windows are made of completed hours only (a past day's hour is only known whole, so the hour in
     // progress cannot be compared fairly). They change when an hour completes or a late reading fills one in.
-    const now = floorHour(s.lastTs);
-    if (now !== completedBefore || reading.ts - reading.intervalS * 1000 < now) {
+    // A collar known to be faulty says nothing about the cow: her rules wait until it reads true again.
+    const now = floorHour(s.lastTs!);
+    if (!s.alerts.open.collar_fault && (now !== completedBefore || reading.ts - reading.intervalS * 1000 < now)) {
       this.judgeHeat(now, push);
       this.judgeHealth(now, push);
+      this.judgeDown(now, push);
     }
     return { events, judged: true };
   }
@@ -380,6 +395,104 @@ export class CowDetector {
       if (judged[1]) evidence.also = this.evidence(judged[1], unit(judged[1]));
       push(resolve(alerts, subject, 'health', { at, evidence }));
     }
+  }
+
+  /**
+   * A stuck collar repeats one non-zero reading; a flat one reads exactly zero on everything it reports.
+   * Neither happens on a live cow for hours (even asleep she moves her head), so either is the collar.
+   * Judged on newest readings only, in event time; it resolves as soon as the signal varies again.
+   */
+  private judgeSignal(r: Reading, push: (e: AlertEvent | null) => void): void {
+    const cfg = this.rules.collarFault;
+    const s = this.state;
+    const rum = r.rumination ?? null;
+    const from = r.ts - r.intervalS * 1000;
+    const run = s.run;
+    // No movement is what a lying cow's leg or neck tag reads: where the tag reports her lying, zeros are
+    // explained and do not count towards a flat line.
+    const lyingAll = r.lying !== undefined && r.lying >= 0.9 * (r.intervalS / 60);
+    if (lyingAll && r.activity === 0) {
+      s.run = null;
+      return;
+    }
+    // A gap of more than one interval breaks the run: silence is collar_offline's business.
+    if (run && run.act === r.activity && run.rum === rum && from - run.last <= r.intervalS * 1000) run.last = r.ts;
+    else {
+      s.run = { act: r.activity, rum, from, last: r.ts };
+      if (s.alerts.open.collar_fault) {
+        push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
+      }
+      return;
+    }
+    const flat = run.act === 0 && (run.rum === null || run.rum === 0);
+    const hours = (run.last - run.from) / HOUR_MS;
+    if (s.alerts.open.collar_fault || hours < (flat ? cfg.flatHours : cfg.stuckHours)) return;
+    // The hours the fault has covered so far held no true data: drop them from her history, so a stuck
+    // or flat stretch cannot later read as a sick cow or drag her baseline.
+    for (const slot of s.slots) {
+      if (slot.start + HOUR_MS > run.from && slot.start <= run.last) Object.assign(slot, { act: 0, actCov: 0, rum: 0, rumCov: 0 });
+    }
+    push(raise(s.alerts, s.subject, 'collar_fault', {
+      at: r.ts,
+      since: run.from,
+      severity: 'warning',
+      evidence: { kind: flat ? 'flat' : 'stuck', metric: 'activity', value: run.act, ...(run.rum !== null && { rumination: run.rum }), hours: round(hours, 1) },
+      cooldownMs: cfg.cooldownHours * HOUR_MS,
+    }));
+  }
+
+  /**
+   * A cow down: almost no movement for hours she is normally up and about, and (where reported) hardly
+   * ruminating. Hours she usually sleeps through are not judged, and a signal that is exactly constant is
+   * left to judgeSignal: a broken sensor is not a cow down.
+   */
+  private judgeDown(end: number, push: (e: AlertEvent | null) => void): void {
+    const cfg = this.rules.downCow;
+    const { alerts, subject, run } = this.state;
+    const last = end - HOUR_MS;
+    // Rumination tells a resting cow (ruminating) from a cow down; without it, only longer stillness counts.
+    const hasRumination = this.sum('rumination', last, last).coveredS > 0;
+    const hours = hasRumination ? cfg.hours : cfg.hoursWithoutRumination;
+    const first = end - hours * HOUR_MS;
+    const rateAt = (metric: Metric, t: number) => {
+      const h = this.sum(metric, t, t);
+      return h.coveredS >= cfg.minCoverage * 3600 ? (h.value * 3600) / h.coveredS : null;
+    };
+    if (alerts.open.down_cow) {
+      const normal = this.hourNormals('activity', last, last, 0)[0]!;
+      const rate = rateAt('activity', last);
+      if (rate !== null && normal > 0 && rate >= cfg.resolveRatio * normal) {
+        push(resolve(alerts, subject, 'down_cow', { at: end, evidence: { metric: 'activity', ratio: round(rate / normal) } }));
+      }
+      return;
+    }
+    if (run && run.from <= first) return;
+    // Newest hour first, each hour's normal only as needed: almost every hour fails at once, cheaply.
+    const normals: number[] = [];
+    let worst = 0;
+    for (let t = last; t >= first; t -= HOUR_MS) {
+      const normal = this.hourNormals('activity', t, t, 0)[0]!;
+      const rate = rateAt('activity', t);
+      if (rate === null || normal <= 0 || rate > cfg.maxActivityRatio * normal) return;
+      if (hasRumination) {
+        const rum = rateAt('rumination', t);
+        const rumNormal = this.hourNormals('rumination', t, t, 0)[0]!;
+        if (rum !== null && rumNormal > 0 && rum > cfg.maxRuminationRatio * rumNormal) return;
+      }
+      normals.push(normal);
+      worst = Math.max(worst, rate / normal);
+    }
+    // Only hours she is normally up and about: lying through her usual night is no sign of trouble.
+    const day = this.normalRate('activity', end - DAY_MS, last);
+    if (!day || normals.some((n) => n < cfg.activeShare * day.median)) return;
+    const since = this.onset('activity', first, (r) => r <= cfg.maxActivityRatio, 12);
+    push(raise(alerts, subject, 'down_cow', {
+      at: end,
+      since,
+      severity: 'urgent',
+      evidence: { metric: 'activity', ratio: round(worst), ruminationKnown: hasRumination, window: { from: iso(first), to: iso(end), hours } },
+      cooldownMs: cfg.cooldownHours * HOUR_MS,
+    }));
   }
 
   private judgeBattery(r: Reading, push: (e: AlertEvent | null) => void): void {

@@ -47,6 +47,29 @@ export const RuleSetSchema = z
       minCoverage: z.number().min(0).max(1),
       cooldownHours: hours,
     }),
+    /**
+     * A cow down (unable or unwilling to get up): for `hours` completed hours that she is normally active in
+     * (her normal for the hour at least `activeShare` of her daily mean), activity at most `maxActivityRatio`
+     * of her normal — and, where the collar reports rumination, rumination at most `maxRuminationRatio` of
+     * its normal too (a cow lying down to ruminate is resting, not down).
+     */
+    downCow: z.strictObject({
+      hours: z.int().min(1).max(12),
+      /** Without rumination to tell resting from down, only a longer stillness counts (cows rest 1–3 h at a time). */
+      hoursWithoutRumination: z.int().min(1).max(24),
+      maxActivityRatio: z.number().min(0).max(1),
+      maxRuminationRatio: z.number().min(0).max(1),
+      activeShare: z.number().min(0).max(2),
+      minCoverage: z.number().min(0).max(1),
+      resolveRatio: ratio,
+      cooldownHours: hours,
+    }),
+    /**
+     * A collar gone wrong rather than a cow: the same non-zero reading repeated for `stuckHours`, or
+     * activity (and rumination, where reported) exactly zero for `flatHours` — a live cow's collar never
+     * reads the same count for hours, and even a sleeping cow moves her head.
+     */
+    collarFault: z.strictObject({ stuckHours: hours, flatHours: hours, cooldownHours: hours }),
     collarOffline: z.strictObject({ afterHours: hours, cooldownHours: hours }),
     batteryLow: z.strictObject({
       belowPct: z.number().min(0).max(100),
@@ -61,6 +84,7 @@ export const RuleSetSchema = z
     if (r.heat.minHotHours > r.heat.windowHours) bad(['heat', 'minHotHours'], 'must not exceed heat.windowHours');
     if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.ruminationMaxRatio))
       bad(['health', 'resolveRatio'], 'must be above the firing ratios (hysteresis)');
+    if (r.downCow.resolveRatio <= r.downCow.maxActivityRatio) bad(['downCow', 'resolveRatio'], 'must be above downCow.maxActivityRatio (hysteresis)');
     if (r.batteryLow.resolveAbovePct < r.batteryLow.belowPct)
       bad(['batteryLow', 'resolveAbovePct'], 'must be at least batteryLow.belowPct');
   });

@@ -292,6 +292,58 @@ describe('health', () => {
   });
 });
 
+describe('down_cow', () => {
+  const onset = START + 10 * DAY + 9 * HOUR; // a morning hour she is normally up and about
+  const downFor = (h: number) => (t: number) => (t > onset && t <= onset + h * HOUR ? 0.05 : 1);
+
+  it('fires urgent within 2 h when she hardly moves nor ruminates in her active hours, and resolves when she is up', () => {
+    const events = run(stream({ days: 12, act: downFor(8), rum: downFor(8) }));
+    const [up, down] = events.filter((e) => e.type === 'down_cow') as [AlertEvent, AlertEvent];
+    expect(up).toMatchObject({ state: 'firing', severity: 'urgent', since: onset });
+    expect(up.at - onset).toBeLessThanOrEqual(2 * HOUR);
+    expect(down.state).toBe('resolved');
+    expect(down.at).toBeGreaterThanOrEqual(onset + 8 * HOUR);
+    expect(firing(events, 'collar_fault')).toEqual([]);
+  });
+
+  it('does not fire for a cow lying down to ruminate, nor for her usual night', () => {
+    expect(firing(run(stream({ days: 12, act: downFor(3) })), 'down_cow')).toEqual([]);
+    const night = START + 10 * DAY + 1 * HOUR;
+    const still = (t: number) => (t > night && t <= night + 4 * HOUR ? 0.05 : 1);
+    expect(firing(run(stream({ days: 12, act: still, rum: still })), 'down_cow')).toEqual([]);
+  });
+
+  it('without rumination to tell rest from down, waits for a longer stillness (cows rest 1–3 h at a time)', () => {
+    expect(firing(run(stream({ days: 12, rumination: false, act: downFor(3) })), 'down_cow')).toEqual([]);
+    const [up] = firing(run(stream({ days: 12, rumination: false, act: downFor(8) })), 'down_cow') as [AlertEvent];
+    expect(up.at - onset).toBeLessThanOrEqual(rules.downCow.hoursWithoutRumination * HOUR);
+  });
+});
+
+describe('collar_fault', () => {
+  const from = START + 10 * DAY + 10 * HOUR;
+  const replace = (rs: Reading[], hours: number, make: (r: Reading) => Reading) =>
+    rs.map((r) => (r.ts > from && r.ts <= from + hours * HOUR ? make(r) : r));
+
+  it('a flat-lined collar is a collar fault, not a cow down or unwell, and her history forgets it', () => {
+    const events = run(replace(stream({ days: 14 }), 10, (r) => ({ ...r, activity: 0, rumination: 0 })));
+    const faults = events.filter((e) => e.type === 'collar_fault');
+    expect(faults.map((e) => e.state)).toEqual(['firing', 'resolved']);
+    expect(faults[0]).toMatchObject({ since: from, severity: 'warning', evidence: { kind: 'flat' } });
+    expect(faults[0]!.at - from).toBeLessThanOrEqual(rules.collarFault.flatHours * HOUR + Q * 1000);
+    // Ten hours of zeros would read as a sick cow for a day, and a cow down after two hours.
+    expect(firing(events, 'health')).toEqual([]);
+    expect(firing(events, 'down_cow')).toEqual([]);
+  });
+
+  it('a stuck collar repeating one value is a collar fault; zeros on a tag that reports her lying are not', () => {
+    const stuck = run(replace(stream({ days: 12 }), 6, (r) => ({ ...r, activity: 57, rumination: 7 })));
+    expect(firing(stuck, 'collar_fault')).toEqual([expect.objectContaining({ since: from, evidence: expect.objectContaining({ kind: 'stuck', value: 57 }) })]);
+    const lying = run(replace(stream({ days: 12, rumination: false }), 6, (r) => ({ ...r, activity: 0, lying: 15 })));
+    expect(firing(lying, 'collar_fault')).toEqual([]);
+  });
+});
+
 describe('battery_low', () => {
   it('fires below the threshold and resolves only above the hysteresis line', () => {
     const t0 = START + DAY;

@@ -54,8 +54,9 @@ export class MqttSource {
 
   constructor(private readonly o: MqttSourceOptions) {}
 
-  get topic(): string {
-    return `farm/${this.o.farmId}/collar/+/reading`;
+  /** Counted readings and raw accelerometer captures (README, "Readings in"); both must be granted. */
+  get topics(): string[] {
+    return [`farm/${this.o.farmId}/collar/+/reading`, `farm/${this.o.farmId}/collar/+/accel`];
   }
 
   start(): void {
@@ -104,15 +105,16 @@ export class MqttSource {
 
   /** A refused subscription (an ACL, a typo in the farm id) is retried with backoff and shows as unhealthy. */
   private subscribe(client: MqttClient, attempt: number): void {
-    client.subscribe(this.topic, { qos: 1 }, (err, granted) => {
-      const refused = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${this.topic}`) : null);
+    client.subscribe(this.topics, { qos: 1 }, (err, granted) => {
+      const denied = granted?.filter((g) => g.qos >= 0x80).map((g) => g.topic) ?? [];
+      const refused = err ?? (denied.length ? new Error(`broker refused ${denied.join(', ')}`) : null);
       if (!refused) {
         this.subscribed = true;
         return;
       }
       this.subscribed = false;
       this.lastError = `subscribe refused: ${refused.message}`;
-      this.o.logger.error({ err: refused.message, topic: this.topic }, 'subscribe failed; readings are not arriving');
+      this.o.logger.error({ err: refused.message, topics: this.topics }, 'subscribe failed; readings are not arriving');
       if (this.stopping || this.subscribeTimer) return;
       this.subscribeTimer = setTimeout(() => {
         this.subscribeTimer = null;

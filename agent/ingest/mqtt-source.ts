@@ -54,7 +54,7 @@ export class MqttSource {
 
   constructor(private readonly o: MqttSourceOptions) {}
 
-  /** Counted readings and raw accelerometer captures (README, "Readings in"); both must be granted. */
+  /** Counted readings first (they decide health), then raw accelerometer captures (README, "Readings in"). */
   get topics(): string[] {
     return [`farm/${this.o.farmId}/collar/+/reading`, `farm/${this.o.farmId}/collar/+/accel`];
   }
@@ -104,23 +104,42 @@ export class MqttSource {
   }
 
   /** A refused subscription (an ACL, a typo in the farm id) is retried with backoff and shows as unhealthy. */
+  /**
+   * A refused subscription (an ACL, a typo in the farm id) is retried with backoff. Only the readings
+   * topic decides health: a broker that grants it but not …/accel (an ACL written before raw collars
+   * existed) keeps the farm running, says so once, and keeps asking for …/accel. One request per topic:
+   * mqtt.js reports a refusal for the request as a whole, not for the topic refused.
+   */
   private subscribe(client: MqttClient, attempt: number): void {
-    client.subscribe(this.topics, { qos: 1 }, (err, granted) => {
-      const denied = granted?.filter((g) => g.qos >= 0x80).map((g) => g.topic) ?? [];
-      const refused = err ?? (denied.length ? new Error(`broker refused ${denied.join(', ')}`) : null);
-      if (!refused) {
-        this.subscribed = true;
-        return;
+    const [readings, accel] = this.topics as [string, string];
+    client.subscribe(readings, { qos: 1 }, (err, granted) => {
+      const refused = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${readings}`) : null);
+      if (refused) {
+        this.subscribed = false;
+        this.lastError = `subscribe refused: ${refused.message}`;
+        this.o.logger.error({ err: refused.message, topic: readings }, 'subscribe failed; readings are not arriving');
+        return this.retrySubscribe(client, attempt);
       }
-      this.subscribed = false;
-      this.lastError = `subscribe refused: ${refused.message}`;
-      this.o.logger.error({ err: refused.message, topics: this.topics }, 'subscribe failed; readings are not arriving');
-      if (this.stopping || this.subscribeTimer) return;
-      this.subscribeTimer = setTimeout(() => {
-        this.subscribeTimer = null;
-        if (this.connected && this.client === client) this.subscribe(client, attempt + 1);
-      }, Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt));
+      this.subscribed = true;
+      this.lastError = null;
+      client.subscribe(accel, { qos: 1 }, (err2, granted2) => {
+        const refused2 = err2 ?? (granted2?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${accel}`) : null);
+        if (!refused2) return;
+        this.lastError = `subscribe refused: ${accel} (${refused2.message})`;
+        if (attempt === 0) {
+          this.o.logger.warn({ err: refused2.message, topic: accel }, 'raw accelerometer topic refused by the broker; counted readings still arrive (allow it in the broker ACL for raw collars)');
+        }
+        this.retrySubscribe(client, attempt);
+      });
     });
+  }
+
+  private retrySubscribe(client: MqttClient, attempt: number): void {
+    if (this.stopping || this.subscribeTimer) return;
+    this.subscribeTimer = setTimeout(() => {
+      this.subscribeTimer = null;
+      if (this.connected && this.client === client) this.subscribe(client, attempt + 1);
+    }, Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt));
   }
 
   private scheduleReconnect(): void {

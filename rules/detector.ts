@@ -41,6 +41,8 @@ export interface CowSnapshot {
   alerts: AlertBookState;
   /** The run of identical newest readings (activity, rumination), to tell a stuck or flat collar. */
   run: SignalRun | null;
+  /** Onset of the last heat raised for her: how long her cycle is. */
+  lastHeat: number | null;
 }
 
 export interface SignalRun {
@@ -101,7 +103,7 @@ export class CowDetector {
     this.state =
       'v' in init
         ? init
-        : { v: SNAPSHOT_VERSION, subject: init, lastTs: null, lastArrival: null, slots: [], alerts: emptyAlertBook(), run: null };
+        : { v: SNAPSHOT_VERSION, subject: init, lastTs: null, lastArrival: null, slots: [], alerts: emptyAlertBook(), run: null, lastHeat: null };
     for (const slot of this.state.slots) this.byStart.set(slot.start, slot);
   }
 
@@ -356,9 +358,13 @@ export class CowDetector {
     if (!alerts.open.heat) {
       if (w.ratio >= cfg.minRatio && w.z >= cfg.minZ && w.hotHours >= cfg.minHotHours) {
         const since = this.onset('activity', w.to, (r) => r >= cfg.resolveRatio, 3 * cfg.windowHours);
-        push(raise(alerts, subject, 'heat', {
-          at, since, severity: 'warning', evidence: this.evidence(w, 'activity count'), cooldownMs: cfg.cooldownHours * HOUR_MS,
-        }));
+        const evidence = this.evidence(w, 'activity count');
+        const last = this.state.lastHeat;
+        // Days since her last heat: 18-24 is a cycle; much shorter or longer is worth a second look.
+        if (last !== null && last < since) Object.assign(evidence, { lastHeatSince: iso(last), daysSinceLastHeat: round((since - last) / DAY_MS, 1) });
+        const raised = raise(alerts, subject, 'heat', { at, since, severity: 'warning', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS });
+        if (raised) this.state.lastHeat = raised.since;
+        push(raised);
       }
     } else if (w.ratio < cfg.resolveRatio) {
       push(resolve(alerts, subject, 'heat', { at, evidence: this.evidence(w, 'activity count') }));

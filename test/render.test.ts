@@ -314,3 +314,16 @@ describe('farmers’ replies', () => {
     expect(renderReceipt('stopped', [], who)).toMatch(/START/);
   });
 });
+
+describe('heat cycle', () => {
+  it('a heat says when her previous one began, in her language', () => {
+    const a = {
+      id: 'heat:C7:1', farmId: 'f', cowId: 'C7', collarId: 'C7', type: 'heat' as const, state: 'firing' as const, severity: 'warning' as const,
+      since: Date.parse('2026-11-24T09:00:00Z'), at: Date.parse('2026-11-24T15:00:00Z'), raisedAt: Date.parse('2026-11-24T15:00:00Z'),
+      evidence: { metric: 'activity', ratio: 2.4, window: { hours: 6 }, daysSinceLastHeat: 21.2, lastHeatSince: '2026-11-03T04:00:00.000Z' },
+    };
+    expect(formatAlert(a, { timezone: 'Europe/Zurich' })).toContain('Her previous heat began 21 days earlier (Tue 3 Nov).');
+    expect(formatAlert(a, { timezone: 'Europe/Zurich', language: 'de' })).toMatch(/Ihre letzte Brunst begann 21 Tage davor \(Di\.?,? 3\. Nov\.?\)\./);
+  });
+});
+

@@ -126,6 +126,19 @@ describe('heat', () => {
   });
 });
 
+describe('heat cycle', () => {
+  it('says how many days since her last heat', () => {
+    const first = START + 7 * DAY + 9 * HOUR;
+    const second = first + 21 * DAY + 2 * HOUR;
+    const act = (t: number) => ((t > first && t <= first + 14 * HOUR) || (t > second && t <= second + 14 * HOUR) ? 3 : 1);
+    const heats = firing(run(stream({ days: 30, act })), 'heat');
+    expect(heats).toHaveLength(2);
+    expect(heats[0]!.evidence.daysSinceLastHeat).toBeUndefined();
+    expect(heats[1]!.evidence).toMatchObject({ lastHeatSince: new Date(heats[0]!.since).toISOString() });
+    expect(heats[1]!.evidence.daysSinceLastHeat).toBeCloseTo(21.1, 0);
+  });
+});
+
 describe('heat from a backfill', () => {
   // Found when tried as a new user would: a collar out of reach 08:00–16:00 uploads that stretch at 20:00.
   // The heat began at 09:00; judged while the upload was still filling in the window, it was reported with

@@ -70,7 +70,7 @@ const catalogueSchema = z.object({
   time: z.object({ short: text, range: text, minutes: text, hours: text, days: plural }),
   evidence: z.object({ window: text, metric: text, activity: text, rumination: text }),
   alert: z.object({
-    heat: alertText.extend({ activity: text, activityUnknown: text, checkTwoDays: text }),
+    heat: alertText.extend({ activity: text, activityUnknown: text, checkTwoDays: text, cycle: plural }),
     health: alertText.extend({ evidence: text }),
     down_cow: alertText,
     collar_offline: alertText,
@@ -223,7 +223,7 @@ const PARAM_MAX = 200;
 const WEEKDAY_RANGE_MS = 6 * DAY_MS;
 
 type MetricEvidence = { metric?: unknown; ratio?: unknown; window?: { hours?: unknown } };
-type Evidence = MetricEvidence & { also?: MetricEvidence; value?: unknown };
+type Evidence = MetricEvidence & { also?: MetricEvidence; value?: unknown; daysSinceLastHeat?: number; lastHeatSince?: string };
 
 const isOpen = (a: AlertRow) => a.state !== 'resolved';
 
@@ -380,10 +380,15 @@ class Words {
               from: fill(this.c.time.short, { weekday: this.weekday(from), time: this.clock(from) }),
               to: fill(this.c.time.short, { weekday: this.weekday(to), time: this.clock(to) }),
             });
+        const cycle = ev.daysSinceLastHeat;
         return [
           fill(t.heat.headline, { cow: name, since }),
           typeof ev.ratio === 'number' ? fill(t.heat.activity, { ratio: this.ratio(ev.ratio), window }) : fill(t.heat.activityUnknown, { window }),
           check,
+          // A cycle of 18-24 days says this is a true heat; a short or long one is worth a second look.
+          ...(typeof cycle === 'number' && typeof ev.lastHeatSince === 'string'
+            ? [this.plural(t.heat.cycle, Math.round(cycle), { date: this.date(Date.parse(ev.lastHeatSince)) })]
+            : []),
         ];
       }
       case 'health': {

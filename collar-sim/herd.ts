@@ -57,7 +57,7 @@ const PROFILE: ReadonlyArray<readonly [hour: number, act: number, rum: number, l
 ];
 
 /** Cosine interpolation between control points: smooth enough that rhythm jitter has no kinks. */
-function profileAt(hour: number): { act: number; rum: number; lie: number; eat: number } {
+export function profileAt(hour: number): { act: number; rum: number; lie: number; eat: number } {
   let i = 0;
   while (i < PROFILE.length - 2 && PROFILE[i + 1]![0] <= hour) i++;
   const a = PROFILE[i]!, b = PROFILE[i + 1]!;

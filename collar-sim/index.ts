@@ -10,3 +10,12 @@ export {
 } from './herd.js';
 export { readingTopic, readingToWire } from './wire.js';
 export { publishHerd, type PublishOptions, type PublishStats } from './publish.js';
+export {
+  simulateVariedHerd,
+  type Arrival,
+  type VariedEpisodeType,
+  type VariedFarmParams,
+  type VariedHerdOptions,
+  type VariedHerdSimulation,
+  type VariedTruthEpisode,
+} from './varied.js';

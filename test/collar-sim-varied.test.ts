@@ -1,0 +1,201 @@
+import { describe, it, expect } from 'vitest';
+import type { Reading } from '../rules/reading.js';
+import { simulateVariedHerd, type VariedHerdOptions, type VariedTruthEpisode } from '../collar-sim/index.js';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const START = Date.UTC(2026, 2, 2);
+const base: VariedHerdOptions = { farmId: 'farm-v', cows: 80, startMs: START, days: 60, seed: 7 };
+
+// One shared mid-size herd (mixed intervals): generation dominates test time.
+const sim = simulateVariedHerd(base);
+const readings = [...sim.readings()];
+const byCow = new Map<string, Reading[]>();
+for (const r of readings) (byCow.get(r.collarId) ?? byCow.set(r.collarId, []).get(r.collarId)!).push(r);
+const arrivals = [...sim.arrivals()];
+
+/** Readings of a cow whose whole interval lies in [from, to). */
+const inside = (rs: Reading[], from: number, to: number) => rs.filter((r) => r.ts - r.intervalS * 1000 >= from && r.ts <= to);
+const sum = <T>(rs: T[], f: (r: T) => number) => rs.reduce((a, r) => a + f(r), 0);
+/** Activity per hour of a cow in [from, to) against the same hours of the previous `days` days. */
+function ratioToDaysBefore(rs: Reading[], from: number, to: number, days = 7): number {
+  const now = inside(rs, from, to);
+  let prev = 0, prevH = 0;
+  for (let d = 1; d <= days; d++) {
+    const p = inside(rs, from - d * DAY, to - d * DAY);
+    prev += sum(p, (r) => r.activity);
+    prevH += sum(p, (r) => r.intervalS) / 3600;
+  }
+  return sum(now, (r) => r.activity) / (sum(now, (r) => r.intervalS) / 3600) / (prev / prevH);
+}
+/** Whether anything else (another episode of the cow, a herd event) touches [from, to). */
+function clean(e: VariedTruthEpisode, from: number, to: number): boolean {
+  return sim.truth.every((o) => o === e || o.type === 'delivery_gap' || o.end <= from || o.start >= to ||
+    (o.cowId !== e.cowId && !(o.cows ?? []).includes(e.cowId)));
+}
+
+describe('simulateVariedHerd', () => {
+  it('is deterministic per seed, in readings, arrivals and truth', () => {
+    const small = { ...base, cows: 12, days: 20 };
+    const a = simulateVariedHerd(small), b = simulateVariedHerd(small);
+    const ra = [...a.readings()];
+    expect([...b.readings()]).toEqual(ra);
+    expect([...a.readings()]).toEqual(ra); // iterating again replays the same data
+    expect([...b.arrivals()]).toEqual([...a.arrivals()]);
+    expect(b.truth).toEqual(a.truth);
+    expect(b.params).toEqual(a.params);
+  });
+
+  it('different seeds give different farm, cow and episode parameters', () => {
+    const other = simulateVariedHerd({ ...base, seed: 8 });
+    for (const k of Object.keys(sim.params) as Array<keyof typeof sim.params>) expect(other.params[k]).not.toBe(sim.params[k]);
+    expect(other.cows.map((c) => c.intervalS)).not.toEqual(sim.cows.map((c) => c.intervalS));
+    expect(other.cows.map((c) => c.cycleDays)).not.toEqual(sim.cows.map((c) => c.cycleDays));
+    const peaks = (s: typeof sim) => s.truth.filter((e) => e.type === 'heat').map((e) => e.params!.peak!);
+    expect(peaks(other)).not.toEqual(peaks(sim));
+    // Drawn from ranges, not constants: parameters spread within their documented bounds.
+    const p = peaks(sim).filter((x, i) => !sim.truth.filter((e) => e.type === 'heat')[i]!.silent);
+    expect(Math.min(...p)).toBeGreaterThanOrEqual(2.3);
+    expect(Math.max(...p)).toBeLessThanOrEqual(4);
+    expect(Math.max(...p) - Math.min(...p)).toBeGreaterThan(1);
+    const cycles = sim.cows.flatMap((c) => (c.cycleDays === undefined ? [] : [c.cycleDays]));
+    expect(Math.min(...cycles)).toBeGreaterThanOrEqual(18);
+    expect(Math.max(...cycles)).toBeLessThanOrEqual(24);
+  });
+
+  it('a 200 cow × 90 day herd has every episode type in its truth', () => {
+    const big = simulateVariedHerd({ ...base, cows: 200, days: 90, seed: 11 });
+    const kinds = new Set(big.truth.map((e) => `${e.type}${e.subtype ? '/' + e.subtype : ''}`));
+    for (const k of [
+      'heat', 'illness/ketosis', 'illness/metritis', 'illness/mastitis', 'illness/lameness', 'calving', 'down_cow/injury',
+      'collar_fault/flatline', 'collar_fault/stuck', 'collar_fault/battery_dying', 'battery_low', 'collar_offline/battery_dead',
+      'herd_event/heat_stress', 'herd_event/schedule_change', 'herd_event/pasture_move', 'delivery_gap/gateway', 'delivery_gap/radio',
+    ]) expect(kinds, k).toContain(k);
+    expect(big.truth.some((e) => e.type === 'heat' && e.silent)).toBe(true);
+    for (const e of big.truth.filter((x) => x.type === 'herd_event' || x.subtype === 'gateway')) {
+      expect(e.cowId).toBe('*');
+      expect(e.cows!.length).toBeGreaterThan(0);
+    }
+    for (const e of big.truth) expect(e.end, `${e.type} ${e.collarId}`).toBeGreaterThan(e.start);
+    expect(new Set(big.cows.map((c) => c.intervalS))).toEqual(new Set([60, 300, 900, 3600, 7200]));
+  });
+
+  it('readings stay within the wire contract, sorted by ts then collarId', () => {
+    const bad: string[] = [];
+    const check = (ok: boolean, what: string, r: Reading) => { if (!ok && bad.length < 5) bad.push(`${what}: ${JSON.stringify(r)}`); };
+    let prev: Reading | undefined;
+    for (const r of readings) {
+      check(!prev || r.ts > prev.ts || (r.ts === prev.ts && r.collarId > prev.collarId), 'order', r);
+      prev = r;
+      const mins = r.intervalS / 60;
+      check(Number.isInteger(r.activity) && r.activity >= 0, 'activity', r);
+      check([r.rumination, r.eating, r.lying].every((m) => m! >= 0 && m! <= mins), 'minutes', r);
+      check(r.rumination! + r.eating! <= mins + 1e-9, 'rumination+eating', r);
+      check(r.temperature! >= 30 && r.temperature! <= 45, 'temperature', r);
+      check(r.batteryPct! >= 0 && r.batteryPct! <= 100, 'battery', r);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('a non-silent heat shows at least 2× the activity of the same hours on the days before', () => {
+    const heats = sim.truth.filter((e) => e.type === 'heat' && !e.silent && e.start >= START + 7 * DAY);
+    let judged = 0;
+    for (const e of heats) {
+      const from = e.start + e.params!.rampInH! * HOUR, to = e.end - e.params!.rampOutH! * HOUR;
+      if (!clean(e, e.start - 7 * DAY, e.end) || to - from < 4 * HOUR) continue;
+      judged++;
+      expect(ratioToDaysBefore(byCow.get(e.collarId)!, from, to), `${e.collarId} ${new Date(e.start).toISOString()}`).toBeGreaterThanOrEqual(2);
+    }
+    expect(judged).toBeGreaterThan(10);
+    // Silent heats barely move activity.
+    for (const e of sim.truth.filter((x) => x.type === 'heat' && x.silent && x.start >= START + 7 * DAY)) {
+      if (!clean(e, e.start - 7 * DAY, e.end)) continue;
+      expect(ratioToDaysBefore(byCow.get(e.collarId)!, e.start + 3 * HOUR, e.end - 2 * HOUR)).toBeLessThan(1.6);
+    }
+  });
+
+  it('collar faults show in the readings exactly where the truth puts them', () => {
+    const faults = sim.truth.filter((e) => e.type === 'collar_fault');
+    expect(new Set(faults.map((e) => e.subtype))).toEqual(new Set(['flatline', 'stuck', 'battery_dying']));
+    for (const e of faults) {
+      const rs = byCow.get(e.collarId)!;
+      const during = rs.filter((r) => r.ts >= e.start && r.ts < e.end);
+      const before = rs.filter((r) => r.ts < e.start).at(-1)!;
+      const after = rs.find((r) => r.ts >= e.end);
+      const sensors = (r: Reading) => [r.activity, r.rumination, r.eating, r.lying, r.temperature].join();
+      if (e.subtype === 'flatline') {
+        expect(during.length).toBeGreaterThan(5);
+        expect(new Set(during.map(sensors)).size).toBe(1);
+        expect(during[0]!.activity).toBe(0);
+        expect(during[0]!.rumination).toBe(0);
+        expect(before.activity + before.lying!).toBeGreaterThan(0);
+        if (after) expect(sensors(after)).not.toBe(sensors(during[0]!));
+      } else if (e.subtype === 'stuck') {
+        expect(during.length).toBeGreaterThan(5);
+        expect(new Set(during.map(sensors)).size).toBe(1);
+        expect(during[0]!.activity).toBeGreaterThan(0);
+        if (after) expect(sensors(after)).not.toBe(sensors(during[0]!));
+      } else {
+        // Battery falls to nothing and the readings thin out before the collar dies.
+        expect(during.at(-1)!.batteryPct!).toBeLessThan(5);
+        const steps = Math.round((e.end - e.start) / (during[0]!.intervalS * 1000));
+        expect(during.length).toBeLessThan(steps);
+        const dead = sim.truth.find((o) => o.type === 'collar_offline' && o.collarId === e.collarId)!;
+        expect(dead.start).toBe(e.end);
+        expect(rs.some((r) => r.ts >= dead.start && r.ts < dead.end)).toBe(false);
+        const low = sim.truth.find((o) => o.type === 'battery_low' && o.collarId === e.collarId)!;
+        expect(rs.find((r) => r.batteryPct! < 15)!.ts).toBe(low.start);
+      }
+    }
+  });
+
+  it('a down cow barely moves and lies all the time, without her values being constant', () => {
+    const downs = sim.truth.filter((e) => e.type === 'down_cow');
+    expect(downs.length).toBeGreaterThan(0);
+    for (const e of downs) {
+      const rs = byCow.get(e.collarId)!;
+      const during = inside(rs, e.start, e.end);
+      if (during.length === 0) continue; // a 2-hour collar may have no reading wholly inside a short episode
+      const perHour = sum(during, (r) => r.activity) / (sum(during, (r) => r.intervalS) / 3600);
+      const week = rs.filter((r) => r.ts >= e.start - 7 * DAY && r.ts < e.start);
+      const normal = sum(week, (r) => r.activity) / (sum(week, (r) => r.intervalS) / 3600);
+      expect(perHour / normal).toBeLessThan(0.1);
+      for (const r of during) expect(r.lying! / (r.intervalS / 60)).toBeGreaterThanOrEqual(0.9);
+      if (during.length >= 4) expect(new Set(during.map((r) => `${r.activity},${r.lying},${r.rumination}`)).size).toBeGreaterThan(1);
+    }
+  });
+
+  it('the arrival order holds late, out-of-order and duplicated readings; nothing arrives before it was measured', () => {
+    expect(arrivals.length).toBeGreaterThan(0);
+    let late = 0, outOfOrder = 0, dupes = 0, backwards = 0, early = 0;
+    const lastTs = new Map<string, number>();
+    const seen = new Set<string>();
+    let prevAt = -Infinity;
+    for (const { arrivedAt, reading: r } of arrivals) {
+      if (arrivedAt < prevAt) backwards++;
+      prevAt = arrivedAt;
+      if (arrivedAt <= r.ts) early++;
+      if (arrivedAt - r.ts > HOUR) late++;
+      if (r.ts < (lastTs.get(r.collarId) ?? -Infinity)) outOfOrder++;
+      lastTs.set(r.collarId, Math.max(r.ts, lastTs.get(r.collarId) ?? -Infinity));
+      const key = `${r.collarId}/${r.seq}`;
+      if (seen.has(key)) dupes++;
+      seen.add(key);
+    }
+    expect(backwards).toBe(0);
+    expect(early).toBe(0);
+    expect(late).toBeGreaterThan(100);
+    expect(outOfOrder).toBeGreaterThan(10);
+    expect(dupes).toBeGreaterThan(10);
+    // Every arrival is a measured reading; what never arrives is what an overflowed buffer lost.
+    const measured = new Set(readings.map((r) => `${r.collarId}/${r.seq}`));
+    expect([...seen].filter((k) => !measured.has(k))).toEqual([]);
+    const lost = sum(sim.truth.filter((e) => e.type === 'delivery_gap'), (e) => e.params!.lost!);
+    expect(measured.size - seen.size).toBe(lost);
+    // Readings inside a gap arrive only after it ends.
+    const gap = sim.truth.find((e) => e.type === 'delivery_gap' && e.subtype === 'radio')!;
+    const fromGap = arrivals.filter((a) => a.reading.collarId === gap.collarId && a.reading.ts >= gap.start && a.reading.ts < gap.end);
+    expect(fromGap.length).toBeGreaterThan(0);
+    expect(fromGap.every((a) => a.arrivedAt > gap.end)).toBe(true);
+  });
+});

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { publishHerd, simulateHerd, truthToJson } from '../collar-sim/index.js';
-import { DAY_MS } from '../rules/index.js';
+import { loadIceTag } from '../bench/icetag.js';
+import { DAY_MS, resolveRules } from '../rules/index.js';
 import { Agent } from './agent.js';
 import { startDemo } from './demo.js';
+import { csvSources, formatScore, scoreReal, scoreScenario } from './eval.js';
 import { loadConfigFile } from './config.js';
 import { CowbellError } from './errors.js';
 import { redactUrl } from './log.js';
@@ -22,6 +25,7 @@ Commands:
   agent    run the agent against the broker named in a config file
   check    validate a config file and print what the agent would use
   sim      publish a simulated herd's readings to a broker
+  eval     the detection scorecard: seeded herds and real exports replayed offline
 
 Run "cowbell <command> --help" for a command's options.`,
   demo: `cowbell demo — everything on this machine, nothing to configure
@@ -48,6 +52,24 @@ Options:
 
 Options:
   -c, --config FILE   the config file to check
+  -h, --help`,
+  eval: `cowbell eval — detection scorecard, offline (no broker)
+
+Replays seeded herds (collar-sim's varied herd: cycles, silent heats, illnesses, lameness, calving, a cow
+down, herd-wide events, collar faults, late and duplicated delivery) through the rules core in the order a
+gateway receives them, and scores every alert type against the ground truth: sensitivity, PPV, false
+alerts per 100 cow-days, delay from onset (median, p90), false alerts raised by herd-wide events. An alert
+matches an episode of the same cow and type when raised between its start and its end + 12 h.
+Then replays real exports (the IceTag files and any CSV with collarId,ts,activity[,intervalS,rumination,
+lying,batteryPct] columns) and reports alerts per cow-month.
+
+Options:
+  --seeds 11,12   seeds (default 11,12,13)
+  --cows N        herd size (default 200)
+  --days N        days (default 90)
+  --data DIR      real exports (default ../shared/data: its icetag/ and *.csv)
+  --rules JSON    rule overrides, as in a config file's "rules"
+  --json          print JSON instead of tables
   -h, --help`,
   sim: `cowbell sim — publish a simulated herd
 
@@ -154,6 +176,39 @@ async function runSim(argv: string[]): Promise<void> {
   console.error(`published ${stats.published} readings in ${stats.messages} messages in ${((stats.endedAt - stats.startedAt) / 1000).toFixed(1)} s`);
 }
 
+async function runEval(argv: string[]): Promise<void> {
+  const o = args(argv, { seeds: { type: 'string' }, cows: { type: 'string' }, days: { type: 'string' }, data: { type: 'string' }, rules: { type: 'string' }, json: { type: 'boolean' } });
+  if (o.help) return void console.log(HELP.eval);
+  let rules;
+  try {
+    rules = resolveRules(o.rules ? JSON.parse(o.rules) : {});
+  } catch (err) {
+    throw new CowbellError('COWBELL_USAGE', `--rules: ${(err as Error).message}`);
+  }
+  const seeds = (o.seeds ?? '11,12,13').split(',').map((x) => num(x, 0, 'seeds'));
+  const cows = num(o.cows, 200, 'cows');
+  const days = num(o.days, 90, 'days');
+  const scenarios = seeds.map((seed) => {
+    if (!o.json) process.stderr.write(`seed ${seed}…\n`);
+    return scoreScenario(rules, { seed, cows, days });
+  });
+  const dataDir = resolve(o.data ?? '../shared/data');
+  const real = [];
+  const icetagDir = join(dataDir, 'icetag');
+  if (existsSync(icetagDir)) {
+    const files = readdirSync(icetagDir).filter((f) => f.endsWith('.csv'));
+    const readings = files.flatMap((f) => loadIceTag(join(icetagDir, f), f.replace(/\.csv$/, '')));
+    if (readings.length) real.push(scoreReal(rules, `IceTag (${files.length} cows)`, readings.sort((a, b) => a.ts - b.ts)));
+  }
+  for (const src of csvSources(dataDir)) real.push(scoreReal(rules, src.name, src.readings));
+  if (o.json) return void console.log(JSON.stringify({ matching: 'an alert matches an episode of the same cow and type raised in [start, end + 12 h]', scenarios, real }, null, 2));
+  for (const s of scenarios) console.log(`${formatScore(s)}\n`);
+  for (const r of real) {
+    const per = Object.entries(r.perCowMonth).map(([t, v]) => `${t} ${r.alerts[t]} (${v}/cow-month)`).join(', ') || 'no alerts';
+    console.log(`real: ${r.source}, ${r.cowMonths} cow-months: ${per}`);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -163,6 +218,7 @@ async function main(argv: string[]): Promise<void> {
     case 'agent': return runAgent(rest);
     case 'check': return runCheck(rest);
     case 'sim': return runSim(rest);
+    case 'eval': return runEval(rest);
     case undefined: case '-h': case '--help': case 'help': return void console.log(HELP.main);
     default: throw new CowbellError('COWBELL_USAGE', `unknown command "${command}"\n\n${HELP.main}`);
   }

@@ -1,0 +1,213 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { simulateVariedHerd, type VariedTruthEpisode } from '../collar-sim/index.js';
+import { DAY_MS, FarmDetector, HOUR_MS, type AlertEvent, type AlertType, type Reading, type RuleSet } from '../rules/index.js';
+
+/**
+ * The scorecard (`cowbell eval`): seeded herds replayed through the same rules core as the agent — in the
+ * order a gateway receives them, late, out of order and duplicated, with the same 15-minute cap on
+ * readings stamped ahead of their arrival — scored against the simulator's ground truth; and real exports
+ * replayed for alerts per cow-month. Offline: no broker, no store, no notifier.
+ *
+ * How an alert is matched to an episode: an alert of type T raised (its `raisedAt`, event time) for a cow
+ * matches an episode of that cow whose truth type maps to T (below) when it is raised between the
+ * episode's start and its end + 12 h. An episode is found when at least one alert matches it; its delay is
+ * from the episode's start to the first matching alert. An alert matching no episode is false; a false
+ * heat or health alert raised during a herd-wide event (start to end + 12 h) on a cow it affected is
+ * counted as raised by that event (a schedule change: its first three days). A collar_offline alert on a
+ * collar behind a delivery gap (a gateway or radio outage) is not false: it was not heard. Silent heats are
+ * reported apart and not counted in heat sensitivity; an alert matching a silent heat is not false.
+ */
+
+const TOLERANCE_MS = 12 * HOUR_MS;
+const MAX_AHEAD_MS = 15 * 60_000;
+
+export const SCORED: AlertType[] = ['heat', 'health', 'down_cow', 'collar_fault', 'collar_offline', 'battery_low'];
+
+function alertTypeOf(e: VariedTruthEpisode): AlertType | null {
+  switch (e.type) {
+    case 'heat': return 'heat';
+    case 'illness': return 'health';
+    case 'down_cow': return 'down_cow';
+    case 'collar_fault': return e.subtype === 'battery_dying' ? null : 'collar_fault';
+    case 'collar_offline': return 'collar_offline';
+    case 'battery_low': return 'battery_low';
+    default: return null;
+  }
+}
+
+export interface TypeScore {
+  episodes: number;
+  found: number;
+  sensitivity: number | null;
+  /** Health only: found within 36 h of onset. */
+  foundWithin36h?: number;
+  alerts: number;
+  truePositives: number;
+  ppv: number | null;
+  falseAlerts: number;
+  falsePer100CowDays: number;
+  delayMedianH: number | null;
+  delayP90H: number | null;
+  /** Heat only: silent heats in the truth, and how many an alert matched anyway. */
+  silent?: { episodes: number; found: number };
+  /** False alerts raised during a herd-wide event on a cow it affected. */
+  fromHerdEvents: number;
+}
+
+export interface ScenarioScore {
+  seed: number;
+  cows: number;
+  days: number;
+  cowDays: number;
+  readings: number;
+  seconds: number;
+  byType: Record<string, TypeScore>;
+}
+
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]! : null);
+const p90 = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(0.9 * xs.length))]! : null);
+const round = (x: number | null, d = 2) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
+
+export function scoreScenario(rules: RuleSet, o: { seed: number; cows: number; days: number; startMs?: number }): ScenarioScore {
+  const startMs = o.startMs ?? Date.UTC(2026, 0, 5);
+  const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed });
+  const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS });
+  const raised: AlertEvent[] = [];
+  let readings = 0;
+  const t0 = performance.now();
+  for (const { arrivedAt, reading } of sim.arrivals()) {
+    readings++;
+    for (const e of det.observe(reading, reading.collarId, arrivedAt).events) if (e.state === 'firing') raised.push(e);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+
+  const episodes = sim.truth.filter((e) => alertTypeOf(e) !== null);
+  // A schedule change lasts to the end of the run; what it can raise is in its first days.
+  const herdEvents = sim.truth
+    .filter((e) => e.type === 'herd_event')
+    .map((e) => (e.subtype === 'schedule_change' ? { ...e, end: Math.min(e.end, e.start + 3 * DAY_MS) } : e));
+  const gaps = sim.truth.filter((e) => e.type === 'delivery_gap');
+  const cowDays = o.cows * o.days;
+  const byType: Record<string, TypeScore> = {};
+  for (const type of SCORED) {
+    const eps = episodes.filter((e) => alertTypeOf(e) === type);
+    const alerts = raised.filter((a) => a.type === type);
+    const matches = (a: AlertEvent, e: VariedTruthEpisode) => a.cowId === e.cowId && a.raisedAt >= e.start && a.raisedAt <= e.end + TOLERANCE_MS;
+    const delays: number[] = [];
+    let found = 0;
+    let within36 = 0;
+    let silentFound = 0;
+    for (const e of eps) {
+      const first = alerts.filter((a) => matches(a, e)).sort((x, y) => x.raisedAt - y.raisedAt)[0];
+      if (!first) continue;
+      if (e.silent) {
+        silentFound++;
+        continue;
+      }
+      found++;
+      const delay = Math.max(0, first.raisedAt - e.start);
+      delays.push(delay / HOUR_MS);
+      if (delay <= 36 * HOUR_MS) within36++;
+    }
+    // A collar not heard during a delivery gap (a gateway or radio outage) was truly not heard: not false.
+    const explained = (a: AlertEvent) =>
+      type === 'collar_offline' && gaps.some((g) => (g.cows ?? []).includes(a.cowId) && a.raisedAt >= g.start && a.raisedAt <= g.end + TOLERANCE_MS);
+    const falseOnes = alerts.filter((a) => !eps.some((e) => matches(a, e)) && !explained(a));
+    const truePositives = alerts.length - falseOnes.length;
+    const fromHerd = type === 'heat' || type === 'health'
+      ? falseOnes.filter((a) => herdEvents.some((h) => (h.cows ?? []).includes(a.cowId) && a.raisedAt >= h.start && a.raisedAt <= h.end + TOLERANCE_MS)).length
+      : 0;
+    const scored = eps.filter((e) => !e.silent).length;
+    byType[type] = {
+      episodes: scored,
+      found,
+      sensitivity: scored ? round(found / scored, 3) : null,
+      ...(type === 'health' && { foundWithin36h: within36 }),
+      alerts: alerts.length,
+      truePositives,
+      ppv: alerts.length ? round(truePositives / alerts.length, 3) : null,
+      falseAlerts: falseOnes.length,
+      falsePer100CowDays: round((falseOnes.length / cowDays) * 100, 3)!,
+      delayMedianH: round(median(delays), 1),
+      delayP90H: round(p90(delays), 1),
+      ...(type === 'heat' && { silent: { episodes: eps.length - scored, found: silentFound } }),
+      fromHerdEvents: fromHerd,
+    };
+  }
+  return { seed: o.seed, cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType };
+}
+
+/**
+ * Real exports: the IceTag files (../shared/data/icetag, their own format) and any CSV in Cowbell's
+ * documented form — a header row naming `collarId`, `ts` (ISO-8601 with zone, or epoch ms), `activity`,
+ * and optionally `intervalS` (default 900), `rumination`, `lying`, `batteryPct` — one reading a row.
+ */
+export function readCsvReadings(text: string, file: string): Reading[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim());
+  const header = lines.shift()?.split(',').map((h) => h.trim()) ?? [];
+  const col = (name: string) => header.indexOf(name);
+  for (const need of ['collarId', 'ts', 'activity']) if (col(need) < 0) throw new Error(`${file}: no "${need}" column (header: ${header.join(',')})`);
+  const out: Reading[] = [];
+  for (const line of lines) {
+    const f = line.split(',');
+    const rawTs = f[col('ts')]!.trim();
+    const ts = /^\d+$/.test(rawTs) ? Number(rawTs) : Date.parse(rawTs);
+    const activity = Number(f[col('activity')]);
+    if (!Number.isFinite(ts) || !Number.isFinite(activity)) continue;
+    const r: Reading = { collarId: f[col('collarId')]!.trim(), ts, intervalS: col('intervalS') >= 0 ? Number(f[col('intervalS')]) || 900 : 900, activity };
+    for (const k of ['rumination', 'lying', 'batteryPct'] as const) {
+      const v = col(k) >= 0 ? Number(f[col(k)]) : NaN;
+      if (Number.isFinite(v) && f[col(k)]!.trim() !== '') r[k] = v;
+    }
+    out.push(r);
+  }
+  return out.sort((a, b) => a.ts - b.ts);
+}
+
+export interface RealScore {
+  source: string;
+  cows: number;
+  cowMonths: number;
+  alerts: Record<string, number>;
+  perCowMonth: Record<string, number>;
+}
+
+export function scoreReal(rules: RuleSet, source: string, readings: Reading[]): RealScore {
+  const det = new FarmDetector('eval', rules);
+  const alerts: Record<string, number> = {};
+  const span = new Map<string, [number, number]>();
+  for (const r of readings) {
+    const s = span.get(r.collarId);
+    span.set(r.collarId, s ? [Math.min(s[0], r.ts), Math.max(s[1], r.ts)] : [r.ts, r.ts]);
+    for (const e of det.observe(r, r.collarId, r.ts).events) if (e.state === 'firing') alerts[e.type] = (alerts[e.type] ?? 0) + 1;
+  }
+  const cowMonths = [...span.values()].reduce((sum, [a, b]) => sum + (b - a) / DAY_MS / 30.44, 0);
+  const perCowMonth = Object.fromEntries(Object.entries(alerts).map(([k, v]) => [k, round(v / cowMonths, 2)!]));
+  return { source, cows: span.size, cowMonths: round(cowMonths, 2)!, alerts, perCowMonth };
+}
+
+export function csvSources(dir: string): { name: string; readings: Reading[] }[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.csv'))
+    .map((f) => ({ name: f, text: readFileSync(join(dir, f), 'utf8') }))
+    .filter((f) => f.text.split('\n', 1)[0]!.split(',').map((h) => h.trim()).includes('collarId'))
+    .map((f) => ({ name: f.name, readings: readCsvReadings(f.text, f.name) }));
+}
+
+export function formatScore(s: ScenarioScore): string {
+  const pct = (x: number | null) => (x === null ? '   —  ' : `${(x * 100).toFixed(1).padStart(5)}%`);
+  const h = (x: number | null) => (x === null ? '   —' : x.toFixed(1).padStart(5));
+  const lines = [
+    `seed ${s.seed}: ${s.cows} cows × ${s.days} days (${s.readings.toLocaleString('en')} readings in arrival order, replayed in ${s.seconds} s)`,
+    `  type            episodes  found  sensitivity   alerts   PPV     false/100 cow-days  delay med / p90 h  from herd events`,
+  ];
+  for (const [type, t] of Object.entries(s.byType)) {
+    const extra = t.foundWithin36h !== undefined ? `  (within 36 h: ${t.foundWithin36h})` : t.silent ? `  (silent heats: ${t.silent.found}/${t.silent.episodes} found anyway)` : '';
+    lines.push(
+      `  ${type.padEnd(15)} ${String(t.episodes).padStart(8)} ${String(t.found).padStart(6)}  ${pct(t.sensitivity)}     ${String(t.alerts).padStart(6)}  ${pct(t.ppv)}  ${t.falsePer100CowDays.toFixed(3).padStart(8)}           ${h(t.delayMedianH)} / ${h(t.delayP90H)}     ${String(t.fromHerdEvents).padStart(4)}${extra}`,
+    );
+  }
+  return lines.join('\n');
+}

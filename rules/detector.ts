@@ -382,7 +382,10 @@ export class CowDetector {
     const unit = (w: WindowStats) => (w.metric === 'activity' ? 'activity count' : 'minutes ruminating');
     if (!alerts.open.health) {
       const maxRatio = (w: WindowStats) => (w.metric === 'activity' ? cfg.activityMaxRatio : cfg.ruminationMaxRatio);
-      const low = judged.filter((w) => w.z <= cfg.maxZ && w.ratio <= maxRatio(w));
+      let low = judged.filter((w) => w.z <= cfg.maxZ && w.ratio <= maxRatio(w));
+      // Two signals agreeing find a milder drop: activity and rumination both down together for a day (an
+      // illness ramping in), each beyond two of her own spreads, which one signal alone is too noisy to show.
+      if (low.length === 0 && judged.length === 2 && judged.every((w) => w.ratio <= cfg.bothMaxRatio && w.z <= cfg.bothMaxZ)) low = [...judged];
       if (low.length === 0) return;
       low.sort((a, b) => a.ratio - b.ratio);
       const primary = low[0]!;

@@ -41,6 +41,9 @@ export const RuleSetSchema = z
       windowHours: z.int().min(1).max(48),
       activityMaxRatio: ratio,
       ruminationMaxRatio: ratio,
+      /** Both activity and rumination at most this share of normal, each `bothMaxZ` spreads below: a milder, shared drop. */
+      bothMaxRatio: ratio,
+      bothMaxZ: z.number(),
       maxZ: z.number(),
       resolveRatio: ratio,
       urgentRatio: ratio,
@@ -82,7 +85,7 @@ export const RuleSetSchema = z
     if (r.baseline.warmupDays > r.baseline.days) bad(['baseline', 'warmupDays'], 'must not exceed baseline.days');
     if (r.heat.resolveRatio >= r.heat.minRatio) bad(['heat', 'resolveRatio'], 'must be below heat.minRatio (hysteresis)');
     if (r.heat.minHotHours > r.heat.windowHours) bad(['heat', 'minHotHours'], 'must not exceed heat.windowHours');
-    if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.ruminationMaxRatio))
+    if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.ruminationMaxRatio, r.health.bothMaxRatio))
       bad(['health', 'resolveRatio'], 'must be above the firing ratios (hysteresis)');
     if (r.downCow.resolveRatio <= r.downCow.maxActivityRatio) bad(['downCow', 'resolveRatio'], 'must be above downCow.maxActivityRatio (hysteresis)');
     if (r.batteryLow.resolveAbovePct < r.batteryLow.belowPct)

@@ -288,6 +288,17 @@ describe('health', () => {
     expect(firing(events, 'heat')).toEqual([]);
   });
 
+  // An illness ramping in (ketosis, metritis) takes both down a quarter for days before either is down 40 %.
+  it('fires on a milder drop when activity and rumination are down together, not when one alone is', () => {
+    const mild = during(onset, onset + 3 * DAY, 0.68);
+    const both = firing(run(stream({ days: 16, act: mild, rum: mild })), 'health');
+    expect(both).toHaveLength(1);
+    expect(both[0]!.at - onset).toBeLessThanOrEqual(30 * HOUR);
+    expect(both[0]!.evidence).toMatchObject({ also: expect.anything() });
+    expect(firing(run(stream({ days: 16, act: mild })), 'health')).toEqual([]);
+    expect(firing(run(stream({ days: 16, rum: mild })), 'health')).toEqual([]);
+  });
+
   it('fires warning on a drop of activity alone (collars without rumination)', () => {
     const events = run(stream({ days: 14, rumination: false, act: during(onset, onset + 3 * DAY, 0.45) }));
     const h = firing(events, 'health');

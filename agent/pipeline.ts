@@ -71,7 +71,7 @@ export class ReadingPipeline {
       snap = { cows: [], farm: undefined, afterRx: 0 };
     }
     for (const cow of snap.cows) this.detector.restoreCow(cow as CowSnapshot);
-    if (snap.farm) this.detector.farm = snap.farm;
+    if (snap.farm) this.detector.restoreFarm(snap.farm);
     let replayed = 0;
     for (const r of store.readingsAfter(snap.afterRx)) {
       const { rx: _rx, receivedAt, cowId, ...reading } = r;
@@ -201,7 +201,7 @@ export class ReadingPipeline {
     const cows = this.detector.dirtyCows();
     this.o.store.saveSnapshots(
       cows.map((c: CowDetector) => c.state),
-      this.detector.farm,
+      this.detector.snapshotFarm(),
     );
     this.detector.markSaved(cows);
     return cows.length;

@@ -55,6 +55,15 @@ export interface SignalRun {
 
 export const SNAPSHOT_VERSION = 3;
 
+/**
+ * What a cow's rules may ask of her herd: whether an hour was a herd-wide one (many cows at once well above
+ * their own normal: a pasture move, feed pushed up late, a thunderstorm), and where she tells her own.
+ */
+export interface HerdView {
+  busyHour(hourStart: number): boolean;
+  report(hourStart: number, hot: boolean): void;
+}
+
 export interface ObserveResult {
   events: AlertEvent[];
   /** False when the reading was too late to take part in detection (it is still worth storing). */
@@ -99,6 +108,7 @@ export class CowDetector {
     init: Subject | CowSnapshot,
     /** How far back k days of the farm's clock are (daylight saving); UTC days by default. */
     private readonly dayShift: DayShift = utcDays,
+    private readonly herd: HerdView | null = null,
   ) {
     this.state =
       'v' in init
@@ -161,6 +171,7 @@ export class CowDetector {
     // progress cannot be compared fairly). They change when an hour completes or a late reading fills one in.
     // A collar known to be faulty says nothing about the cow: her rules wait until it reads true again.
     const now = floorHour(s.lastTs!);
+    if (this.herd && completedBefore !== null && now > completedBefore && !s.alerts.open.collar_fault) this.reportHour(now - HOUR_MS);
     if (!s.alerts.open.collar_fault && (now !== completedBefore || reading.ts - reading.intervalS * 1000 < now)) {
       this.judgeHeat(now, push);
       this.judgeHealth(now, push);
@@ -261,7 +272,7 @@ export class CowDetector {
     metric: Metric,
     hours: number,
     end: number,
-    opts: { capRatio?: number; hotRatio?: number; floorShare?: number } = {},
+    opts: { capRatio?: number; hotRatio?: number; busyHotRatio?: number; floorShare?: number } = {},
   ): WindowStats | null {
     const cfg = this.rules.baseline;
     const last = end - HOUR_MS;
@@ -296,7 +307,10 @@ export class CowDetector {
     if (norms && opts.hotRatio !== undefined) {
       for (let i = 0, t = from; t <= last; t += HOUR_MS, i++) {
         const h = this.sum(metric, t, t);
-        if (h.coveredS > 0 && (h.value * 3600) / h.coveredS >= opts.hotRatio * norms[i]!) hot++;
+        // In an hour many of the herd were busy together (a pasture move, late feed: up to about 1.8× their
+        // normal), only a rise beyond what such a day brings counts towards her heat (a heat is 2–4×).
+        const need = this.herd?.busyHour(t) ? Math.max(opts.hotRatio, opts.busyHotRatio ?? Infinity) : opts.hotRatio;
+        if (h.coveredS > 0 && (h.value * 3600) / h.coveredS >= need * norms[i]!) hot++;
       }
     }
     const rate = (now.value * 3600) / now.coveredS;
@@ -351,7 +365,7 @@ export class CowDetector {
    */
   private judgeHeat(end: number, push: (e: AlertEvent | null) => void): void {
     const cfg = this.rules.heat;
-    const w = this.window('activity', cfg.windowHours, end, { capRatio: cfg.hourCapRatio, hotRatio: cfg.hotRatio, floorShare: cfg.floorShare });
+    const w = this.window('activity', cfg.windowHours, end, { capRatio: cfg.hourCapRatio, hotRatio: cfg.hotRatio, busyHotRatio: cfg.busyHourHotRatio, floorShare: cfg.floorShare });
     if (!w || w.coverage < cfg.minCoverage) return;
     const at = w.to;
     const { alerts, subject } = this.state;
@@ -404,6 +418,17 @@ export class CowDetector {
       if (judged[1]) evidence.also = this.evidence(judged[1], unit(judged[1]));
       push(resolve(alerts, subject, 'health', { at, evidence }));
     }
+  }
+
+  /** Tells the herd whether the hour just completed was a busy one for her (warm cows only). */
+  private reportHour(t: number): void {
+    const cfg = this.rules.heat;
+    const normal = this.hourNormals('activity', t, t, 0)[0]!;
+    const h = this.sum('activity', t, t);
+    if (normal <= 0 || h.coveredS < 0.5 * 3600) return;
+    const day = this.normalRate('activity', t - DAY_MS + HOUR_MS, t);
+    const floor = day ? cfg.floorShare * day.median : 0;
+    this.herd!.report(t, (h.value * 3600) / h.coveredS >= cfg.hotRatio * Math.max(normal, floor));
   }
 
   /**
@@ -556,7 +581,14 @@ export class CowDetector {
 export interface FarmSnapshot {
   watermark: number | null;
   lastSilenceScan: number | null;
+  /** Recent hours: [hourStart, cows reporting, cows well above their normal]. */
+  herdHours?: [number, number, number][];
 }
+
+/** An hour is the herd's when at least this share of the cows reporting it were hot together (a heat is ~3 %). */
+const HERD_BUSY_SHARE = 0.15;
+const HERD_MIN_COWS = 10;
+const HERD_KEEP_MS = 3 * DAY_MS;
 
 /** How far the farm's event time must move before all collars are checked for silence again. */
 const SILENCE_SCAN_STEP_MS = 15 * 60_000;
@@ -592,14 +624,42 @@ export class FarmDetector {
     this.dayShift = opts.timezone ? localDays(opts.timezone) : utcDays;
   }
 
+  /** The herd's side of normalisation: counts per hour of cows reporting and cows hot. */
+  private readonly herdView: HerdView = {
+    busyHour: (t) => {
+      const h = this.herdHours.get(t);
+      return !!h && h[0] >= HERD_MIN_COWS && h[1] >= HERD_BUSY_SHARE * h[0];
+    },
+    report: (t, hot) => {
+      const h = this.herdHours.get(t) ?? [0, 0];
+      this.herdHours.set(t, [h[0] + 1, h[1] + (hot ? 1 : 0)]);
+      if (this.herdHours.size > 100) {
+        const horizon = t - HERD_KEEP_MS;
+        for (const k of this.herdHours.keys()) if (k < horizon) this.herdHours.delete(k);
+      }
+    },
+  };
+  private readonly herdHours = new Map<number, [number, number]>();
+
   restoreCow(snapshot: CowSnapshot): void {
-    this.cows.set(snapshot.subject.cowId, new CowDetector(this.rules, snapshot, this.dayShift));
+    this.cows.set(snapshot.subject.cowId, new CowDetector(this.rules, snapshot, this.dayShift, this.herdView));
+  }
+
+  /** The farm's state for a snapshot, and back. */
+  snapshotFarm(): FarmSnapshot {
+    return { ...this.farm, herdHours: [...this.herdHours].map(([t, [n, hot]]) => [t, n, hot]) };
+  }
+
+  restoreFarm(f: FarmSnapshot): void {
+    this.farm = { watermark: f.watermark, lastSilenceScan: f.lastSilenceScan };
+    this.herdHours.clear();
+    for (const [t, n, hot] of f.herdHours ?? []) this.herdHours.set(t, [n, hot]);
   }
 
   observe(reading: Reading, cowId: string, arrivalWall: number): ObserveResult {
     let cow = this.cows.get(cowId);
     if (!cow) {
-      cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId: reading.collarId }, this.dayShift);
+      cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId: reading.collarId }, this.dayShift, this.herdView);
       this.cows.set(cowId, cow);
     }
     this.dirty.add(cowId);

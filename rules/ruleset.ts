@@ -32,6 +32,11 @@ export const RuleSetSchema = z
       /** At least `minHotHours` of the window's hours must each be at `hotRatio` times their normal or more. */
       hotRatio: ratio,
       minHotHours: z.int().min(0),
+      /**
+       * In an hour when 15 % or more of the herd were hot together (a herd-wide event: up to ~1.8× for a
+       * pasture move or late feed), an hour counts as hot for her only at this many times her normal.
+       */
+      busyHourHotRatio: ratio,
       /** Her normal for any hour is taken as at least this share of her mean rate over the whole day. */
       floorShare: z.number().min(0).max(1),
       minCoverage: z.number().min(0).max(1),

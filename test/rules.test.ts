@@ -139,6 +139,27 @@ describe('heat cycle', () => {
   });
 });
 
+describe('herd-wide events', () => {
+  // A group moved to new pasture walks up to twice its normal for hours: each cow alone would look like the
+  // start of a heat. Many cows hot in the same hours is the herd, not a cycle; a heat (2–4×) still shows.
+  it('a pasture move for part of the herd raises no heat; a cow truly in heat during it is still found', () => {
+    const move = START + 10 * DAY + 9 * HOUR;
+    const inHeat = move + HOUR;
+    const cows = Array.from({ length: 20 }, (_, i) => {
+      const moved = i < 8;
+      const heat = i === 0;
+      const act = (t: number) => (heat && t > inHeat && t <= inHeat + 14 * HOUR ? 3 : moved && t > move && t <= move + 9 * HOUR ? 2.2 : 1);
+      return stream({ collarId: `H${i}`, days: 12, seed: 40 + i, act });
+    });
+    const merged = cows.flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const heats = firing(run(merged), 'heat');
+    expect(heats.map((h) => h.cowId)).toEqual(['H0']);
+    // The same group judged cow by cow, without its herd, calls the move a heat.
+    const alone = cows.slice(1, 8).flatMap((rs) => firing(run(rs), 'heat'));
+    expect(alone.length).toBeGreaterThan(0);
+  });
+});
+
 describe('heat from a backfill', () => {
   // Found when tried as a new user would: a collar out of reach 08:00–16:00 uploads that stretch at 20:00.
   // The heat began at 09:00; judged while the upload was still filling in the window, it was reported with

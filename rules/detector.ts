@@ -51,6 +51,8 @@ export interface SignalRun {
   /** Start of the first reading's interval and end of the last one, event time. */
   from: number;
   last: number;
+  /** Seconds the run's readings cover: a gap in delivery neither ends a run nor counts towards it. */
+  coveredS: number;
 }
 
 export const SNAPSHOT_VERSION = 3;
@@ -440,7 +442,6 @@ export class CowDetector {
     const cfg = this.rules.collarFault;
     const s = this.state;
     const rum = r.rumination ?? null;
-    const from = r.ts - r.intervalS * 1000;
     const run = s.run;
     // No movement is what a lying cow's leg or neck tag reads: where the tag reports her lying, zeros are
     // explained and do not count towards a flat line.
@@ -449,17 +450,20 @@ export class CowDetector {
       s.run = null;
       return;
     }
-    // A gap of more than one interval breaks the run: silence is collar_offline's business.
-    if (run && run.act === r.activity && run.rum === rum && from - run.last <= r.intervalS * 1000) run.last = r.ts;
+    // Only a different value ends a run: a gap in delivery (a backlog still to come) does not mend a sensor.
+    if (run && run.act === r.activity && run.rum === rum) {
+      run.last = r.ts;
+      run.coveredS += r.intervalS;
+    }
     else {
-      s.run = { act: r.activity, rum, from, last: r.ts };
+      s.run = { act: r.activity, rum, from: r.ts - r.intervalS * 1000, last: r.ts, coveredS: r.intervalS };
       if (s.alerts.open.collar_fault) {
         push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
       }
       return;
     }
     const flat = run.act === 0 && (run.rum === null || run.rum === 0);
-    const hours = (run.last - run.from) / HOUR_MS;
+    const hours = (run.coveredS * 1000) / HOUR_MS;
     if (s.alerts.open.collar_fault || hours < (flat ? cfg.flatHours : cfg.stuckHours)) return;
     // The hours the fault has covered so far held no true data: drop them from her history, so a stuck
     // or flat stretch cannot later read as a sick cow or drag her baseline.
@@ -500,25 +504,39 @@ export class CowDetector {
       }
       return;
     }
-    if (run && run.from <= first) return;
+    // A constant signal is judged as a collar (judgeSignal): not while it covers the window, nor while an
+    // all-zero run covers the newest hour (a flat line starting: a cow down still moves and ruminates a little).
+    if (run && (run.from <= first || (run.act === 0 && (run.rum ?? 0) === 0 && run.from <= last))) return;
     // Newest hour first, each hour's normal only as needed: almost every hour fails at once, cheaply.
-    const normals: number[] = [];
+    // An hour counts as down in either of two ways. In hours she is normally up and about: hardly moving,
+    // and (where reported) hardly ruminating. In hours she normally rests: rumination nearly stopped — a
+    // resting cow ruminates most of the time she lies — and no more movement than half her usual rest.
+    const activeOnly: number[] = [];
     let worst = 0;
+    let dayMean: number | null | undefined;
+    const restHour = (normal: number) => {
+      if (dayMean === undefined) dayMean = this.normalRate('activity', end - DAY_MS, last)?.median ?? null;
+      return dayMean !== null && normal < cfg.activeShare * dayMean;
+    };
     for (let t = last; t >= first; t -= HOUR_MS) {
       const normal = this.hourNormals('activity', t, t, 0)[0]!;
       const rate = rateAt('activity', t);
-      if (rate === null || normal <= 0 || rate > cfg.maxActivityRatio * normal) return;
+      if (rate === null || normal <= 0) return;
+      let rum: number | null = null;
+      let rumNormal = 0;
       if (hasRumination) {
-        const rum = rateAt('rumination', t);
-        const rumNormal = this.hourNormals('rumination', t, t, 0)[0]!;
-        if (rum !== null && rumNormal > 0 && rum > cfg.maxRuminationRatio * rumNormal) return;
+        rum = rateAt('rumination', t);
+        rumNormal = this.hourNormals('rumination', t, t, 0)[0]!;
       }
-      normals.push(normal);
+      const resting = rum !== null && rumNormal > 0 && rum <= cfg.restRuminationRatio * rumNormal && rate <= cfg.restActivityRatio * normal && restHour(normal);
+      const still = rate <= cfg.maxActivityRatio * normal && (rum === null || rumNormal <= 0 || rum <= cfg.maxRuminationRatio * rumNormal);
+      if (!resting && !still) return;
+      if (!resting) activeOnly.push(normal);
       worst = Math.max(worst, rate / normal);
     }
-    // Only hours she is normally up and about: lying through her usual night is no sign of trouble.
-    const day = this.normalRate('activity', end - DAY_MS, last);
-    if (!day || normals.some((n) => n < cfg.activeShare * day.median)) return;
+    // Stillness alone counts only in hours she is normally up and about: lying through her usual night is
+    // no sign of trouble.
+    if (activeOnly.some((n) => restHour(n) || dayMean === null)) return;
     const since = this.onset('activity', first, (r) => r <= cfg.maxActivityRatio, 12);
     push(raise(alerts, subject, 'down_cow', {
       at: end,

@@ -68,6 +68,9 @@ export const RuleSetSchema = z
       maxActivityRatio: z.number().min(0).max(1),
       maxRuminationRatio: z.number().min(0).max(1),
       activeShare: z.number().min(0).max(2),
+      /** In hours she normally rests: rumination at most this share of normal, movement at most `restActivityRatio`. */
+      restRuminationRatio: z.number().min(0).max(1),
+      restActivityRatio: z.number().min(0).max(1),
       minCoverage: z.number().min(0).max(1),
       resolveRatio: ratio,
       cooldownHours: hours,

@@ -355,7 +355,17 @@ describe('down_cow', () => {
     expect(firing(run(stream({ days: 12, act: downFor(3) })), 'down_cow')).toEqual([]);
     const night = START + 10 * DAY + 1 * HOUR;
     const still = (t: number) => (t > night && t <= night + 4 * HOUR ? 0.05 : 1);
-    expect(firing(run(stream({ days: 12, act: still, rum: still })), 'down_cow')).toEqual([]);
+    expect(firing(run(stream({ days: 12, act: still })), 'down_cow')).toEqual([]);
+  });
+
+  // A cow that goes down at night (milk fever after calving) is still at night anyway; what gives her away
+  // is that she stops ruminating, which a resting cow does most of the time she lies.
+  it('finds a cow down at night by her rumination stopping', () => {
+    const night = START + 10 * DAY + 1 * HOUR;
+    const down = (t: number) => (t > night && t <= night + 6 * HOUR ? 0.05 : 1);
+    const [up] = firing(run(stream({ days: 12, act: down, rum: down })), 'down_cow') as [AlertEvent];
+    expect(up).toMatchObject({ severity: 'urgent' });
+    expect(up.at - night).toBeLessThanOrEqual(3 * HOUR);
   });
 
   it('without rumination to tell rest from down, waits for a longer stillness (cows rest 1–3 h at a time)', () => {

@@ -38,14 +38,12 @@ export class MqttAlertChannel implements FeedChannel {
     this.client = client;
   }
 
-  async send(alert: AlertRow, signal: AbortSignal): Promise<void> {
+  /** The outbox's deadline (withDeadline) gives up on a PUBACK that does not come; nothing to abort here. */
+  async send(alert: AlertRow): Promise<void> {
     const client = this.client;
     if (!client?.connected) throw new DeliveryError('alert publisher is not connected to the broker', true);
     try {
-      await Promise.race([
-        client.publishAsync(alertTopic(alert), JSON.stringify(alertToJson(alert)), { qos: 1, retain: false }),
-        new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true })),
-      ]);
+      await client.publishAsync(alertTopic(alert), JSON.stringify(alertToJson(alert)), { qos: 1, retain: false });
     } catch (err) {
       // An MQTT 5 PUBACK with a reason code of 0x80 or more is the broker saying no (e.g. its ACL): final.
       const code = (err as { code?: unknown }).code;

@@ -411,13 +411,7 @@ export class Notifier {
       const m = messageId === undefined ? undefined : ns.message(messageId);
       // A button carries our message id; only the person it was sent to may act on it.
       if (!m || m.recipient !== r.name) return { outcome: 'nothing-to-do', reply: renderReceipt('nothing', [], r) };
-      const ids = ns.alertIdsOfMessage(m.id);
-      const changed =
-        action === 'acknowledge'
-          ? store.setAck(ids, { state: 'acknowledged', by: r.name }, now)
-          : store.setAck(ids, { state: 'snoozed', by: r.name, until: now + this.o.policy.snoozeHours * HOUR_MS }, now);
-      for (const a of changed) store.queueFeeds(a, `${a.state}:${now}`, this.o.feedsFor(a), now);
-      ns.skipPendingFollowUps(changed.map((a) => a.id));
+      const changed = this.setAck(ns.alertIdsOfMessage(m.id), action, r.name, now);
       if (!changed.length) return { outcome: 'nothing-to-do', reply: renderReceipt('nothing', [], r) };
       if (action === 'acknowledge') this.stats.acknowledged += changed.length;
       else this.stats.snoozed += changed.length;
@@ -431,16 +425,23 @@ export class Notifier {
   acknowledge(alertIds: string[], by: string, action: 'acknowledge' | 'snooze' = 'acknowledge'): AlertRow[] {
     const { store } = this.o;
     const now = this.clock();
-    const changed = store.transaction(() => {
-      const c =
-        action === 'acknowledge'
-          ? store.setAck(alertIds, { state: 'acknowledged', by }, now)
-          : store.setAck(alertIds, { state: 'snoozed', by, until: now + this.o.policy.snoozeHours * HOUR_MS }, now);
-      for (const a of c) store.queueFeeds(a, `${a.state}:${now}`, this.o.feedsFor(a), now);
-      store.notify.skipPendingFollowUps(c.map((a) => a.id));
-      return c;
-    });
+    const changed = store.transaction(() => this.setAck(alertIds, action, by, now));
     if (changed.length) this.o.onFeedQueued?.();
+    return changed;
+  }
+
+  /**
+   * Inside the caller's transaction: acknowledges or snoozes the alerts that are still open, publishes the
+   * change on the feeds like every other, and drops the reminders and escalations it makes moot.
+   */
+  private setAck(alertIds: readonly string[], action: 'acknowledge' | 'snooze', by: string, now: number): AlertRow[] {
+    const { store } = this.o;
+    const changed =
+      action === 'acknowledge'
+        ? store.setAck(alertIds, { state: 'acknowledged', by }, now)
+        : store.setAck(alertIds, { state: 'snoozed', by, until: now + this.o.policy.snoozeHours * HOUR_MS }, now);
+    for (const a of changed) store.queueFeeds(a, `${a.state}:${now}`, this.o.feedsFor(a), now);
+    store.notify.skipPendingFollowUps(changed.map((a) => a.id));
     return changed;
   }
 

@@ -55,6 +55,9 @@ export interface SignalRun {
   coveredS: number;
 }
 
+/** Exactly zero on everything the collar reports. */
+const isFlat = (run: SignalRun) => run.act === 0 && (run.rum ?? 0) === 0;
+
 export const SNAPSHOT_VERSION = 3;
 
 /**
@@ -462,7 +465,7 @@ export class CowDetector {
       }
       return;
     }
-    const flat = run.act === 0 && (run.rum === null || run.rum === 0);
+    const flat = isFlat(run);
     const hours = (run.coveredS * 1000) / HOUR_MS;
     if (s.alerts.open.collar_fault || hours < (flat ? cfg.flatHours : cfg.stuckHours)) return;
     // The hours the fault has covered so far held no true data: drop them from her history, so a stuck
@@ -506,7 +509,7 @@ export class CowDetector {
     }
     // A constant signal is judged as a collar (judgeSignal): not while it covers the window, nor while an
     // all-zero run covers the newest hour (a flat line starting: a cow down still moves and ruminates a little).
-    if (run && (run.from <= first || (run.act === 0 && (run.rum ?? 0) === 0 && run.from <= last))) return;
+    if (run && (run.from <= first || (isFlat(run) && run.from <= last))) return;
     // Newest hour first, each hour's normal only as needed: almost every hour fails at once, cheaply.
     // An hour counts as down in either of two ways. In hours she is normally up and about: hardly moving,
     // and (where reported) hardly ruminating. In hours she normally rests: rumination nearly stopped — a

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { formatAlert } from '../agent/notify/format.js';
+import { formatAlert } from '../agent/notify/render.js';
 import type { AlertRow } from '../agent/store/store.js';
 import { eventually, memoryLogger, memoryStream, tempDir, testConfig } from './helpers.js';
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { alertToJson, type AlertRow } from '../store/store.js';
-import { formatAlert } from '../notify/format.js';
+import { formatAlert } from '../notify/render.js';
 import type { Logger } from '../log.js';
 import type { Secret } from '../secret.js';
 import type { MessageRow } from '../store/notify-store.js';

@@ -1,1 +1,0 @@
-export { formatAlert, type FormatOptions } from './render.js';

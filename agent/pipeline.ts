@@ -200,7 +200,7 @@ export class ReadingPipeline {
   snapshot(): number {
     const cows = this.detector.dirtyCows();
     this.o.store.saveSnapshots(
-      cows.map((c: CowDetector) => c.state),
+      cows.map((c: CowDetector) => c.snapshot()),
       this.detector.snapshotFarm(),
     );
     this.detector.markSaved(cows);

@@ -18,22 +18,35 @@ export const DAY_MS = 24 * HOUR_MS;
 
 export const floorHour = (ms: number) => Math.floor(ms / HOUR_MS) * HOUR_MS;
 
-export function median(sorted: readonly number[]): number {
-  const n = sorted.length;
+/** Median of the first `n` values, sorting them in place (insertion sort: n is a couple of weeks of days). */
+export function medianInPlace(xs: Float64Array | number[], n: number): number {
   if (n === 0) return NaN;
+  for (let i = 1; i < n; i++) {
+    const v = xs[i]!;
+    let j = i - 1;
+    while (j >= 0 && xs[j]! > v) {
+      xs[j + 1] = xs[j]!;
+      j--;
+    }
+    xs[j + 1] = v;
+  }
   const mid = n >> 1;
-  return n % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return n % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
 }
 
 /** Scales a MAD to a standard deviation for normal data. */
 const MAD_TO_SD = 1.4826;
+const deviations = new Float64Array(128);
 
-/** Median and floored MAD of past days' values, or null while fewer than `warmupDays` are known. */
-export function robustStats(values: number[], cfg: RuleSet['baseline']): RobustStats | null {
-  if (values.length < cfg.warmupDays) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const med = median(sorted);
-  const mad = median(sorted.map((v) => Math.abs(v - med)).sort((a, b) => a - b));
+/**
+ * Median and floored MAD of the first `n` past days' values (sorted in place), or null while fewer than
+ * `warmupDays` are known.
+ */
+export function robustStats(values: Float64Array | number[], n: number, cfg: RuleSet['baseline']): RobustStats | null {
+  if (n < cfg.warmupDays) return null;
+  const med = medianInPlace(values, n);
+  for (let i = 0; i < n; i++) deviations[i] = Math.abs(values[i]! - med);
+  const mad = medianInPlace(deviations, n);
   const spread = Math.max(mad * MAD_TO_SD, med * cfg.minSpreadRatio, cfg.minSpreadAbs);
-  return { median: med, spread, days: values.length };
+  return { median: med, spread, days: n };
 }

@@ -81,6 +81,12 @@ export const RuleSetSchema = z
      * reads the same count for hours, and even a sleeping cow moves her head.
      */
     collarFault: z.strictObject({ stuckHours: hours, flatHours: hours, cooldownHours: hours }),
+    /**
+     * Readings measured up to `minutes` apart may arrive in any order (a network server retrying, two
+     * gateways hearing one collar): each is held that long and judged in the order measured, so the alerts
+     * do not depend on the order. Detection waits that much longer; 0 judges each reading as it comes.
+     */
+    reorder: z.strictObject({ minutes: z.number().min(0).max(120) }),
     collarOffline: z.strictObject({ afterHours: hours, cooldownHours: hours }),
     batteryLow: z.strictObject({
       belowPct: z.number().min(0).max(100),

@@ -37,7 +37,7 @@ describe.each(brokerKinds)('acknowledge after commit (%s)', (kind) => {
     await second.start();
     try {
       await eventually(() => second.store.counts().readings === 1, 10_000, 'redelivery of the unacknowledged reading');
-      expect(second.pipeline.detector.cows.get('C1')!.state.lastTs).toBe(ts);
+      expect(second.pipeline.detector.cows.get('C1')!.newestTs).toBe(ts);
     } finally {
       await second.stop();
       tmp.cleanup();

@@ -511,7 +511,7 @@ describe('replay', () => {
     for (const cut of [onset - 2 * HOUR, onset + 3 * HOUR + 15 * 60_000]) {
       const det = new FarmDetector('farm', rules);
       const before = run(readings.filter((r) => r.ts <= cut), det);
-      const snap = JSON.parse(JSON.stringify(det.cows.get('C1')!.state)) as CowSnapshot;
+      const snap = JSON.parse(JSON.stringify(det.cows.get('C1')!.snapshot())) as CowSnapshot;
       expect(snap.v).toBe(SNAPSHOT_VERSION);
       const det2 = new FarmDetector('farm', rules);
       det2.farm = JSON.parse(JSON.stringify(det.farm));

@@ -1,0 +1,17 @@
+import { raise, resolve } from './alerts.js';
+import { HOUR_MS } from './baseline.js';
+import type { Push, RuleContext } from './context.js';
+import type { Reading } from './reading.js';
+
+/** A battery running low: raised below `belowPct`, resolved only at `resolveAbovePct` (a level wobbles). */
+export function judgeBattery(ctx: RuleContext, r: Reading, push: Push): void {
+  const cfg = ctx.rules.batteryLow;
+  const pct = r.batteryPct!;
+  const { alerts, subject } = ctx.state;
+  const evidence = { metric: 'batteryPct', value: pct, threshold: cfg.belowPct };
+  if (pct < cfg.belowPct) {
+    push(raise(alerts, subject, 'battery_low', { at: r.ts, since: r.ts, severity: 'info', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
+  } else if (pct >= cfg.resolveAbovePct) {
+    push(resolve(alerts, subject, 'battery_low', { at: r.ts, evidence }));
+  }
+}

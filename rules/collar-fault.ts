@@ -1,0 +1,51 @@
+import { raise, resolve } from './alerts.js';
+import { HOUR_MS } from './baseline.js';
+import type { Push, RuleContext, SignalRun } from './context.js';
+import { iso, round } from './evidence.js';
+import type { Reading } from './reading.js';
+
+/** Exactly zero on everything the collar reports. */
+export const isFlat = (run: SignalRun) => run.act === 0 && (run.rum ?? 0) === 0;
+
+/**
+ * A stuck collar repeats one non-zero reading; a flat one reads exactly zero on everything it reports.
+ * Neither happens on a live cow for hours (even asleep she moves her head), so either is the collar.
+ * Judged on newest readings only, in event time; it resolves as soon as the signal varies again.
+ */
+export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
+  const cfg = ctx.rules.collarFault;
+  const s = ctx.state;
+  const rum = r.rumination ?? null;
+  const run = s.run;
+  // No movement is what a lying cow's leg or neck tag reads: where the tag reports her lying, zeros are
+  // explained and do not count towards a flat line.
+  const lyingAll = r.lying !== undefined && r.lying >= 0.9 * (r.intervalS / 60);
+  if (lyingAll && r.activity === 0) {
+    s.run = null;
+    return;
+  }
+  // Only a different value ends a run: a gap in delivery (a backlog still to come) does not mend a sensor.
+  if (run && run.act === r.activity && run.rum === rum) {
+    run.last = r.ts;
+    run.coveredS += r.intervalS;
+  } else {
+    s.run = { act: r.activity, rum, from: r.ts - r.intervalS * 1000, last: r.ts, coveredS: r.intervalS };
+    if (s.alerts.open.collar_fault) {
+      push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
+    }
+    return;
+  }
+  const flat = isFlat(run);
+  const hours = (run.coveredS * 1000) / HOUR_MS;
+  if (s.alerts.open.collar_fault || hours < (flat ? cfg.flatHours : cfg.stuckHours)) return;
+  // The hours the fault has covered so far held no true data: drop them from her history, so a stuck or
+  // flat stretch cannot later read as a sick cow or drag her baseline.
+  ctx.history.clear(Math.floor(run.from / HOUR_MS), Math.floor((run.last - 1) / HOUR_MS));
+  push(raise(s.alerts, s.subject, 'collar_fault', {
+    at: r.ts,
+    since: run.from,
+    severity: 'warning',
+    evidence: { kind: flat ? 'flat' : 'stuck', metric: 'activity', value: run.act, ...(run.rum !== null && { rumination: run.rum }), hours: round(hours, 1) },
+    cooldownMs: cfg.cooldownHours * HOUR_MS,
+  }));
+}

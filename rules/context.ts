@@ -1,0 +1,53 @@
+import type { AlertBookState, AlertEvent, Subject } from './alerts.js';
+import type { CowHistory } from './history.js';
+import type { Normals } from './normal.js';
+import type { RuleSet } from './ruleset.js';
+
+/**
+ * What a rule sees of one cow: her history and normal, her alert book and the little state the rules keep
+ * between readings. Every rule is a function of this context; none reads a clock.
+ */
+export interface CowState {
+  subject: Subject;
+  /** Her newest reading judged (event time) and the latest arrival of any of her readings (wall time). */
+  lastTs: number | null;
+  lastArrival: number | null;
+  alerts: AlertBookState;
+  /** The run of identical newest readings, to tell a stuck or flat collar. */
+  run: SignalRun | null;
+  /** Onset of the last heat raised for her: how long her cycle is. */
+  lastHeat: number | null;
+  /** Whether a missed cycle was already said for the heat at `lastHeat`. */
+  missedCycleTold?: boolean;
+}
+
+export interface SignalRun {
+  act: number;
+  rum: number | null;
+  /** Start of the first reading's interval and end of the last one, event time. */
+  from: number;
+  last: number;
+  /** Seconds the run's readings cover: a gap in delivery neither ends a run nor counts towards it. */
+  coveredS: number;
+}
+
+/**
+ * What a cow's rules may ask of her herd: whether an hour was a herd-wide one (many cows at once well above
+ * their own normal: a pasture move, feed pushed up late, a thunderstorm), and where she tells her own.
+ */
+export interface HerdView {
+  busyHour(hour: number): boolean;
+  /** The herd's typical ratio to normal over the hours [first, last] (1 when too few cows report). */
+  herdRatio(metric: 'act' | 'rum', first: number, last: number): number;
+  report(hour: number, hot: boolean, actRatio: number, rumRatio: number): void;
+}
+
+export type Push = (e: AlertEvent | null) => void;
+
+export interface RuleContext {
+  readonly rules: RuleSet;
+  readonly state: CowState;
+  readonly history: CowHistory;
+  readonly normal: Normals;
+  readonly herd: HerdView | null;
+}

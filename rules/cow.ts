@@ -1,0 +1,200 @@
+import { emptyAlertBook, type AlertEvent, type Subject } from './alerts.js';
+import { DAY_MS, HOUR_MS } from './baseline.js';
+import { judgeBattery } from './battery.js';
+import { judgeSignal } from './collar-fault.js';
+import type { CowState, HerdView, Push, RuleContext } from './context.js';
+import { judgeDown } from './down-cow.js';
+import { judgeHealth } from './health.js';
+import { judgeHeat } from './heat.js';
+import { CowHistory } from './history.js';
+import { utcDays, type DayShift } from './localday.js';
+import { Normals } from './normal.js';
+import { collarBack, judgeSilence } from './offline.js';
+import type { Reading } from './reading.js';
+import type { RuleSet } from './ruleset.js';
+import { SNAPSHOT_VERSION, decodeHistory, encodeHistory, type CowSnapshot } from './snapshot.js';
+
+/**
+ * One cow's detection, in event time. Readings are spread over hour slots by the interval they summarise;
+ * when an hour completes (or a late reading fills in one already judged), the rules judge the window that
+ * ends there against the same clock window on her previous days. Nothing here reads a clock: the only wall
+ * time that enters is passed in by the caller (arrival time, and `now` for silent collars).
+ *
+ * Readings that come a little out of order (a network server retrying, two gateways hearing one collar) are
+ * held for `reorder.minutes` and judged in the order they were measured, so any such order gives the same
+ * alerts; a reading later than that is still taken into her history and re-judges the hours it fills.
+ */
+
+export interface ObserveResult {
+  events: AlertEvent[];
+  /** False when the reading was too late to take part in detection (it is still worth storing). */
+  judged: boolean;
+  /** The reading is stamped implausibly far in the future: kept out of her history and clock. */
+  future?: boolean;
+}
+
+/**
+ * How far past both its arrival and the cow's newest reading a reading may be stamped before it counts
+ * as "in the future". A gateway whose clock runs behind (no RTC, NTP not synced) still sees its collars
+ * step forward 15 minutes at a time, and a collar back from days out of reach arrives on time; only a clock
+ * gone wrong (a reset collar stamping 2030) jumps this far, and must not drag her clock with it.
+ */
+export const FUTURE_JUMP_MS = DAY_MS;
+
+/** Hours of history a cow keeps: her comparison days, plus room for the longest window and its onset. */
+export function historyHours(rules: RuleSet): number {
+  const longest = Math.max(rules.heat.windowHours, rules.health.windowHours, 24);
+  return rules.baseline.days * 24 + 2 * longest + 1;
+}
+
+export class CowDetector implements RuleContext {
+  readonly state: CowState;
+  readonly history: CowHistory;
+  readonly normal: Normals;
+  /** Readings held until `reorder.minutes` of newer ones have come, with their arrival time; oldest first. */
+  private pending: [Reading, number][];
+
+  constructor(
+    readonly rules: RuleSet,
+    init: Subject | CowSnapshot,
+    /** How far back k days of the farm's clock are (daylight saving); UTC days by default. */
+    dayShift: DayShift = utcDays,
+    readonly herd: HerdView | null = null,
+  ) {
+    const hours = historyHours(rules);
+    if ('v' in init) {
+      const { v: _v, history, pending, ...state } = init;
+      this.state = state;
+      this.history = new CowHistory(hours, decodeHistory(history));
+      this.pending = pending ?? [];
+    } else {
+      this.state = { subject: init, lastTs: null, lastArrival: null, alerts: emptyAlertBook(), run: null, lastHeat: null };
+      this.history = new CowHistory(hours);
+      this.pending = [];
+    }
+    this.normal = new Normals(this.history, rules.baseline, dayShift);
+  }
+
+  get subject(): Subject {
+    return this.state.subject;
+  }
+
+  /** Her newest reading, held or judged. */
+  get newestTs(): number | null {
+    return this.pending.length ? Math.max(this.pending.at(-1)![0].ts, this.state.lastTs ?? -Infinity) : this.state.lastTs;
+  }
+
+  /** Her state as plain JSON, to store and to restore her exactly where she was. */
+  snapshot(): CowSnapshot {
+    return {
+      v: SNAPSHOT_VERSION,
+      ...this.state,
+      history: encodeHistory(this.history),
+      ...(this.pending.length && { pending: this.pending.map(([r, at]) => [{ ...r }, at] as [Reading, number]) }),
+    };
+  }
+
+  /**
+   * `maxAheadOfArrivalMs`: when set (live ingest), a reading stamped further than that past its arrival and
+   * more than FUTURE_JUMP_MS past her newest reading is left out: one reading stamped 2030 would otherwise
+   * move her clock there, and every real reading after it would count as too late to judge. It does not
+   * count as a sign of life either, so a collar sending nothing else is found silent.
+   */
+  observe(reading: Reading, arrivalWall: number, maxAheadOfArrivalMs?: number): ObserveResult {
+    const s = this.state;
+    const events: AlertEvent[] = [];
+    const newest = this.newestTs;
+    if (
+      maxAheadOfArrivalMs !== undefined &&
+      reading.ts > arrivalWall + maxAheadOfArrivalMs &&
+      reading.ts > (newest ?? arrivalWall) + FUTURE_JUMP_MS
+    ) {
+      return { events, judged: false, future: true };
+    }
+    const push: Push = (e) => {
+      if (e) events.push(e);
+    };
+    s.lastArrival = Math.max(s.lastArrival ?? arrivalWall, arrivalWall);
+    push(collarBack(s, reading.ts));
+    // Only the newest word on the battery counts: a backlog reading from days ago must not resolve today's
+    // alert. Said at once: a battery is not a cow's behaviour, and nothing is gained by holding it.
+    if (reading.batteryPct !== undefined && (newest === null || reading.ts >= newest)) judgeBattery(this, reading, push);
+    const holdMs = this.rules.reorder.minutes * 60_000;
+    if (holdMs > 0 && (s.lastTs === null || reading.ts > s.lastTs)) {
+      let i = this.pending.length;
+      while (i > 0 && this.pending[i - 1]![0].ts > reading.ts) i--;
+      this.pending.splice(i, 0, [reading, arrivalWall]);
+      this.release(this.newestTs! - holdMs, push);
+      return { events, judged: true };
+    }
+    return { events, judged: this.judge(reading, push) };
+  }
+
+  /** Judges the held readings measured at or before `upTo`, in the order they were measured. */
+  release(upTo: number, push: Push): void {
+    while (this.pending.length && this.pending[0]![0].ts <= upTo) this.judge(this.pending.shift()![0], push);
+  }
+
+  /** Everything held, now: the farm's event time has moved on without her (see FarmDetector). */
+  flush(upTo: number): AlertEvent[] {
+    const events: AlertEvent[] = [];
+    if (this.pending.length) this.release(upTo, (e) => e && events.push(e));
+    return events;
+  }
+
+  private judge(reading: Reading, push: Push): boolean {
+    const s = this.state;
+    const h = this.history;
+    const newest = s.lastTs === null || reading.ts > s.lastTs;
+    if (!newest && reading.ts <= h.oldest * HOUR_MS) return false;
+    const completedBefore = s.lastTs === null ? null : Math.floor(s.lastTs / HOUR_MS);
+    if (newest) {
+      judgeSignal(this, reading, push);
+      h.advanceTo(Math.floor(reading.ts / HOUR_MS));
+      s.lastTs = reading.ts;
+    }
+    // What a faulty collar reads is not the cow: kept out of her history, as the stretch before it was.
+    const faulty = !!s.alerts.open.collar_fault;
+    if (!(newest && faulty)) h.add(reading);
+    // Windows are made of completed hours only (a past day's hour is only known whole, so the hour in
+    // progress cannot be compared fairly). They change when an hour completes or a late reading fills one in.
+    // A collar known to be faulty says nothing about the cow: her rules wait until it reads true again.
+    const end = Math.floor(s.lastTs! / HOUR_MS);
+    if (faulty) return true;
+    if (this.herd && completedBefore !== null && end > completedBefore) this.reportHour(end - 1);
+    if (end !== completedBefore || reading.ts - reading.intervalS * 1000 < end * HOUR_MS) {
+      judgeHeat(this, end, push);
+      judgeHealth(this, end, push);
+      judgeDown(this, end, push);
+    }
+    return true;
+  }
+
+  /** Tells the herd how the hour just completed went for her (warm cows only). */
+  private reportHour(t: number): void {
+    const cfg = this.rules.heat;
+    const h = this.history;
+    const normal = this.normal.hourNormal('act', t);
+    const cov = h.covered('act', t);
+    if (normal <= 0 || cov < 0.5 * 3600) return;
+    const day = this.normal.stretchNormal('act', t - 23, t);
+    const floor = day ? cfg.floorShare * day.median : 0;
+    const rate = (h.value('act', t) * 3600) / cov;
+    const rumNormal = this.normal.hourNormal('rum', t);
+    const rum = h.rate('rum', t, 0.5 * 3600);
+    this.herd!.report(t, rate >= cfg.hotRatio * Math.max(normal, floor), rate / Math.max(normal, floor), rumNormal > 0 && rum === rum ? rum / rumNormal : NaN);
+  }
+
+  judgeSilence(now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline']): AlertEvent | null {
+    const s = this.state;
+    const heard = this.newestTs;
+    if (heard === s.lastTs) return judgeSilence(s, now, judgedBy, cfg);
+    return judgeSilence({ ...s, lastTs: heard }, now, judgedBy, cfg);
+  }
+
+  /** Days of history she has (for the status page: is she still warming up?). */
+  historyDays(): number {
+    const first = this.history.firstHourWithData();
+    return first === null ? 0 : Math.floor((this.history.newest! - first) / 24);
+  }
+}

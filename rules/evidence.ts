@@ -1,0 +1,24 @@
+import { HOUR_MS } from './baseline.js';
+import type { Evidence } from './alerts.js';
+import type { WindowStats } from './normal.js';
+
+export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+export const iso = (ms: number) => new Date(ms).toISOString();
+
+export const UNITS = { act: 'activity count', rum: 'minutes ruminating' } as const;
+const METRIC_NAMES = { act: 'activity', rum: 'rumination' } as const;
+
+/** A window's figures as an alert states them (the alert JSON's `evidence`). */
+export function windowEvidence(w: WindowStats): Evidence {
+  return {
+    metric: METRIC_NAMES[w.metric],
+    unit: UNITS[w.metric],
+    value: round(w.value, 1),
+    baseline: round(w.expected, 1),
+    ratio: round(w.ratio),
+    deviation: round(w.z),
+    coverage: round(w.coverage),
+    comparedDays: w.comparedDays,
+    window: { from: iso(w.from), to: iso(w.to), hours: round((w.to - w.from) / HOUR_MS, 1) },
+  };
+}

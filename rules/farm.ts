@@ -1,0 +1,195 @@
+import type { AlertEvent } from './alerts.js';
+import { HOUR_MS } from './baseline.js';
+import type { HerdView } from './context.js';
+import { CowDetector, type ObserveResult } from './cow.js';
+import { localDays, utcDays, type DayShift } from './localday.js';
+import type { Reading } from './reading.js';
+import type { RuleSet } from './ruleset.js';
+import type { CowSnapshot, FarmSnapshot } from './snapshot.js';
+
+/** An hour is the herd's when at least this share of the cows reporting it were hot together (a heat is ~3 %). */
+const HERD_BUSY_SHARE = 0.15;
+/** Fewer cows than this say nothing about a herd. */
+export const HERD_MIN_COWS = 10;
+const HERD_KEEP_HOURS = 72;
+
+/** How far the farm's event time must move before all collars are checked for silence again. */
+const SILENCE_SCAN_STEP_MS = 15 * 60_000;
+
+/**
+ * The herd's hours: for each recent hour, how many cows reported it, how many were hot, and where the typical
+ * cow stood against her own normal (a histogram of log ratios, so the median is robust to the few cows in
+ * heat or sick). A deviation most of the herd shares is the weather or the schedule, not a cow.
+ */
+const BINS = 40;
+const LOG_MIN = Math.log(0.2);
+const LOG_MAX = Math.log(5);
+const binOf = (ratio: number) => Math.max(0, Math.min(BINS - 1, Math.floor(((Math.log(Math.max(ratio, 1e-3)) - LOG_MIN) / (LOG_MAX - LOG_MIN)) * BINS)));
+const ratioOfBin = (b: number) => Math.exp(LOG_MIN + ((b + 0.5) / BINS) * (LOG_MAX - LOG_MIN));
+
+interface HerdHour {
+  n: number;
+  hot: number;
+  act: number[];
+  rum: number[];
+  rumN: number;
+}
+
+function histogramMedian(h: number[], n: number): number {
+  let seen = 0;
+  for (let b = 0; b < BINS; b++) {
+    seen += h[b]!;
+    if (seen * 2 >= n) return ratioOfBin(b);
+  }
+  return 1;
+}
+
+class Herd implements HerdView {
+  readonly hours = new Map<number, HerdHour>();
+
+  busyHour(t: number): boolean {
+    const h = this.hours.get(t);
+    return !!h && h.n >= HERD_MIN_COWS && h.hot >= HERD_BUSY_SHARE * h.n;
+  }
+
+  herdRatio(metric: 'act' | 'rum', first: number, last: number): number {
+    let sum = 0;
+    let known = 0;
+    for (let t = first; t <= last; t++) {
+      const h = this.hours.get(t);
+      const n = h ? (metric === 'act' ? h.n : h.rumN) : 0;
+      if (!h || n < HERD_MIN_COWS) continue;
+      sum += histogramMedian(metric === 'act' ? h.act : h.rum, n);
+      known++;
+    }
+    // Half the window known at least, or the herd says nothing.
+    return known * 2 >= last - first + 1 ? sum / known : 1;
+  }
+
+  report(t: number, hot: boolean, actRatio: number, rumRatio: number): void {
+    let h = this.hours.get(t);
+    if (!h) {
+      h = { n: 0, hot: 0, act: new Array<number>(BINS).fill(0), rum: new Array<number>(BINS).fill(0), rumN: 0 };
+      this.hours.set(t, h);
+      if (this.hours.size > HERD_KEEP_HOURS + 24) for (const k of this.hours.keys()) if (k < t - HERD_KEEP_HOURS) this.hours.delete(k);
+    }
+    h.n++;
+    if (hot) h.hot++;
+    h.act[binOf(actRatio)]!++;
+    if (rumRatio === rumRatio) {
+      h.rumN++;
+      h.rum[binOf(rumRatio)]!++;
+    }
+  }
+}
+
+/**
+ * All cows of one farm. The farm's watermark (newest reading time of any collar) is the event-time clock
+ * that tells a collar has gone silent while its herd-mates keep talking.
+ */
+export interface FarmDetectorOptions {
+  /**
+   * A reading may move the farm's watermark at most this far past the time it arrived. A collar whose clock
+   * runs ahead then harms only its own cow's history, not every herd-mate's silence check; and a gateway
+   * whose clock is behind (no RTC, NTP not synced yet) loses nothing. The arrival time is stored with the
+   * reading, so a replay caps exactly as the live run did. Unset: no cap (pure replays, evaluations).
+   */
+  maxAheadOfArrivalMs?: number;
+  /** The farm's IANA time zone: "the same hours on previous days" follow its clock through daylight saving. */
+  timezone?: string;
+}
+
+export class FarmDetector {
+  readonly cows = new Map<string, CowDetector>();
+  private readonly dirty = new Set<string>();
+  farm: FarmSnapshot = { watermark: null, lastSilenceScan: null };
+  private readonly dayShift: DayShift;
+  private readonly herd = new Herd();
+
+  constructor(
+    readonly farmId: string,
+    readonly rules: RuleSet,
+    private readonly opts: FarmDetectorOptions = {},
+  ) {
+    this.dayShift = opts.timezone ? localDays(opts.timezone) : utcDays;
+  }
+
+  restoreCow(snapshot: CowSnapshot): void {
+    this.cows.set(snapshot.subject.cowId, new CowDetector(this.rules, snapshot, this.dayShift, this.herd));
+  }
+
+  /** The farm's state for a snapshot, and back. */
+  snapshotFarm(): FarmSnapshot {
+    return {
+      ...this.farm,
+      herdHours: [...this.herd.hours].map(([t, h]) => [t * HOUR_MS, h.n, h.hot, h.rumN, ...h.act, ...h.rum]),
+    };
+  }
+
+  restoreFarm(f: FarmSnapshot): void {
+    this.farm = { watermark: f.watermark, lastSilenceScan: f.lastSilenceScan };
+    this.herd.hours.clear();
+    for (const row of f.herdHours ?? []) {
+      if (row.length !== 4 + 2 * BINS) continue;
+      const [t, n, hot, rumN] = row as [number, number, number, number];
+      this.herd.hours.set(t / HOUR_MS, { n, hot, rumN, act: row.slice(4, 4 + BINS), rum: row.slice(4 + BINS) });
+    }
+  }
+
+  observe(reading: Reading, cowId: string, arrivalWall: number): ObserveResult {
+    let cow = this.cows.get(cowId);
+    if (!cow) {
+      cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId: reading.collarId }, this.dayShift, this.herd);
+      this.cows.set(cowId, cow);
+    }
+    this.dirty.add(cowId);
+    const cap = this.opts.maxAheadOfArrivalMs;
+    const result = cow.observe(reading, arrivalWall, cap);
+    if (result.future) return result;
+    const f = this.farm;
+    const ts = cap === undefined ? reading.ts : Math.min(reading.ts, arrivalWall + cap);
+    f.watermark = Math.max(f.watermark ?? ts, ts);
+    if (f.lastSilenceScan === null || f.watermark - f.lastSilenceScan >= SILENCE_SCAN_STEP_MS) {
+      f.lastSilenceScan = f.watermark;
+      result.events.push(...this.scanSilence(f.watermark, 'event_time'));
+    }
+    return result;
+  }
+
+  /** The wall-clock half of silence detection: catches a farm where every collar went quiet at once. */
+  checkSilence(nowWall: number): AlertEvent[] {
+    return this.scanSilence(nowWall, 'wall_clock');
+  }
+
+  private scanSilence(now: number, judgedBy: 'event_time' | 'wall_clock'): AlertEvent[] {
+    const events: AlertEvent[] = [];
+    // A cow whose collar went quiet still has her last readings held for reordering: the farm's event time
+    // has moved past them, so nothing that could still come would be measured before them.
+    const holdMs = this.rules.reorder.minutes * 60_000;
+    for (const [cowId, cow] of this.cows) {
+      if (judgedBy === 'event_time' && holdMs > 0) {
+        const flushed = cow.flush(now - holdMs);
+        if (flushed.length) {
+          events.push(...flushed);
+          this.dirty.add(cowId);
+        }
+      }
+      const e = cow.judgeSilence(now, judgedBy, this.rules.collarOffline);
+      if (e) {
+        events.push(e);
+        this.dirty.add(cowId);
+      }
+    }
+    return events;
+  }
+
+  /** Cows whose state changed since they were last marked saved: the ones to snapshot. */
+  dirtyCows(): CowDetector[] {
+    return [...this.dirty].map((id) => this.cows.get(id)!);
+  }
+
+  /** Called only after their snapshot committed, so a failed save leaves them to be saved next time. */
+  markSaved(cows: CowDetector[]): void {
+    for (const cow of cows) this.dirty.delete(cow.subject.cowId);
+  }
+}

@@ -1,0 +1,180 @@
+import { HOUR_MS } from './baseline.js';
+import type { Reading } from './reading.js';
+
+/**
+ * A cow's recent history, which is also her baseline: what she did in each hour, as a fixed ring of hour
+ * slots in one small buffer. Hours are indexed by their number since the epoch (`ms / HOUR_MS`), so a slot's
+ * place in the ring is its hour modulo the ring's length and nothing but the newest hour is stored to say
+ * which hours the ring holds.
+ *
+ * 8 bytes an hour (activity as a 32-bit float, rumination in 1/500 minute, the time each covers in
+ * 15-second units): 385 hours — 14 comparison days, a 48-hour window and its onset — are 3 KB, so 100,000
+ * cows fit in a third of a gigabyte. Readings are spread over the hours by the stretch of time they cover, so a collar reporting every
+ * minute and one reporting every two hours fill the same slots alike.
+ */
+export type Metric = 'act' | 'rum';
+
+/** Activity as a 32-bit float; rumination in 1/500 minute; covered time in 15-second units, per metric. */
+const BYTES_PER_HOUR = 8;
+const RUM_UNIT = 1 / 500;
+const MAX_RUM = 0xffff;
+const COVER_UNIT_S = 15;
+const MAX_COVER = 0xff;
+
+export class CowHistory {
+  readonly hours: number;
+  /** Hour number of the newest slot the ring holds; null before the first reading. */
+  newest: number | null = null;
+  /** Bumped on every change, so what is computed from the history can be remembered until it changes. */
+  version = 0;
+  /** Bumped when an hour more than a day old changes (a late reading): what her past days say has changed. */
+  pastVersion = 0;
+  private readonly act: Float32Array;
+  private readonly rum: Uint16Array;
+  /** Covered 15-second units: activity at [i], rumination at [hours + i]. */
+  private readonly cov: Uint8Array;
+
+  constructor(hours: number, from?: { newest: number | null; data: Uint8Array }) {
+    this.hours = hours;
+    const buf = new ArrayBuffer(hours * BYTES_PER_HOUR);
+    this.act = new Float32Array(buf, 0, hours);
+    this.rum = new Uint16Array(buf, hours * 4, hours);
+    this.cov = new Uint8Array(buf, hours * 6, 2 * hours);
+    if (from && from.data.byteLength === buf.byteLength) {
+      new Uint8Array(buf).set(from.data);
+      this.newest = from.newest;
+    }
+  }
+
+  /** The oldest hour still held. */
+  get oldest(): number {
+    return this.newest === null ? Infinity : this.newest - this.hours + 1;
+  }
+
+  holds(hour: number): boolean {
+    return this.newest !== null && hour <= this.newest && hour > this.newest - this.hours;
+  }
+
+  private index(hour: number): number {
+    const i = hour % this.hours;
+    return i < 0 ? i + this.hours : i;
+  }
+
+  /** Moves the ring forward to `hour`, clearing the slots it reuses. */
+  advanceTo(hour: number): void {
+    if (this.newest !== null && hour <= this.newest) return;
+    this.version++;
+    const from = this.newest === null ? hour : this.newest + 1;
+    const n = Math.min(hour - from + 1, this.hours);
+    for (let k = 0, h = hour - n + 1; k < n; k++, h++) this.clearHour(h);
+    this.newest = hour;
+  }
+
+  private clearHour(hour: number): void {
+    const i = this.index(hour);
+    this.act[i] = 0;
+    this.rum[i] = 0;
+    this.cov[i] = 0;
+    this.cov[this.hours + i] = 0;
+  }
+
+  /** Forgets the hours [first, last] that the ring holds (a faulty collar's stretch). */
+  clear(first: number, last: number): void {
+    this.version++;
+    this.pastVersion++;
+    for (let h = Math.max(first, this.oldest); h <= Math.min(last, this.newest ?? -Infinity); h++) this.clearHour(h);
+  }
+
+  /**
+   * Spreads a reading over the hours its interval covers. The caller advances the ring first for a newest
+   * reading; parts in hours the ring no longer holds (or does not hold yet) are dropped.
+   */
+  add(r: Reading): void {
+    const startMs = r.ts - r.intervalS * 1000;
+    const durMs = r.ts - startMs;
+    const rum = r.rumination;
+    this.version++;
+    if (this.newest !== null && startMs < (this.newest - 23) * HOUR_MS) this.pastVersion++;
+    for (let h = Math.floor(startMs / HOUR_MS); h * HOUR_MS < r.ts; h++) {
+      if (!this.holds(h)) continue;
+      const overlap = Math.min(r.ts, (h + 1) * HOUR_MS) - Math.max(startMs, h * HOUR_MS);
+      if (overlap <= 0) continue;
+      const share = overlap / durMs;
+      const units = Math.round(overlap / (COVER_UNIT_S * 1000));
+      const i = this.index(h);
+      this.act[i] = this.act[i]! + r.activity * share;
+      this.cov[i] = Math.min(MAX_COVER, this.cov[i]! + units);
+      if (rum !== undefined) {
+        this.rum[i] = Math.min(MAX_RUM, this.rum[i]! + Math.round((rum * share) / RUM_UNIT));
+        this.cov[this.hours + i] = Math.min(MAX_COVER, this.cov[this.hours + i]! + units);
+      }
+    }
+  }
+
+  /** Total of a metric in one hour (0 outside the ring). */
+  value(metric: Metric, hour: number): number {
+    if (!this.holds(hour)) return 0;
+    const i = this.index(hour);
+    return metric === 'act' ? this.act[i]! : this.rum[i]! * RUM_UNIT;
+  }
+
+  /** Seconds of one hour covered by readings carrying the metric (0 outside the ring). */
+  covered(metric: Metric, hour: number): number {
+    if (!this.holds(hour)) return 0;
+    return this.cov[(metric === 'act' ? 0 : this.hours) + this.index(hour)]! * COVER_UNIT_S;
+  }
+
+  /** Rate per hour in one hour, or NaN when fewer than `minCoverS` seconds of it are covered. */
+  rate(metric: Metric, hour: number, minCoverS = 1): number {
+    if (!this.holds(hour)) return NaN;
+    const i = this.index(hour);
+    const cov = this.cov[(metric === 'act' ? 0 : this.hours) + i]! * COVER_UNIT_S;
+    if (cov < minCoverS || cov === 0) return NaN;
+    return ((metric === 'act' ? this.act[i]! : this.rum[i]! * RUM_UNIT) * 3600) / cov;
+  }
+
+  /**
+   * Sums of a metric and its covered seconds over the hours [first, last], written to `out` (no allocation:
+   * this runs several hundred times per judged hour).
+   */
+  sum(metric: Metric, first: number, last: number, out: Sum): Sum {
+    let value = 0;
+    let cov = 0;
+    if (this.newest !== null) {
+      const lo = Math.max(first, this.newest - this.hours + 1);
+      const hi = Math.min(last, this.newest);
+      const vals = metric === 'act' ? this.act : this.rum;
+      const off = metric === 'act' ? 0 : this.hours;
+      let i = this.index(lo);
+      for (let h = lo; h <= hi; h++) {
+        value += vals[i]!;
+        cov += this.cov[off + i]!;
+        if (++i === this.hours) i = 0;
+      }
+      if (metric === 'rum') value *= RUM_UNIT;
+      cov *= COVER_UNIT_S;
+    }
+    out.value = value;
+    out.coveredS = cov;
+    return out;
+  }
+
+  /** The whole ring as bytes, for a snapshot. */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.act.buffer);
+  }
+
+  /** Oldest hour with any data, for "how many days does she have". */
+  firstHourWithData(): number | null {
+    if (this.newest === null) return null;
+    for (let h = this.oldest; h <= this.newest; h++) if (this.covered('act', h) > 0 || this.covered('rum', h) > 0) return h;
+    return null;
+  }
+}
+
+export interface Sum {
+  value: number;
+  coveredS: number;
+}
+
+export const newSum = (): Sum => ({ value: 0, coveredS: 0 });

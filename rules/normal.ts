@@ -1,0 +1,224 @@
+import { HOUR_MS, medianInPlace, robustStats, type RobustStats } from './baseline.js';
+import { newSum, type CowHistory, type Metric } from './history.js';
+import { utcDays, type DayShift } from './localday.js';
+import type { RuleSet } from './ruleset.js';
+
+/**
+ * Her normal: what a cow did in the same clock hours of her previous days, read from her history. Every
+ * rule asks its questions here — the normal rate of one hour, of a stretch of hours, a window against the
+ * same window on past days — so the statistics are written once and run without allocating (they run
+ * several times for every hour of every cow).
+ *
+ * Hours are hour numbers since the epoch (`ms / HOUR_MS`); a window [first, last] is inclusive.
+ */
+export interface WindowStats {
+  metric: Metric;
+  /** Observed total over the covered part of the window, and what her normal rate predicts for it. */
+  value: number;
+  expected: number;
+  ratio: number;
+  z: number;
+  coverage: number;
+  comparedDays: number;
+  /** Hours of the window at or above `hotRatio` times her normal for that clock hour. */
+  hotHours: number;
+  /** Start and end of the window, epoch ms. */
+  from: number;
+  to: number;
+}
+
+export interface WindowOptions {
+  /** Every hour (now and on past days alike) counts at most this many times her normal for its clock hour. */
+  capRatio?: number;
+  /** Count the hours at or above this many times their normal... */
+  hotRatio?: number;
+  /** ...or this many, in an hour the herd was busy together (`busyHour`). */
+  busyHotRatio?: number;
+  busyHour?: (hour: number) => boolean;
+  /** Her normal for any hour is at least this share of her mean hourly rate over the day. */
+  floorShare?: number;
+}
+
+/** Scratch space shared by every cow (judging is synchronous, one cow at a time): nothing per cow. */
+const rates = new Float64Array(64);
+const norms = new Float64Array(64);
+const scratchSum = newSum();
+
+/** Hour normals remembered per cow: the last few hours', each asked for by several rules as it completes. */
+const CACHED_HOURS = 8;
+
+export class Normals {
+  private readonly utc: boolean;
+  /** [hour, activity normal, rumination normal] for the last CACHED_HOURS hours; valid for one pastVersion. */
+  private cache: number[] | null = null;
+  private cacheVersion = -1;
+  /** One remembered stretch normal per metric: the 24-hour normal is asked for by several rules per hour. */
+  private memo: Partial<Record<Metric, { first: number; last: number; version: number; stats: RobustStats | null }>> = {};
+
+  constructor(
+    private readonly h: CowHistory,
+    private readonly cfg: RuleSet['baseline'],
+    private readonly dayShift: DayShift = utcDays,
+  ) {
+    this.utc = dayShift === utcDays;
+  }
+
+  /** How many hours back `k` days of the farm's clock are from `hour` (24·k, give or take daylight saving). */
+  shift(hour: number, k: number): number {
+    return this.utc ? 24 * k : Math.round(this.dayShift(hour * HOUR_MS, k) / HOUR_MS);
+  }
+
+  /** Median rate of one clock hour over her past days; 0 while fewer than warm-up days are known. */
+  hourNormal(metric: Metric, hour: number): number {
+    // Her past days change only when a late reading lands in them: until then an hour's normal stays put.
+    const h = this.h;
+    if (this.cacheVersion !== h.pastVersion || !this.cache) {
+      this.cache = new Array<number>(3 * CACHED_HOURS).fill(NaN);
+      this.cacheVersion = h.pastVersion;
+    }
+    const at = 3 * (hour % CACHED_HOURS);
+    const slot = metric === 'act' ? 1 : 2;
+    if (this.cache[at] !== hour) {
+      this.cache[at] = hour;
+      this.cache[at + 1] = NaN;
+      this.cache[at + 2] = NaN;
+    }
+    let v = this.cache[at + slot]!;
+    if (v !== v) this.cache[at + slot] = v = this.computeHourNormal(metric, hour);
+    return v;
+  }
+
+  private computeHourNormal(metric: Metric, hour: number): number {
+    const { cfg, h } = this;
+    const need = cfg.minDayCoverage * 3600;
+    let n = 0;
+    for (let k = 1; k <= cfg.days; k++) {
+      const r = h.rate(metric, hour - this.shift(hour, k), need);
+      if (r === r) rates[n++] = r;
+    }
+    return n >= cfg.warmupDays ? medianInPlace(rates, n) : 0;
+  }
+
+  /** Her normal rate per hour (median and spread over past days) for the hours [first, last] of the day. */
+  stretchNormal(metric: Metric, first: number, last: number): RobustStats | null {
+    const m = this.memo[metric];
+    if (m && m.first === first && m.last === last && m.version === this.h.pastVersion) return m.stats;
+    const { cfg, h } = this;
+    const s = scratchSum;
+    const need = cfg.minDayCoverage * (last - first + 1) * 3600;
+    let n = 0;
+    for (let k = 1; k <= cfg.days; k++) {
+      const shift = this.shift(first, k);
+      h.sum(metric, first - shift, last - shift, s);
+      if (s.coveredS >= need) rates[n++] = (s.value * 3600) / s.coveredS;
+    }
+    const stats = robustStats(rates, n, cfg);
+    this.memo[metric] = { first, last, version: h.pastVersion, stats };
+    return stats;
+  }
+
+  /**
+   * The `hours` completed hours before `end` (an hour number) against the same hours on her previous days;
+   * null while warming up or with no data in the window.
+   */
+  window(metric: Metric, hours: number, end: number, opts: WindowOptions = {}): WindowStats | null {
+    const { cfg, h } = this;
+    const s = scratchSum;
+    const last = end - 1;
+    const from = end - hours;
+    // Hours she usually sleeps through are judged against at least a share of her mean rate over the day, so a
+    // restless night (from a handful of counts to a few hundred) is not read as a several-fold rise.
+    let floor = 0;
+    if (opts.floorShare) {
+      const day = this.stretchNormal(metric, end - 24, last);
+      if (!day) return null;
+      floor = opts.floorShare * day.median;
+    }
+    const perHour = opts.capRatio !== undefined || opts.hotRatio !== undefined;
+    if (perHour) for (let i = 0; i < hours; i++) norms[i] = Math.max(this.hourNormal(metric, from + i), floor);
+    const cap = opts.capRatio;
+    let nowValue: number;
+    let nowCov: number;
+    if (cap === undefined) {
+      h.sum(metric, from, last, s);
+      nowValue = s.value;
+      nowCov = s.coveredS;
+    } else {
+      nowValue = this.cappedSum(metric, from, hours, 0, cap);
+      nowCov = this.coveredSince;
+    }
+    if (nowCov === 0) return null;
+    let stats: RobustStats | null;
+    if (cap === undefined) {
+      stats = this.stretchNormal(metric, from, last);
+    } else {
+      const need = cfg.minDayCoverage * hours * 3600;
+      let n = 0;
+      for (let k = 1; k <= cfg.days; k++) {
+        const value = this.cappedSum(metric, from, hours, this.shift(from, k), cap);
+        if (this.coveredSince >= need) rates[n++] = (value * 3600) / this.coveredSince;
+      }
+      stats = robustStats(rates, n, cfg);
+    }
+    if (!stats || stats.median <= 0) return null;
+    const median = Math.max(stats.median, floor);
+    let hot = 0;
+    if (perHour && opts.hotRatio !== undefined) {
+      for (let i = 0; i < hours; i++) {
+        const t = from + i;
+        const cov = h.covered(metric, t);
+        if (cov === 0) continue;
+        const need = opts.busyHour?.(t) ? Math.max(opts.hotRatio, opts.busyHotRatio ?? Infinity) : opts.hotRatio;
+        if ((h.value(metric, t) * 3600) / cov >= need * norms[i]!) hot++;
+      }
+    }
+    const rate = (nowValue * 3600) / nowCov;
+    return {
+      metric,
+      value: nowValue,
+      expected: (median * nowCov) / 3600,
+      ratio: rate / median,
+      z: (rate - median) / stats.spread,
+      coverage: Math.min(1, nowCov / (hours * 3600)),
+      comparedDays: stats.days,
+      hotHours: hot,
+      from: from * HOUR_MS,
+      to: end * HOUR_MS,
+    };
+  }
+
+  private coveredSince = 0;
+
+  /** The window's hours `shift` hours back, each counted at most `cap` times its clock hour's normal. */
+  private cappedSum(metric: Metric, from: number, hours: number, shift: number, cap: number): number {
+    const h = this.h;
+    let value = 0;
+    let cov = 0;
+    for (let i = 0; i < hours; i++) {
+      const t = from + i - shift;
+      const c = h.covered(metric, t);
+      if (c === 0) continue;
+      value += Math.min(h.value(metric, t), (cap * norms[i]! * c) / 3600);
+      cov += c;
+    }
+    this.coveredSince = cov;
+    return value;
+  }
+
+  /**
+   * Onset: walk back from `end` over the hours that were still off her normal in the same direction. An hour
+   * with no data yet (a gap, or a backlog still being filled in) is stepped over, not taken as her normal:
+   * the onset comes from the data that shows the change, whatever order it arrived in. Returns an hour number.
+   */
+  onset(metric: Metric, end: number, offNormal: (ratio: number) => boolean, lookBackHours: number): number {
+    let since = end;
+    for (let t = end - 1, n = 0; n < lookBackHours; t--, n++) {
+      const rate = this.h.rate(metric, t);
+      if (rate !== rate) continue;
+      const normal = this.hourNormal(metric, t);
+      if (normal <= 0 || !offNormal(rate / normal)) break;
+      since = t;
+    }
+    return since;
+  }
+}

@@ -1,0 +1,46 @@
+import type { CowState } from './context.js';
+import type { CowHistory } from './history.js';
+import type { Reading } from './reading.js';
+
+/**
+ * The stored form of a cow's detector state (one JSON row per cow in the agent's store). Bump the version
+ * when the shape or meaning changes: the agent then rebuilds every cow from her stored readings instead.
+ */
+export const SNAPSHOT_VERSION = 4;
+
+export interface CowSnapshot extends CowState {
+  v: typeof SNAPSHOT_VERSION;
+  /** Her history ring: the newest hour it holds and its bytes, base64. */
+  history: EncodedHistory;
+  /** Readings still held for reordering, with their arrival times. */
+  pending?: [Reading, number][];
+}
+
+export interface EncodedHistory {
+  newest: number | null;
+  hours: number;
+  data: string;
+}
+
+export function encodeHistory(h: CowHistory): EncodedHistory {
+  const bytes = h.bytes();
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return { newest: h.newest, hours: h.hours, data: btoa(bin) };
+}
+
+/** The ring's bytes, or nothing when it was saved with another length (a changed rule set): she starts afresh. */
+export function decodeHistory(e: EncodedHistory): { newest: number | null; data: Uint8Array } | undefined {
+  const bin = atob(e.data);
+  const data = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
+  return { newest: e.newest, data };
+}
+
+/** The farm's side: its event-time clock and the herd's recent hours. */
+export interface FarmSnapshot {
+  watermark: number | null;
+  lastSilenceScan: number | null;
+  /** Recent hours: [hourStart ms, cows reporting, cows well above their normal, sum of activity ratios, rumination cows, sum of rumination ratios]. */
+  herdHours?: number[][];
+}

@@ -1,4 +1,5 @@
 import { DEFAULT_INTERVAL_S, type Reading } from '../rules/reading.js';
+import { BASELINE_DAYS, BATTERY_LOW_PCT, DAY, HOUR, checkHerd, clamp, drawCow, profileAt, round1, type CowBase } from './common.js';
 import { Rng, deriveSeed } from './random.js';
 
 export type EpisodeType = 'heat' | 'illness' | 'collar_offline' | 'battery_low';
@@ -42,49 +43,11 @@ export interface HerdSimulation {
   truth: GroundTruthEpisode[];
 }
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-/** Episodes need a week of normal history before them, or no baseline exists to judge them against. */
-const BASELINE_DAYS = 7;
-const BATTERY_LOW_PCT = 15;
-
-// Daily profile by UTC hour: activity factor, then rumination / lying / eating minutes per 15 min.
-// Milking (≈6h and ≈17h) drives the activity peaks and interrupts rumination and lying.
-const PROFILE: ReadonlyArray<readonly [hour: number, act: number, rum: number, lie: number, eat: number]> = [
-  [0, 0.35, 8, 12, 1], [3.5, 0.35, 8, 11, 1], [5, 1.5, 3, 4, 3], [6, 1.8, 1.5, 1, 2], [7, 1.5, 3, 4, 6],
-  [8.5, 1.0, 4, 7, 5], [15, 1.0, 4, 7, 4], [16, 1.5, 2.5, 4, 3], [17, 1.8, 1.5, 1, 2], [18, 1.5, 3, 4, 7],
-  [19.5, 0.8, 5, 8, 5], [21.5, 0.7, 7, 10, 2], [23, 0.45, 8, 11.5, 1], [24, 0.35, 8, 12, 1],
-];
-
-/** Cosine interpolation between control points: smooth enough that rhythm jitter has no kinks. */
-export function profileAt(hour: number): { act: number; rum: number; lie: number; eat: number } {
-  let i = 0;
-  while (i < PROFILE.length - 2 && PROFILE[i + 1]![0] <= hour) i++;
-  const a = PROFILE[i]!, b = PROFILE[i + 1]!;
-  const w = (1 - Math.cos(Math.PI * Math.min(1, Math.max(0, (hour - a[0]) / (b[0] - a[0]))))) / 2;
-  const mix = (k: 1 | 2 | 3 | 4) => a[k] + (b[k] - a[k]) * w;
-  return { act: mix(1), rum: mix(2), lie: mix(3), eat: mix(4) };
-}
-
-const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
-const round1 = (x: number) => Math.round(x * 10) / 10;
-
 interface Episode extends GroundTruthEpisode {
   peak: number; // heat activity multiplier
 }
 
-interface Cow {
-  cowId: string;
-  collarId: string;
-  index: number;
-  level: number; // median activity per 15 min at factor 1
-  phaseH: number;
-  rumFactor: number;
-  tempC: number;
-  rssi: number;
-  battery0: number;
-  drainPerDay: number;
-  seq0: number;
+interface Cow extends CowBase {
   episodes: Episode[];
 }
 
@@ -117,34 +80,18 @@ function batteryAt(cow: Cow, ts: number, startMs: number): number {
 export function simulateHerd(opts: HerdOptions): HerdSimulation {
   const { farmId, cows: n, startMs, days, seed } = opts;
   const intervalS = opts.intervalS ?? DEFAULT_INTERVAL_S;
-  if (!Number.isInteger(n) || n < 1) throw new RangeError('cows must be a positive integer');
-  if (!(days > 0)) throw new RangeError('days must be > 0');
+  checkHerd(n, days);
   if (!Number.isInteger(intervalS) || intervalS < 60 || intervalS > 7200) throw new RangeError('intervalS must be an integer in 60..7200');
   const intervalMs = intervalS * 1000;
   const steps = Math.floor((days * DAY) / intervalMs);
   const runEnd = startMs + steps * intervalMs;
 
-  const width = Math.max(3, String(n).length); // zero-padded so string order is numeric order
-  const cows: Cow[] = Array.from({ length: n }, (_, index) => {
-    const rng = new Rng(deriveSeed(seed, 1, index));
-    const collarId = `C${String(index + 1).padStart(width, '0')}`;
-    const drainPerDay = rng.uniform(0.3, 0.5);
-    return {
-      cowId: collarId, // no herd registry yet: a cow is known by its collar
-      collarId,
-      index,
-      level: 450 * rng.lognormal(0.3),
-      phaseH: clamp(rng.normal() * 0.3, -0.6, 0.6),
-      rumFactor: rng.lognormal(0.1),
-      tempC: 38.6 + rng.normal() * 0.1,
-      rssi: -90 + rng.normal() * 6,
-      // Floor keeps healthy collars above the low-battery line, so battery_low truth stays complete.
-      battery0: Math.min(100, Math.max(rng.uniform(60, 100), BATTERY_LOW_PCT + 5 + drainPerDay * days)),
-      drainPerDay,
-      seq0: rng.int(0, 50_000),
-      episodes: [],
-    };
-  });
+  const cows: Cow[] = Array.from({ length: n }, (_, index) => ({
+    ...drawCow(new Rng(deriveSeed(seed, 1, index)), index, n, days, {
+      drainPerDay: [0.3, 0.5], levelMedian: 450, levelSigma: 0.3, phaseSd: 0.3, phaseMax: 0.6, rumSigma: 0.1, tempSd: 0.1,
+    }),
+    episodes: [],
+  }));
 
   const placeRng = new Rng(deriveSeed(seed, 3));
   const specs = opts.episodes === undefined || opts.episodes === 'default'

@@ -7,7 +7,8 @@
  * Separate from simulateHerd on purpose: the 'default' scenarios stay byte for byte what they were.
  */
 import type { Reading } from '../rules/reading.js';
-import { profileAt, type EpisodeType } from './herd.js';
+import { BASELINE_DAYS, BATTERY_LOW_PCT, DAY, HOUR, MIN, checkHerd, clamp, drawCow, profileAt, round1, type CowBase } from './common.js';
+import type { EpisodeType } from './herd.js';
 import { Rng, deriveSeed } from './random.js';
 
 export type VariedEpisodeType = EpisodeType | 'calving' | 'down_cow' | 'collar_fault' | 'herd_event' | 'delivery_gap';
@@ -88,16 +89,9 @@ export interface VariedHerdSimulation {
   arrivals(): Iterable<Arrival>;
 }
 
-const MIN = 60_000;
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-const BASELINE_DAYS = 7;
-const BATTERY_LOW_PCT = 15;
 const INTERVAL_CHOICES = [60, 300, 900, 3600, 7200] as const;
 const INTERVAL_WEIGHTS = [0.03, 0.1, 0.67, 0.15, 0.05] as const;
 
-const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
-const round1 = (x: number) => Math.round(x * 10) / 10;
 const smooth = (x: number) => { const u = clamp(x, 0, 1); return u * u * (3 - 2 * u); };
 
 /** Physical episode as the generator applies it; herd events are copied onto each affected cow. */
@@ -125,21 +119,10 @@ interface Fault {
 
 interface Gap { subtype: 'gateway' | 'radio'; start: number; end: number; capacity: number }
 
-interface Cow {
-  cowId: string;
-  collarId: string;
-  index: number;
+interface Cow extends CowBase {
   intervalS: number;
   intervalMs: number;
   steps: number;
-  level: number;
-  phaseH: number;
-  rumFactor: number;
-  tempC: number;
-  rssi: number;
-  battery0: number;
-  drainPerDay: number;
-  seq0: number;
   cycleDays?: number;
   phys: Phys[];
   faults: Fault[];
@@ -227,8 +210,7 @@ function hash01(...parts: number[]): number {
 
 export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulation {
   const { farmId, cows: n, startMs, days, seed } = opts;
-  if (!Number.isInteger(n) || n < 1) throw new RangeError('cows must be a positive integer');
-  if (!(days > 0)) throw new RangeError('days must be > 0');
+  checkHerd(n, days);
   const choices = opts.intervals ?? INTERVAL_CHOICES;
   if (choices.length === 0 || choices.some((s) => !Number.isInteger(s) || s < 60 || s > 7200)) {
     throw new RangeError('intervals must be integers in 60..7200');
@@ -254,10 +236,8 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
   const per90 = (rate: number) => (n * rate * days) / 90;
 
   // ---- cows ----
-  const width = Math.max(3, String(n).length);
   const cows: Cow[] = Array.from({ length: n }, (_, index) => {
     const rng = new Rng(deriveSeed(seed, 102, index));
-    const collarId = `C${String(index + 1).padStart(width, '0')}`;
     let intervalS: number;
     if (opts.intervals) intervalS = rng.pick(opts.intervals);
     else {
@@ -265,22 +245,14 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
       while (i < INTERVAL_WEIGHTS.length - 1 && u >= INTERVAL_WEIGHTS[i]!) u -= INTERVAL_WEIGHTS[i++]!;
       intervalS = INTERVAL_CHOICES[i]!;
     }
-    const drainPerDay = rng.uniform(0.2, 0.5);
+    const cow = drawCow(rng, index, n, days, {
+      drainPerDay: [0.2, 0.5], levelMedian: params.levelMedian, levelSigma: params.levelSigma, phaseSd: 0.4, phaseMax: 0.8, rumSigma: 0.12, tempSd: 0.12,
+    });
     return {
-      cowId: collarId,
-      collarId,
-      index,
+      ...cow,
       intervalS,
       intervalMs: intervalS * 1000,
       steps: Math.floor((endMs - startMs) / (intervalS * 1000)),
-      level: params.levelMedian * rng.lognormal(params.levelSigma),
-      phaseH: clamp(rng.normal() * 0.4, -0.8, 0.8),
-      rumFactor: rng.lognormal(0.12),
-      tempC: 38.6 + rng.normal() * 0.12,
-      rssi: -90 + rng.normal() * 6,
-      battery0: Math.min(100, Math.max(rng.uniform(60, 100), BATTERY_LOW_PCT + 5 + drainPerDay * days)),
-      drainPerDay,
-      seq0: rng.int(0, 50_000),
       phys: [],
       faults: [],
       gaps: [],

@@ -13,6 +13,8 @@ export { publishHerd, type PublishOptions, type PublishStats } from './publish.j
 export {
   simulateVariedHerd,
   type Arrival,
+  type ClockReset,
+  type VariedCow,
   type VariedEpisodeType,
   type VariedFarmParams,
   type VariedHerdOptions,

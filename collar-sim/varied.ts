@@ -1,8 +1,9 @@
 /**
  * A varied herd: the physics of a real herd (oestrous cycles, silent heats, several kinds of illness,
- * calving, a cow that is down, herd-wide events, collar faults) and a gateway that delivers late, out of
- * order and twice. Every injected episode is in the ground truth. Parameters are drawn from ranges per
- * seed (farm) and per cow, so a detector tuned on one seed cannot win by fitting its constants.
+ * calving, a cow that is down, herd-wide events, collar faults), collars whose clocks run off, and a
+ * gateway that delivers late, out of order and twice. Every injected episode, and each collar's clock error,
+ * is in the ground truth. Parameters are drawn from ranges per seed (farm) and per cow, so a detector tuned
+ * on one seed cannot win by fitting its constants.
  *
  * Separate from simulateHerd on purpose: the 'default' scenarios stay byte for byte what they were.
  */
@@ -51,10 +52,30 @@ export interface VariedHerdOptions {
   intervals?: readonly number[];
 }
 
-/** A reading as the gateway sees it: when it arrived, in arrival order. */
+/**
+ * A reading as the gateway sees it, in arrival order: `arrivedAt` on the gateway's clock, which is true
+ * time; `reading.ts` on the collar's own clock (true time + its clockSkewMs, or its clock reset's stamp).
+ */
 export interface Arrival {
   arrivedAt: number;
   reading: Reading;
+}
+
+/** A collar whose clock reset once: the reading it measured at `at` (true time) it stamped `ts`, years ahead. */
+export interface ClockReset {
+  at: number;
+  ts: number;
+}
+
+/** A cow in the ground truth. */
+export interface VariedCow {
+  cowId: string;
+  collarId: string;
+  intervalS: number;
+  cycleDays?: number;
+  /** How far the collar's clock runs ahead of true time (ms; negative: behind). Every reading it stamps carries it. */
+  clockSkewMs: number;
+  clockReset?: ClockReset;
 }
 
 export interface VariedFarmParams {
@@ -68,6 +89,10 @@ export interface VariedFarmParams {
   illnessRate: number;
   latencyMedianS: number;
   backlogDuplicateRate: number;
+  /** Spread (s, one standard deviation) of the ordinary collar clock errors, which stay within ±2 min. */
+  clockSkewSdS: number;
+  /** Share of collars whose clock is 2–10 min off. */
+  clockOffFraction: number;
 }
 
 export interface VariedHerdSimulation {
@@ -77,14 +102,19 @@ export interface VariedHerdSimulation {
   days: number;
   /** End of the run: every collar's last reading is at or before it. */
   endMs: number;
-  cows: Array<{ cowId: string; collarId: string; intervalS: number; cycleDays?: number }>;
+  cows: VariedCow[];
   params: VariedFarmParams;
+  /** Episodes in true time (the gateway's clock), whatever the collars' clocks say. */
   truth: VariedTruthEpisode[];
-  /** Everything the collars measured, sorted by ts then collarId (event time); lazily regenerated, same every call. */
+  /**
+   * Everything the collars measured, stamped in true time (ts is when it was measured, not what the collar's
+   * clock said: that is in arrivals()), sorted by ts then collarId; lazily regenerated, same every call.
+   */
   readings(): Iterable<Reading>;
   /**
    * What reaches the gateway, in arrival order (ties by generation order): live readings a few seconds after
-   * their ts, backlogs after each delivery gap in shuffled chunks, some chunks twice, overflowed buffers never.
+   * they were measured, backlogs after each delivery gap in shuffled chunks, some chunks twice, overflowed
+   * buffers never. Each reading's ts is on its collar's clock (see VariedCow).
    */
   arrivals(): Iterable<Arrival>;
 }
@@ -123,6 +153,8 @@ interface Cow extends CowBase {
   intervalS: number;
   intervalMs: number;
   steps: number;
+  clockSkewMs: number;
+  clockReset?: ClockReset;
   cycleDays?: number;
   phys: Phys[];
   faults: Fault[];
@@ -221,6 +253,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
 
   // ---- farm: drawn per seed ----
   const farm = new Rng(deriveSeed(seed, 101));
+  const clock = new Rng(deriveSeed(seed, 111)); // its own stream: the other parameters stay what they were
   const params: VariedFarmParams = {
     levelMedian: farm.uniform(350, 550),
     levelSigma: farm.uniform(0.2, 0.4),
@@ -232,6 +265,8 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
     illnessRate: farm.uniform(0.02, 0.05), // per kind, per cow per 90 days
     latencyMedianS: farm.uniform(1, 6),
     backlogDuplicateRate: farm.uniform(0.1, 0.3),
+    clockSkewSdS: clock.uniform(15, 50),
+    clockOffFraction: clock.uniform(0.02, 0.08),
   };
   const per90 = (rate: number) => (n * rate * days) / 90;
 
@@ -253,6 +288,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
       intervalS,
       intervalMs: intervalS * 1000,
       steps: Math.floor((endMs - startMs) / (intervalS * 1000)),
+      clockSkewMs: 0,
       phys: [],
       faults: [],
       gaps: [],
@@ -534,6 +570,31 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
   }
   truth.sort((a, b) => a.start - b.start || (a.collarId < b.collarId ? -1 : a.collarId > b.collarId ? 1 : 0) || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
 
+  // ---- collar clocks ----
+  // Most collars keep time to within a minute or two; a few run minutes off; a couple reset their clock once
+  // and stamp one reading years ahead. Their own streams, so nothing else about the herd moves.
+  for (const c of cows) {
+    const rng = new Rng(deriveSeed(seed, 112, c.index));
+    const skewS = rng.next() < params.clockOffFraction
+      ? (rng.next() < 0.5 ? -1 : 1) * rng.uniform(120, 600)
+      : clamp(rng.normal() * params.clockSkewSdS, -120, 120);
+    c.clockSkewMs = Math.round(skewS) * 1000;
+  }
+  const cr = new Rng(deriveSeed(seed, 113));
+  const resetYear = Math.max(2030, new Date(endMs).getUTCFullYear() + 4);
+  for (const c of cr.shuffle([...cows]).slice(0, cr.int(1, 2))) {
+    for (let tries = 0; tries < 50 && c.steps > 0 && !c.clockReset; tries++) {
+      const k = cr.int(1, c.steps);
+      const at = startMs + k * c.intervalMs;
+      // A reading the collar sends and the gateway hears, so the stamp does reach the agent.
+      if (!emits(c, k) || c.gaps.some((g) => at >= g.start && at < g.end)) continue;
+      c.clockReset = { at, ts: Date.UTC(resetYear, 0, 1) + Math.round(cr.uniform(0, 364 * DAY) / 1000) * 1000 };
+    }
+  }
+  /** The reading as its collar stamps it. */
+  const stamp = (c: Cow, r: Reading): Reading =>
+    c.clockReset?.at === r.ts ? { ...r, ts: c.clockReset.ts } : c.clockSkewMs !== 0 ? { ...r, ts: r.ts + c.clockSkewMs } : r;
+
   // ---- readings in event time ----
   const distinct = [...new Set(cows.map((c) => c.intervalMs))];
   const tick = distinct.reduce(gcd);
@@ -635,10 +696,11 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
       for (const chunk of chunks) {
         t += rng.uniform(2, 120) * 1000;
         const at = Math.round(t);
-        chunk.forEach((r, i) => heap.push(at + i, r));
+        const sent = chunk.map((r) => stamp(c, r));
+        sent.forEach((r, i) => heap.push(at + i, r));
         if (rng.next() < params.backlogDuplicateRate) {
           const again = Math.round(t + rng.uniform(1, 30) * MIN);
-          chunk.forEach((r, i) => heap.push(again + i, r));
+          sent.forEach((r, i) => heap.push(again + i, r));
         }
       }
     };
@@ -657,8 +719,9 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
         buffers[c.index]!.push(r);
         continue;
       }
-      heap.push(r.ts + lat, r);
-      if (dupe) heap.push(r.ts + lat + Math.round(rng.uniform(1, 60) * 1000), r);
+      const sent = stamp(c, r);
+      heap.push(r.ts + lat, sent);
+      if (dupe) heap.push(r.ts + lat + Math.round(rng.uniform(1, 60) * 1000), sent);
     }
     while (nextEnd < ends.length) {
       const { c, g } = ends[nextEnd++]!;
@@ -669,7 +732,12 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
 
   return {
     farmId, seed, startMs, days, endMs,
-    cows: cows.map((c) => ({ cowId: c.cowId, collarId: c.collarId, intervalS: c.intervalS, ...(c.cycleDays !== undefined ? { cycleDays: c.cycleDays } : {}) })),
+    cows: cows.map((c) => ({
+      cowId: c.cowId, collarId: c.collarId, intervalS: c.intervalS,
+      ...(c.cycleDays !== undefined ? { cycleDays: c.cycleDays } : {}),
+      clockSkewMs: c.clockSkewMs,
+      ...(c.clockReset ? { clockReset: { ...c.clockReset } } : {}),
+    })),
     params,
     truth,
     readings,

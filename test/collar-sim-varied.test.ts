@@ -4,6 +4,7 @@ import { simulateVariedHerd, type VariedHerdOptions, type VariedTruthEpisode } f
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
+const MINUTE = 60_000;
 const START = Date.UTC(2026, 2, 2);
 const base: VariedHerdOptions = { farmId: 'farm-v', cows: 80, startMs: START, days: 60, seed: 7 };
 
@@ -13,6 +14,13 @@ const readings = [...sim.readings()];
 const byCow = new Map<string, Reading[]>();
 for (const r of readings) (byCow.get(r.collarId) ?? byCow.set(r.collarId, []).get(r.collarId)!).push(r);
 const arrivals = [...sim.arrivals()];
+const bySeq = new Map(readings.map((r) => [`${r.collarId}/${r.seq}`, r]));
+/** The reading as measured (true time) behind an arrival; every arrival is a measured reading. */
+const measured = (r: Reading): Reading => {
+  const m = bySeq.get(`${r.collarId}/${r.seq}`);
+  if (!m) throw new Error(`arrival ${r.collarId}/${r.seq} was never measured`);
+  return m;
+};
 
 /** Readings of a cow whose whole interval lies in [from, to). */
 const inside = (rs: Reading[], from: number, to: number) => rs.filter((r) => r.ts - r.intervalS * 1000 >= from && r.ts <= to);
@@ -44,6 +52,7 @@ describe('simulateVariedHerd', () => {
     expect([...b.arrivals()]).toEqual([...a.arrivals()]);
     expect(b.truth).toEqual(a.truth);
     expect(b.params).toEqual(a.params);
+    expect(b.cows).toEqual(a.cows);
   });
 
   it('different seeds give different farm, cow and episode parameters', () => {
@@ -171,7 +180,8 @@ describe('simulateVariedHerd', () => {
     const lastTs = new Map<string, number>();
     const seen = new Set<string>();
     let prevAt = -Infinity;
-    for (const { arrivedAt, reading: r } of arrivals) {
+    for (const { arrivedAt, reading } of arrivals) {
+      const r = measured(reading); // in true time: the arrival's ts is on the collar's clock
       if (arrivedAt < prevAt) backwards++;
       prevAt = arrivedAt;
       if (arrivedAt <= r.ts) early++;
@@ -188,14 +198,48 @@ describe('simulateVariedHerd', () => {
     expect(outOfOrder).toBeGreaterThan(10);
     expect(dupes).toBeGreaterThan(10);
     // Every arrival is a measured reading; what never arrives is what an overflowed buffer lost.
-    const measured = new Set(readings.map((r) => `${r.collarId}/${r.seq}`));
-    expect([...seen].filter((k) => !measured.has(k))).toEqual([]);
     const lost = sum(sim.truth.filter((e) => e.type === 'delivery_gap'), (e) => e.params!.lost!);
-    expect(measured.size - seen.size).toBe(lost);
+    expect(bySeq.size - seen.size).toBe(lost);
     // Readings inside a gap arrive only after it ends.
     const gap = sim.truth.find((e) => e.type === 'delivery_gap' && e.subtype === 'radio')!;
-    const fromGap = arrivals.filter((a) => a.reading.collarId === gap.collarId && a.reading.ts >= gap.start && a.reading.ts < gap.end);
+    const fromGap = arrivals.filter((a) => a.reading.collarId === gap.collarId && measured(a.reading).ts >= gap.start && measured(a.reading).ts < gap.end);
     expect(fromGap.length).toBeGreaterThan(0);
     expect(fromGap.every((a) => a.arrivedAt > gap.end)).toBe(true);
+  });
+
+  it("collar clocks: each cow's skew is in the truth and every reading it sends carries it; a couple reset once", () => {
+    const skewsS = sim.cows.map((c) => c.clockSkewMs / 1000);
+    expect(skewsS.every((x) => Number.isInteger(x) && Math.abs(x) <= 600)).toBe(true);
+    expect(skewsS.filter((x) => Math.abs(x) <= 120).length).toBeGreaterThanOrEqual(0.85 * skewsS.length);
+    expect(skewsS.some((x) => Math.abs(x) > 120)).toBe(true); // a few minutes off
+    expect(new Set(skewsS).size).toBeGreaterThan(20); // drawn per cow, not one farm constant
+    const resets = sim.cows.filter((c) => c.clockReset);
+    expect(resets.length).toBeGreaterThanOrEqual(1);
+    expect(resets.length).toBeLessThanOrEqual(2);
+    for (const c of resets) expect(new Date(c.clockReset!.ts).getUTCFullYear()).toBeGreaterThanOrEqual(2030);
+
+    const cow = new Map(sim.cows.map((c) => [c.collarId, c]));
+    const wrong: string[] = [];
+    const resetSeen = new Map<string, number>();
+    arrivals.forEach(({ reading }, i) => {
+      const m = measured(reading), c = cow.get(reading.collarId)!;
+      const isReset = c.clockReset?.at === m.ts;
+      if (isReset) resetSeen.set(c.collarId, (resetSeen.get(c.collarId) ?? 0) + 1);
+      const want = isReset ? c.clockReset!.ts : m.ts + c.clockSkewMs;
+      if (reading.ts !== want && wrong.length < 5) wrong.push(`${reading.collarId}/${reading.seq}: ts ${reading.ts}, want ${want}`);
+      if (i % 97 === 0) expect({ ...reading, ts: m.ts }).toEqual(m); // only the stamp differs
+    });
+    expect(wrong).toEqual([]);
+    // The reset stamps one reading (a redelivery of it carries the same stamp), and it does reach the gateway.
+    expect([...resetSeen.keys()].sort()).toEqual(resets.map((c) => c.collarId).sort());
+    // A collar ahead of the gateway stamps its live readings later than they arrive.
+    const ahead = sim.cows.find((c) => c.clockSkewMs > 60_000 && !c.clockReset)!;
+    const live = arrivals.filter((a) => a.reading.collarId === ahead.collarId && a.arrivedAt - measured(a.reading).ts < MINUTE);
+    expect(live.length).toBeGreaterThan(10);
+    for (const a of live) expect(a.reading.ts - a.arrivedAt).toBeGreaterThan(ahead.clockSkewMs - MINUTE);
+    // The truth stays in true time: a collar fault starts on a reading the collar measured, not on what it stamped.
+    for (const e of sim.truth.filter((x) => x.type === 'collar_fault')) {
+      expect(byCow.get(e.collarId)!.some((r) => r.ts === e.start)).toBe(true);
+    }
   });
 });

@@ -7,7 +7,7 @@ import { loadIceTag } from '../bench/icetag.js';
 import { DAY_MS, resolveRules } from '../rules/index.js';
 import { Agent } from './agent.js';
 import { startDemo } from './demo.js';
-import { csvSources, formatScore, scoreReal, scoreScenario } from './eval.js';
+import { acrossDst, csvSources, formatScore, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
 import { loadConfigFile } from './config.js';
 import { CowbellError } from './errors.js';
 import { redactUrl } from './log.js';
@@ -59,7 +59,8 @@ Replays seeded herds (collar-sim's varied herd: cycles, silent heats, illnesses,
 down, herd-wide events, collar faults, late and duplicated delivery) through the rules core in the order a
 gateway receives them, and scores every alert type against the ground truth: sensitivity, PPV, false
 alerts per 100 cow-days, delay from onset (median, p90), false alerts raised by herd-wide events. An alert
-matches an episode of the same cow and type when raised between its start and its end + 12 h.
+matches an episode of the same cow and type when raised between its start and its end + 12 h. The first
+seed runs again on a farm in Europe/Berlin, across the clocks going back on 25 October 2026.
 Then replays real exports (the IceTag files and any CSV with collarId,ts,activity[,intervalS,rumination,
 lying,batteryPct] columns) and reports alerts per cow-month.
 
@@ -188,9 +189,9 @@ async function runEval(argv: string[]): Promise<void> {
   const seeds = (o.seeds ?? '11,12,13').split(',').map((x) => num(x, 0, 'seeds'));
   const cows = num(o.cows, 200, 'cows');
   const days = num(o.days, 90, 'days');
-  const scenarios = seeds.map((seed) => {
-    if (!o.json) process.stderr.write(`seed ${seed}…\n`);
-    return scoreScenario(rules, { seed, cows, days });
+  const scenarios = [...seeds.map((seed): ScenarioOptions => ({ seed, cows, days })), acrossDst({ seed: seeds[0]!, cows, days })].map((s) => {
+    if (!o.json) process.stderr.write(`seed ${s.seed}${s.timezone ? ` (${s.timezone})` : ''}…\n`);
+    return scoreScenario(rules, s);
   });
   const dataDir = resolve(o.data ?? '../shared/data');
   const real = [];

@@ -55,8 +55,28 @@ export interface TypeScore {
   fromHerdEvents: number;
 }
 
+export interface ScenarioOptions {
+  seed: number;
+  cows: number;
+  days: number;
+  /** Default 2026-01-05. */
+  startMs?: number;
+  /** The farm's IANA time zone (default UTC), for the herd's daily rhythm and the detector's "same hours on previous days". */
+  timezone?: string;
+}
+
+/**
+ * Berlin's clocks go back an hour on 25 October 2026 at 01:00 UTC: a scenario on a farm there whose run
+ * crosses that change 60 % of the way in, after the baselines have had weeks to settle.
+ */
+export function acrossDst(o: { seed: number; cows: number; days: number }): ScenarioOptions {
+  return { ...o, timezone: 'Europe/Berlin', startMs: Date.UTC(2026, 9, 25) - Math.floor(0.6 * o.days) * DAY_MS };
+}
+
 export interface ScenarioScore {
   seed: number;
+  startMs: number;
+  timezone?: string;
   cows: number;
   days: number;
   cowDays: number;
@@ -69,10 +89,11 @@ const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math
 const p90 = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(0.9 * xs.length))]! : null);
 const round = (x: number | null, d = 2) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 
-export function scoreScenario(rules: RuleSet, o: { seed: number; cows: number; days: number; startMs?: number }): ScenarioScore {
+export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore {
   const startMs = o.startMs ?? Date.UTC(2026, 0, 5);
-  const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed });
-  const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS });
+  const timezone = o.timezone ? { timezone: o.timezone } : {};
+  const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed, ...timezone });
+  const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...timezone });
   const raised: AlertEvent[] = [];
   let readings = 0;
   const t0 = performance.now();
@@ -135,7 +156,7 @@ export function scoreScenario(rules: RuleSet, o: { seed: number; cows: number; d
       fromHerdEvents: fromHerd,
     };
   }
-  return { seed: o.seed, cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType };
+  return { seed: o.seed, startMs, ...timezone, cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType };
 }
 
 /**
@@ -199,8 +220,10 @@ export function csvSources(dir: string): { name: string; readings: Reading[] }[]
 export function formatScore(s: ScenarioScore): string {
   const pct = (x: number | null) => (x === null ? '   —  ' : `${(x * 100).toFixed(1).padStart(5)}%`);
   const h = (x: number | null) => (x === null ? '   —' : x.toFixed(1).padStart(5));
+  const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+  const where = s.timezone ? ` (${s.timezone}, ${day(s.startMs)} to ${day(s.startMs + s.days * DAY_MS)})` : '';
   const lines = [
-    `seed ${s.seed}: ${s.cows} cows × ${s.days} days (${s.readings.toLocaleString('en')} readings in arrival order, replayed in ${s.seconds} s)`,
+    `seed ${s.seed}${where}: ${s.cows} cows × ${s.days} days (${s.readings.toLocaleString('en')} readings in arrival order, replayed in ${s.seconds} s)`,
     `  type            episodes  found  sensitivity   alerts   PPV     false/100 cow-days  delay med / p90 h  from herd events`,
   ];
   for (const [type, t] of Object.entries(s.byType)) {

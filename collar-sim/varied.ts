@@ -11,6 +11,7 @@ import type { Reading } from '../rules/reading.js';
 import { BASELINE_DAYS, BATTERY_LOW_PCT, DAY, HOUR, MIN, checkHerd, clamp, drawCow, profileAt, round1, type CowBase } from './common.js';
 import type { EpisodeType } from './herd.js';
 import { Rng, deriveSeed } from './random.js';
+import { standardOffset, zoneOffset } from './timezone.js';
 
 export type VariedEpisodeType = EpisodeType | 'calving' | 'down_cow' | 'collar_fault' | 'herd_event' | 'delivery_gap';
 
@@ -50,6 +51,12 @@ export interface VariedHerdOptions {
   seed: number;
   /** Reading intervals to pick from per collar (s, each 60..7200). Default: a mix of 60/300/900/3600/7200 s, mostly 900. */
   intervals?: readonly number[];
+  /**
+   * The farm's IANA time zone (default UTC). The cows' day (milking, feeding, rest) and the farmer's doings
+   * (a pasture move, a milking-time change) follow its clock, so across a daylight-saving change the rhythm
+   * moves by an hour in UTC; the weather (heat stress) follows the sun, that is its standard time.
+   */
+  timezone?: string;
 }
 
 /**
@@ -102,6 +109,8 @@ export interface VariedHerdSimulation {
   days: number;
   /** End of the run: every collar's last reading is at or before it. */
   endMs: number;
+  /** The farm's IANA time zone, whose clock the herd's day follows. */
+  timezone: string;
   cows: VariedCow[];
   params: VariedFarmParams;
   /** Episodes in true time (the gateway's clock), whatever the collars' clocks say. */
@@ -137,6 +146,8 @@ interface Phys {
   calvingAt?: number; restless?: number; dipAct?: number; dipRum?: number;
   // down
   downAct?: number;
+  // stress: the farm's standard UTC offset (ms), as the sun keeps no daylight saving
+  offset?: number;
 }
 
 interface Fault {
@@ -210,7 +221,7 @@ function effectAt(cow: Cow, t: number, m: Eff): void {
         break;
       case 'stress': {
         // Worst in the afternoon heat, milder at night.
-        const h = ((((t % DAY) + DAY) % DAY) / HOUR);
+        const h = (((((t + e.offset!) % DAY) + DAY) % DAY) / HOUR);
         const w = clamp(Math.min((t - e.start) / (2 * HOUR), (e.end - t) / (2 * HOUR)), 0, 1) * (0.65 + 0.35 * Math.cos((2 * Math.PI * (h - 15)) / 24));
         m.act *= 1 - (1 - e.actF!) * w;
         m.rum *= 1 - (1 - e.rumF!) * w;
@@ -250,6 +261,14 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
   const endMs = startMs + Math.floor((days * DAY) / MIN) * MIN;
   const earliest = startMs + BASELINE_DAYS * DAY;
   const latestEnd = endMs - 2 * HOUR;
+
+  // ---- the farm's clock ----
+  const timezone = opts.timezone ?? 'UTC';
+  const offset = zoneOffset(timezone, startMs - DAY, endMs + DAY);
+  const solarOffset = standardOffset(offset, startMs);
+  /** The instant at which the farm's clock shows wall time w (local time written as if it were UTC). */
+  const fromWall = (w: number) => w - offset(w - offset(w));
+  const wallDay0 = Math.floor((startMs + offset(startMs)) / DAY) * DAY; // local midnight of the first day
 
   // ---- farm: drawn per seed ----
   const farm = new Rng(deriveSeed(seed, 101));
@@ -309,7 +328,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
   const herdSlot = (dur: number, hourLo: number, hourHi: number): number | undefined => {
     for (let tries = 0; tries < 50; tries++) {
       const day = Math.floor(hr.uniform(earliest - startMs, latestEnd - dur - startMs) / DAY);
-      const s = startMs + day * DAY + Math.round(hr.uniform(hourLo, hourHi) * 4) * (HOUR / 4);
+      const s = fromWall(wallDay0 + day * DAY + Math.round(hr.uniform(hourLo, hourHi) * 4) * (HOUR / 4));
       if (s < earliest || s + dur > latestEnd) continue;
       if (herdBusy.some(([a, b]) => s < b + DAY && a < s + dur + DAY)) continue;
       herdBusy.push([s, s + dur]);
@@ -327,7 +346,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
       const frac = hr.uniform(0.7, 0.95);
       const affected = hr.shuffle([...cows]).slice(0, Math.max(1, Math.round(frac * n))).sort((a, b) => a.index - b.index);
       const actF = hr.uniform(0.7, 0.85), rumF = 1 - hr.uniform(0.1, 0.2), fever = hr.uniform(0.2, 0.5);
-      for (const c of affected) c.phys.push({ kind: 'stress', start: s, end: s + dur, actF, rumF, fever });
+      for (const c of affected) c.phys.push({ kind: 'stress', start: s, end: s + dur, actF, rumF, fever, offset: solarOffset });
       truth.push({ cowId: '*', collarId: '*', type: 'herd_event', subtype: 'heat_stress', start: s, end: s + dur, cows: ids(affected), depth: 1 - rumF, params: { activity: actF, rumination: rumF } });
     }
     const moveN = Math.max(1, Math.round((days / 30) * hr.uniform(0.7, 1.3)));
@@ -343,7 +362,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
     }
     if (room > 7 * DAY) {
       const day = Math.floor(hr.uniform(earliest - startMs + DAY, latestEnd - startMs - 3 * DAY) / DAY);
-      const at = startMs + day * DAY;
+      const at = fromWall(wallDay0 + day * DAY);
       const shiftH = (hr.next() < 0.5 ? -1 : 1) * hr.uniform(1, 2);
       schedule = { at, shiftH };
       truth.push({ cowId: '*', collarId: '*', type: 'herd_event', subtype: 'schedule_change', start: at, end: endMs, cows: ids(cows), params: { shiftH } });
@@ -598,8 +617,10 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
   // ---- readings in event time ----
   const distinct = [...new Set(cows.map((c) => c.intervalMs))];
   const tick = distinct.reduce(gcd);
+  /** The hour of the cow's day at t: the farm's clock, the farm's and her own habits, the schedule. */
   const hourOf = (c: Cow, t: number) => {
-    let h = ((((t % DAY) + DAY) % DAY) / HOUR) + params.farmPhaseH + c.phaseH;
+    const local = t + offset(t);
+    let h = ((((local % DAY) + DAY) % DAY) / HOUR) + params.farmPhaseH + c.phaseH;
     if (schedule && t >= schedule.at) h -= schedule.shiftH;
     return ((h % 24) + 24) % 24;
   };
@@ -731,7 +752,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
   }
 
   return {
-    farmId, seed, startMs, days, endMs,
+    farmId, seed, startMs, days, endMs, timezone,
     cows: cows.map((c) => ({
       cowId: c.cowId, collarId: c.collarId, intervalS: c.intervalS,
       ...(c.cycleDays !== undefined ? { cycleDays: c.cycleDays } : {}),

@@ -242,4 +242,48 @@ describe('simulateVariedHerd', () => {
       expect(byCow.get(e.collarId)!.some((r) => r.ts === e.start)).toBe(true);
     }
   });
+
+  it('follows the farm time zone: the daily rhythm keeps its local hours across a daylight-saving change', () => {
+    expect(sim.timezone).toBe('UTC');
+    // Berlin moves from UTC+1 to UTC+2 on 29 March 2026 at 01:00 UTC. 14 days: no milking-time change.
+    const start = Date.UTC(2026, 2, 22), change = Date.UTC(2026, 2, 29, 1);
+    const o: VariedHerdOptions = { farmId: 'tz', cows: 12, startMs: start, days: 14, seed: 3, intervals: [900] };
+    const berlin = simulateVariedHerd({ ...o, timezone: 'Europe/Berlin' });
+    expect(berlin.timezone).toBe('Europe/Berlin');
+    const utc = simulateVariedHerd(o);
+    /** Herd activity by hour of day (UTC, or Berlin's clock) over [from, to). */
+    const profile = (s: typeof sim, from: number, to: number, local: boolean) => {
+      const bins = new Array<number>(24).fill(0);
+      for (const r of s.readings()) {
+        const mid = r.ts - r.intervalS * 500;
+        if (mid < from || mid >= to) continue;
+        const off = local ? (mid < change ? HOUR : 2 * HOUR) : 0;
+        bins[Math.floor((((mid + off) % DAY) + DAY) % DAY / HOUR)]! += r.activity;
+      }
+      return bins;
+    };
+    /** How many hours later (mod 24) the rhythm runs after than before, by the best circular correlation. */
+    const shift = (before: number[], after: number[]) => {
+      let best = 0, bestC = -Infinity;
+      for (let k = 0; k < 24; k++) {
+        const c = sum(before.map((b, h) => b * after[(h + k) % 24]!), (x) => x);
+        if (c > bestC) [best, bestC] = [k, c];
+      }
+      return best;
+    };
+    const before: [number, number] = [start, Date.UTC(2026, 2, 28)], after: [number, number] = [Date.UTC(2026, 2, 30), start + 14 * DAY];
+    const moved = (s: typeof sim, local: boolean) => shift(profile(s, ...before, local), profile(s, ...after, local));
+    expect(moved(berlin, true)).toBe(0); // the same local hours
+    expect(moved(berlin, false)).toBe(23); // an hour earlier in UTC
+    expect(moved(utc, false)).toBe(0);
+    // And the farmer's doings: a pasture move starts between 06:00 and 15:00 on the farm's clock.
+    const hourIn = (t: number) => Number(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: 'numeric', hourCycle: 'h23' }).format(t));
+    const moves = simulateVariedHerd({ ...o, cows: 20, days: 60, timezone: 'Europe/Berlin' }).truth.filter((e) => e.subtype === 'pasture_move');
+    expect(moves.length).toBeGreaterThan(0);
+    for (const e of moves) {
+      expect(hourIn(e.start)).toBeGreaterThanOrEqual(6);
+      expect(hourIn(e.start)).toBeLessThanOrEqual(15);
+    }
+    expect(() => simulateVariedHerd({ ...o, days: 2, timezone: 'Mars/Olympus_Mons' })).toThrow(RangeError);
+  });
 });

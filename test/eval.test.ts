@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readCsvReadings, scoreReal, scoreScenario } from '../agent/eval.js';
+import { acrossDst, formatScore, readCsvReadings, scoreReal, scoreScenario } from '../agent/eval.js';
 import { DEFAULT_RULES, resolveRules } from '../rules/index.js';
 
 describe('cowbell eval: the detection scorecard', () => {
@@ -21,6 +21,23 @@ describe('cowbell eval: the detection scorecard', () => {
   it('a rule change shows in the score: heat thresholds out of reach find no heat', () => {
     const s = scoreScenario(resolveRules({ heat: { minRatio: 50, resolveRatio: 1.3 } }), { seed: 11, cows: 20, days: 30 });
     expect(s.byType.heat!.found).toBe(0);
+  });
+
+  it('scores a farm in its own time zone across a daylight-saving change', () => {
+    const o = acrossDst({ seed: 11, cows: 20, days: 30 });
+    expect(o.timezone).toBe('Europe/Berlin');
+    const change = Date.UTC(2026, 9, 25, 1); // Berlin's clocks go back
+    expect(o.startMs!).toBeLessThan(change - 14 * 86_400_000);
+    expect(o.startMs! + 30 * 86_400_000).toBeGreaterThan(change + 7 * 86_400_000);
+    const s = scoreScenario(DEFAULT_RULES, o);
+    expect(s.timezone).toBe('Europe/Berlin');
+    expect(s.startMs).toBe(o.startMs);
+    expect(formatScore(s)).toMatch(/^seed 11 \(Europe\/Berlin, 2026-10-07 to 2026-11-06\): 20 cows × 30 days/);
+    expect(s.byType.heat!.episodes).toBeGreaterThan(5);
+    expect(s.byType.heat!.sensitivity!).toBeGreaterThan(0.7);
+    expect(s.byType.heat!.ppv!).toBeGreaterThan(0.9);
+    // Without a time zone the score says nothing of one.
+    expect(scoreScenario(DEFAULT_RULES, { seed: 11, cows: 2, days: 2 }).timezone).toBeUndefined();
   });
 
   it('reads real exports in the documented CSV form and reports alerts per cow-month', () => {

@@ -17,6 +17,12 @@ import { DAY_MS, FarmDetector, HOUR_MS, type AlertEvent, type AlertType, type Re
  * counted as raised by that event (a schedule change: its first three days). A collar_offline alert on a
  * collar behind a delivery gap (a gateway or radio outage) is not false: it was not heard. Silent heats are
  * reported apart and not counted in heat sensitivity; an alert matching a silent heat is not false.
+ *
+ * Alert times are event times, on the clock of the collar that stamped the readings, while the truth is in
+ * true time: before matching, each alert's raisedAt has its cow's collar clock error (from the truth) taken
+ * off, so a collar minutes behind does not raise a battery_low "before" the battery fell. (A collar_offline
+ * alert is timed by the herd's clocks rather than its own; the few minutes this shifts it do not matter
+ * against hours of outage.)
  */
 
 const TOLERANCE_MS = 12 * HOUR_MS;
@@ -94,12 +100,15 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
   const timezone = o.timezone ? { timezone: o.timezone } : {};
   const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed, ...timezone });
   const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...timezone });
-  const raised: AlertEvent[] = [];
+  const skew = new Map(sim.cows.map((c) => [c.cowId, c.clockSkewMs]));
+  const raised: AlertEvent[] = []; // raisedAt in true time
   let readings = 0;
   const t0 = performance.now();
   for (const { arrivedAt, reading } of sim.arrivals()) {
     readings++;
-    for (const e of det.observe(reading, reading.collarId, arrivedAt).events) if (e.state === 'firing') raised.push(e);
+    for (const e of det.observe(reading, reading.collarId, arrivedAt).events) {
+      if (e.state === 'firing') raised.push({ ...e, raisedAt: e.raisedAt - (skew.get(e.cowId) ?? 0) });
+    }
   }
   const seconds = (performance.now() - t0) / 1000;
 

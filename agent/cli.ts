@@ -1,13 +1,12 @@
 #!/usr/bin/env node
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { publishHerd, simulateHerd, truthToJson } from '../collar-sim/index.js';
-import { loadIceTag } from '../bench/icetag.js';
 import { DAY_MS, resolveRules } from '../rules/index.js';
 import { Agent } from './agent.js';
 import { startDemo } from './demo.js';
-import { acrossDst, csvSources, formatScore, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
+import { acrossDst, csvSources, formatScore, scoreIceTag, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
 import { loadConfigFile } from './config.js';
 import { CowbellError } from './errors.js';
 import { redactUrl } from './log.js';
@@ -195,12 +194,8 @@ async function runEval(argv: string[]): Promise<void> {
   });
   const dataDir = resolve(o.data ?? '../shared/data');
   const real = [];
-  const icetagDir = join(dataDir, 'icetag');
-  if (existsSync(icetagDir)) {
-    const files = readdirSync(icetagDir).filter((f) => f.endsWith('.csv'));
-    const readings = files.flatMap((f) => loadIceTag(join(icetagDir, f), f.replace(/\.csv$/, '')));
-    if (readings.length) real.push(scoreReal(rules, `IceTag (${files.length} cows)`, readings.sort((a, b) => a.ts - b.ts)));
-  }
+  const iceTag = scoreIceTag(rules, join(dataDir, 'icetag'));
+  if (iceTag) real.push(iceTag.all);
   for (const src of csvSources(dataDir)) real.push(scoreReal(rules, src.name, src.readings));
   if (o.json) return void console.log(JSON.stringify({ matching: 'an alert matches an episode of the same cow and type raised in [start, end + 12 h]', scenarios, real }, null, 2));
   for (const s of scenarios) console.log(`${formatScore(s)}\n`);

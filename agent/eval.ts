@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadIceTag } from '../bench/icetag.js';
 import { simulateVariedHerd, type VariedTruthEpisode } from '../collar-sim/index.js';
 import { DAY_MS, FarmDetector, HOUR_MS, type AlertEvent, type AlertType, type Reading, type RuleSet } from '../rules/index.js';
 
@@ -27,6 +28,7 @@ import { DAY_MS, FarmDetector, HOUR_MS, type AlertEvent, type AlertType, type Re
 
 const TOLERANCE_MS = 12 * HOUR_MS;
 const MAX_AHEAD_MS = 15 * 60_000;
+export const MONTH_DAYS = 30.44;
 
 export const SCORED: AlertType[] = ['heat', 'health', 'down_cow', 'collar_fault', 'collar_offline', 'battery_low'];
 
@@ -198,23 +200,61 @@ export function readCsvReadings(text: string, file: string): Reading[] {
 export interface RealScore {
   source: string;
   cows: number;
+  cowDays: number;
   cowMonths: number;
   alerts: Record<string, number>;
   perCowMonth: Record<string, number>;
 }
 
-export function scoreReal(rules: RuleSet, source: string, readings: Reading[]): RealScore {
+/** Replays readings (sorted by ts) through one farm detector, each arriving as it is stamped; `onAlert` sees every alert raised. */
+export function scoreReal(rules: RuleSet, source: string, readings: Reading[], onAlert?: (e: AlertEvent) => void): RealScore {
+  const r = replayReal(rules, readings, onAlert);
+  return realScore(source, r.cows, r.cowDays, r.alerts);
+}
+
+function replayReal(rules: RuleSet, readings: Reading[], onAlert?: (e: AlertEvent) => void) {
   const det = new FarmDetector('eval', rules);
   const alerts: Record<string, number> = {};
   const span = new Map<string, [number, number]>();
   for (const r of readings) {
     const s = span.get(r.collarId);
     span.set(r.collarId, s ? [Math.min(s[0], r.ts), Math.max(s[1], r.ts)] : [r.ts, r.ts]);
-    for (const e of det.observe(r, r.collarId, r.ts).events) if (e.state === 'firing') alerts[e.type] = (alerts[e.type] ?? 0) + 1;
+    for (const e of det.observe(r, r.collarId, r.ts).events) {
+      if (e.state !== 'firing') continue;
+      alerts[e.type] = (alerts[e.type] ?? 0) + 1;
+      onAlert?.(e);
+    }
   }
-  const cowMonths = [...span.values()].reduce((sum, [a, b]) => sum + (b - a) / DAY_MS / 30.44, 0);
+  const cowDays = [...span.values()].reduce((sum, [a, b]) => sum + (b - a) / DAY_MS, 0);
+  return { cows: span.size, cowDays, alerts };
+}
+
+function realScore(source: string, cows: number, cowDays: number, alerts: Record<string, number>): RealScore {
+  const cowMonths = cowDays / MONTH_DAYS;
   const perCowMonth = Object.fromEntries(Object.entries(alerts).map(([k, v]) => [k, round(v / cowMonths, 2)!]));
-  return { source, cows: span.size, cowMonths: round(cowMonths, 2)!, alerts, perCowMonth };
+  return { source, cows, cowDays: round(cowDays, 1)!, cowMonths: round(cowMonths, 2)!, alerts, perCowMonth };
+}
+
+/**
+ * The IceTag exports in `dir` (../shared/data/icetag: one cow a file, see bench/icetag.ts), each cow replayed
+ * on her own and the figures summed in `all`. On their own because the exports cover different weeks: as one
+ * herd, the cows whose export ended first would be found silent once the others' readings moved the farm's
+ * clock on. Null when the folder is missing or holds no export.
+ */
+export function scoreIceTag(rules: RuleSet, dir: string, onAlert?: (cow: string, e: AlertEvent) => void): { cows: RealScore[]; all: RealScore } | null {
+  if (!existsSync(dir)) return null;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.csv')).sort();
+  if (files.length === 0) return null;
+  const all = { cows: 0, cowDays: 0, alerts: {} as Record<string, number> };
+  const cows = files.map((f) => {
+    const id = f.replace(/\.csv$/, '');
+    const r = replayReal(rules, loadIceTag(join(dir, f), id), onAlert && ((e) => onAlert(id, e)));
+    all.cows += r.cows;
+    all.cowDays += r.cowDays;
+    for (const [k, v] of Object.entries(r.alerts)) all.alerts[k] = (all.alerts[k] ?? 0) + v;
+    return realScore(id, r.cows, r.cowDays, r.alerts);
+  });
+  return { cows, all: realScore(`IceTag (${files.length} cows)`, all.cows, all.cowDays, all.alerts) };
 }
 
 export function csvSources(dir: string): { name: string; readings: Reading[] }[] {

@@ -14,14 +14,13 @@
  *
  * Several overrides-json arguments make a sweep: each is evaluated in turn.
  */
-import { existsSync } from 'node:fs';
+import { MONTH_DAYS, scoreIceTag } from '../agent/eval.js';
 import { simulateHerd, type GroundTruthEpisode } from '../collar-sim/index.js';
 import { FarmDetector, resolveRules, type AlertEvent, type AlertType, type Reading, type RuleSet } from '../rules/index.js';
-import { ICETAG_DIR, ICETAG_FILES, loadIceTag } from './icetag.js';
+import { ICETAG_DIR } from './icetag.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const MONTH_DAYS = 30.44;
 /** An episode counts as detected by an alert raised in [start, end + TOLERANCE]; alerts within ±TOLERANCE of any episode are not false. */
 const TOLERANCE = 12 * HOUR;
 const SIM_START = Date.UTC(2026, 0, 5);
@@ -90,40 +89,29 @@ function median(xs: number[]): number | undefined {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function countBy(events: AlertEvent[]): Record<string, number> {
-  const c: Record<string, number> = {};
-  for (const e of events) c[e.type] = (c[e.type] ?? 0) + 1;
-  return c;
-}
-
 function evaluateIceTag(rules: RuleSet, list: boolean) {
-  if (!existsSync(ICETAG_DIR)) {
+  const listed = new Map<string, AlertEvent[]>();
+  const s = scoreIceTag(rules, ICETAG_DIR, (cow, e) => {
+    if (list && JUDGED.includes(e.type)) (listed.get(cow) ?? listed.set(cow, []).get(cow)!).push(e);
+  });
+  if (!s) {
     console.log(`IceTag: ${ICETAG_DIR} not found, skipped`);
     return;
   }
   console.log('IceTag (real cows, presumed normal; alerts raised, total and per cow-month)');
-  let totMonths = 0;
-  const tot: Record<string, number> = {};
-  for (const file of ICETAG_FILES) {
-    const id = file.replace(/\.csv$/, '');
-    const readings = loadIceTag(`${ICETAG_DIR}/${file}`, id);
-    const months = (readings.at(-1)!.ts - readings[0]!.ts) / DAY / MONTH_DAYS;
-    const { fired } = replay(`icetag-${id}`, rules, readings);
-    const c = countBy(fired);
-    totMonths += months;
-    for (const [k, v] of Object.entries(c)) tot[k] = (tot[k] ?? 0) + v;
-    const per = (t: AlertType) => `${t} ${c[t] ?? 0} (${fix((c[t] ?? 0) / months)}/cow-month)`;
-    const other = Object.entries(c).filter(([t]) => !JUDGED.includes(t as AlertType)).map(([t, v]) => `${t} ${v}`);
-    console.log(`  ${id.padEnd(6)} ${fix(months * MONTH_DAYS, 1)} days: ${JUDGED.map(per).join(', ')}${other.length ? ', ' + other.join(', ') : ''}`);
-    if (list) {
-      for (const e of fired.filter((x) => JUDGED.includes(x.type))) {
-        const ev = e.evidence as { ratio?: number; deviation?: number; window?: { hours?: number } };
-        console.log(`      ${e.type} ${e.severity} at ${new Date(e.at).toISOString().slice(0, 16)} since ${new Date(e.since).toISOString().slice(11, 16)} ratio ${ev.ratio} z ${ev.deviation}`);
-      }
+  const line = (c: { alerts: Record<string, number>; perCowMonth: Record<string, number> }) => {
+    const per = (t: AlertType) => `${t} ${c.alerts[t] ?? 0} (${fix(c.perCowMonth[t] ?? 0)}/cow-month)`;
+    const other = Object.entries(c.alerts).filter(([t]) => !JUDGED.includes(t as AlertType)).map(([t, v]) => `${t} ${v}`);
+    return `${JUDGED.map(per).join(', ')}${other.length ? ', ' + other.join(', ') : ''}`;
+  };
+  for (const c of s.cows) {
+    console.log(`  ${c.source.padEnd(6)} ${fix(c.cowDays, 1)} days: ${line(c)}`);
+    for (const e of listed.get(c.source) ?? []) {
+      const ev = e.evidence as { ratio?: number; deviation?: number; window?: { hours?: number } };
+      console.log(`      ${e.type} ${e.severity} at ${new Date(e.at).toISOString().slice(0, 16)} since ${new Date(e.since).toISOString().slice(11, 16)} ratio ${ev.ratio} z ${ev.deviation}`);
     }
   }
-  const per = (t: AlertType) => `${t} ${tot[t] ?? 0} (${fix((tot[t] ?? 0) / totMonths)}/cow-month)`;
-  console.log(`  all    ${fix(totMonths, 2)} cow-months: ${JUDGED.map(per).join(', ')}`);
+  console.log(`  all    ${fix(s.all.cowMonths, 2)} cow-months: ${line(s.all)}`);
 }
 
 function evaluateSim(rules: RuleSet, o: Options) {

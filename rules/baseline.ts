@@ -9,7 +9,10 @@ import type { RuleSet } from './ruleset.js';
  */
 export interface RobustStats {
   median: number;
+  /** MAD scaled to a standard deviation, floored (minSpreadRatio, minSpreadAbs) against a too-steady cow. */
   spread: number;
+  /** The same before the floors: how much her days truly differ. */
+  rawSpread: number;
   days: number;
 }
 
@@ -48,5 +51,5 @@ export function robustStats(values: Float64Array | number[], n: number, cfg: Rul
   for (let i = 0; i < n; i++) deviations[i] = Math.abs(values[i]! - med);
   const mad = medianInPlace(deviations, n);
   const spread = Math.max(mad * MAD_TO_SD, med * cfg.minSpreadRatio, cfg.minSpreadAbs);
-  return { median: med, spread, days: n };
+  return { median: med, spread, rawSpread: mad * MAD_TO_SD, days: n };
 }

@@ -41,6 +41,8 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
   // The hours the fault has covered so far held no true data: drop them from her history, so a stuck or
   // flat stretch cannot later read as a sick cow or drag her baseline.
   ctx.history.clear(Math.floor(run.from / HOUR_MS), Math.floor((run.last - 1) / HOUR_MS));
+  // Her trend has taken in some of those hours too: it starts again when the collar reads true.
+  delete s.trend;
   push(raise(s.alerts, s.subject, 'collar_fault', {
     at: r.ts,
     since: run.from,

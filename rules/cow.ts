@@ -12,6 +12,7 @@ import { Normals } from './normal.js';
 import { collarBack, judgeSilence } from './offline.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
+import { foldHour, newTrend, RISE, trendRatio } from './trend.js';
 import { SNAPSHOT_VERSION, decodeHistory, encodeHistory, type CowSnapshot } from './snapshot.js';
 
 /**
@@ -161,7 +162,9 @@ export class CowDetector implements RuleContext {
     // A collar known to be faulty says nothing about the cow: her rules wait until it reads true again.
     const end = Math.floor(s.lastTs! / HOUR_MS);
     if (faulty) return true;
-    if (this.herd && completedBefore !== null && end > completedBefore) this.reportHour(end - 1);
+    if (completedBefore !== null && end > completedBefore) {
+      for (let t = Math.max(completedBefore, end - 6); t < end; t++) this.closeHour(t);
+    }
     if (end !== completedBefore || reading.ts - reading.intervalS * 1000 < end * HOUR_MS) {
       judgeHeat(this, end, push);
       judgeHealth(this, end, push);
@@ -170,19 +173,27 @@ export class CowDetector implements RuleContext {
     return true;
   }
 
-  /** Tells the herd how the hour just completed went for her (warm cows only). */
-  private reportHour(t: number): void {
-    const cfg = this.rules.heat;
+  /**
+   * An hour has completed: fold it into her weighted evidence and tell the herd how it went for her (warm
+   * cows only). The trend weighs the hour by her normal for it, so a quiet night hour counts for little in
+   * it; whether she was hot is judged against at least a share of her day's mean rate, as heat is.
+   */
+  private closeHour(t: number): void {
     const h = this.history;
+    const rate = h.rate('act', t, 0.5 * 3600);
     const normal = this.normal.hourNormal('act', t);
-    const cov = h.covered('act', t);
-    if (normal <= 0 || cov < 0.5 * 3600) return;
-    const day = this.normal.stretchNormal('act', t - 23, t);
-    const floor = day ? cfg.floorShare * day.median : 0;
-    const rate = (h.value('act', t) * 3600) / cov;
+    if (rate !== rate || normal <= 0) return;
     const rumNormal = this.normal.hourNormal('rum', t);
     const rum = h.rate('rum', t, 0.5 * 3600);
-    this.herd!.report(t, rate >= cfg.hotRatio * Math.max(normal, floor), rate / Math.max(normal, floor), rumNormal > 0 && rum === rum ? rum / rumNormal : NaN);
+    const rumKnown = rumNormal > 0 && rum === rum;
+    const trend = (this.state.trend ??= newTrend());
+    foldHour(trend, this.rules.health, 0, rate, normal);
+    if (rumKnown) foldHour(trend, this.rules.health, 1, rum, rumNormal);
+    if (trendRatio(trend, 0, 0, 1) >= this.rules.health.trend.riseRatio) trend[RISE] = t;
+    if (!this.herd) return;
+    const day = this.normal.stretchNormal('act', t - 23, t);
+    const norm = Math.max(normal, day ? this.rules.heat.floorShare * day.median : 0);
+    this.herd.report(t, rate >= this.rules.heat.hotRatio * norm, rate / norm, rumKnown ? rum / rumNormal : NaN);
   }
 
   judgeSilence(now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline']): AlertEvent | null {

@@ -1,10 +1,22 @@
-import { raise, resolve, type Severity } from './alerts.js';
+import { raise, resolve, type Evidence, type Severity } from './alerts.js';
 import { HOUR_MS } from './baseline.js';
 import type { Push, RuleContext } from './context.js';
-import { windowEvidence } from './evidence.js';
+import { iso, round, UNITS, windowEvidence } from './evidence.js';
+import type { Metric } from './history.js';
 import type { WindowStats } from './normal.js';
+import { BOTH_STREAK, RISE, STREAK_HOUR, trendRatio } from './trend.js';
 
-/** Unwell: activity and rumination down against her normal (see README.md, "Unwell"). */
+/**
+ * Unwell: activity and rumination down against her normal (see README.md, "Unwell"). Two kinds of evidence:
+ *
+ * - the last 24 completed hours against the same hours of her previous days: a deep drop of one signal, or a
+ *   clear drop of both;
+ * - her weighted trend (trend.ts) over two horizons, which sees an illness setting in — rumination and
+ *   activity sliding together over a day — before a whole day has gone bad, and a lameness that takes her
+ *   walking down for a day and a half while she ruminates as ever. Its thresholds widen with how much her
+ *   own days differ (a restless cow must fall further), and a drop the herd shares (a heat-stress day, a
+ *   feed change) is taken out first.
+ */
 export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   const cfg = ctx.rules.health;
   const judged: WindowStats[] = [];
@@ -15,28 +27,142 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   if (judged.length === 0) return;
   const at = end * HOUR_MS;
   const { alerts, subject } = ctx.state;
-  if (!alerts.open.health) {
-    const maxRatio = (w: WindowStats) => (w.metric === 'act' ? cfg.activityMaxRatio : cfg.ruminationMaxRatio);
-    let low = judged.filter((w) => w.z <= cfg.maxZ && w.ratio <= maxRatio(w));
-    // Two signals agreeing find a milder drop: activity and rumination both down together for a day (an
-    // illness ramping in), each beyond two of her own spreads, which one signal alone is too noisy to show.
-    if (low.length === 0 && judged.length === 2 && judged.every((w) => w.ratio <= cfg.bothMaxRatio && w.z <= cfg.bothMaxZ)) low = [...judged];
-    if (low.length === 0) return;
+  const byMetric = (m: Metric) => judged.find((w) => w.metric === m);
+  if (alerts.open.health) {
+    // Well again when both 24-hour windows are back above the resolve line and her trend has turned.
+    const trendUp = (['act', 'rum'] as const).every((m) => !(trendDrop(ctx, m, 0) < 1 - cfg.trend.resolveDrop));
+    if (judged.every((w) => w.ratio >= cfg.resolveRatio) && trendUp) {
+      const evidence = windowEvidence(judged[0]!);
+      if (judged[1]) evidence.also = windowEvidence(judged[1]);
+      push(resolve(alerts, subject, 'health', { at, evidence }));
+    }
+    return;
+  }
+  const maxRatio = (w: WindowStats) => (w.metric === 'act' ? cfg.activityMaxRatio : cfg.ruminationMaxRatio);
+  let low = judged.filter((w) => w.z <= cfg.maxZ && w.ratio <= maxRatio(w));
+  // Two signals agreeing find a milder drop: activity and rumination both down together for a day, each
+  // beyond two of her own spreads, which one signal alone is too noisy to show.
+  if (low.length === 0 && judged.length === 2 && judged.every((w) => w.ratio <= cfg.bothMaxRatio && w.z <= cfg.bothMaxZ)) low = [...judged];
+  let evidence: Evidence;
+  let severity: Severity;
+  let primaryMetric: Metric;
+  if (low.length) {
     low.sort((a, b) => a.ratio - b.ratio);
     const primary = low[0]!;
+    primaryMetric = primary.metric;
     // Urgent when she is far down, or when activity and rumination are both down. The second metric's window
     // lags the first by hours as a drop begins, so it counts as down while it is below the resolve line (the
     // same line that says she is well again), without its own firing tests.
     const bothDown = judged.length > 1 && judged.every((w) => w.ratio < cfg.resolveRatio);
-    const severity: Severity = bothDown || primary.ratio <= cfg.urgentRatio ? 'urgent' : 'warning';
-    const evidence = windowEvidence(primary);
+    severity = bothDown || primary.ratio <= cfg.urgentRatio ? 'urgent' : 'warning';
+    evidence = windowEvidence(primary);
     const other = judged.find((w) => w !== primary);
     if (other) evidence.also = windowEvidence(other);
-    const since = ctx.normal.onset(primary.metric, end, (r) => r <= cfg.resolveRatio, 2 * cfg.windowHours) * HOUR_MS;
-    push(raise(alerts, subject, 'health', { at, since, severity, evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
-  } else if (judged.every((w) => w.ratio >= cfg.resolveRatio)) {
-    const evidence = windowEvidence(judged[0]!);
-    if (judged[1]) evidence.also = windowEvidence(judged[1]);
-    push(resolve(alerts, subject, 'health', { at, evidence }));
+  } else {
+    const trend = trendAlert(ctx, end, byMetric);
+    if (!trend) return;
+    ({ evidence, severity, primaryMetric } = trend);
   }
+  const since = ctx.normal.onset(primaryMetric, end, (r) => r <= cfg.resolveRatio, 2 * cfg.windowHours) * HOUR_MS;
+  push(raise(alerts, subject, 'health', { at, since, severity, evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
+}
+
+/**
+ * Her trend over a horizon (0 fast, 1 slow) as a ratio to normal, with a drop the herd shares taken out;
+ * NaN when not known. A herd-wide rise is left in: it says nothing about her being unwell.
+ */
+function trendDrop(ctx: RuleContext, metric: Metric, horizon: 0 | 1, withHerd = false): number {
+  const cfg = ctx.rules.health;
+  const trend = ctx.state.trend;
+  if (!trend) return NaN;
+  const halfLife = horizon === 0 ? cfg.fastHalfLifeHours : cfg.slowHalfLifeHours;
+  const ratio = trendRatio(trend, metric === 'act' ? 0 : 1, horizon, 2 * halfLife);
+  if (!withHerd || !ctx.herd || ratio !== ratio) return ratio;
+  const end = ctx.history.newest!;
+  const herd = ctx.herd.herdRatio(metric, end - Math.round(2 * halfLife), end - 1);
+  return ratio / Math.max(cfg.trend.herdFloor, Math.min(1, herd));
+}
+
+/** The trend paths; null when none fires. */
+function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => WindowStats | undefined) {
+  const cfg = ctx.rules.health;
+  const t = cfg.trend;
+  const { alerts, run, trend } = ctx.state;
+  if (!trend) return null;
+  // Explained already: a cow down (or just up again) or in heat has her own alert; a collar repeating one value for an hour
+  // or more is being judged as a collar; and for two days after a rise of activity (a heat, the restless
+  // hours before a calving) a dip of rumination and activity is the aftermath — cows ruminate less for a
+  // day or two after calving, and during and after a heat — not an illness. The deep 24-hour drops above
+  // are not held back by any of this.
+  if (alerts.open.down_cow || alerts.open.heat) return null;
+  const downUntil = alerts.resolvedAt.down_cow;
+  if (downUntil !== undefined && end * HOUR_MS - downUntil <= t.afterRiseHours * HOUR_MS) return null;
+  if (run && run.last - run.from >= HOUR_MS) return null;
+  if (end - trend[RISE]! <= t.afterRiseHours) return null;
+  // How much her days differ, relative to her normal: her own noise, from the 24-hour windows' past days.
+  const noise = (m: Metric) => {
+    const stats = ctx.normal.stretchNormal(m, end - cfg.windowHours, end - 1);
+    return stats && stats.median > 0 ? stats.rawSpread / stats.median : NaN;
+  };
+  const line = (drop: number, spreads: number, m: Metric) => 1 - Math.max(drop, spreads * (noise(m) || 0));
+  const bothNow = (herd: boolean) =>
+    trendDrop(ctx, 'rum', 0, herd) <= line(t.bothRuminationDrop, t.spreads, 'rum') &&
+    trendDrop(ctx, 'act', 0, herd) <= line(t.bothActivityDrop, t.spreads, 'act');
+  // Her own (not herd-corrected) both-down streak moves once per completed hour.
+  if (trend[STREAK_HOUR] !== end) {
+    trend[STREAK_HOUR] = end;
+    trend[BOTH_STREAK] = bothNow(false) ? trend[BOTH_STREAK]! + 1 : 0;
+  }
+  const paths: { name: string; metrics: Metric[]; test: (herd: boolean) => boolean }[] = [
+    {
+      // Both signals sliding together: an illness setting in (ketosis, metritis, mastitis).
+      name: 'both',
+      metrics: ['rum', 'act'],
+      test: (herd) => trend[BOTH_STREAK]! >= t.bothHours && bothNow(herd),
+    },
+    {
+      // Rumination down and staying down: off feed, whatever she does otherwise.
+      name: 'rumination',
+      metrics: ['rum'],
+      test: (herd) =>
+        trendDrop(ctx, 'rum', 0, herd) <= line(t.ruminationDrop, t.spreads + 1, 'rum') &&
+        trendDrop(ctx, 'rum', 1, herd) <= line(t.slowDrop, t.spreads, 'rum') &&
+        !(trendDrop(ctx, 'act', 0) > 1 + t.slowDrop),
+    },
+    {
+      // Walking down for a day and a half while rumination holds: lame, or a collar without rumination.
+      name: 'activity',
+      metrics: ['act'],
+      test: (herd) =>
+        trendDrop(ctx, 'act', 0, herd) <= line(t.activityDrop, t.spreads + 1, 'act') &&
+        trendDrop(ctx, 'act', 1, herd) <= line(t.activitySlowDrop, t.spreads, 'act'),
+    },
+  ];
+  // Her own trend first (cheap); the herd is asked only when that would fire, and can only take it back.
+  const path = paths.find((p) => p.test(false) && p.test(true));
+  if (!path) return null;
+  const ev = (m: Metric): Evidence => {
+    const w = windowOf(m);
+    return {
+      metric: m === 'act' ? 'activity' : 'rumination',
+      unit: UNITS[m],
+      ratio: round(trendDrop(ctx, m, 0, true)),
+      basis: 'trend',
+      window: { from: iso((end - 2 * cfg.fastHalfLifeHours) * HOUR_MS), to: iso(end * HOUR_MS), hours: 2 * cfg.fastHalfLifeHours },
+      ...(w && { day: { ratio: round(w.ratio), value: round(w.value, 1), baseline: round(w.expected, 1) } }),
+    };
+  };
+  const [first, second] = path.metrics;
+  const evidence: Evidence = { ...ev(first!), path: path.name };
+  if (second) evidence.also = ev(second);
+  else {
+    const other: Metric = first === 'act' ? 'rum' : 'act';
+    const r = trendDrop(ctx, other, 0, true);
+    if (r === r) evidence.also = ev(other);
+  }
+  // Urgent when her last hours are as deep as the 24-hour rules' lines already (she fell fast, both signals):
+  // the trend counts each hour at most half down, so it cannot say how deep.
+  const recent = (m: Metric) => ctx.normal.window(m, t.urgentHours, end)?.ratio ?? NaN;
+  const deep = recent('act') <= cfg.activityMaxRatio && recent('rum') <= cfg.ruminationMaxRatio;
+  return { evidence, severity: (deep ? 'urgent' : 'warning') as Severity, primaryMetric: first! };
 }

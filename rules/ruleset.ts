@@ -54,6 +54,33 @@ export const RuleSetSchema = z
       urgentRatio: ratio,
       minCoverage: z.number().min(0).max(1),
       cooldownHours: hours,
+      /** Half-lives of the weighted evidence (trend.ts): a fast one that sees an illness set in, a slow one for a mild, sustained drop. */
+      fastHalfLifeHours: z.number().min(1).max(48),
+      slowHalfLifeHours: z.number().min(1).max(96),
+      /**
+       * Drops of her trend (1 − ratio) that fire, each at least `spreads` times her own day-to-day spread:
+       * both signals together (fast horizon); rumination or activity alone (fast, one spread more), held on
+       * the slow horizon by `slowDrop`. A shared herd drop is divided out, down to `herdFloor`.
+       */
+      trend: z.strictObject({
+        bothRuminationDrop: z.number().min(0).max(1),
+        bothActivityDrop: z.number().min(0).max(1),
+        ruminationDrop: z.number().min(0).max(1),
+        activityDrop: z.number().min(0).max(1),
+        slowDrop: z.number().min(0).max(1),
+        activitySlowDrop: z.number().min(0).max(1),
+        /** Completed hours in a row both signals must be down before the two-signal path fires. */
+        bothHours: z.int().min(1).max(48),
+        /** Urgent when her last `urgentHours` are down to the 24-hour rules' single-signal lines on both signals. */
+        urgentHours: z.int().min(1).max(24),
+        spreads: z.number().min(0),
+        resolveDrop: z.number().min(0).max(1),
+        herdFloor: z.number().min(0.1).max(1),
+        /** Her fast activity trend at this ratio or more is a rise (a heat, a calving coming)... */
+        riseRatio: z.number().min(1),
+        /** ...after which a dip is its aftermath, not an illness, for this long. */
+        afterRiseHours: hours,
+      }),
     }),
     /**
      * A cow down (unable or unwilling to get up): for `hours` completed hours that she is normally active in

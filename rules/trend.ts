@@ -1,0 +1,53 @@
+import type { RuleSet } from './ruleset.js';
+
+/**
+ * Her recent hours against their normal, as exponentially weighted sums over two horizons: a fast one
+ * (half-life of hours) that sees an illness set in, and a slow one (half-life of a day) that sees a mild
+ * drop sustained. Each completed hour is folded in once, in O(1): what the hour was (`obs`) and what her
+ * normal for that clock hour said it would be (`norm`), both weighted alike, so their ratio is a weighted
+ * window ratio in which the busy hours of her day count for more than the quiet ones — as in a window sum.
+ *
+ * Layout of the state (plain numbers, for the snapshot): for metric m (0 activity, 1 rumination) and horizon
+ * k (0 fast, 1 slow), [obs, norm] at 4·k + 2·m; hours folded per metric at 8 + m; at RISE, the last hour her
+ * fast activity trend stood well above normal (a heat, the restlessness before a calving).
+ */
+export type Trend = number[];
+
+export const RISE = 10;
+/** Consecutive completed hours her own trend has shown both signals down (a quiet spell is not an illness). */
+export const BOTH_STREAK = 11;
+export const STREAK_HOUR = 12;
+export const newTrend = (): Trend => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, 0, -Infinity];
+
+/**
+ * One hour counts at most this far from her normal either way: an hour or two of a collar knocked about or
+ * of her lying still says little about an illness, which shows as many hours each somewhat down.
+ */
+const CLIP_LOW = 0.5;
+const CLIP_HIGH = 2;
+
+const decay = (halfLifeHours: number) => 1 - 2 ** (-1 / halfLifeHours);
+
+export function foldHour(trend: Trend, cfg: RuleSet['health'], metric: 0 | 1, observed: number, norm: number): void {
+  const obs = Math.min(CLIP_HIGH * norm, Math.max(CLIP_LOW * norm, observed));
+  const lf = decay(cfg.fastHalfLifeHours);
+  const ls = decay(cfg.slowHalfLifeHours);
+  const m = 2 * metric;
+  trend[m] = trend[m]! + lf * (obs - trend[m]!);
+  trend[m + 1] = trend[m + 1]! + lf * (norm - trend[m + 1]!);
+  trend[4 + m] = trend[4 + m]! + ls * (obs - trend[4 + m]!);
+  trend[5 + m] = trend[5 + m]! + ls * (norm - trend[5 + m]!);
+  trend[8 + metric] = Math.min(1e6, trend[8 + metric]! + 1);
+}
+
+/** Her weighted ratio to normal over a horizon; NaN until `minHours` hours of the metric are folded in. */
+export function trendRatio(trend: Trend, metric: 0 | 1, horizon: 0 | 1, minHours: number): number {
+  if (trend[8 + metric]! < minHours) return NaN;
+  const at = 4 * horizon + 2 * metric;
+  return trend[at + 1]! > 0 ? trend[at]! / trend[at + 1]! : NaN;
+}
+
+/** Forgets a metric's evidence (a faulty collar, a gap of days: what came before says little now). */
+export function resetTrend(trend: Trend, metric: 0 | 1): void {
+  for (const at of [2 * metric, 2 * metric + 1, 4 + 2 * metric, 5 + 2 * metric, 8 + metric]) trend[at] = 0;
+}

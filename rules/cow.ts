@@ -116,6 +116,9 @@ export class CowDetector implements RuleContext {
       if (e) events.push(e);
     };
     s.lastArrival = Math.max(s.lastArrival ?? arrivalWall, arrivalWall);
+    // Any reading at all proves the collar is talking again: said at once, not held for reordering (the
+    // farmer told it was silent wants to know). So this one moment is the first reading to arrive, which in
+    // a burst reordered within the window may be any of its first few.
     push(collarBack(s, reading.ts));
     // Only the newest word on the battery counts: a backlog reading from days ago must not resolve today's
     // alert. Said at once: a battery is not a cow's behaviour, and nothing is gained by holding it.

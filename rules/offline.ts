@@ -17,22 +17,24 @@ export function collarBack(s: CowState, ts: number): AlertEvent | null {
  * A collar that has said nothing for `afterHours`. Two clocks, never mixed: by event time, her newest
  * reading against the farm's watermark; by the wall clock, her last arrival against the clock (for a farm
  * gone silent as a whole, where event time stands still). Either way the alert is stamped in event time —
- * the moment her own readings went silent by the rule — because the alert book's cooldowns and resolves are
- * event time; the wall-clock moment of judgement goes in the evidence.
+ * the moment her own readings went silent by the rule (her last reading + afterHours) — because the alert
+ * book's cooldowns and resolves are event time; the wall-clock moment of judgement goes in the evidence.
  */
 export function judgeSilence(s: CowState, now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline']): AlertEvent | null {
   if (s.lastTs === null || s.alerts.open.collar_offline) return null;
   const afterMs = cfg.afterHours * HOUR_MS;
   const silentMs = judgedBy === 'event_time' ? now - s.lastTs : s.lastArrival === null ? 0 : now - s.lastArrival;
   if (silentMs < afterMs) return null;
-  const at = judgedBy === 'event_time' ? now : s.lastTs + afterMs;
+  // Stamped at the moment the rule was met, not when a scan happened to notice it: a scan's moment depends
+  // on which reading moved the farm's clock, so the same readings in another order would stamp another time.
+  const at = s.lastTs + afterMs;
   return raise(s.alerts, s.subject, 'collar_offline', {
     at,
     since: s.lastTs,
     severity: 'info',
     evidence: {
       lastReadingAt: iso(s.lastTs),
-      silentHours: round(silentMs / HOUR_MS, 1),
+      silentHours: round((judgedBy === 'event_time' ? afterMs : silentMs) / HOUR_MS, 1),
       judgedBy,
       ...(judgedBy === 'wall_clock' && { judgedAtWallClock: iso(now), lastArrivalAt: iso(s.lastArrival!) }),
     },

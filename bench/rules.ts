@@ -12,8 +12,8 @@
 import { simulateHerd } from '../collar-sim/index.js';
 import { CowHistory, DEFAULT_RULES, FarmDetector, historyHours, type Reading } from '../rules/index.js';
 
-const cows = Number(process.argv[2] ?? 200);
-const days = Number(process.argv[3] ?? 30);
+const cows = Number(process.argv[2] ?? 1000);
+const days = Number(process.argv[3] ?? 17);
 const DAY = 86_400_000;
 const start = Date.UTC(2026, 0, 5);
 

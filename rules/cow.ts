@@ -52,8 +52,13 @@ export class CowDetector implements RuleContext {
   readonly state: CowState;
   readonly history: CowHistory;
   readonly normal: Normals;
-  /** Readings held until `reorder.minutes` of newer ones have come, with their arrival time; oldest first. */
-  private pending: [Reading, number][];
+  /** Readings held until `reorder.minutes` of newer ones have come; oldest first. */
+  private pending: Reading[];
+  /** Where the rules' events go during one call (one array per call, no closure per reading). */
+  private out: AlertEvent[] = [];
+  private readonly emit: Push = (e) => {
+    if (e) this.out.push(e);
+  };
 
   constructor(
     readonly rules: RuleSet,
@@ -82,7 +87,7 @@ export class CowDetector implements RuleContext {
 
   /** Her newest reading, held or judged. */
   get newestTs(): number | null {
-    return this.pending.length ? Math.max(this.pending.at(-1)![0].ts, this.state.lastTs ?? -Infinity) : this.state.lastTs;
+    return this.pending.length ? Math.max(this.pending.at(-1)!.ts, this.state.lastTs ?? -Infinity) : this.state.lastTs;
   }
 
   /** Her state as plain JSON, to store and to restore her exactly where she was. */
@@ -91,7 +96,7 @@ export class CowDetector implements RuleContext {
       v: SNAPSHOT_VERSION,
       ...this.state,
       history: encodeHistory(this.history),
-      ...(this.pending.length && { pending: this.pending.map(([r, at]) => [{ ...r }, at] as [Reading, number]) }),
+      ...(this.pending.length && { pending: this.pending.map((r) => ({ ...r })) }),
     };
   }
 
@@ -103,7 +108,8 @@ export class CowDetector implements RuleContext {
    */
   observe(reading: Reading, arrivalWall: number, maxAheadOfArrivalMs?: number): ObserveResult {
     const s = this.state;
-    const events: AlertEvent[] = [];
+    const events: AlertEvent[] = (this.out = []);
+    const push = this.emit;
     const newest = this.newestTs;
     if (
       maxAheadOfArrivalMs !== undefined &&
@@ -112,9 +118,6 @@ export class CowDetector implements RuleContext {
     ) {
       return { events, judged: false, future: true };
     }
-    const push: Push = (e) => {
-      if (e) events.push(e);
-    };
     s.lastArrival = Math.max(s.lastArrival ?? arrivalWall, arrivalWall);
     // Any reading at all proves the collar is talking again: said at once, not held for reordering (the
     // farmer told it was silent wants to know). So this one moment is the first reading to arrive, which in
@@ -126,8 +129,9 @@ export class CowDetector implements RuleContext {
     const holdMs = this.rules.reorder.minutes * 60_000;
     if (holdMs > 0 && (s.lastTs === null || reading.ts > s.lastTs)) {
       let i = this.pending.length;
-      while (i > 0 && this.pending[i - 1]![0].ts > reading.ts) i--;
-      this.pending.splice(i, 0, [reading, arrivalWall]);
+      while (i > 0 && this.pending[i - 1]!.ts > reading.ts) i--;
+      if (i === this.pending.length) this.pending.push(reading);
+      else this.pending.splice(i, 0, reading);
       this.release(this.newestTs! - holdMs, push);
       return { events, judged: true };
     }
@@ -136,13 +140,14 @@ export class CowDetector implements RuleContext {
 
   /** Judges the held readings measured at or before `upTo`, in the order they were measured. */
   release(upTo: number, push: Push): void {
-    while (this.pending.length && this.pending[0]![0].ts <= upTo) this.judge(this.pending.shift()![0], push);
+    while (this.pending.length && this.pending[0]!.ts <= upTo) this.judge(this.pending.shift()!, push);
   }
 
   /** Everything held, now: the farm's event time has moved on without her (see FarmDetector). */
   flush(upTo: number): AlertEvent[] {
-    const events: AlertEvent[] = [];
-    if (this.pending.length) this.release(upTo, (e) => e && events.push(e));
+    if (!this.pending.length || this.pending[0]!.ts > upTo) return [];
+    const events: AlertEvent[] = (this.out = []);
+    this.release(upTo, this.emit);
     return events;
   }
 

@@ -99,21 +99,30 @@ export class Normals {
     return n >= cfg.warmupDays ? medianInPlace(rates, n) : 0;
   }
 
-  /** Her normal rate per hour (median and spread over past days) for the hours [first, last] of the day. */
+  /**
+   * Her normal rate per hour (median and spread over past days) for the hours [first, last] of the day. A
+   * whole day's stretch (24 hours) holds every clock hour once, so its normal is taken from her previous
+   * whole days — fixed blocks, the same for every window that starts that day — and computed once a day
+   * instead of once an hour; a shorter stretch is compared with the same clock hours on her previous days.
+   */
   stretchNormal(metric: Metric, first: number, last: number): RobustStats | null {
+    const day = last - first + 1 === 24;
+    // The day blocks before the one the window starts in: none overlaps the window.
+    const from = day ? Math.floor(first / 24) * 24 : first;
     const m = this.memo[metric];
-    if (m && m.first === first && m.last === last && m.version === this.h.pastVersion) return m.stats;
+    if (m && m.first === from && m.last === (day ? -1 : last) && m.version === this.h.pastVersion) return m.stats;
     const { cfg, h } = this;
     const s = scratchSum;
-    const need = cfg.minDayCoverage * (last - first + 1) * 3600;
+    const hours = day ? 24 : last - first + 1;
+    const need = cfg.minDayCoverage * hours * 3600;
     let n = 0;
     for (let k = 1; k <= cfg.days; k++) {
-      const shift = this.shift(first, k);
-      h.sum(metric, first - shift, last - shift, s);
+      const shift = this.shift(from, k);
+      h.sum(metric, from - shift, from - shift + hours - 1, s);
       if (s.coveredS >= need) rates[n++] = (s.value * 3600) / s.coveredS;
     }
     const stats = robustStats(rates, n, cfg);
-    this.memo[metric] = { first, last, version: h.pastVersion, stats };
+    this.memo[metric] = { first: from, last: day ? -1 : last, version: h.pastVersion, stats };
     return stats;
   }
 

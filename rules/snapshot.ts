@@ -12,8 +12,8 @@ export interface CowSnapshot extends CowState {
   v: typeof SNAPSHOT_VERSION;
   /** Her history ring: the newest hour it holds and its bytes, base64. */
   history: EncodedHistory;
-  /** Readings still held for reordering, with their arrival times. */
-  pending?: [Reading, number][];
+  /** Readings still held for reordering. */
+  pending?: Reading[];
 }
 
 export interface EncodedHistory {

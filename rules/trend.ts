@@ -26,7 +26,13 @@ export const newTrend = (): Trend => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, 0
 const CLIP_LOW = 0.5;
 const CLIP_HIGH = 2;
 
-const decay = (halfLifeHours: number) => 1 - 2 ** (-1 / halfLifeHours);
+const decays = new Map<number, number>();
+/** The weight of the newest hour for a half-life (remembered: a handful of half-lives, asked every hour). */
+const decay = (halfLifeHours: number) => {
+  let d = decays.get(halfLifeHours);
+  if (d === undefined) decays.set(halfLifeHours, (d = 1 - 2 ** (-1 / halfLifeHours)));
+  return d;
+};
 
 export function foldHour(trend: Trend, cfg: RuleSet['health'], metric: 0 | 1, observed: number, norm: number): void {
   const obs = Math.min(CLIP_HIGH * norm, Math.max(CLIP_LOW * norm, observed));

@@ -8,7 +8,10 @@ import { DAY_MS, HOUR_MS } from './baseline.js';
  *
  * Pure: time zone rules come from the runtime's ICU data (Intl), not from a clock.
  */
-export type DayShift = (t: number, k: number) => number;
+export type DayShift = ((t: number, k: number) => number) & {
+  /** How far the farm's clock is ahead of UTC at `t` (ms): where its days begin. */
+  offset?: (t: number) => number;
+};
 
 export const utcDays: DayShift = (_t, k) => k * DAY_MS;
 
@@ -31,5 +34,7 @@ export function localDays(timezone: string): DayShift {
     }
     return off;
   };
-  return (t, k) => k * DAY_MS - offset(t) + offset(t - k * DAY_MS);
+  const shift: DayShift = (t, k) => k * DAY_MS - offset(t) + offset(t - k * DAY_MS);
+  shift.offset = offset;
+  return shift;
 }

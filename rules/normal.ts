@@ -68,6 +68,12 @@ export class Normals {
     return this.utc ? 24 * k : Math.round(this.dayShift(hour * HOUR_MS, k) / HOUR_MS);
   }
 
+  /** The hour the farm's day holding `hour` began (midnight on its clock). */
+  dayStart(hour: number): number {
+    const local = hour + (this.dayShift.offset ? Math.round(this.dayShift.offset(hour * HOUR_MS) / HOUR_MS) : 0);
+    return hour - (((local % 24) + 24) % 24);
+  }
+
   /** Median rate of one clock hour over her past days; 0 while fewer than warm-up days are known. */
   hourNormal(metric: Metric, hour: number): number {
     // Her past days change only when a late reading lands in them: until then an hour's normal stays put.
@@ -107,8 +113,8 @@ export class Normals {
    */
   stretchNormal(metric: Metric, first: number, last: number): RobustStats | null {
     const day = last - first + 1 === 24;
-    // The day blocks before the one the window starts in: none overlaps the window.
-    const from = day ? Math.floor(first / 24) * 24 : first;
+    // The farm's days before the one the window starts in: none overlaps the window.
+    const from = day ? this.dayStart(first) : first;
     const m = this.memo[metric];
     if (m && m.first === from && m.last === (day ? -1 : last) && m.version === this.h.pastVersion) return m.stats;
     const { cfg, h } = this;

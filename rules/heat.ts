@@ -2,6 +2,7 @@ import { raise, resolve } from './alerts.js';
 import { DAY_MS, HOUR_MS } from './baseline.js';
 import type { Push, RuleContext } from './context.js';
 import { iso, round, windowEvidence } from './evidence.js';
+import type { WindowStats } from './normal.js';
 
 /**
  * Heat: a sustained rise of activity over the last completed hours against her normal for those hours (see
@@ -11,41 +12,62 @@ import { iso, round, windowEvidence } from './evidence.js';
 export function judgeHeat(ctx: RuleContext, end: number, push: Push): void {
   const cfg = ctx.rules.heat;
   const herd = ctx.herd;
-  // Most hours of most cows are nowhere near a heat: with too few hours at `hotRatio` times their own
-  // normal (an upper bound of the hours the window counts hot), nothing can fire; skip the window.
-  if (!ctx.state.alerts.open.heat && hotHoursAtMost(ctx, end) < cfg.minHotHours) return;
-  const w = ctx.normal.window('act', cfg.windowHours, end, {
-    capRatio: cfg.hourCapRatio,
-    hotRatio: cfg.hotRatio,
-    busyHotRatio: cfg.busyHourHotRatio,
-    ...(herd && { busyHour: (t: number) => herd.busyHour(t) }),
-    floorShare: cfg.floorShare,
-  });
-  if (!w || w.coverage < cfg.minCoverage) return;
-  const at = w.to;
   const { alerts, subject } = ctx.state;
-  if (!alerts.open.heat) {
-    if (w.ratio >= cfg.minRatio && w.z >= cfg.minZ && w.hotHours >= cfg.minHotHours) {
-      const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio, 3 * cfg.windowHours) * HOUR_MS;
-      const evidence = windowEvidence(w);
-      const last = ctx.state.lastHeat;
-      // Days since her last heat: 18-24 is a cycle; much shorter or longer is worth a second look.
-      if (last !== null && last < since) Object.assign(evidence, { lastHeatSince: iso(last), daysSinceLastHeat: round((since - last) / DAY_MS, 1) });
-      const raised = raise(alerts, subject, 'heat', { at, since, severity: 'warning', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS });
-      if (raised) ctx.state.lastHeat = raised.since;
-      push(raised);
-    }
-  } else if (w.ratio < cfg.resolveRatio) {
-    push(resolve(alerts, subject, 'heat', { at, evidence: windowEvidence(w) }));
+  const judge = (hours: number, hotRatio: number) => {
+    const w = ctx.normal.window('act', hours, end, {
+      capRatio: cfg.hourCapRatio,
+      hotRatio,
+      busyHotRatio: cfg.busyHourHotRatio,
+      ...(herd && { busyHour: (t: number) => herd.busyHour(t) }),
+      floorShare: cfg.floorShare,
+    });
+    return w && w.coverage >= cfg.minCoverage ? w : null;
+  };
+  if (alerts.open.heat) {
+    const w = judge(cfg.windowHours, cfg.hotRatio);
+    if (w && w.ratio < cfg.resolveRatio) push(resolve(alerts, subject, 'heat', { at: w.to, evidence: windowEvidence(w) }));
+    return;
   }
+  // Most hours of most cows are nowhere near a heat: with too few hours at the hot ratio times their own
+  // normal (an upper bound of the hours a window counts hot), nothing can fire; the window is not computed.
+  let w: WindowStats | null = null;
+  if (hotHoursAtMost(ctx, end, cfg.windowHours, cfg.hotRatio) >= cfg.minHotHours) {
+    const long = judge(cfg.windowHours, cfg.hotRatio);
+    if (long && long.ratio >= cfg.minRatio && long.z >= cfg.minZ && long.hotHours >= cfg.minHotHours) w = long;
+  }
+  // The early word: the first few hours of a heat, every one of them well up (a heat is 2-4x her normal from
+  // its first hours). Said hours before the 6-hour window fills, so the insemination window is not half gone.
+  // Only with every hour of the full window known: after a gap (a backlog still to come) her onset cannot be
+  // placed yet, and the insemination advice would be as late as the gap is long.
+  const early = cfg.early;
+  if (!w && early.hours > 0 && hotHoursAtMost(ctx, end, early.hours, early.hotRatio) >= early.hours && everyHourKnown(ctx, end, cfg.windowHours)) {
+    const e = judge(early.hours, early.hotRatio);
+    if (e && e.ratio >= early.minRatio && e.z >= early.minZ && e.hotHours >= early.hours) w = e;
+  }
+  if (!w) return;
+  const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio, 3 * cfg.windowHours) * HOUR_MS;
+  const evidence = windowEvidence(w);
+  const last = ctx.state.lastHeat;
+  // Days since her last heat: 18-24 is a cycle; much shorter or longer is worth a second look.
+  if (last !== null && last < since) Object.assign(evidence, { lastHeatSince: iso(last), daysSinceLastHeat: round((since - last) / DAY_MS, 1) });
+  const raised = raise(alerts, subject, 'heat', { at: w.to, since, severity: 'warning', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS });
+  if (raised) {
+    ctx.state.lastHeat = raised.since;
+    delete ctx.state.missedCycleTold;
+  }
+  push(raised);
 }
 
-function hotHoursAtMost(ctx: RuleContext, end: number): number {
-  const { hotRatio, windowHours } = ctx.rules.heat;
+function hotHoursAtMost(ctx: RuleContext, end: number, hours: number, hotRatio: number): number {
   let hot = 0;
-  for (let t = end - windowHours; t < end; t++) {
+  for (let t = end - hours; t < end; t++) {
     const rate = ctx.history.rate('act', t);
     if (rate === rate && rate >= hotRatio * ctx.normal.hourNormal('act', t)) hot++;
   }
   return hot;
+}
+
+function everyHourKnown(ctx: RuleContext, end: number, hours: number): boolean {
+  for (let t = end - hours; t < end; t++) if (ctx.history.covered('act', t) === 0) return false;
+  return true;
 }

@@ -41,6 +41,11 @@ export const RuleSetSchema = z
       floorShare: z.number().min(0).max(1),
       minCoverage: z.number().min(0).max(1),
       cooldownHours: hours,
+      /**
+       * The early word: the last `hours` completed hours each at `hotRatio` times her normal or more, together
+       * `minRatio` times and `minZ` spreads above it. 0 hours: only the full window speaks.
+       */
+      early: z.strictObject({ hours: z.int().min(0).max(12), hotRatio: ratio, minRatio: ratio, minZ: z.number() }),
     }),
     health: z.strictObject({
       windowHours: z.int().min(1).max(48),

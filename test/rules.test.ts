@@ -90,8 +90,10 @@ describe('heat', () => {
     expect(ev.ratio).toBeGreaterThanOrEqual(rules.heat.minRatio);
     expect(ev.deviation).toBeGreaterThanOrEqual(rules.heat.minZ);
     expect(ev.value).toBeGreaterThan(ev.baseline);
-    expect(ev.window.hours).toBe(rules.heat.windowHours);
-    expect(Date.parse(ev.window.to) - Date.parse(ev.window.from)).toBe(rules.heat.windowHours * HOUR);
+    // The early word: said on her first hours, before the full window fills.
+    expect(ev.window.hours).toBe(rules.heat.early.hours);
+    expect(Date.parse(ev.window.to) - Date.parse(ev.window.from)).toBe(rules.heat.early.hours * HOUR);
+    expect(e.at).toBeLessThanOrEqual(onset + (rules.heat.early.hours + 1) * HOUR);
     expect(ev.comparedDays).toBeGreaterThanOrEqual(rules.baseline.warmupDays);
     // ...and resolves once she is back to normal, only once.
     expect(resolved(events, 'heat')).toHaveLength(1);
@@ -106,7 +108,12 @@ describe('heat', () => {
 
   it('does not fire on a single wild hour, nor on a short burst', () => {
     expect(firing(run(stream({ days: 12, act: during(onset, onset + HOUR, 10) })))).toEqual([]);
-    expect(firing(run(stream({ days: 12, act: during(onset, onset + 3 * HOUR, 5) })))).toEqual([]);
+    expect(firing(run(stream({ days: 12, act: during(onset, onset + 2 * HOUR, 5) })))).toEqual([]);
+    // Three hours well up all the way are the first hours of a heat: said early, on purpose (a heat lasts
+    // 8-20 h; the insemination window opens 12 h after its onset).
+    expect(firing(run(stream({ days: 12, act: during(onset, onset + 3 * HOUR, 5) })), 'heat')).toHaveLength(1);
+    const noEarly = new FarmDetector('farm', resolveRules({ heat: { early: { hours: 0, hotRatio: 2, minRatio: 2.5, minZ: 4 } } }));
+    expect(firing(run(stream({ days: 12, act: during(onset, onset + 3 * HOUR, 5) }), noEarly))).toEqual([]);
   });
 
   it('does not fire on a modest rise', () => {

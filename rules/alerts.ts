@@ -2,7 +2,7 @@
  * The alert lifecycle: firing → resolved, at most one open alert per (cow, type), and a cooldown after a
  * resolve so a cow hovering on a threshold does not page the farmer every hour. All times are event time.
  */
-export const ALERT_TYPES = ['heat', 'health', 'down_cow', 'collar_offline', 'collar_fault', 'battery_low'] as const;
+export const ALERT_TYPES = ['heat', 'health', 'down_cow', 'collar_offline', 'collar_fault', 'battery_low', 'missed_heat'] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 export type Severity = 'info' | 'warning' | 'urgent';
 export type AlertState = 'firing' | 'resolved';

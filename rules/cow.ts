@@ -5,7 +5,7 @@ import { judgeSignal } from './collar-fault.js';
 import type { CowState, HerdView, Push, RuleContext } from './context.js';
 import { judgeDown } from './down-cow.js';
 import { judgeHealth } from './health.js';
-import { judgeHeat } from './heat.js';
+import { judgeHeat, judgeMissedCycle } from './heat.js';
 import { CowHistory } from './history.js';
 import { utcDays, type DayShift } from './localday.js';
 import { Normals } from './normal.js';
@@ -175,6 +175,7 @@ export class CowDetector implements RuleContext {
     }
     if (end !== completedBefore || reading.ts - reading.intervalS * 1000 < end * HOUR_MS) {
       judgeHeat(this, end, push);
+      judgeMissedCycle(this, end, push);
       judgeHealth(this, end, push);
       judgeDown(this, end, push);
     }

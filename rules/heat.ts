@@ -54,8 +54,36 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push): void {
   if (raised) {
     ctx.state.lastHeat = raised.since;
     delete ctx.state.missedCycleTold;
+    push(resolve(alerts, subject, 'missed_heat', { at: w.to, evidence: { heatSince: iso(since) } }));
   }
   push(raised);
+}
+
+/**
+ * A missed cycle: a cow seen in heat, and no heat since for longer than a cycle runs (18-24 days). She may be
+ * pregnant, or had a heat nobody saw (a silent heat, a short one at night), or stopped cycling (a cyst,
+ * illness, poor condition): worth watching and, if she was not inseminated, a vet check. Said once per heat,
+ * in event time; resolved by her next heat.
+ */
+export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): void {
+  const cfg = ctx.rules.heat.missedCycle;
+  const s = ctx.state;
+  if (cfg.afterDays <= 0 || s.lastHeat === null || s.missedCycleTold) return;
+  const at = end * HOUR_MS;
+  if (at - s.lastHeat < cfg.afterDays * DAY_MS || s.alerts.open.heat) return;
+  s.missedCycleTold = true;
+  push(raise(s.alerts, s.subject, 'missed_heat', {
+    at,
+    since: s.lastHeat,
+    severity: 'info',
+    evidence: {
+      lastHeatSince: iso(s.lastHeat),
+      daysSinceLastHeat: round((at - s.lastHeat) / DAY_MS, 1),
+      expectedFrom: iso(s.lastHeat + 18 * DAY_MS),
+      expectedTo: iso(s.lastHeat + 24 * DAY_MS),
+    },
+    cooldownMs: 0,
+  }));
 }
 
 function hotHoursAtMost(ctx: RuleContext, end: number, hours: number, hotRatio: number): number {

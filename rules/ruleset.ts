@@ -46,6 +46,8 @@ export const RuleSetSchema = z
        * `minRatio` times and `minZ` spreads above it. 0 hours: only the full window speaks.
        */
       early: z.strictObject({ hours: z.int().min(0).max(12), hotRatio: ratio, minRatio: ratio, minZ: z.number() }),
+      /** No heat this many days after her last one (a cycle runs 18-24): a missed cycle. 0: not told. */
+      missedCycle: z.strictObject({ afterDays: z.number().min(0).max(60) }),
     }),
     health: z.strictObject({
       windowHours: z.int().min(1).max(48),

@@ -134,6 +134,23 @@ describe('heat', () => {
 });
 
 describe('heat cycle', () => {
+  it('flags a missed cycle once, 25 days after her last heat, and her next heat resolves it', () => {
+    const first = START + 7 * DAY + 9 * HOUR;
+    const late = first + 29 * DAY;
+    const heatAt = (...starts: number[]) => (t: number) => (starts.some((s) => t > s && t <= s + 14 * HOUR) ? 3 : 1);
+    const events = run(stream({ days: 38, act: heatAt(first, late) }));
+    const missed = events.filter((e) => e.type === 'missed_heat');
+    expect(missed.map((e) => e.state)).toEqual(['firing', 'resolved']);
+    expect(missed[0]!.severity).toBe('info');
+    expect(missed[0]!.at - missed[0]!.since).toBeGreaterThanOrEqual(25 * DAY);
+    expect(missed[0]!.at - missed[0]!.since).toBeLessThanOrEqual(25 * DAY + HOUR);
+    expect(missed[0]!.evidence).toMatchObject({ daysSinceLastHeat: 25, expectedFrom: expect.any(String), expectedTo: expect.any(String) });
+    expect(missed[1]!.at).toBeGreaterThan(late);
+    // A cow that comes back into heat within her cycle is not flagged; one never seen in heat is not either.
+    expect(run(stream({ days: 38, act: heatAt(first, first + 21 * DAY) })).filter((e) => e.type === 'missed_heat')).toEqual([]);
+    expect(run(stream({ days: 38 })).filter((e) => e.type === 'missed_heat')).toEqual([]);
+  });
+
   it('says how many days since her last heat', () => {
     const first = START + 7 * DAY + 9 * HOUR;
     const second = first + 21 * DAY + 2 * HOUR;

@@ -91,6 +91,8 @@ export interface ScenarioScore {
   readings: number;
   seconds: number;
   byType: Record<string, TypeScore>;
+  /** Missed cycles flagged, and how many followed a heat that was silent or not found (see scoreScenario). */
+  missedHeat: { alerts: number; explained: number; per100CowDays: number };
 }
 
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]! : null);
@@ -167,7 +169,17 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       fromHerdEvents: fromHerd,
     };
   }
-  return { seed: o.seed, startMs, ...timezone, cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType };
+  // A missed cycle is explained when she did have a heat in the run-up to it that no heat alert matched: a
+  // silent one, or one the detector missed. Otherwise the flag was false (her heats were all found).
+  const heats = sim.truth.filter((e) => e.type === 'heat');
+  const heatAlerts = raised.filter((a) => a.type === 'heat');
+  const missed = raised.filter((a) => a.type === 'missed_heat');
+  const explainedMissed = missed.filter((a) =>
+    heats.some((h) => h.cowId === a.cowId && h.start >= a.since + 14 * DAY_MS && h.start <= a.raisedAt &&
+      !heatAlerts.some((x) => x.cowId === h.cowId && x.raisedAt >= h.start && x.raisedAt <= h.end + TOLERANCE_MS)),
+  ).length;
+  const missedHeat = { alerts: missed.length, explained: explainedMissed, per100CowDays: round((missed.length / cowDays) * 100, 3)! };
+  return { seed: o.seed, startMs, ...timezone, cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType, missedHeat };
 }
 
 /**
@@ -281,5 +293,7 @@ export function formatScore(s: ScenarioScore): string {
       `  ${type.padEnd(15)} ${String(t.episodes).padStart(8)} ${String(t.found).padStart(6)}  ${pct(t.sensitivity)}     ${String(t.alerts).padStart(6)}  ${pct(t.ppv)}  ${t.falsePer100CowDays.toFixed(3).padStart(8)}           ${h(t.delayMedianH)} / ${h(t.delayP90H)}     ${String(t.fromHerdEvents).padStart(4)}${extra}`,
     );
   }
+  const m = s.missedHeat;
+  lines.push(`  missed_heat     ${String(m.alerts).padStart(6)} flagged (${m.per100CowDays.toFixed(3)}/100 cow-days), ${m.explained} after a heat that was silent or not found`);
   return lines.join('\n');
 }

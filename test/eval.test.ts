@@ -19,6 +19,10 @@ describe('cowbell eval: the detection scorecard', () => {
     // The low battery's collar clock runs seconds behind: its alert, stamped on that clock at the first low
     // reading, still matches once the scorer takes the clock error off.
     expect(s.byType.battery_low).toMatchObject({ episodes: 1, found: 1, falseAlerts: 0 });
+    // Missed cycles are flagged, mostly where a heat was silent or not found.
+    expect(s.missedHeat.alerts).toBeGreaterThan(0);
+    expect(s.missedHeat.explained / s.missedHeat.alerts).toBeGreaterThan(0.6);
+    expect(formatScore(s)).toMatch(/missed_heat +\d+ flagged/);
   });
 
   it('a rule change shows in the score: heat thresholds out of reach find no heat', () => {

@@ -452,6 +452,57 @@ describe('notifier: what reaches the farmer, and when', () => {
     void nf;
   });
 
+  it('a cow overdue for heat (info) never wakes anyone, is told once, and her next heat is the news, not "back to normal"', async () => {
+    const nf = notifier({
+      recipients: [
+        { name: 'Anna', channel: 'console', timezone: 'Europe/Zurich', quietHours: { start: '21:30', end: '05:30' } },
+        { name: 'Beat', channel: 'console', minSeverity: 'warning' },
+      ],
+      notify: { repeatIntervalHours: 12 },
+    });
+    now = Date.parse('2026-11-25T22:00:00Z'); // 23:00 in Zurich
+    const lastHeat = now - 25 * 24 * HOUR;
+    const missed: AlertEvent = {
+      id: `missed_heat:C5:${now}`, farmId: 'f', cowId: 'C5', collarId: 'C5', type: 'missed_heat', state: 'firing', severity: 'info',
+      at: now, since: lastHeat, raisedAt: now,
+      evidence: {
+        lastHeatSince: new Date(lastHeat).toISOString(), daysSinceLastHeat: 25,
+        expectedFrom: new Date(lastHeat + 18 * 24 * HOUR).toISOString(), expectedTo: new Date(lastHeat + 24 * 24 * HOUR).toISOString(),
+      },
+    };
+    record(nf, missed);
+    const queued = store.notify.pending('Anna');
+    expect(queued).toHaveLength(1);
+    expect(queued[0]!.urgent).toBe(false);
+    expect(queued[0]!.notBefore).toBe(Date.parse('2026-11-26T04:30:00Z'));
+    await run(nf, 6 * HOUR, 5 * MIN);
+    expect(chat.to('Anna')).toEqual([]);
+    await run(nf, HOUR, 5 * MIN);
+    const anna = chat.to('Anna');
+    expect(anna).toHaveLength(1);
+    expect(anna[0]!.at).toBeGreaterThanOrEqual(Date.parse('2026-11-26T04:30:00Z'));
+    expect(anna[0]!.text).toMatch(/^Cow C5 is overdue for heat: her last one began on Sat 31 Oct, 25 days ago\./);
+    expect(anna[0]!.template).toBe('cowbell_summary');
+    expect(anna[0]!.ctx.actions).toBe(true);
+    expect(store.notify.latestSentTo('Anna')!.urgent).toBe(false);
+    // Someone who asked for warnings and up is not told.
+    expect(chat.to('Beat')).toEqual([]);
+
+    // No reminders: an info alert is told once, however long it stays open.
+    await run(nf, 30 * HOUR, 10 * MIN);
+    expect(chat.to('Anna')).toHaveLength(1);
+
+    // Her next heat: the rules resolve the missed heat and raise the heat. The heat is the message.
+    const heat = alert('heat', 'C5', now);
+    record(nf, { ...missed, state: 'resolved', at: now, evidence: { heatSince: new Date(heat.since).toISOString() } });
+    record(nf, heat);
+    await run(nf, 10 * MIN);
+    const after = chat.to('Anna');
+    expect(after).toHaveLength(2);
+    expect(after[1]!.text).toMatch(/^Cow C5 is probably in heat/);
+    expect(after[1]!.text).not.toMatch(/overdue|in heat again/);
+  });
+
   it('the queue per person is bounded: the oldest non-urgent are dropped, urgent never', async () => {
     const nf = notifier({ notify: { maxPendingPerRecipient: 10 } });
     chat.failures = Array.from({ length: 1000 }, () => new DeliveryError('down', true));

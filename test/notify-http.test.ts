@@ -35,6 +35,16 @@ describe('messages the farmer reads', () => {
     const resolved = formatAlert({ ...base, state: 'resolved' }, { timezone: 'UTC' });
     expect(resolved).toBe('Cow C7: heat activity is over (began Tue 24 Nov, 23:30, ended Wed 25 Nov, 03:00).');
   });
+
+  it('missed heat: the day her last heat began in the farm time zone, and how many days since', () => {
+    const missed: AlertRow = {
+      ...base, id: 'missed_heat:C7:1', type: 'missed_heat', severity: 'info', since: Date.parse('2026-10-30T23:30:00Z'),
+      evidence: { lastHeatSince: '2026-10-30T23:30:00.000Z', daysSinceLastHeat: 25.1, expectedFrom: '2026-11-17T23:30:00.000Z', expectedTo: '2026-11-23T23:30:00.000Z' },
+    };
+    // 23:30 UTC is already the next day in Zurich.
+    expect(formatAlert(missed, { timezone: 'Europe/Zurich' }).split('\n')[0]).toBe('Cow C7 is overdue for heat: her last one began on Sat 31 Oct, 25 days ago.');
+    expect(formatAlert(missed, { timezone: 'UTC' })).toContain('between Tue 17 Nov and Mon 23 Nov');
+  });
 });
 
 describe('secrets', () => {
@@ -95,6 +105,16 @@ describe('HTTP', () => {
       const page = await (await fetch(`${url}/`)).text();
       expect(page).toContain('Open alerts (2)');
       expect(page).toContain('Cow C8 is probably in heat');
+      // A cow overdue for heat shows in the farmer's words, like every other type.
+      agent.store.transaction(() => {
+        agent.store.recordAlert({
+          ...base, state: 'firing', id: 'missed_heat:C9:1', cowId: 'C9', collarId: 'C9', type: 'missed_heat', severity: 'info',
+          since: Date.parse('2026-10-30T23:00:00Z'), evidence: { lastHeatSince: '2026-10-30T23:00:00.000Z', daysSinceLastHeat: 25.2 },
+        }, [], Date.parse('2026-11-25T03:00:06Z'));
+      });
+      const withMissed = await (await fetch(`${url}/`)).text();
+      expect(withMissed).toContain('Open alerts (3)');
+      expect(withMissed).toContain('Cow C9 is overdue for heat: her last one began on Fri 30 Oct, 25 days ago.');
       expect((await fetch(`${url}/nope`)).status).toBe(404);
 
       // Acknowledge from the status page; a form posted from another site is refused (CSRF).

@@ -14,6 +14,7 @@ import {
   whatsappTemplates,
 } from '../agent/notify/render.js';
 import type { AlertRow } from '../agent/store/store.js';
+import { ALERT_TYPES } from '../rules/index.js';
 
 const H = 3_600_000;
 /** Tue 24 Nov 2026, 09:00 in Zurich. */
@@ -327,3 +328,111 @@ describe('heat cycle', () => {
   });
 });
 
+
+describe('missed heat (info): a cow overdue for heat', () => {
+  const DAY = 24 * H;
+  /** Her last heat began Tue 3 Nov 2026, 05:00 in Zurich; 25 days later nothing. */
+  const last = Date.parse('2026-11-03T04:00:00Z');
+  const missed = (o: Partial<AlertRow> = {}): AlertRow => alert({
+    type: 'missed_heat', severity: 'info', since: last, at: last + 25 * DAY, raisedAt: last + 25 * DAY,
+    evidence: {
+      lastHeatSince: '2026-11-03T04:00:00.000Z', daysSinceLastHeat: 25,
+      expectedFrom: '2026-11-21T04:00:00.000Z', expectedTo: '2026-11-27T04:00:00.000Z',
+    },
+    ...o,
+  });
+  const zurich = { timezone: 'Europe/Zurich' };
+
+  it('says who, the day her last heat began and how long ago, when the next was due, why, and what to do', () => {
+    expect(formatAlert(missed(), zurich)).toBe([
+      'Cow 412 is overdue for heat: her last one began on Tue 3 Nov, 25 days ago.',
+      'Her next heat was due between Sat 21 Nov and Fri 27 Nov. She may be in calf, may have had a heat nobody saw (a silent one, or a short one at night), or may have stopped cycling (a cyst, illness, poor condition).',
+      'Check: watch her for heat. If she was inseminated, have her checked for pregnancy; if not, have the vet examine her.',
+    ].join('\n'));
+    const de = formatAlert(missed({ cowId: 'Bella', collarId: '17' }), { ...zurich, language: 'de' });
+    expect(de.split('\n')[0]).toBe('Kuh Bella (Halsband 17): Brunst überfällig – die letzte begann am Di., 3. Nov., vor 25 Tagen.');
+    expect(de).toContain('zwischen Sa., 21. Nov. und Fr., 27. Nov. fällig');
+    expect(de).toMatch(/tragend[\s\S]*Tierarzt/);
+    // Info: never marked urgent.
+    expect(formatAlert(missed(), zurich)).not.toMatch(/URGENT/);
+  });
+
+  it('without its expected window or day count in the evidence, works them out from her last heat', () => {
+    const text = formatAlert(missed({ evidence: {}, raisedAt: last + 26 * DAY }), zurich);
+    expect(text).toContain('her last one began on Tue 3 Nov, 26 days ago.');
+    expect(text).toContain('between Sat 21 Nov and Fri 27 Nov.');
+  });
+
+  it('alone in a message: her text, and the summary template (no template of its own) with her one line', () => {
+    const one = content({ items: [item(missed())] });
+    const m = renderMessage(one, en);
+    expect(m.text).toBe(formatAlert(missed(), zurich));
+    expect(m.template).toEqual({ name: 'cowbell_summary', language: 'en', params: ['Cow 412 overdue for heat; her last began Tue 3 Nov (25 days ago)'] });
+    expect(renderMessage(one, de).template).toEqual({
+      name: 'cowbell_summary', language: 'de', params: ['Kuh 412: Brunst überfällig, die letzte begann am Di., 3. Nov. (25 Tage her)'],
+    });
+    const known = new Set(whatsappTemplates().map((t) => `${t.name}/${t.language}`));
+    expect(known.has('cowbell_summary/de')).toBe(true);
+  });
+
+  it('with others: after what is more pressing, counted when several, with its to-do', () => {
+    const m = renderMessage(content({
+      items: [
+        item(missed({ cowId: '8' })),
+        item({ cowId: '5', type: 'battery_low', severity: 'info', evidence: { value: 12 } }),
+        item(missed({ cowId: '21', since: last - DAY, evidence: { lastHeatSince: '2026-11-02T04:00:00.000Z', daysSinceLastHeat: 26.2 } })),
+        item({ cowId: '3' }),
+      ],
+    }), en);
+    expect(m.text.split('\n')).toEqual([
+      'Cow 3 probably in heat since Tue 09:00; inseminate Tue 21:00–Wed 03:00',
+      'Collar 5 battery low (12%)',
+      '2 cows overdue for heat:',
+      '• Cow 8: last heat began Tue 3 Nov (25 days ago)',
+      '• Cow 21: last heat began Mon 2 Nov (26 days ago)',
+      'To do: watch for standing heat and mounting, and inseminate in the window shown; replace or charge the low batteries in the next few days; '
+        + 'watch the overdue cows for heat, and have the vet check those that were not inseminated.',
+    ]);
+    const deText = renderMessage(content({ items: [item(missed({ cowId: '8' })), item(missed({ cowId: '9' }))] }), de).text;
+    expect(deText).toContain('2 Kühe mit überfälliger Brunst:\n• Kuh 8: letzte Brunst am Di., 3. Nov. (25 Tage her)');
+    expect(deText).toContain('Zu tun: die Kühe mit überfälliger Brunst beobachten und die nicht besamten vom Tierarzt untersuchen lassen.');
+  });
+
+  it('ended by her next heat: said when that heat began; in a catch-up, in the past tense', () => {
+    const heatSince = Date.parse('2026-12-02T23:00:00Z');
+    const over = missed({ state: 'resolved', at: heatSince + 6 * H, evidence: { heatSince: '2026-12-02T23:00:00.000Z' } });
+    expect(formatAlert(over, zurich)).toBe('Cow 412 is in heat again, since about Thu 3 Dec, 00:00 (her previous heat began on Tue 3 Nov).');
+    expect(formatAlert(over, { ...zurich, language: 'de' })).toBe('Kuh 412 ist wieder brünstig, seit etwa Do., 3. Dez., 00:00 (die Brunst davor begann am Di., 3. Nov.).');
+    const m = renderMessage(content({ catchUp: [item(over)] }), en);
+    expect(m.text).toBe('Earlier, already over:\n• Cow 412 was overdue for heat; in heat again by Thu 06:00');
+  });
+
+  it('every alert type has its words and lines in every language', () => {
+    const cats = loadCatalogue(new URL('../agent/notify/i18n/', import.meta.url));
+    expect([...cats.keys()]).toEqual(expect.arrayContaining(['de', 'en']));
+    for (const [, c] of cats) {
+      for (const type of ALERT_TYPES) {
+        expect((c.alert as Record<string, unknown>)[type], type).toBeDefined();
+        expect((c.lines as Record<string, unknown>)[type], type).toBeDefined();
+      }
+    }
+  });
+
+  it('a language file without the missed-heat words fails loading, naming the key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cowbell-i18n-'));
+    try {
+      const src = new URL('../agent/notify/i18n/', import.meta.url);
+      cpSync(new URL('en.json', src), join(dir, 'en.json'));
+      const fr = JSON.parse(readFileSync(new URL('de.json', src), 'utf8')) as { lines: Record<string, unknown>; alert: { missed_heat: Record<string, unknown> } };
+      delete fr.lines.missed_heat;
+      writeFileSync(join(dir, 'fr.json'), JSON.stringify(fr));
+      expect(() => loadCatalogue(pathToFileURL(`${dir}/`))).toThrow(/fr\.json[\s\S]*"lines\.missed_heat": missing/);
+      fr.lines.missed_heat = JSON.parse(readFileSync(new URL('de.json', src), 'utf8')).lines.missed_heat;
+      fr.alert.missed_heat.headline = { other: 'Vache {vache}' };
+      writeFileSync(join(dir, 'fr.json'), JSON.stringify(fr));
+      expect(() => loadCatalogue(pathToFileURL(`${dir}/`))).toThrow(/fr\.json[\s\S]*"alert\.missed_heat\.headline\.other": unknown placeholder \{vache\}/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

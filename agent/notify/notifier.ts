@@ -54,7 +54,10 @@ export interface NotifierStats {
   snoozed: number;
 }
 
-/** "Back to normal" is news only where the farmer would act on it: a recovered cow, a collar sending again. */
+/**
+ * "Back to normal" is news only where the farmer would act on it: a recovered cow, a collar sending again.
+ * Not an ended heat, a changed battery, or a cow overdue for heat coming into heat: that heat is its own message.
+ */
 const RESOLVE_IS_NEWS: ReadonlySet<AlertType> = new Set(['health', 'down_cow', 'collar_offline', 'collar_fault']);
 const TICK_MS = 30_000;
 /** WhatsApp's "outside the 24-h window", as a failed status may report it after the send was accepted. */
@@ -166,7 +169,8 @@ export class Notifier {
       if (policy.repeatIntervalHours > 0) {
         // Like Alertmanager's repeat_interval, per person: once one open alert is due for a reminder, the
         // others nearly due come along, so reminders arrive together rather than one every few minutes.
-        // Info alerts (a low battery, a silent collar) are told once; only warnings and urgent ones repeat.
+        // Info alerts (a low battery, a silent collar, a cow overdue for heat) are told once; only warnings and
+        // urgent ones repeat.
         const every = policy.repeatIntervalHours * HOUR_MS;
         const open = store.unacknowledged().filter((a) => a.severity !== 'info');
         for (const r of this.o.recipients) {

@@ -76,10 +76,13 @@ const catalogueSchema = z.object({
     collar_offline: alertText,
     battery_low: alertText,
     collar_fault: alertText,
+    /** No heat for longer than a cycle: the headline counts the days since her last one began. */
+    missed_heat: z.object({ headline: plural, expected: text, check: text, resolved: text }),
     other: z.object({ headline: text, resolved: text }),
   }),
   lines: z.object({
     heat: lineSet, health: lineSet, down_cow: lineSet, collar_offline: lineSet, battery_low: lineSet, collar_fault: lineSet,
+    missed_heat: lineSet,
   }),
   message: z.object({
     urgent: text, reminder: text, reminderHead: text, escalation: text, backToNormal: text, todo: text,
@@ -213,8 +216,11 @@ function fill(pattern: string, vars: Record<string, string | number>): string {
 
 const capitalise = (s: string) => s.charAt(0).toLocaleUpperCase() + s.slice(1);
 
-/** Most urgent first when types share a severity: a cow that cannot get up before a low battery. */
-const TYPE_ORDER: readonly AlertType[] = ['down_cow', 'health', 'heat', 'collar_fault', 'collar_offline', 'battery_low'];
+/**
+ * Most urgent first when types share a severity: a cow that cannot get up before a low battery. A cow overdue
+ * for heat comes last: it is a matter of days (watch her, a vet check), never of hours.
+ */
+const TYPE_ORDER: readonly AlertType[] = ['down_cow', 'health', 'heat', 'collar_fault', 'collar_offline', 'battery_low', 'missed_heat'];
 const COLLAR_TYPES: ReadonlySet<AlertType> = new Set(['collar_offline', 'battery_low', 'collar_fault']);
 const LIST_MAX = 10;
 const TEXT_MAX = 1024;
@@ -223,7 +229,26 @@ const PARAM_MAX = 200;
 const WEEKDAY_RANGE_MS = 6 * DAY_MS;
 
 type MetricEvidence = { metric?: unknown; ratio?: unknown; window?: { hours?: unknown } };
-type Evidence = MetricEvidence & { also?: MetricEvidence; value?: unknown; daysSinceLastHeat?: number; lastHeatSince?: string };
+type Evidence = MetricEvidence & {
+  also?: MetricEvidence;
+  value?: unknown;
+  daysSinceLastHeat?: number;
+  lastHeatSince?: string;
+  /** missed_heat: when her next heat was due (her last one + 18–24 days). */
+  expectedFrom?: string;
+  expectedTo?: string;
+  /** missed_heat, resolved: onset of the heat that ended it. */
+  heatSince?: string;
+};
+
+/** A time the rules wrote as an ISO string, or the fallback when it is missing or unreadable. */
+function evidenceTime(v: unknown, fallback: number): number {
+  const t = typeof v === 'string' ? Date.parse(v) : NaN;
+  return Number.isNaN(t) ? fallback : t;
+}
+
+/** The cycle the rules judge a missed heat against, for alerts that do not carry their expected window. */
+const CYCLE_DAYS = { from: 18, to: 24 } as const;
 
 const isOpen = (a: AlertRow) => a.state !== 'resolved';
 
@@ -337,6 +362,13 @@ class Words {
     const v = (a.evidence as Evidence).value;
     return typeof v === 'number' ? this.percent(v / 100) : '?';
   }
+  /** missed_heat: onset of her last heat, and whole days from it to when the alert was raised. */
+  private lastHeat(a: AlertRow): { since: number; days: number } {
+    const ev = a.evidence as Evidence;
+    const since = evidenceTime(ev.lastHeatSince, a.since);
+    const days = typeof ev.daysSinceLastHeat === 'number' ? ev.daysSinceLastHeat : (a.raisedAt - since) / DAY_MS;
+    return { since, days: Math.max(0, Math.round(days)) };
+  }
   /** Best insemination time: about 12–18 h after the onset of heat. */
   inseminate(since: number): string {
     return this.range(since + 12 * HOUR_MS, since + 18 * HOUR_MS);
@@ -344,6 +376,7 @@ class Words {
 
   /** Everything placeholders in the catalogue may ask for about one alert. */
   vars(a: AlertRow): Record<string, string> {
+    const last = this.lastHeat(a);
     return {
       cow: this.cow(a),
       collar: this.collar(a),
@@ -354,6 +387,8 @@ class Words {
       value: this.batteryValue(a),
       metrics: this.metrics(a),
       window: this.inseminate(a.since),
+      lastHeat: this.date(last.since),
+      days: this.plural(this.c.time.days, last.days),
       type: a.type,
     };
   }
@@ -365,7 +400,12 @@ class Words {
     const since = this.dayAndClock(a.since);
     const window = this.window(a);
     if (!isOpen(a)) {
-      const vars = { cow: name, collar: this.collar(a), since, until: this.until(a.since, a.at, true), at: this.dayAndClock(a.at), value: this.batteryValue(a), type: a.type };
+      const vars: Record<string, string> = { cow: name, collar: this.collar(a), since, until: this.until(a.since, a.at, true), at: this.dayAndClock(a.at), value: this.batteryValue(a), type: a.type };
+      if (a.type === 'missed_heat') {
+        // Ended by her next heat: when that one began, and the day (not the hour) of the one before.
+        vars.since = this.date(this.lastHeat(a).since);
+        vars.heat = this.dayAndClock(evidenceTime((a.evidence as Evidence).heatSince, a.at));
+      }
       const byType = t as unknown as Partial<Record<string, { resolved: string }>>;
       return [fill(byType[a.type]?.resolved ?? t.other.resolved, vars)];
     }
@@ -397,6 +437,16 @@ class Words {
           fill(t.health.headline, { cow: name, since }),
           ...(metrics ? [fill(t.health.evidence, { metrics: capitalise(metrics), window })] : []),
           t.health.check,
+        ];
+      }
+      case 'missed_heat': {
+        const last = this.lastHeat(a);
+        const from = evidenceTime(ev.expectedFrom, last.since + CYCLE_DAYS.from * DAY_MS);
+        const to = evidenceTime(ev.expectedTo, last.since + CYCLE_DAYS.to * DAY_MS);
+        return [
+          this.plural(t.missed_heat.headline, last.days, { cow: name, date: this.date(last.since) }),
+          fill(t.missed_heat.expected, { from: this.date(from), to: this.date(to) }),
+          t.missed_heat.check,
         ];
       }
       case 'collar_offline':
@@ -643,6 +693,9 @@ function chooseTemplate(w: Words, content: MessageContent): TemplateCall {
         return call('collar', [w.collar(a), fill(p.batteryLow, { value: w.batteryValue(a) })]);
       case 'collar_fault':
         return call('collar', [w.collar(a), fill(p.collarFault, { since })]);
+      case 'missed_heat':
+        // Not worth a template of its own (Meta approval per language): the summary carries her line.
+        break;
     }
   }
   return call('summary', [summaryLine(w, content)]);

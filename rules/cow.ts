@@ -208,8 +208,7 @@ export class CowDetector implements RuleContext {
   judgeSilence(now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline']): AlertEvent | null {
     const s = this.state;
     const heard = this.newestTs;
-    if (heard === s.lastTs) return judgeSilence(s, now, judgedBy, cfg);
-    return judgeSilence({ ...s, lastTs: heard }, now, judgedBy, cfg);
+    return judgeSilence(s, heard, now, judgedBy, cfg);
   }
 
   /** Days of history she has (for the status page: is she still warming up?). */

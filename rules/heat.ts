@@ -54,7 +54,8 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push): void {
   if (raised) {
     ctx.state.lastHeat = raised.since;
     delete ctx.state.missedCycleTold;
-    push(resolve(alerts, subject, 'missed_heat', { at: w.to, evidence: { heatSince: iso(since) } }));
+    const open = alerts.open.missed_heat;
+    if (open) push(resolve(alerts, subject, 'missed_heat', { at: w.to, evidence: { ...open.evidence, heatSince: iso(since) } }));
   }
   push(raised);
 }

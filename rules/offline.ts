@@ -20,20 +20,27 @@ export function collarBack(s: CowState, ts: number): AlertEvent | null {
  * the moment her own readings went silent by the rule (her last reading + afterHours) — because the alert
  * book's cooldowns and resolves are event time; the wall-clock moment of judgement goes in the evidence.
  */
-export function judgeSilence(s: CowState, now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline']): AlertEvent | null {
-  if (s.lastTs === null || s.alerts.open.collar_offline) return null;
+export function judgeSilence(
+  s: CowState,
+  /** Her newest reading, judged or still held for reordering. */
+  lastTs: number | null,
+  now: number,
+  judgedBy: 'event_time' | 'wall_clock',
+  cfg: RuleSet['collarOffline'],
+): AlertEvent | null {
+  if (lastTs === null || s.alerts.open.collar_offline) return null;
   const afterMs = cfg.afterHours * HOUR_MS;
-  const silentMs = judgedBy === 'event_time' ? now - s.lastTs : s.lastArrival === null ? 0 : now - s.lastArrival;
+  const silentMs = judgedBy === 'event_time' ? now - lastTs : s.lastArrival === null ? 0 : now - s.lastArrival;
   if (silentMs < afterMs) return null;
   // Stamped at the moment the rule was met, not when a scan happened to notice it: a scan's moment depends
   // on which reading moved the farm's clock, so the same readings in another order would stamp another time.
-  const at = s.lastTs + afterMs;
+  const at = lastTs + afterMs;
   return raise(s.alerts, s.subject, 'collar_offline', {
     at,
-    since: s.lastTs,
+    since: lastTs,
     severity: 'info',
     evidence: {
-      lastReadingAt: iso(s.lastTs),
+      lastReadingAt: iso(lastTs),
       silentHours: round((judgedBy === 'event_time' ? afterMs : silentMs) / HOUR_MS, 1),
       judgedBy,
       ...(judgedBy === 'wall_clock' && { judgedAtWallClock: iso(now), lastArrivalAt: iso(s.lastArrival!) }),

@@ -28,8 +28,9 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
   if (run && run.act === r.activity && run.rum === rum) {
     run.last = r.ts;
     run.coveredS += r.intervalS;
+    run.n = (run.n ?? 1) + 1;
   } else {
-    s.run = { act: r.activity, rum, from: r.ts - r.intervalS * 1000, last: r.ts, coveredS: r.intervalS };
+    s.run = { act: r.activity, rum, from: r.ts - r.intervalS * 1000, last: r.ts, coveredS: r.intervalS, n: 1 };
     if (s.alerts.open.collar_fault) {
       push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
     }

@@ -31,6 +31,8 @@ export interface SignalRun {
   last: number;
   /** Seconds the run's readings cover: a gap in delivery neither ends a run nor counts towards it. */
   coveredS: number;
+  /** Readings in the run: one reading, however long, repeats nothing. */
+  n: number;
 }
 
 /**

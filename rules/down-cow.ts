@@ -29,8 +29,9 @@ export function judgeDown(ctx: RuleContext, end: number, push: Push): void {
   const hours = hasRumination ? cfg.hours : cfg.hoursWithoutRumination;
   const first = end - hours;
   // A constant signal is judged as a collar: not while it covers the window, nor while an all-zero run
-  // covers the newest hour (a flat line starting: a cow down still moves and ruminates a little).
-  if (run && (run.from <= first * HOUR_MS || (isFlat(run) && run.from <= last * HOUR_MS))) return;
+  // covers the newest hour (a flat line starting: a cow down still moves and ruminates a little). One
+  // reading is not a constant signal, however long it is (a collar reporting every two hours).
+  if (run && ((run.n >= 2 && run.from <= first * HOUR_MS) || (isFlat(run) && run.from <= last * HOUR_MS))) return;
   // Newest hour first, each hour's normal only as needed: almost every hour fails at once, cheaply.
   // An hour counts as down in either of two ways. In hours she is normally up and about: hardly moving,
   // and (where reported) hardly ruminating. In hours she normally rests: rumination nearly stopped — a

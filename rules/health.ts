@@ -97,7 +97,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   if (alerts.open.down_cow || alerts.open.heat) return null;
   const downUntil = alerts.resolvedAt.down_cow;
   if (downUntil !== undefined && end * HOUR_MS - downUntil <= t.afterRiseHours * HOUR_MS) return null;
-  if (run && run.last - run.from >= HOUR_MS) return null;
+  if (run && run.n >= 2 && run.last - run.from >= HOUR_MS) return null;
   if (end - trend[RISE]! <= t.afterRiseHours) return null;
   // How much her days differ, relative to her normal: her own noise, from the 24-hour windows' past days.
   const noise = (m: Metric) => {

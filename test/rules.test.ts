@@ -385,6 +385,21 @@ describe('down_cow', () => {
     expect(firing(events, 'collar_fault')).toEqual([]);
   });
 
+  // Found when tried on the scorecard: a collar reporting every 2 hours sends one long reading, which the
+  // stuck-collar guard took for a constant signal covering her window, so a cow down was never called.
+  it('finds a cow down on a collar reporting every 2 hours', () => {
+    const quarter = stream({ days: 12, act: downFor(8), rum: downFor(8) });
+    const twoHourly: Reading[] = [];
+    for (let i = 7; i < quarter.length; i += 8) {
+      const part = quarter.slice(i - 7, i + 1);
+      twoHourly.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: 7200, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
+    }
+    const down = firing(run(twoHourly), 'down_cow');
+    expect(down).toHaveLength(1);
+    // Known once a 2-hour reading inside the episode is followed by the next (held for reordering).
+    expect(down[0]!.at - onset).toBeLessThanOrEqual(6 * HOUR);
+  });
+
   it('does not fire for a cow lying down to ruminate, nor for her usual night', () => {
     expect(firing(run(stream({ days: 12, act: downFor(3) })), 'down_cow')).toEqual([]);
     const night = START + 10 * DAY + 1 * HOUR;

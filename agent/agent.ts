@@ -256,7 +256,7 @@ export class Agent {
       farm: { id: this.config.farm.id, name: this.config.farm.name },
       startedAt: new Date(this.startedAt).toISOString(),
       broker: { url: redactUrl(this.config.mqtt.url), connected: this.mqtt.connected, subscribed: this.mqtt.subscribed, lastError: this.mqtt.lastError },
-      ingest: { ...c, lastMessageAt: iso(this.pipeline.lastMessageAt) },
+      ingest: { ...c, impossible: this.pipeline.detector.impossibleReadings(), lastMessageAt: iso(this.pipeline.lastMessageAt) },
       herd: {
         collars: counts.collars, warmingUp, watermark: iso(this.pipeline.detector.farm.watermark),
         futureStamped: [...this.pipeline.futureCollars].map(([collarId, f]) => ({ collarId, ts: iso(f.ts)!, receivedAt: iso(f.at)! })),

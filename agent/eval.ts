@@ -6,7 +6,8 @@ import { DAY_MS, FarmDetector, HOUR_MS, type AlertEvent, type AlertType, type Re
 
 /**
  * The scorecard (`cowbell eval`): seeded herds replayed through the same rules core as the agent — in the
- * order a gateway receives them, late, out of order and duplicated, with the same 15-minute cap on
+ * order a gateway receives them, late, out of order and duplicated (duplicates dropped, as the store drops
+ * them), with the same 15-minute cap on
  * readings stamped ahead of their arrival — scored against the simulator's ground truth; and real exports
  * replayed for alerts per cow-month. Offline: no broker, no store, no notifier.
  *
@@ -108,7 +109,13 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
   const raised: AlertEvent[] = []; // raisedAt in true time
   let readings = 0;
   const t0 = performance.now();
+  // The agent's store keeps one reading per collar and time (UNIQUE (collar_id, ts)) and hands only new ones
+  // to the rules: a backlog's duplicates are dropped here as they are there.
+  const seen = new Set<string>();
   for (const { arrivedAt, reading } of sim.arrivals()) {
+    const key = `${reading.collarId}@${reading.ts}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     readings++;
     for (const e of det.observe(reading, reading.collarId, arrivedAt).events) {
       if (e.state === 'firing') raised.push({ ...e, raisedAt: e.raisedAt - (skew.get(e.cowId) ?? 0) });

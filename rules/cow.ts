@@ -42,6 +42,9 @@ export interface ObserveResult {
  */
 export const FUTURE_JUMP_MS = DAY_MS;
 
+/** How far back a backlog's hours are judged for a heat (a heat lasts 8-20 h; insemination 12-18 h after onset). */
+const BACKFILL_HOURS = 48;
+
 /** Hours of history a cow keeps: her comparison days, plus room for the longest window and its onset. */
 export function historyHours(rules: RuleSet): number {
   const longest = Math.max(rules.heat.windowHours, rules.health.windowHours, 24);
@@ -52,6 +55,8 @@ export class CowDetector implements RuleContext {
   readonly state: CowState;
   readonly history: CowHistory;
   readonly normal: Normals;
+  /** Readings kept out of her history because no cow can do that (see `impossible`); not persisted. */
+  impossibleReadings = 0;
   /** Readings held until `reorder.minutes` of newer ones have come; oldest first. */
   private pending: Reading[];
   /** Where the rules' events go during one call (one array per call, no closure per reading). */
@@ -156,6 +161,10 @@ export class CowDetector implements RuleContext {
     const h = this.history;
     const newest = s.lastTs === null || reading.ts > s.lastTs;
     if (!newest && reading.ts <= h.oldest * HOUR_MS) return false;
+    if (this.impossible(reading)) {
+      this.impossibleReadings++;
+      return false;
+    }
     const completedBefore = s.lastTs === null ? null : Math.floor(s.lastTs / HOUR_MS);
     if (newest) {
       judgeSignal(this, reading, push);
@@ -173,6 +182,11 @@ export class CowDetector implements RuleContext {
     if (completedBefore !== null && end > completedBefore) {
       for (let t = Math.max(completedBefore, end - 6); t < end; t++) this.closeHour(t);
     }
+    // A backlog from a gateway that was down fills hours already passed: a heat in them is judged at the
+    // end of the hour the reading completes, as it would have been live (raised, never resolved, in the
+    // past: her newest window says whether it is over). Within two days: older is history, not news.
+    const filled = Math.floor((reading.ts - 1) / HOUR_MS) + 1;
+    if (!newest && filled < end && filled >= end - BACKFILL_HOURS) judgeHeat(this, filled, push, true);
     if (end !== completedBefore || reading.ts - reading.intervalS * 1000 < end * HOUR_MS) {
       judgeHeat(this, end, push);
       judgeMissedCycle(this, end, push);
@@ -180,6 +194,19 @@ export class CowDetector implements RuleContext {
       judgeDown(this, end, push);
     }
     return true;
+  }
+
+  /**
+   * An activity no cow can reach: more in one reading than many hours of her mean rate (a heat is 2-4x her
+   * normal, at most about 12x the mean in her busiest hour). A collar sending garbage, a counter that wrapped: kept
+   * out of her history, where one such reading spread over three hours would read as three hours of heat.
+   */
+  private impossible(r: Reading): boolean {
+    const h = this.history;
+    if (h.newest === null) return false;
+    const day = this.normal.stretchNormal('act', h.newest - 24, h.newest - 1);
+    // Judged per hour at least: a minute's reading may well hold a burst many times her hourly mean.
+    return !!day && day.median > 0 && r.activity > this.rules.collarFault.impossibleRatio * day.median * Math.max(1, r.intervalS / 3600);
   }
 
   /**

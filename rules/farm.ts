@@ -183,6 +183,13 @@ export class FarmDetector {
     return events;
   }
 
+  /** Readings kept out of detection as impossible values, since the agent started. */
+  impossibleReadings(): number {
+    let n = 0;
+    for (const cow of this.cows.values()) n += cow.impossibleReadings;
+    return n;
+  }
+
   /** Cows whose state changed since they were last marked saved: the ones to snapshot. */
   dirtyCows(): CowDetector[] {
     return [...this.dirty].map((id) => this.cows.get(id)!);

@@ -8,8 +8,9 @@ import type { WindowStats } from './normal.js';
  * Heat: a sustained rise of activity over the last completed hours against her normal for those hours (see
  * README.md, "Heat"). `end` is the hour number the window ends at; `at` of a raise or resolve is the end of
  * the window that shows it (event time of the data), not the time of whichever reading completed it.
+ * `raiseOnly`: a window in the past, filled in by a backlog: it may show a heat, but not that one is over.
  */
-export function judgeHeat(ctx: RuleContext, end: number, push: Push): void {
+export function judgeHeat(ctx: RuleContext, end: number, push: Push, raiseOnly = false): void {
   const cfg = ctx.rules.heat;
   const herd = ctx.herd;
   const { alerts, subject } = ctx.state;
@@ -24,6 +25,7 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push): void {
     return w && w.coverage >= cfg.minCoverage ? w : null;
   };
   if (alerts.open.heat) {
+    if (raiseOnly) return;
     const w = judge(cfg.windowHours, cfg.hotRatio);
     if (w && w.ratio < cfg.resolveRatio) push(resolve(alerts, subject, 'heat', { at: w.to, evidence: windowEvidence(w) }));
     return;
@@ -40,7 +42,8 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push): void {
   // Only with every hour of the full window known: after a gap (a backlog still to come) her onset cannot be
   // placed yet, and the insemination advice would be as late as the gap is long.
   const early = cfg.early;
-  if (!w && early.hours > 0 && hotHoursAtMost(ctx, end, early.hours, early.hotRatio) >= early.hours && everyHourKnown(ctx, end, cfg.windowHours)) {
+  // Each of its hours mostly covered: one wild reading spread thin over the edge of an hour is not an hour.
+  if (!w && early.hours > 0 && hotHoursAtMost(ctx, end, early.hours, early.hotRatio, 0.75 * 3600) >= early.hours && everyHourKnown(ctx, end, cfg.windowHours)) {
     const e = judge(early.hours, early.hotRatio);
     if (e && e.ratio >= early.minRatio && e.z >= early.minZ && e.hotHours >= early.hours) w = e;
   }
@@ -87,10 +90,10 @@ export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): voi
   }));
 }
 
-function hotHoursAtMost(ctx: RuleContext, end: number, hours: number, hotRatio: number): number {
+function hotHoursAtMost(ctx: RuleContext, end: number, hours: number, hotRatio: number, minCoverS = 1): number {
   let hot = 0;
   for (let t = end - hours; t < end; t++) {
-    const rate = ctx.history.rate('act', t);
+    const rate = ctx.history.rate('act', t, minCoverS);
     if (rate === rate && rate >= hotRatio * ctx.normal.hourNormal('act', t)) hot++;
   }
   return hot;

@@ -114,7 +114,13 @@ export const RuleSetSchema = z
      * activity (and rumination, where reported) exactly zero for `flatHours` — a live cow's collar never
      * reads the same count for hours, and even a sleeping cow moves her head.
      */
-    collarFault: z.strictObject({ stuckHours: hours, flatHours: hours, cooldownHours: hours }),
+    collarFault: z.strictObject({
+      stuckHours: hours,
+      flatHours: hours,
+      cooldownHours: hours,
+      /** A reading's activity rate above this many times her mean hourly rate is impossible: kept out of detection. */
+      impossibleRatio: z.number().min(5),
+    }),
     /**
      * Readings measured up to `minutes` apart may arrive in any order (a network server retrying, two
      * gateways hearing one collar): each is held that long and judged in the order measured, so the alerts

@@ -133,6 +133,25 @@ describe('heat', () => {
   });
 });
 
+describe('impossible values', () => {
+  // Found by the hostile-readings property: one 2-hour reading with a wrapped counter, spread over the three
+  // clock hours it touches, read as three hours of heat; the false heat's cooldown then hid her real one.
+  it('keeps a reading no cow can make out of her history, and counts it', () => {
+    const heatStart = START + 11 * DAY + 9 * HOUR;
+    const sim = simulateHerd({ farmId: 'f', cows: 1, startMs: START, days: 13, seed: 4, episodes: [{ collarId: 'C001', type: 'heat', start: heatStart, end: heatStart + 14 * HOUR }] });
+    const readings = [...sim.readings()];
+    const wild: Reading = { collarId: 'C001', ts: heatStart - 50 * HOUR - 3 * 60_000, intervalS: 7200, activity: 11_000_000 };
+    const at = readings.findIndex((r) => r.ts > heatStart - 23 * HOUR);
+    const det = new FarmDetector('f', rules);
+    const heats = firing(run([...readings.slice(0, at), wild, ...readings.slice(at)], det), 'heat');
+    expect(heats).toHaveLength(1);
+    expect(heats[0]!.since).toBe(heatStart);
+    expect(det.impossibleReadings()).toBe(1);
+    // A heat's busiest hours are far below the line: a 4x day is judged as usual.
+    expect(firing(run(stream({ days: 12, act: during(START + 10 * DAY + 9 * HOUR, START + 10 * DAY + 23 * HOUR, 4) })), 'heat')).toHaveLength(1);
+  });
+});
+
 describe('heat cycle', () => {
   it('flags a missed cycle once, 25 days after her last heat, and her next heat resolves it', () => {
     const first = START + 7 * DAY + 9 * HOUR;

@@ -45,7 +45,7 @@ export interface AgentStatus {
   farm: { id: string; name?: string | undefined };
   startedAt: string;
   broker: { url: string; connected: boolean; subscribed: boolean; lastError: string | null };
-  ingest: { messages: number; readings: number; duplicates: number; quarantined: number; lateUnjudged: number; futureUnjudged: number; lastMessageAt: string | null };
+  ingest: { messages: number; readings: number; duplicates: number; quarantined: number; lateUnjudged: number; futureUnjudged: number; impossible: number; lastMessageAt: string | null };
   herd: { collars: number; warmingUp: number; watermark: string | null; futureStamped: { collarId: string; ts: string; receivedAt: string }[] };
   store: { readings: number; quarantined: number; openAlerts: number; outboxPending: number; outboxFailed: number };
   outbox: { sent: number; retried: number; failed: number; dropped: number };
@@ -225,6 +225,7 @@ ${row(['Collars', `${s.herd.collars} (${s.herd.warmingUp} still learning their n
 ${row(['Newest reading (event time)', s.herd.watermark])}
 ${row(['Messages / readings / duplicates', `${s.ingest.messages} / ${s.ingest.readings} / ${s.ingest.duplicates}`])}
 ${row(['Quarantined payloads', s.store.quarantined])}
+${s.ingest.impossible ? row(['Readings with impossible values (kept out of detection)', String(s.ingest.impossible)]) : ''}
 ${s.herd.futureStamped.length ? row(['Readings stamped in the future (collar clock wrong; not judged)', `${s.ingest.futureUnjudged} from ${s.herd.futureStamped.map((f) => `${f.collarId} (${f.ts})`).join(', ')}`]) : ''}
 ${row(['Feeds (MQTT, webhooks)', `${s.store.outboxPending} waiting, ${s.outbox.sent} sent, ${s.store.outboxFailed} failed`])}
 ${row(['Messages to people', `${s.notify.stats.messages ?? 0} sent carrying ${s.notify.stats.items ?? 0} notifications; ${s.notify.stats.failed ?? 0} refused, ${s.notify.stats.expired ?? 0} expired, ${s.notify.stats.dropped ?? 0} dropped`])}

@@ -99,6 +99,15 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   if (downUntil !== undefined && end * HOUR_MS - downUntil <= t.afterRiseHours * HOUR_MS) return null;
   if (run && run.n >= 2 && run.last - run.from >= HOUR_MS) return null;
   if (end - trend[RISE]! <= t.afterRiseHours) return null;
+  // Most hours of most cows are near normal: above the loosest lines (which her noise and the herd can only
+  // move down), nothing can fire and the streak of both-down hours is broken.
+  const fastAct = trendDrop(ctx, 'act', 0);
+  const fastRum = trendDrop(ctx, 'rum', 0);
+  if (!(fastAct <= 1 - Math.min(t.bothActivityDrop, t.activityDrop)) && !(fastRum <= 1 - Math.min(t.bothRuminationDrop, t.ruminationDrop))) {
+    trend[STREAK_HOUR] = end;
+    trend[BOTH_STREAK] = 0;
+    return null;
+  }
   // How much her days differ, relative to her normal: her own noise, from the 24-hour windows' past days.
   const noise = (m: Metric) => {
     const stats = ctx.normal.stretchNormal(m, end - cfg.windowHours, end - 1);

@@ -56,7 +56,11 @@ export function judgeDown(ctx: RuleContext, end: number, push: Push): void {
     }
     const rumKnown = rum === rum && rumNormal > 0;
     const resting = rumKnown && rum <= cfg.restRuminationRatio * rumNormal && rate <= cfg.restActivityRatio * norm && restHour(norm);
-    const still = rate <= cfg.maxActivityRatio * norm && (!rumKnown || rum <= cfg.maxRuminationRatio * rumNormal);
+    // Hardly moving, and hardly ruminating — or not moving at all: a cow lying down to ruminate still moves
+    // her head and jaw, which a collar counts; an injured cow down may ruminate a little and lie stock-still.
+    const still =
+      rate <= cfg.maxActivityRatio * norm &&
+      (!rumKnown || rum <= cfg.maxRuminationRatio * rumNormal || (rate <= cfg.stillActivityRatio * norm && rum <= cfg.stillRuminationRatio * rumNormal));
     if (!resting && !still) return;
     // Stillness alone counts only in hours she is normally up and about: lying through her usual night is
     // no sign of trouble.

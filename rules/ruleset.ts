@@ -101,6 +101,9 @@ export const RuleSetSchema = z
       hoursWithoutRumination: z.int().min(1).max(24),
       maxActivityRatio: z.number().min(0).max(1),
       maxRuminationRatio: z.number().min(0).max(1),
+      /** Or: activity at most `stillActivityRatio` (not moving at all) with rumination up to `stillRuminationRatio`. */
+      stillActivityRatio: z.number().min(0).max(1),
+      stillRuminationRatio: z.number().min(0).max(1),
       activeShare: z.number().min(0).max(2),
       /** In hours she normally rests: rumination at most this share of normal, movement at most `restActivityRatio`. */
       restRuminationRatio: z.number().min(0).max(1),

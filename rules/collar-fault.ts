@@ -52,3 +52,32 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
     cooldownMs: cfg.cooldownHours * HOUR_MS,
   }));
 }
+
+/**
+ * A collar sending values no cow can make (a counter that wrapped, a broken accelerometer), several readings
+ * in a row: a collar fault. One such reading is kept out of her history and nothing more; `impossibleInRow`
+ * of them say the collar. Resolved by the first plausible reading. Newest readings only.
+ */
+export function judgeImpossible(ctx: RuleContext, r: Reading, impossible: boolean, push: Push): void {
+  const s = ctx.state;
+  const cfg = ctx.rules.collarFault;
+  if (!impossible) {
+    if (s.impossible) {
+      delete s.impossible;
+      if (s.alerts.open.collar_fault?.evidence.kind === 'impossible') {
+        push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { kind: 'impossible', metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
+      }
+    }
+    return;
+  }
+  const run = (s.impossible ??= { n: 0, from: r.ts - r.intervalS * 1000 });
+  run.n++;
+  if (run.n < cfg.impossibleInRow || s.alerts.open.collar_fault) return;
+  push(raise(s.alerts, s.subject, 'collar_fault', {
+    at: r.ts,
+    since: run.from,
+    severity: 'warning',
+    evidence: { kind: 'impossible', metric: 'activity', value: r.activity, readings: run.n },
+    cooldownMs: cfg.cooldownHours * HOUR_MS,
+  }));
+}

@@ -1,7 +1,7 @@
 import { emptyAlertBook, type AlertEvent, type Subject } from './alerts.js';
 import { DAY_MS, HOUR_MS } from './baseline.js';
 import { judgeBattery } from './battery.js';
-import { judgeSignal } from './collar-fault.js';
+import { judgeImpossible, judgeSignal } from './collar-fault.js';
 import type { CowState, HerdView, Push, RuleContext } from './context.js';
 import { judgeDown } from './down-cow.js';
 import { judgeHealth } from './health.js';
@@ -161,7 +161,9 @@ export class CowDetector implements RuleContext {
     const h = this.history;
     const newest = s.lastTs === null || reading.ts > s.lastTs;
     if (!newest && reading.ts <= h.oldest * HOUR_MS) return false;
-    if (this.impossible(reading)) {
+    const impossible = this.impossible(reading);
+    if (newest) judgeImpossible(this, reading, impossible, push);
+    if (impossible) {
       this.impossibleReadings++;
       return false;
     }

@@ -123,6 +123,8 @@ export const RuleSetSchema = z
       cooldownHours: hours,
       /** A reading's activity rate above this many times her mean hourly rate is impossible: kept out of detection. */
       impossibleRatio: z.number().min(5),
+      /** This many impossible readings in a row: the collar is faulty. */
+      impossibleInRow: z.int().min(1).max(100),
     }),
     /**
      * Readings measured up to `minutes` apart may arrive in any order (a network server retrying, two

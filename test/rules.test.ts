@@ -147,6 +147,15 @@ describe('impossible values', () => {
     expect(heats).toHaveLength(1);
     expect(heats[0]!.since).toBe(heatStart);
     expect(det.impossibleReadings()).toBe(1);
+    // Three in a row are the collar, not the cow: a collar fault, resolved by the first plausible reading.
+    const base = stream({ days: 12 });
+    const from = base.findIndex((r) => r.ts > START + 10 * DAY + 9 * HOUR);
+    const broken = base.map((r, i) => (i >= from && i < from + 4 ? { ...r, activity: 9_000_000 } : r));
+    const faults = run(broken).filter((e) => e.type === 'collar_fault');
+    expect(faults.map((e) => e.state)).toEqual(['firing', 'resolved']);
+    expect(faults[0]!.evidence).toMatchObject({ kind: 'impossible' });
+    expect(faults[0]!.since).toBe(base[from]!.ts - Q * 1000);
+    expect(firing(run(broken)).filter((e) => e.type !== 'collar_fault')).toEqual([]);
     // A heat's busiest hours are far below the line: a 4x day is judged as usual.
     expect(firing(run(stream({ days: 12, act: during(START + 10 * DAY + 9 * HOUR, START + 10 * DAY + 23 * HOUR, 4) })), 'heat')).toHaveLength(1);
   });

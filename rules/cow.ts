@@ -227,7 +227,12 @@ export class CowDetector implements RuleContext {
     const trend = (this.state.trend ??= newTrend());
     foldHour(trend, this.rules.health, 0, rate, normal);
     if (rumKnown) foldHour(trend, this.rules.health, 1, rum, rumNormal);
-    if (trendRatio(trend, 0, 0, 1) >= this.rules.health.trend.riseRatio) trend[RISE] = t;
+    // A rise: busier than usual (a heat), or up and about while hardly ruminating (the restless hours before a
+    // calving, when a cow walks more and ruminates a third less). What follows either is its aftermath.
+    const fastAct = trendRatio(trend, 0, 0, 1);
+    const fastRum = trendRatio(trend, 1, 0, 1);
+    const t2 = this.rules.health.trend;
+    if (fastAct >= t2.riseRatio || (fastAct >= 1.1 && fastRum <= 1 - t2.bothRuminationDrop)) trend[RISE] = t;
     if (!this.herd) return;
     const day = this.normal.stretchNormal('act', t - 23, t);
     const norm = Math.max(normal, day ? this.rules.heat.floorShare * day.median : 0);

@@ -28,6 +28,9 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   const at = end * HOUR_MS;
   const { alerts, subject } = ctx.state;
   const byMetric = (m: Metric) => judged.find((w) => w.metric === m);
+  // A cow down (or just up again) has had her own, urgent alert: one trouble, one alert.
+  const downUntil = alerts.resolvedAt.down_cow;
+  if (!alerts.open.health && (alerts.open.down_cow || (downUntil !== undefined && at - downUntil <= cfg.trend.afterRiseHours * HOUR_MS))) return;
   if (alerts.open.health) {
     // Well again when both 24-hour windows are back above the resolve line and her trend has turned.
     const trendUp = (['act', 'rum'] as const).every((m) => !(trendDrop(ctx, m, 0) < 1 - cfg.trend.resolveDrop));

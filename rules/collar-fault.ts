@@ -56,16 +56,17 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
 /**
  * A collar sending values no cow can make (a counter that wrapped, a broken accelerometer), several readings
  * in a row: a collar fault. One such reading is kept out of her history and nothing more; `impossibleInRow`
- * of them say the collar. Resolved by the first plausible reading. Newest readings only.
+ * of them say the collar. Resolved by the first plausible reading, or after a day of them by taking the
+ * new scale as hers (`rescaled`: a different collar; cow.ts starts her normal afresh). Newest readings only.
  */
-export function judgeImpossible(ctx: RuleContext, r: Reading, impossible: boolean, push: Push): void {
+export function judgeImpossible(ctx: RuleContext, r: Reading, impossible: boolean, push: Push, rescaled = false): void {
   const s = ctx.state;
   const cfg = ctx.rules.collarFault;
   if (!impossible) {
     if (s.impossible) {
       delete s.impossible;
       if (s.alerts.open.collar_fault?.evidence.kind === 'impossible') {
-        push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { kind: 'impossible', metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
+        push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { kind: 'impossible', metric: 'activity', value: r.activity, backAt: iso(r.ts), ...(rescaled && { rescaled: true }) } }));
       }
     }
     return;

@@ -42,6 +42,9 @@ export interface ObserveResult {
  */
 export const FUTURE_JUMP_MS = DAY_MS;
 
+/** Readings stamped past the gateway's clock are taken as her time once they form a stream this long. */
+const TRUSTED_AHEAD_MS = 2 * HOUR_MS;
+
 /** How far back a backlog's hours are judged for a heat (a heat lasts 8-20 h; insemination 12-18 h after onset). */
 const BACKFILL_HOURS = 48;
 
@@ -90,6 +93,9 @@ export class CowDetector implements RuleContext {
     return this.state.subject;
   }
 
+  /** How far past its arrival a reading may be stamped (live ingest); what counts as heard from her. */
+  private maxAheadMs: number | undefined;
+
   /** Her newest reading, held or judged. */
   get newestTs(): number | null {
     return this.pending.length ? Math.max(this.pending.at(-1)!.ts, this.state.lastTs ?? -Infinity) : this.state.lastTs;
@@ -116,13 +122,16 @@ export class CowDetector implements RuleContext {
     const events: AlertEvent[] = (this.out = []);
     const push = this.emit;
     const newest = this.newestTs;
+    // Against what she has been judged on, not what is held: two glitches a day apart must not vouch for
+    // each other.
     if (
       maxAheadOfArrivalMs !== undefined &&
       reading.ts > arrivalWall + maxAheadOfArrivalMs &&
-      reading.ts > (newest ?? arrivalWall) + FUTURE_JUMP_MS
+      reading.ts > (s.lastTs ?? arrivalWall) + FUTURE_JUMP_MS
     ) {
       return { events, judged: false, future: true };
     }
+    if (maxAheadOfArrivalMs !== undefined) this.maxAheadMs = maxAheadOfArrivalMs;
     s.lastArrival = Math.max(s.lastArrival ?? arrivalWall, arrivalWall);
     // Any reading at all proves the collar is talking again: said at once, not held for reordering (the
     // farmer told it was silent wants to know). So this one moment is the first reading to arrive, which in
@@ -137,15 +146,36 @@ export class CowDetector implements RuleContext {
       while (i > 0 && this.pending[i - 1]!.ts > reading.ts) i--;
       if (i === this.pending.length) this.pending.push(reading);
       else this.pending.splice(i, 0, reading);
-      this.release(this.newestTs! - holdMs, push);
+      this.release(this.frontier(arrivalWall, maxAheadOfArrivalMs) - holdMs, push);
       return { events, judged: true };
     }
     return { events, judged: this.judge(reading, push) };
   }
 
+  /**
+   * How far her held readings may be judged: up to her newest — but a few readings stamped past what the
+   * gateway's clock allows (a collar clock glitching hours ahead) wait for real time instead of pushing her
+   * clock, and every real reading after them, into the past. Only a stream of them lasting TRUSTED_AHEAD_MS
+   * is taken as her time (a gateway whose own clock is behind: no RTC, NTP not synced yet).
+   */
+  private frontier(arrivalWall: number, maxAheadMs: number | undefined): number {
+    const newest = this.newestTs!;
+    if (maxAheadMs === undefined) return newest;
+    const bound = arrivalWall + maxAheadMs;
+    if (newest <= bound) return newest;
+    let i = this.pending.length - 1;
+    while (i > 0 && this.pending[i - 1]!.ts > bound) i--;
+    return newest - this.pending[i]!.ts >= TRUSTED_AHEAD_MS ? newest : bound;
+  }
+
   /** Judges the held readings measured at or before `upTo`, in the order they were measured. */
   release(upTo: number, push: Push): void {
     while (this.pending.length && this.pending[0]!.ts <= upTo) this.judge(this.pending.shift()!, push);
+  }
+
+  /** Readings held for reordering. */
+  get held(): number {
+    return this.pending.length;
   }
 
   /** Everything held, now: the farm's event time has moved on without her (see FarmDetector). */
@@ -161,10 +191,24 @@ export class CowDetector implements RuleContext {
     const h = this.history;
     const newest = s.lastTs === null || reading.ts > s.lastTs;
     if (!newest && reading.ts <= h.oldest * HOUR_MS) return false;
-    const impossible = this.impossible(reading);
-    if (newest) judgeImpossible(this, reading, impossible, push);
+    let impossible = this.impossible(reading);
+    let rescaled = false;
+    if (impossible && newest && s.impossible && reading.ts - s.impossible.from >= DAY_MS) {
+      // A whole day on another scale is not a broken collar but a different one (a new model, new firmware):
+      // her normal is learnt afresh, warm-up and all, rather than her readings refused for ever.
+      h.clear(h.oldest, h.newest ?? h.oldest);
+      delete s.trend;
+      impossible = false;
+      rescaled = true;
+    }
+    if (newest) judgeImpossible(this, reading, impossible, push, rescaled);
     if (impossible) {
       this.impossibleReadings++;
+      // Her clock moves on (she is heard, and the collar may be swapped back); her history does not.
+      if (newest) {
+        h.advanceTo(Math.floor(reading.ts / HOUR_MS));
+        s.lastTs = reading.ts;
+      }
       return false;
     }
     const completedBefore = s.lastTs === null ? null : Math.floor(s.lastTs / HOUR_MS);
@@ -182,6 +226,8 @@ export class CowDetector implements RuleContext {
     const end = Math.floor(s.lastTs! / HOUR_MS);
     if (faulty) return true;
     if (completedBefore !== null && end > completedBefore) {
+      // After two days without a word her trend says little about her now: it starts again.
+      if (end - completedBefore > 48) delete s.trend;
       for (let t = Math.max(completedBefore, end - 6); t < end; t++) this.closeHour(t);
     }
     // A backlog from a gateway that was down fills hours already passed: a heat in them is judged at the
@@ -241,7 +287,9 @@ export class CowDetector implements RuleContext {
 
   judgeSilence(now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline']): AlertEvent | null {
     const s = this.state;
-    const heard = this.newestTs;
+    // A held reading stamped far past its arrival does not prove she is heard until then.
+    let heard = this.newestTs;
+    if (heard !== null && this.maxAheadMs !== undefined && s.lastArrival !== null) heard = Math.min(heard, Math.max(s.lastTs ?? -Infinity, s.lastArrival + this.maxAheadMs));
     return judgeSilence(s, heard, now, judgedBy, cfg);
   }
 

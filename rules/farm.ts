@@ -167,12 +167,11 @@ export class FarmDetector {
     // has moved past them, so nothing that could still come would be measured before them.
     const holdMs = this.rules.reorder.minutes * 60_000;
     for (const [cowId, cow] of this.cows) {
-      if (judgedBy === 'event_time' && holdMs > 0) {
-        const flushed = cow.flush(now - holdMs);
-        if (flushed.length) {
-          events.push(...flushed);
-          this.dirty.add(cowId);
-        }
+      if (judgedBy === 'event_time' && holdMs > 0 && cow.held) {
+        const held = cow.held;
+        events.push(...cow.flush(now - holdMs));
+        // Released readings changed her state whether or not they raised anything: she is to be saved.
+        if (cow.held !== held) this.dirty.add(cowId);
       }
       const e = cow.judgeSilence(now, judgedBy, this.rules.collarOffline);
       if (e) {

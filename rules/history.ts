@@ -100,7 +100,9 @@ export class CowHistory {
       const overlap = Math.min(r.ts, (h + 1) * HOUR_MS) - Math.max(startMs, h * HOUR_MS);
       if (overlap <= 0) continue;
       const share = overlap / durMs;
-      const units = Math.round(overlap / (COVER_UNIT_S * 1000));
+      // Rounded at both ends, on the epoch's grid: consecutive pieces' rounding cancels, whatever the interval.
+      const unit = COVER_UNIT_S * 1000;
+      const units = Math.round(Math.min(r.ts, (h + 1) * HOUR_MS) / unit) - Math.round(Math.max(startMs, h * HOUR_MS) / unit);
       const i = this.index(h);
       this.act[i] = this.act[i]! + r.activity * share;
       this.cov[i] = Math.min(MAX_COVER, this.cov[i]! + units);

@@ -119,13 +119,16 @@ export class Normals {
     if (m && m.first === from && m.last === (day ? -1 : last) && m.version === this.h.pastVersion) return m.stats;
     const { cfg, h } = this;
     const s = scratchSum;
-    const hours = day ? 24 : last - first + 1;
-    const need = cfg.minDayCoverage * hours * 3600;
+    const hours = last - first + 1;
     let n = 0;
+    let after = 0;
     for (let k = 1; k <= cfg.days; k++) {
       const shift = this.shift(from, k);
-      h.sum(metric, from - shift, from - shift + hours - 1, s);
-      if (s.coveredS >= need) rates[n++] = (s.value * 3600) / s.coveredS;
+      // A farm day is 23 or 25 hours when the clocks change: it ends where the next one begins.
+      const len = day ? shift - after : hours;
+      after = shift;
+      h.sum(metric, from - shift, from - shift + len - 1, s);
+      if (s.coveredS >= cfg.minDayCoverage * len * 3600) rates[n++] = (s.value * 3600) / s.coveredS;
     }
     const stats = robustStats(rates, n, cfg);
     this.memo[metric] = { first: from, last: day ? -1 : last, version: h.pastVersion, stats };

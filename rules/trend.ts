@@ -52,8 +52,3 @@ export function trendRatio(trend: Trend, metric: 0 | 1, horizon: 0 | 1, minHours
   const at = 4 * horizon + 2 * metric;
   return trend[at + 1]! > 0 ? trend[at]! / trend[at + 1]! : NaN;
 }
-
-/** Forgets a metric's evidence (a faulty collar, a gap of days: what came before says little now). */
-export function resetTrend(trend: Trend, metric: 0 | 1): void {
-  for (const at of [2 * metric, 2 * metric + 1, 4 + 2 * metric, 5 + 2 * metric, 8 + metric]) trend[at] = 0;
-}

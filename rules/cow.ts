@@ -42,6 +42,8 @@ export interface ObserveResult {
  */
 export const FUTURE_JUMP_MS = DAY_MS;
 
+const NO_EVENTS: readonly AlertEvent[] = Object.freeze([]);
+
 /** Readings stamped past the gateway's clock are taken as her time once they form a stream this long. */
 const TRUSTED_AHEAD_MS = 2 * HOUR_MS;
 
@@ -179,8 +181,8 @@ export class CowDetector implements RuleContext {
   }
 
   /** Everything held, now: the farm's event time has moved on without her (see FarmDetector). */
-  flush(upTo: number): AlertEvent[] {
-    if (!this.pending.length || this.pending[0]!.ts > upTo) return [];
+  flush(upTo: number): readonly AlertEvent[] {
+    if (!this.pending.length || this.pending[0]!.ts > upTo) return NO_EVENTS;
     const events: AlertEvent[] = (this.out = []);
     this.release(upTo, this.emit);
     return events;

@@ -169,7 +169,8 @@ export class FarmDetector {
     for (const [cowId, cow] of this.cows) {
       if (judgedBy === 'event_time' && holdMs > 0 && cow.held) {
         const held = cow.held;
-        events.push(...cow.flush(now - holdMs));
+        const flushed = cow.flush(now - holdMs);
+        if (flushed.length) events.push(...flushed);
         // Released readings changed her state whether or not they raised anything: she is to be saved.
         if (cow.held !== held) this.dirty.add(cowId);
       }

@@ -167,7 +167,11 @@ export class CowDetector implements RuleContext {
     if (newest <= bound) return newest;
     let i = this.pending.length - 1;
     while (i > 0 && this.pending[i - 1]!.ts > bound) i--;
-    return newest - this.pending[i]!.ts >= TRUSTED_AHEAD_MS ? newest : bound;
+    const firstAhead = this.pending[i]!.ts;
+    // Once such a stream is her time, it stays so while it goes on without a jump.
+    const lastTs = this.state.lastTs;
+    if (lastTs !== null && lastTs > bound && firstAhead - lastTs <= HOUR_MS) return newest;
+    return newest - firstAhead >= TRUSTED_AHEAD_MS ? newest : bound;
   }
 
   /** Judges the held readings measured at or before `upTo`, in the order they were measured. */

@@ -325,7 +325,10 @@ describe('a reading stamped in the future', () => {
       const ts = START + i * 15 * 60_000;
       // After 100 readings the gateway reboots believing it is three days earlier (no RTC, NTP not synced yet).
       const arrival = i < 100 ? ts : ts - 3 * DAY;
-      if (det.observe({ collarId: 'C1', ts, intervalS: 900, activity: 10 }, 'C1', arrival).judged) judged++;
+      if (det.observe({ collarId: 'C1', ts, intervalS: 900, activity: 10 + (i % 3) }, 'C1', arrival).judged) judged++;
+      // Her clock follows her readings: held for reordering, and for the first 2 hours after the reboot while
+      // the stream proves itself, never longer.
+      if (i >= 110) expect(ts - det.cows.get('C1')!.state.lastTs!, `reading ${i}`).toBeLessThanOrEqual(15 * 60_000);
     }
     expect(judged).toBe(400);
   });

@@ -19,6 +19,8 @@ export interface CowState {
   lastHeat: number | null;
   /** Whether a missed cycle was already said for the heat at `lastHeat`. */
   missedCycleTold?: boolean;
+  /** Since when (wall clock) all her readings have come stamped past the gateway's clock (cow.ts). */
+  aheadSince?: number;
   /** Impossible readings in a row (collar-fault.ts), and the start of the first. */
   impossible?: { n: number; from: number };
   /** Weighted evidence of her recent hours against their normal (trend.ts). */

@@ -95,9 +95,6 @@ export class CowDetector implements RuleContext {
     return this.state.subject;
   }
 
-  /** How far past its arrival a reading may be stamped (live ingest); what counts as heard from her. */
-  private maxAheadMs: number | undefined;
-
   /** Her newest reading, held or judged. */
   get newestTs(): number | null {
     return this.pending.length ? Math.max(this.pending.at(-1)!.ts, this.state.lastTs ?? -Infinity) : this.state.lastTs;
@@ -133,7 +130,6 @@ export class CowDetector implements RuleContext {
     ) {
       return { events, judged: false, future: true };
     }
-    if (maxAheadOfArrivalMs !== undefined) this.maxAheadMs = maxAheadOfArrivalMs;
     s.lastArrival = Math.max(s.lastArrival ?? arrivalWall, arrivalWall);
     // Any reading at all proves the collar is talking again: said at once, not held for reordering (the
     // farmer told it was silent wants to know). So this one moment is the first reading to arrive, which in
@@ -148,6 +144,10 @@ export class CowDetector implements RuleContext {
       while (i > 0 && this.pending[i - 1]!.ts > reading.ts) i--;
       if (i === this.pending.length) this.pending.push(reading);
       else this.pending.splice(i, 0, reading);
+      if (maxAheadOfArrivalMs !== undefined) {
+        if (reading.ts <= arrivalWall + maxAheadOfArrivalMs) delete s.aheadSince;
+        else s.aheadSince ??= arrivalWall;
+      }
       this.release(this.frontier(arrivalWall, maxAheadOfArrivalMs) - holdMs, push);
       return { events, judged: true };
     }
@@ -164,14 +164,17 @@ export class CowDetector implements RuleContext {
     const newest = this.newestTs!;
     if (maxAheadMs === undefined) return newest;
     const bound = arrivalWall + maxAheadMs;
-    if (newest <= bound) return newest;
-    let i = this.pending.length - 1;
-    while (i > 0 && this.pending[i - 1]!.ts > bound) i--;
-    const firstAhead = this.pending[i]!.ts;
-    // Once such a stream is her time, it stays so while it goes on without a jump.
-    const lastTs = this.state.lastTs;
-    if (lastTs !== null && lastTs > bound && firstAhead - lastTs <= HOUR_MS) return newest;
-    return newest - firstAhead >= TRUSTED_AHEAD_MS ? newest : bound;
+    return newest <= bound || this.trustedAhead(arrivalWall) ? newest : bound;
+  }
+
+  /**
+   * Whether her readings have all come stamped past the gateway's clock for TRUSTED_AHEAD_MS of arrivals:
+   * then the gateway's clock is the one behind (or her collar's runs steadily ahead), not a glitch — a
+   * glitch is followed by readings on time, which start the count again.
+   */
+  private trustedAhead(arrivalWall: number): boolean {
+    const since = this.state.aheadSince;
+    return since !== undefined && arrivalWall - since >= TRUSTED_AHEAD_MS;
   }
 
   /** Judges the held readings measured at or before `upTo`, in the order they were measured. */
@@ -208,24 +211,19 @@ export class CowDetector implements RuleContext {
       rescaled = true;
     }
     if (newest) judgeImpossible(this, reading, impossible, push, rescaled);
-    if (impossible) {
-      this.impossibleReadings++;
-      // Her clock moves on (she is heard, and the collar may be swapped back); her history does not.
-      if (newest) {
-        h.advanceTo(Math.floor(reading.ts / HOUR_MS));
-        s.lastTs = reading.ts;
-      }
-      return false;
-    }
+    // An impossible reading is not late: it completes hours like any other (she is heard, and the collar may
+    // be swapped back), it only adds nothing to her history.
+    if (impossible) this.impossibleReadings++;
+    if (impossible && !newest) return false;
     const completedBefore = s.lastTs === null ? null : Math.floor(s.lastTs / HOUR_MS);
     if (newest) {
-      judgeSignal(this, reading, push);
+      if (!impossible) judgeSignal(this, reading, push);
       h.advanceTo(Math.floor(reading.ts / HOUR_MS));
       s.lastTs = reading.ts;
     }
     // What a faulty collar reads is not the cow: kept out of her history, as the stretch before it was.
     const faulty = !!s.alerts.open.collar_fault;
-    if (!(newest && faulty)) h.add(reading);
+    if (!impossible && !(newest && faulty)) h.add(reading);
     // Windows are made of completed hours only (a past day's hour is only known whole, so the hour in
     // progress cannot be compared fairly). They change when an hour completes or a late reading fills one in.
     // A collar known to be faulty says nothing about the cow: her rules wait until it reads true again.
@@ -291,11 +289,11 @@ export class CowDetector implements RuleContext {
     this.herd.report(t, rate >= this.rules.heat.hotRatio * norm, rate / norm, rumKnown ? rum / rumNormal : NaN);
   }
 
-  judgeSilence(now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline']): AlertEvent | null {
+  judgeSilence(now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline'], maxAheadMs?: number): AlertEvent | null {
     const s = this.state;
     // A held reading stamped far past its arrival does not prove she is heard until then.
     let heard = this.newestTs;
-    if (heard !== null && this.maxAheadMs !== undefined && s.lastArrival !== null) heard = Math.min(heard, Math.max(s.lastTs ?? -Infinity, s.lastArrival + this.maxAheadMs));
+    if (heard !== null && maxAheadMs !== undefined && s.lastArrival !== null) heard = Math.min(heard, Math.max(s.lastTs ?? -Infinity, s.lastArrival + maxAheadMs));
     return judgeSilence(s, heard, now, judgedBy, cfg);
   }
 

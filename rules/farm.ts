@@ -174,7 +174,7 @@ export class FarmDetector {
         // Released readings changed her state whether or not they raised anything: she is to be saved.
         if (cow.held !== held) this.dirty.add(cowId);
       }
-      const e = cow.judgeSilence(now, judgedBy, this.rules.collarOffline);
+      const e = cow.judgeSilence(now, judgedBy, this.rules.collarOffline, this.opts.maxAheadOfArrivalMs);
       if (e) {
         events.push(e);
         this.dirty.add(cowId);

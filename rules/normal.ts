@@ -127,6 +127,7 @@ export class Normals {
       // A farm day is 23 or 25 hours when the clocks change: it ends where the next one begins.
       const len = day ? shift - after : hours;
       after = shift;
+      if (len <= 0) continue; // a day a zone skipped (Samoa, 30 Dec 2011)
       h.sum(metric, from - shift, from - shift + len - 1, s);
       if (s.coveredS >= cfg.minDayCoverage * len * 3600) rates[n++] = (s.value * 3600) / s.coveredS;
     }

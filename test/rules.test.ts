@@ -318,6 +318,16 @@ describe('a reading stamped in the future', () => {
     expect(events.find((e) => e.type === 'heat' && e.state === 'firing')?.since).toBe(heatStart);
   });
 
+  // Found in a second read: with the gateway's clock an hour behind, every reading waited an hour for ever.
+  it.each([1, 2, 5])('with the gateway %i h behind, her readings are judged within 15 minutes once 2 hours have come so', (behindH) => {
+    const det = new FarmDetector('f', rules, { maxAheadOfArrivalMs: 15 * 60_000 });
+    for (let i = 0; i < 100; i++) {
+      const ts = START + i * 15 * 60_000;
+      det.observe({ collarId: 'C1', ts, intervalS: 900, activity: 10 + (i % 3) }, 'C1', ts - behindH * HOUR);
+      if (i >= 12) expect(ts - det.cows.get('C1')!.state.lastTs!, `reading ${i}`).toBeLessThanOrEqual(15 * 60_000);
+    }
+  });
+
   it('a gateway clock running behind loses nothing for a cow it knows: her readings step forward and are judged', () => {
     const det = new FarmDetector('f', rules, { maxAheadOfArrivalMs: 15 * 60_000 });
     let judged = 0;
@@ -472,6 +482,14 @@ describe('down_cow', () => {
 
   // Found when tried on the scorecard: a collar reporting every 2 hours sends one long reading, which the
   // stuck-collar guard took for a constant signal covering her window, so a cow down was never called.
+  // Found in a second read: an impossible reading completing an hour did not close it, so a cow down was
+  // called an hour late.
+  it('an impossible reading still completes her hour: a cow down is called on time', () => {
+    const readings = stream({ days: 12, act: downFor(8), rum: downFor(8) }).map((r) => (r.ts === onset + 2 * HOUR ? { ...r, activity: 1e7 } : r));
+    const [up] = firing(run(readings), 'down_cow');
+    expect(up!.at - onset).toBeLessThanOrEqual(2 * HOUR);
+  });
+
   it('finds a cow down on a collar reporting every 2 hours', () => {
     const quarter = stream({ days: 12, act: downFor(8), rum: downFor(8) });
     const twoHourly: Reading[] = [];

@@ -136,8 +136,20 @@ export class CowDetector implements RuleContext {
     // a burst reordered within the window may be any of its first few.
     push(collarBack(s, reading.ts));
     // Only the newest word on the battery counts: a backlog reading from days ago must not resolve today's
-    // alert. Said at once: a battery is not a cow's behaviour, and nothing is gained by holding it.
-    if (reading.batteryPct !== undefined && (newest === null || reading.ts >= newest)) judgeBattery(this, reading, push);
+    // alert. Said at once: a battery is not a cow's behaviour, and nothing is gained by holding it. A reading
+    // stamped past the gateway's clock (held, waiting for it) neither speaks for the battery nor silences
+    // the readings on time after it.
+    if (reading.batteryPct !== undefined) {
+      const bound = maxAheadOfArrivalMs === undefined ? Infinity : arrivalWall + maxAheadOfArrivalMs;
+      let latest = s.lastTs ?? -Infinity;
+      for (let i = this.pending.length - 1; i >= 0; i--) {
+        if (this.pending[i]!.ts <= bound) {
+          latest = Math.max(latest, this.pending[i]!.ts);
+          break;
+        }
+      }
+      if (reading.ts <= bound && reading.ts >= latest) judgeBattery(this, reading, push);
+    }
     const holdMs = this.rules.reorder.minutes * 60_000;
     if (holdMs > 0 && (s.lastTs === null || reading.ts > s.lastTs)) {
       let i = this.pending.length;

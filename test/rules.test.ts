@@ -573,6 +573,16 @@ describe('battery_low', () => {
     expect(again.id).not.toBe(up.id);
   });
 
+  // Found in a second read: a held reading stamped 20 h ahead made every battery level on time look older.
+  it('a reading stamped hours ahead does not silence the battery readings on time', () => {
+    const det = new FarmDetector('farm', rules, { maxAheadOfArrivalMs: 15 * 60_000 });
+    const now = START + 3 * DAY;
+    det.observe({ collarId: 'C1', ts: now - HOUR, intervalS: Q, activity: 10, batteryPct: 80 }, 'C1', now - HOUR);
+    det.observe({ collarId: 'C1', ts: now + 20 * HOUR, intervalS: Q, activity: 11, batteryPct: 90 }, 'C1', now - 45 * 60_000);
+    const low = det.observe({ collarId: 'C1', ts: now, intervalS: Q, activity: 12, batteryPct: 10 }, 'C1', now).events;
+    expect(low.map((e) => `${e.type} ${e.state}`)).toEqual(['battery_low firing']);
+  });
+
   it('ignores the battery level of a late backlog reading', () => {
     const det = new FarmDetector('farm', rules);
     const r = (ts: number, batteryPct: number): Reading => ({ collarId: 'C1', ts, intervalS: 900, activity: 10, batteryPct });

@@ -203,6 +203,7 @@ async function runEval(argv: string[]): Promise<void> {
     const per = Object.entries(r.perCowMonth).map(([t, v]) => `${t} ${r.alerts[t]} (${v}/cow-month)`).join(', ') || 'no alerts';
     console.log(`real: ${r.source}, ${r.cowMonths} cow-months: ${per}`);
   }
+  if (!real.length) console.log(`real: no exports found in ${dataDir} (its icetag/ and *.csv); pass --data DIR to score some`);
 }
 
 async function main(argv: string[]): Promise<void> {

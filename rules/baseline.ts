@@ -19,8 +19,6 @@ export interface RobustStats {
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
 
-export const floorHour = (ms: number) => Math.floor(ms / HOUR_MS) * HOUR_MS;
-
 /** Median of the first `n` values, sorting them in place (insertion sort: n is a couple of weeks of days). */
 export function medianInPlace(xs: Float64Array | number[], n: number): number {
   if (n === 0) return NaN;

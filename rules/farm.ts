@@ -10,7 +10,7 @@ import type { CowSnapshot, FarmSnapshot } from './snapshot.js';
 /** An hour is the herd's when at least this share of the cows reporting it were hot together (a heat is ~3 %). */
 const HERD_BUSY_SHARE = 0.15;
 /** Fewer cows than this say nothing about a herd. */
-export const HERD_MIN_COWS = 10;
+const HERD_MIN_COWS = 10;
 const HERD_KEEP_HOURS = 72;
 
 /** How far the farm's event time must move before all collars are checked for silence again. */

@@ -92,14 +92,12 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   const t = cfg.trend;
   const { alerts, run, trend } = ctx.state;
   if (!trend) return null;
-  // Explained already: a cow down (or just up again) or in heat has her own alert; a collar repeating one value for an hour
-  // or more is being judged as a collar; and for two days after a rise of activity (a heat, the restless
-  // hours before a calving) a dip of rumination and activity is the aftermath — cows ruminate less for a
-  // day or two after calving, and during and after a heat — not an illness. The deep 24-hour drops above
-  // are not held back by any of this.
-  if (alerts.open.down_cow || alerts.open.heat) return null;
-  const downUntil = alerts.resolvedAt.down_cow;
-  if (downUntil !== undefined && end * HOUR_MS - downUntil <= t.afterRiseHours * HOUR_MS) return null;
+  // Explained already (a cow down was left out by judgeHealth): a cow in heat has her own alert; a collar
+  // repeating one value for an hour or more is being judged as a collar; and for two days after a rise of
+  // activity (a heat, the restless hours before a calving) a dip of rumination and activity is the
+  // aftermath — cows ruminate less for a day or two after calving, and during and after a heat — not an
+  // illness. The deep 24-hour drops above are not held back by any of this.
+  if (alerts.open.heat) return null;
   if (run && run.n >= 2 && run.last - run.from >= HOUR_MS) return null;
   if (end - trend[RISE]! <= t.afterRiseHours) return null;
   // Most hours of most cows are near normal: above the loosest lines (which her noise and the herd can only

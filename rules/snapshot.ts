@@ -29,8 +29,8 @@ export function encodeHistory(h: CowHistory): EncodedHistory {
   return { newest: h.newest, hours: h.hours, data: btoa(bin) };
 }
 
-/** The ring's bytes, or nothing when it was saved with another length (a changed rule set): she starts afresh. */
-export function decodeHistory(e: EncodedHistory): { newest: number | null; data: Uint8Array } | undefined {
+/** The ring's bytes; CowHistory ignores them when their length differs (a changed rule set): she starts afresh. */
+export function decodeHistory(e: EncodedHistory): { newest: number | null; data: Uint8Array } {
   const bin = atob(e.data);
   const data = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);

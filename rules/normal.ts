@@ -1,5 +1,5 @@
 import { HOUR_MS, medianInPlace, robustStats, type RobustStats } from './baseline.js';
-import { newSum, type CowHistory, type Metric } from './history.js';
+import { newSum, type CowHistory, type Metric, type Sum } from './history.js';
 import { utcDays, type DayShift } from './localday.js';
 import type { RuleSet } from './ruleset.js';
 
@@ -156,16 +156,9 @@ export class Normals {
     const perHour = opts.capRatio !== undefined || opts.hotRatio !== undefined;
     if (perHour) for (let i = 0; i < hours; i++) norms[i] = Math.max(this.hourNormal(metric, from + i), floor);
     const cap = opts.capRatio;
-    let nowValue: number;
-    let nowCov: number;
-    if (cap === undefined) {
-      h.sum(metric, from, last, s);
-      nowValue = s.value;
-      nowCov = s.coveredS;
-    } else {
-      nowValue = this.cappedSum(metric, from, hours, 0, cap);
-      nowCov = this.coveredSince;
-    }
+    const now = cap === undefined ? h.sum(metric, from, last, s) : this.cappedSum(metric, from, hours, 0, cap, s);
+    const nowValue = now.value;
+    const nowCov = now.coveredS;
     if (nowCov === 0) return null;
     let stats: RobustStats | null;
     if (cap === undefined) {
@@ -174,8 +167,8 @@ export class Normals {
       const need = cfg.minDayCoverage * hours * 3600;
       let n = 0;
       for (let k = 1; k <= cfg.days; k++) {
-        const value = this.cappedSum(metric, from, hours, this.shift(from, k), cap);
-        if (this.coveredSince >= need) rates[n++] = (value * 3600) / this.coveredSince;
+        const past = this.cappedSum(metric, from, hours, this.shift(from, k), cap, s);
+        if (past.coveredS >= need) rates[n++] = (past.value * 3600) / past.coveredS;
       }
       stats = robustStats(rates, n, cfg);
     }
@@ -206,10 +199,11 @@ export class Normals {
     };
   }
 
-  private coveredSince = 0;
-
-  /** The window's hours `shift` hours back, each counted at most `cap` times its clock hour's normal. */
-  private cappedSum(metric: Metric, from: number, hours: number, shift: number, cap: number): number {
+  /**
+   * The window's hours `shift` hours back, each counted at most `cap` times its clock hour's normal, into
+   * `out` as CowHistory.sum does.
+   */
+  private cappedSum(metric: Metric, from: number, hours: number, shift: number, cap: number, out: Sum): Sum {
     const h = this.h;
     let value = 0;
     let cov = 0;
@@ -220,8 +214,9 @@ export class Normals {
       value += Math.min(h.value(metric, t), (cap * norms[i]! * c) / 3600);
       cov += c;
     }
-    this.coveredSince = cov;
-    return value;
+    out.value = value;
+    out.coveredS = cov;
+    return out;
   }
 
   /**

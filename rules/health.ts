@@ -171,8 +171,13 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     if (r === r) evidence.also = ev(other);
   }
   // Urgent when her last hours are as deep as the 24-hour rules' lines already (she fell fast, both signals):
-  // the trend counts each hour at most half down, so it cannot say how deep.
-  const recent = (m: Metric) => ctx.normal.window(m, t.urgentHours, end)?.ratio ?? NaN;
-  const deep = recent('act') <= cfg.activityMaxRatio && recent('rum') <= cfg.ruminationMaxRatio;
-  return { evidence, severity: (deep ? 'urgent' : 'warning') as Severity, primaryMetric: first! };
+  // the trend counts each hour at most half down, so it cannot say how deep — and the farmer is shown those
+  // hours, not a trend that reads milder than the word "urgent" above it.
+  const recentAct = ctx.normal.window('act', t.urgentHours, end);
+  const recentRum = ctx.normal.window('rum', t.urgentHours, end);
+  if (recentAct && recentRum && recentAct.ratio <= cfg.activityMaxRatio && recentRum.ratio <= cfg.ruminationMaxRatio) {
+    const [primary, other] = recentRum.ratio <= recentAct.ratio ? [recentRum, recentAct] : [recentAct, recentRum];
+    return { evidence: { ...windowEvidence(primary), also: windowEvidence(other), path: path.name }, severity: 'urgent' as Severity, primaryMetric: primary.metric };
+  }
+  return { evidence, severity: 'warning' as Severity, primaryMetric: first! };
 }

@@ -25,6 +25,25 @@ export interface CowState {
   impossible?: { n: number; from: number };
   /** Weighted evidence of her recent hours against their normal (trend.ts). */
   trend?: number[];
+  /** The spell of readings in which she has hardly moved (down-cow.ts). */
+  down?: DownSpell;
+}
+
+export interface DownSpell {
+  /** Start of the first reading's interval and the end of the newest, event time. */
+  from: number;
+  last: number;
+  /** What counts towards calling her down (down-cow.ts): seconds covered, and sums of her activity and
+   * rumination against their normal over them. */
+  countedS: number;
+  act: number;
+  actNormal: number;
+  rum: number;
+  rumNormal: number;
+  /** Whether the counted readings told rumination. */
+  rumination: boolean;
+  /** Whether the counted readings reach into hours she normally rests. */
+  restHours: boolean;
 }
 
 export interface SignalRun {

@@ -3,7 +3,7 @@ import { DAY_MS, HOUR_MS } from './baseline.js';
 import { judgeBattery } from './battery.js';
 import { judgeImpossible, judgeSignal } from './collar-fault.js';
 import type { CowState, HerdView, Push, RuleContext } from './context.js';
-import { judgeDown } from './down-cow.js';
+import { judgeDownReading, judgeDownResolved } from './down-cow.js';
 import { judgeHealth } from './health.js';
 import { judgeHeat, judgeMissedCycle } from './heat.js';
 import { CowHistory } from './history.js';
@@ -241,6 +241,7 @@ export class CowDetector implements RuleContext {
     // A collar known to be faulty says nothing about the cow: her rules wait until it reads true again.
     const end = Math.floor(s.lastTs! / HOUR_MS);
     if (faulty) return true;
+    if (newest && !impossible) judgeDownReading(this, reading, push);
     if (completedBefore !== null && end > completedBefore) {
       // After two days without a word her trend says little about her now: it starts again.
       if (end - completedBefore > 48) delete s.trend;
@@ -255,7 +256,7 @@ export class CowDetector implements RuleContext {
       judgeHeat(this, end, push);
       judgeMissedCycle(this, end, push);
       judgeHealth(this, end, push);
-      judgeDown(this, end, push);
+      judgeDownResolved(this, end, push);
     }
     return true;
   }

@@ -1,79 +1,131 @@
 import { raise, resolve } from './alerts.js';
 import { HOUR_MS } from './baseline.js';
-import type { Push, RuleContext } from './context.js';
+import type { DownSpell, Push, RuleContext } from './context.js';
 import { iso, round } from './evidence.js';
 import { isFlat } from './collar-fault.js';
+import type { Reading } from './reading.js';
 
 /**
  * A cow down: almost no movement for hours she is normally up and about, and (where reported) hardly
- * ruminating (see README.md, "A cow down"). Hours she usually sleeps through count only by rumination
+ * ruminating (see README.md, "A cow down"). Judged reading by reading, not by completed hours: a cow that
+ * goes down at twenty past nine is called an hour and a half of readings later, not once two whole clock
+ * hours have passed (up to three hours). Hours she usually sleeps through count only by rumination
  * stopping, and a signal that is exactly constant is left to the collar-fault rule: a broken sensor is not
- * a cow down.
+ * a cow down. Newest readings only, in event time.
  */
-export function judgeDown(ctx: RuleContext, end: number, push: Push): void {
+export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void {
   const cfg = ctx.rules.downCow;
-  const { history: h, normal } = ctx;
-  const { alerts, subject, run } = ctx.state;
-  const last = end - 1;
-  const minCover = cfg.minCoverage * 3600;
-  if (alerts.open.down_cow) {
-    const norm = normal.hourNormal('act', last);
-    const rate = h.rate('act', last, minCover);
-    if (rate === rate && norm > 0 && rate >= cfg.resolveRatio * norm) {
-      push(resolve(alerts, subject, 'down_cow', { at: end * HOUR_MS, evidence: { metric: 'activity', ratio: round(rate / norm) } }));
-    }
-    return;
-  }
-  // Rumination tells a resting cow (ruminating) from a cow down; without it, only longer stillness counts.
-  const hasRumination = h.covered('rum', last) > 0;
-  const hours = hasRumination ? cfg.hours : cfg.hoursWithoutRumination;
-  const first = end - hours;
-  // A constant signal is judged as a collar: not while it covers the window, nor while an all-zero run
-  // covers the newest hour (a flat line starting: a cow down still moves and ruminates a little). One
-  // reading is not a constant signal, however long it is (a collar reporting every two hours).
-  if (run && ((run.n >= 2 && run.from <= first * HOUR_MS) || (isFlat(run) && run.from <= last * HOUR_MS))) return;
-  // Newest hour first, each hour's normal only as needed: almost every hour fails at once, cheaply.
-  // An hour counts as down in either of two ways. In hours she is normally up and about: hardly moving,
-  // and (where reported) hardly ruminating. In hours she normally rests: rumination nearly stopped — a
-  // resting cow ruminates most of the time she lies — and no more movement than half her usual rest.
-  let worst = 0;
+  const { normal, state: s } = ctx;
+  if (s.alerts.open.down_cow) return;
+  const from = r.ts - r.intervalS * 1000;
+  // Her normal for the hour the reading mostly lies in.
+  const t = Math.floor((from + r.ts) / 2 / HOUR_MS);
+  const norm = normal.hourNormal('act', t);
+  const hours = r.intervalS / 3600;
+  const rate = r.activity / hours;
+  const rumNormal = r.rumination === undefined ? 0 : normal.hourNormal('rum', t);
+  const rumKnown = rumNormal > 0;
+  const rum = rumKnown ? r.rumination! / hours : NaN;
   let dayMean: number | null | undefined;
-  const restHour = (norm: number) => {
-    if (dayMean === undefined) dayMean = normal.stretchNormal('act', end - 24, last)?.median ?? null;
+  // Whether she normally rests in this hour: her normal for it well under her mean hourly rate.
+  const restHour = () => {
+    if (dayMean === undefined) {
+      const end = ctx.history.newest ?? t;
+      dayMean = normal.stretchNormal('act', end - 24, end - 1)?.median ?? null;
+    }
     return dayMean !== null && norm < cfg.activeShare * dayMean;
   };
-  let activeOnlyRest = false;
-  for (let t = last; t >= first; t--) {
-    const rate = h.rate('act', t, minCover);
-    if (rate !== rate) return;
-    const norm = normal.hourNormal('act', t);
-    if (norm <= 0) return;
-    let rum = NaN;
-    let rumNormal = 0;
-    if (hasRumination) {
-      rum = h.rate('rum', t, minCover);
-      rumNormal = normal.hourNormal('rum', t);
-    }
-    const rumKnown = rum === rum && rumNormal > 0;
-    const resting = rumKnown && rum <= cfg.restRuminationRatio * rumNormal && rate <= cfg.restActivityRatio * norm && restHour(norm);
-    // Hardly moving, and hardly ruminating — or not moving at all: a cow lying down to ruminate still moves
-    // her head and jaw, which a collar counts; an injured cow down may ruminate a little and lie stock-still.
-    const still =
-      rate <= cfg.maxActivityRatio * norm &&
-      (!rumKnown || rum <= cfg.maxRuminationRatio * rumNormal || (rate <= cfg.stillActivityRatio * norm && rum <= cfg.stillRuminationRatio * rumNormal));
-    if (!resting && !still) return;
-    // Stillness alone counts only in hours she is normally up and about: lying through her usual night is
-    // no sign of trouble.
-    if (!resting && (restHour(norm) || dayMean === null)) activeOnlyRest = true;
-    worst = Math.max(worst, rate / norm);
+  // She has not got up while she hardly moves: at most `maxActivityRatio` of her normal — or, in hours she
+  // normally rests, half her usual rest with her rumination nearly stopped. One quarter-hour's rumination
+  // varies by a third around its hour's, so each reading is held to the rumination lines loosely
+  // (READING_SLACK) and the spell's sums are held to them strictly.
+  const rest = norm > 0 && restHour();
+  const still = norm > 0 && rate <= cfg.maxActivityRatio * norm;
+  const resting = rest && rumKnown && rate <= cfg.restActivityRatio * norm && rum <= READING_SLACK * cfg.restRuminationRatio * rumNormal;
+  if (!still && !resting) {
+    delete s.down;
+    return;
   }
-  if (activeOnlyRest) return;
-  const since = normal.onset('act', first, (r) => r <= cfg.maxActivityRatio, 12) * HOUR_MS;
-  push(raise(alerts, subject, 'down_cow', {
-    at: end * HOUR_MS,
-    since,
+  // A gap in delivery neither ends the spell nor counts towards it; a long one (a backlog still to come)
+  // leaves her state unknown, and the spell starts again.
+  let spell = s.down;
+  if (!spell || from - spell.last > cfg.maxGapMinutes * 60_000) spell = s.down = newSpell(from);
+  spell.last = r.ts;
+  // What counts towards calling her down: readings with rumination (where the collar tells it) under the
+  // line, or, without rumination, stillness in her active hours only — lying through her usual night is no
+  // sign of trouble. Any other reading keeps the spell (she has not got up) but the count starts again.
+  const counts = rumKnown ? rum <= READING_SLACK * Math.max(cfg.maxRuminationRatio, cfg.stillRuminationRatio) * rumNormal : !rest;
+  if (!counts || (spell.countedS > 0 && spell.rumination !== rumKnown)) {
+    Object.assign(spell, newSpell(spell.from), { last: r.ts });
+    if (!counts) return;
+  }
+  spell.rumination = rumKnown;
+  spell.countedS += r.intervalS;
+  spell.act += r.activity;
+  spell.actNormal += norm * hours;
+  if (rumKnown) {
+    spell.rum += r.rumination!;
+    spell.rumNormal += rumNormal * hours;
+  }
+  if (rest) spell.restHours = true;
+  const need = rumKnown ? cfg.hours : cfg.hoursWithoutRumination;
+  if (spell.countedS < need * 3600) return;
+  const actRatio = spell.act / spell.actNormal;
+  const rumRatio = rumKnown ? spell.rum / spell.rumNormal : NaN;
+  // Her spell as a whole. In her active hours: rumination at most half its normal — a cow lying down to
+  // ruminate is resting, not down — or up to three quarters of it while stock-still: an injured cow down may
+  // ruminate a little, but a resting cow moves her head and jaw, which a collar counts. Where the spell
+  // reaches into hours she normally rests: rumination nearly stopped (a resting cow ruminates most of the
+  // time she lies), or stock-still with at most half her rumination.
+  const down = !rumKnown
+    ? true
+    : spell.restHours
+      ? rumRatio <= cfg.restRuminationRatio || (actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.maxRuminationRatio)
+      : rumRatio <= cfg.maxRuminationRatio || (actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.stillRuminationRatio);
+  if (!down) {
+    // Twice the hours and not down: a long rest, not a cow down. The count starts again, so what she did
+    // hours ago cannot dilute what she does now.
+    if (spell.countedS >= 2 * need * 3600) Object.assign(spell, newSpell(spell.from), { last: r.ts });
+    return;
+  }
+  // A constant signal is judged as a collar: not while it covers the spell, nor while an all-zero run has
+  // begun (a flat line starting: a cow down still moves and ruminates a little). One reading is not a
+  // constant signal, however long it is (a collar reporting every two hours).
+  const sig = s.run;
+  if (sig && ((sig.n >= 2 && sig.from <= spell.from) || isFlat(sig))) return;
+  push(raise(s.alerts, s.subject, 'down_cow', {
+    at: r.ts,
+    since: spell.from,
     severity: 'urgent',
-    evidence: { metric: 'activity', ratio: round(worst), ruminationKnown: hasRumination, window: { from: iso(first * HOUR_MS), to: iso(end * HOUR_MS), hours } },
+    evidence: {
+      metric: 'activity',
+      ratio: round(actRatio),
+      ...(rumKnown && { ruminationRatio: round(rumRatio) }),
+      ruminationKnown: rumKnown,
+      window: { from: iso(spell.from), to: iso(r.ts), hours: round((r.ts - spell.from) / HOUR_MS) },
+    },
     cooldownMs: cfg.cooldownHours * HOUR_MS,
   }));
+  delete s.down;
+}
+
+/** How loosely one reading is held to the spell's rumination lines (see judgeDownReading). */
+const READING_SLACK = 1.5;
+
+function newSpell(from: number): DownSpell {
+  return { from, last: from, countedS: 0, act: 0, actNormal: 0, rum: 0, rumNormal: 0, rumination: false, restHours: false };
+}
+
+/** A cow down is up again when an hour of hers reads at least `resolveRatio` of its normal activity. */
+export function judgeDownResolved(ctx: RuleContext, end: number, push: Push): void {
+  const cfg = ctx.rules.downCow;
+  const { history: h, normal } = ctx;
+  const { alerts, subject } = ctx.state;
+  if (!alerts.open.down_cow) return;
+  const last = end - 1;
+  const norm = normal.hourNormal('act', last);
+  const rate = h.rate('act', last, cfg.minCoverage * 3600);
+  if (rate === rate && norm > 0 && rate >= cfg.resolveRatio * norm) {
+    push(resolve(alerts, subject, 'down_cow', { at: end * HOUR_MS, evidence: { metric: 'activity', ratio: round(rate / norm) } }));
+  }
 }

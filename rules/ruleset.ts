@@ -96,9 +96,12 @@ export const RuleSetSchema = z
      * its normal too (a cow lying down to ruminate is resting, not down).
      */
     downCow: z.strictObject({
-      hours: z.int().min(1).max(12),
+      /** Hours of readings she must have been down, judged reading by reading. */
+      hours: z.number().min(0.5).max(12),
       /** Without rumination to tell resting from down, only a longer stillness counts (cows rest 1–3 h at a time). */
-      hoursWithoutRumination: z.int().min(1).max(24),
+      hoursWithoutRumination: z.number().min(0.5).max(24),
+      /** A gap in her readings longer than this ends a spell: her state in it is unknown. */
+      maxGapMinutes: z.number().min(0).max(240),
       maxActivityRatio: z.number().min(0).max(1),
       maxRuminationRatio: z.number().min(0).max(1),
       /** Or: activity at most `stillActivityRatio` (not moving at all) with rumination up to `stillRuminationRatio`. */

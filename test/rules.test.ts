@@ -522,8 +522,43 @@ describe('down_cow', () => {
     expect(up.at - night).toBeLessThanOrEqual(3 * HOUR);
   });
 
+  // Judged reading by reading: a cow going down twenty minutes into an hour is called 1.5 hours of her
+  // readings later, not once two whole clock hours have passed (it was up to 3 h).
+  it('calls a cow going down in the middle of an hour within 2 h, from the reading she went down in', () => {
+    const mid = onset + 20 * 60_000;
+    const down = (t: number) => (t - Q * 1000 >= mid - Q * 1000 && t > mid && t <= mid + 6 * HOUR ? 0.03 : 1);
+    const [up] = firing(run(stream({ days: 12, act: down, rum: (t) => (down(t) < 1 ? 0.3 : 1) })), 'down_cow') as [AlertEvent];
+    expect(up.at - mid).toBeLessThanOrEqual(2 * HOUR);
+    expect(up.since).toBeGreaterThanOrEqual(mid - Q * 1000);
+    expect(up.since).toBeLessThanOrEqual(mid + Q * 1000);
+  });
+
+  // Found on the scorecard: one quarter-hour's rumination swings by a third around its hour's, and each
+  // swing over the line started the count again, so a cow down ruminating at 45 % was called 6 hours late.
+  it('a quarter-hour of rumination over the line does not start the count again; the spell is judged as a whole', () => {
+    let i = 0;
+    const down = downFor(8);
+    const rum = (t: number) => (down(t) < 1 ? (i++ % 3 === 0 ? 0.9 : 0.3) : 1);
+    const [up] = firing(run(stream({ days: 12, act: down, rum })), 'down_cow') as [AlertEvent];
+    expect(up.at - onset).toBeLessThanOrEqual(2 * HOUR);
+    // A cow lying to ruminate at 85 % of her usual, however still, is resting.
+    expect(firing(run(stream({ days: 12, act: down, rum: (t) => (down(t) < 1 ? 0.85 : 1) })), 'down_cow')).toEqual([]);
+  });
+
+  it('finds a cow down at night that still ruminates a little, by her lying stock-still', () => {
+    const night = START + 10 * DAY + 1 * HOUR;
+    const down = (t: number) => (t > night && t <= night + 6 * HOUR ? 0.02 : 1);
+    const [up] = firing(run(stream({ days: 12, act: down, rum: (t) => (down(t) < 1 ? 0.45 : 1) })), 'down_cow') as [AlertEvent];
+    expect(up.at - night).toBeLessThanOrEqual(2 * HOUR);
+    // Lying through her night at a quarter of her usual movement, ruminating less: resting, not down.
+    const quiet = (t: number) => (t > night && t <= night + 6 * HOUR ? 0.25 : 1);
+    expect(firing(run(stream({ days: 12, act: quiet, rum: (t) => (quiet(t) < 1 ? 0.45 : 1) })), 'down_cow')).toEqual([]);
+  });
+
   it('without rumination to tell rest from down, waits for a longer stillness (cows rest 1–3 h at a time)', () => {
     expect(firing(run(stream({ days: 12, rumination: false, act: downFor(3) })), 'down_cow')).toEqual([]);
+    // A real leg-tagged cow lay 4 h 41 min without moving at midday in July, and got up.
+    expect(firing(run(stream({ days: 12, rumination: false, act: downFor(4.6) })), 'down_cow')).toEqual([]);
     const [up] = firing(run(stream({ days: 12, rumination: false, act: downFor(8) })), 'down_cow') as [AlertEvent];
     expect(up.at - onset).toBeLessThanOrEqual(rules.downCow.hoursWithoutRumination * HOUR);
   });

@@ -251,9 +251,9 @@ export class CowDetector implements RuleContext {
     // end of the hour the reading completes, as it would have been live (raised, never resolved, in the
     // past: her newest window says whether it is over). Within two days: older is history, not news.
     const filled = Math.floor((reading.ts - 1) / HOUR_MS) + 1;
-    if (!newest && filled < end && filled >= end - BACKFILL_HOURS) judgeHeat(this, filled, push, true);
+    if (!newest && filled < end && filled >= end - BACKFILL_HOURS) judgeHeat(this, filled, push, reading.intervalS, true);
     if (end !== completedBefore || reading.ts - reading.intervalS * 1000 < end * HOUR_MS) {
-      judgeHeat(this, end, push);
+      judgeHeat(this, end, push, reading.intervalS);
       judgeMissedCycle(this, end, push);
       judgeHealth(this, end, push);
       judgeDownResolved(this, end, push);

@@ -43,7 +43,7 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   const still = norm > 0 && rate <= cfg.maxActivityRatio * norm;
   const resting = rest && rumKnown && rate <= cfg.restActivityRatio * norm && rum <= READING_SLACK * cfg.restRuminationRatio * rumNormal;
   if (!still && !resting) {
-    delete s.down;
+    if (s.down) delete s.down;
     return;
   }
   // A gap in delivery neither ends the spell nor counts towards it; a long one (a backlog still to come)

@@ -1,6 +1,6 @@
 import { raise, resolve } from './alerts.js';
 import { DAY_MS, HOUR_MS } from './baseline.js';
-import type { Push, RuleContext } from './context.js';
+import type { HerdView, Push, RuleContext } from './context.js';
 import { iso, round, windowEvidence } from './evidence.js';
 import type { WindowStats } from './normal.js';
 
@@ -8,9 +8,9 @@ import type { WindowStats } from './normal.js';
  * Heat: a sustained rise of activity over the last completed hours against her normal for those hours (see
  * README.md, "Heat"). `end` is the hour number the window ends at; `at` of a raise or resolve is the end of
  * the window that shows it (event time of the data), not the time of whichever reading completed it.
- * `raiseOnly`: a window in the past, filled in by a backlog: it may show a heat, but not that one is over.
+ * `intervalS`: how often her collar reports (the reading being judged). `raiseOnly`: a window in the past, filled in by a backlog: it may show a heat, but not that one is over.
  */
-export function judgeHeat(ctx: RuleContext, end: number, push: Push, raiseOnly = false): void {
+export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, raiseOnly = false): void {
   const cfg = ctx.rules.heat;
   const herd = ctx.herd;
   const { alerts, subject } = ctx.state;
@@ -39,13 +39,33 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, raiseOnly =
   }
   // The early word: the first few hours of a heat, every one of them well up (a heat is 2-4x her normal from
   // its first hours). Said hours before the 6-hour window fills, so the insemination window is not half gone.
+  // Where the collar tells rumination, after 2 hours when it agrees: a cow in heat ruminates a fifth less
+  // (Reith & Hoy 2012). A weaker second witness than it sounds, as any busy spell leaves less time to chew,
+  // and tried only on the simulator: no real export with rumination was at hand. Without rumination, 2
+  // busy hours are too common on real cows (three leg-tagged cows: 6 heats in 4.5 cow-months with 3 hours,
+  // 8-10 with 2), so it takes 3.
   // Only with every hour of the full window known: after a gap (a backlog still to come) her onset cannot be
   // placed yet, and the insemination advice would be as late as the gap is long.
   const early = cfg.early;
+  // Her collar reports often enough that a few hours are several readings: one or two long readings are one
+  // or two draws of noise, not the first hours of a heat (on the scorecard, collars reporting every 1-2 hours
+  // raised most of the false early words).
+  const earlyOk = intervalS <= early.maxIntervalMinutes * 60;
+  const rumHours = earlyOk && early.withRumination.hours > 0 && ctx.history.covered('rum', end - 1) > 0 ? early.withRumination.hours : 0;
   // Each of its hours mostly covered: one wild reading spread thin over the edge of an hour is not an hour.
-  if (!w && early.hours > 0 && hotHoursAtMost(ctx, end, early.hours, early.hotRatio, 0.75 * 3600) >= early.hours && everyHourKnown(ctx, end, cfg.windowHours)) {
-    const e = judge(early.hours, early.hotRatio);
-    if (e && e.ratio >= early.minRatio && e.z >= early.minZ && e.hotHours >= early.hours) w = e;
+  if (!w && earlyOk && (rumHours || early.hours) > 0 && everyHourKnown(ctx, end, cfg.windowHours)) {
+    // A few hours are as easily a herd's as hers (feed pushed up late, a pasture move, a milking moved): no
+    // early word in a herd's busy hour.
+    const earlyWord = (hours: number, hotRatio: number, minRatio: number) => {
+      const e = judge(hours, hotRatio);
+      return e && e.ratio >= minRatio && e.z >= early.minZ && e.hotHours >= hours && !(herd && busyAny(herd, end, hours)) ? e : null;
+    };
+    const wr = early.withRumination;
+    if (rumHours && rumHours < early.hours && hotHoursAtMost(ctx, end, rumHours, wr.hotRatio, 0.75 * 3600) >= rumHours) {
+      const rum = ctx.normal.window('rum', rumHours, end);
+      if (rum && rum.coverage >= cfg.minCoverage && rum.ratio <= wr.maxRuminationRatio) w = earlyWord(rumHours, wr.hotRatio, wr.minRatio);
+    }
+    if (!w && early.hours > 0 && hotHoursAtMost(ctx, end, early.hours, early.hotRatio, 0.75 * 3600) >= early.hours) w = earlyWord(early.hours, early.hotRatio, early.minRatio);
   }
   if (!w) return;
   const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio, 3 * cfg.windowHours) * HOUR_MS;
@@ -97,6 +117,11 @@ function hotHoursAtMost(ctx: RuleContext, end: number, hours: number, hotRatio: 
     if (rate === rate && rate >= hotRatio * ctx.normal.hourNormal('act', t)) hot++;
   }
   return hot;
+}
+
+function busyAny(herd: HerdView, end: number, hours: number): boolean {
+  for (let t = end - hours; t < end; t++) if (herd.busyHour(t)) return true;
+  return false;
 }
 
 function everyHourKnown(ctx: RuleContext, end: number, hours: number): boolean {

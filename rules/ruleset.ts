@@ -45,7 +45,19 @@ export const RuleSetSchema = z
        * The early word: the last `hours` completed hours each at `hotRatio` times her normal or more, together
        * `minRatio` times and `minZ` spreads above it. 0 hours: only the full window speaks.
        */
-      early: z.strictObject({ hours: z.int().min(0).max(12), hotRatio: ratio, minRatio: ratio, minZ: z.number() }),
+      early: z.strictObject({
+        hours: z.int().min(0).max(12),
+        hotRatio: ratio,
+        minRatio: ratio,
+        minZ: z.number(),
+        /**
+         * Where the collar tells rumination: after `hours` already, each at `hotRatio`, together `minRatio`,
+         * with rumination at most `maxRuminationRatio` of its normal. 0 hours: off.
+         */
+        withRumination: z.strictObject({ hours: z.int().min(0).max(12), hotRatio: ratio, minRatio: ratio, maxRuminationRatio: ratio }),
+        /** Only for collars reporting at least this often: a few hours must be several readings. */
+        maxIntervalMinutes: z.number().min(0).max(240),
+      }),
       /** No heat this many days after her last one (a cycle runs 18-24): a missed cycle. 0: not told. */
       missedCycle: z.strictObject({ afterDays: z.number().min(0).max(60) }),
     }),
@@ -157,7 +169,18 @@ export const RuleSetSchema = z
 export type RuleSet = z.infer<typeof RuleSetSchema>;
 
 /** Deep-partial overrides as a farm's config states them; validated only after merging onto the defaults. */
-export type RuleOverrides = { [K in keyof RuleSet]?: Partial<RuleSet[K]> };
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+export type RuleOverrides = DeepPartial<RuleSet>;
+
+const isPlain = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+
+/** Overrides laid over the defaults at any depth: a farm names only what it changes (`heat.early.hours`). */
+function mergeDeep(base: unknown, over: unknown): unknown {
+  if (!isPlain(base) || !isPlain(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeDeep(base[k], v);
+  return out;
+}
 
 export const DEFAULT_RULES: RuleSet = Object.freeze(RuleSetSchema.parse(defaults));
 
@@ -170,14 +193,7 @@ export class RuleSetError extends Error {
 }
 
 export function resolveRules(overrides: unknown = {}): RuleSet {
-  const merged: Record<string, unknown> = structuredClone(DEFAULT_RULES);
-  if (overrides !== null && typeof overrides === 'object') {
-    for (const [section, values] of Object.entries(overrides)) {
-      const base = merged[section];
-      merged[section] =
-        base && typeof base === 'object' && values && typeof values === 'object' ? { ...base, ...values } : values;
-    }
-  }
+  const merged = mergeDeep(structuredClone(DEFAULT_RULES), overrides);
   const parsed = RuleSetSchema.safeParse(merged);
   if (!parsed.success) {
     throw new RuleSetError(parsed.error.issues.map((i) => `rules.${i.path.join('.')}: ${i.message}`));

@@ -26,7 +26,7 @@ describe('cowbell eval: the detection scorecard', () => {
   });
 
   it('a rule change shows in the score: heat thresholds out of reach find no heat', () => {
-    const s = scoreScenario(resolveRules({ heat: { minRatio: 50, resolveRatio: 1.3, early: { hours: 3, hotRatio: 2, minRatio: 50, minZ: 4 } } }), { seed: 11, cows: 20, days: 30 });
+    const s = scoreScenario(resolveRules({ heat: { minRatio: 50, early: { minRatio: 50, withRumination: { minRatio: 50 } } } }), { seed: 11, cows: 20, days: 30 });
     expect(s.byType.heat!.found).toBe(0);
   });
 

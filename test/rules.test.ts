@@ -112,7 +112,7 @@ describe('heat', () => {
     // Three hours well up all the way are the first hours of a heat: said early, on purpose (a heat lasts
     // 8-20 h; the insemination window opens 12 h after its onset).
     expect(firing(run(stream({ days: 12, act: during(onset, onset + 3 * HOUR, 5) })), 'heat')).toHaveLength(1);
-    const noEarly = new FarmDetector('farm', resolveRules({ heat: { early: { hours: 0, hotRatio: 2, minRatio: 2.5, minZ: 4 } } }));
+    const noEarly = new FarmDetector('farm', resolveRules({ heat: { early: { hours: 0, withRumination: { hours: 0 } } } }));
     expect(firing(run(stream({ days: 12, act: during(onset, onset + 3 * HOUR, 5) }), noEarly))).toEqual([]);
   });
 
@@ -227,6 +227,41 @@ describe('herd-wide events', () => {
     // The same group judged cow by cow, without its herd, calls the move a heat.
     const alone = cows.slice(1, 8).flatMap((rs) => firing(run(rs), 'heat'));
     expect(alone.length).toBeGreaterThan(0);
+  });
+});
+
+describe('the early heat word', () => {
+  const onset = START + 10 * DAY + 9 * HOUR;
+  const heatAt = (o: Partial<StreamOpts>) => firing(run(stream({ days: 12, act: during(onset, onset + 14 * HOUR, 3), ...o })), 'heat')[0]!.at - onset;
+
+  it('comes after 2 hot hours when her rumination is down as well, after 3 without it', () => {
+    expect(heatAt({ rum: during(onset, onset + 14 * HOUR, 0.75) })).toBe(2 * HOUR);
+    expect(heatAt({})).toBe(3 * HOUR);
+    expect(heatAt({ rumination: false })).toBe(3 * HOUR);
+  });
+
+  // Found on the scorecard: on a collar reporting every 2 hours, the 2 hours of the early word were one
+  // reading, one draw of noise; most false early words came from such collars.
+  it('is not said on one long reading: a collar reporting every 2 hours waits for the full window', () => {
+    const from = onset + HOUR; // on the collar's 2-hour grid
+    const up = (t: number) => (t > from && t <= from + 2 * HOUR ? 3 : 1);
+    const quarter = stream({ days: 12, act: up, rum: (t) => (up(t) > 1 ? 0.7 : 1) });
+    const twoHourly: Reading[] = [];
+    for (let i = 7; i < quarter.length; i += 8) {
+      const part = quarter.slice(i - 7, i + 1);
+      twoHourly.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: 7200, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
+    }
+    expect(twoHourly.some((r) => r.ts === from + 2 * HOUR)).toBe(true);
+    expect(firing(run(twoHourly), 'heat')).toEqual([]);
+  });
+
+  // Found on the scorecard: with 2 hours, the early word was said for many cows in a herd-wide busy spell.
+  it("is not said in the herd's busy hours: a busy spell of the whole herd raises no heat", () => {
+    const spell = (t: number) => (t > onset && t <= onset + 3 * HOUR ? 3 : 1);
+    const rum = (t: number) => (t > onset && t <= onset + 3 * HOUR ? 0.7 : 1);
+    const herd = Array.from({ length: 20 }, (_, i) => stream({ collarId: `H${i}`, days: 12, seed: 60 + i, act: spell, rum }));
+    const merged = herd.flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    expect(firing(run(merged), 'heat')).toEqual([]);
   });
 });
 

@@ -40,6 +40,10 @@ export interface DownSpell {
   actNormal: number;
   rum: number;
   rumNormal: number;
+  /** The quarter-hour being gathered, to hold it to the rumination lines loosely (down-cow.ts). */
+  chunkS: number;
+  chunkRum: number;
+  chunkRumNormal: number;
   /** Whether the counted readings told rumination. */
   rumination: boolean;
   /** Whether the counted readings reach into hours she normally rests. */

@@ -37,7 +37,7 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   };
   // She has not got up while she hardly moves: at most `maxActivityRatio` of her normal — or, in hours she
   // normally rests, half her usual rest with her rumination nearly stopped. One quarter-hour's rumination
-  // varies by a third around its hour's, so each reading is held to the rumination lines loosely
+  // varies by a third around its hour's, so each quarter-hour is held to the rumination lines loosely
   // (READING_SLACK) and the spell's sums are held to them strictly.
   const rest = norm > 0 && restHour();
   const still = norm > 0 && rate <= cfg.maxActivityRatio * norm;
@@ -51,13 +51,12 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   let spell = s.down;
   if (!spell || from - spell.last > cfg.maxGapMinutes * 60_000) spell = s.down = newSpell(from);
   spell.last = r.ts;
-  // What counts towards calling her down: readings with rumination (where the collar tells it) under the
-  // line, or, without rumination, stillness in her active hours only — lying through her usual night is no
-  // sign of trouble. Any other reading keeps the spell (she has not got up) but the count starts again.
-  const counts = rumKnown ? rum <= READING_SLACK * Math.max(cfg.maxRuminationRatio, cfg.stillRuminationRatio) * rumNormal : !rest;
-  if (!counts || (spell.countedS > 0 && spell.rumination !== rumKnown)) {
-    Object.assign(spell, newSpell(spell.from), { last: r.ts });
-    if (!counts) return;
+  // What counts towards calling her down: readings with rumination (where the collar tells it), or, without
+  // rumination, stillness in her active hours only — lying through her usual night is no sign of trouble.
+  // Any other reading keeps the spell (she has not got up) but the count starts again.
+  if ((!rumKnown && rest) || (spell.countedS > 0 && spell.rumination !== rumKnown)) {
+    resetCount(spell, r.ts);
+    if (!rumKnown) return;
   }
   spell.rumination = rumKnown;
   spell.countedS += r.intervalS;
@@ -66,6 +65,19 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   if (rumKnown) {
     spell.rum += r.rumination!;
     spell.rumNormal += rumNormal * hours;
+    // A quarter of an hour at a time (a minute's rumination is a tenth or two, all rounding), her rumination
+    // well over the lines starts the count again: a cow lying to chew, then going down, is judged from then.
+    spell.chunkS += r.intervalS;
+    spell.chunkRum += r.rumination!;
+    spell.chunkRumNormal += rumNormal * hours;
+    if (spell.chunkS >= CHUNK_S) {
+      const over = spell.chunkRum > READING_SLACK * Math.max(cfg.maxRuminationRatio, cfg.stillRuminationRatio) * spell.chunkRumNormal;
+      spell.chunkS = spell.chunkRum = spell.chunkRumNormal = 0;
+      if (over) {
+        resetCount(spell, r.ts);
+        return;
+      }
+    }
   }
   if (rest) spell.restHours = true;
   const need = rumKnown ? cfg.hours : cfg.hoursWithoutRumination;
@@ -85,7 +97,7 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   if (!down) {
     // Twice the hours and not down: a long rest, not a cow down. The count starts again, so what she did
     // hours ago cannot dilute what she does now.
-    if (spell.countedS >= 2 * need * 3600) Object.assign(spell, newSpell(spell.from), { last: r.ts });
+    if (spell.countedS >= 2 * need * 3600) resetCount(spell, r.ts);
     return;
   }
   // A constant signal is judged as a collar: not while it covers the spell, nor while an all-zero run has
@@ -109,11 +121,17 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   delete s.down;
 }
 
-/** How loosely one reading is held to the spell's rumination lines (see judgeDownReading). */
+/** How loosely a quarter-hour is held to the spell's rumination lines (see judgeDownReading). */
 const READING_SLACK = 1.5;
+const CHUNK_S = 15 * 60;
 
 function newSpell(from: number): DownSpell {
-  return { from, last: from, countedS: 0, act: 0, actNormal: 0, rum: 0, rumNormal: 0, rumination: false, restHours: false };
+  return { from, last: from, countedS: 0, act: 0, actNormal: 0, rum: 0, rumNormal: 0, chunkS: 0, chunkRum: 0, chunkRumNormal: 0, rumination: false, restHours: false };
+}
+
+/** The spell goes on (she has not got up), but what counts towards calling her down starts again. */
+function resetCount(spell: DownSpell, last: number): void {
+  Object.assign(spell, newSpell(spell.from), { last });
 }
 
 /** A cow down is up again when an hour of hers reads at least `resolveRatio` of its normal activity. */

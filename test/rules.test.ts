@@ -580,6 +580,22 @@ describe('down_cow', () => {
     expect(firing(run(stream({ days: 12, act: down, rum: (t) => (down(t) < 1 ? 0.85 : 1) })), 'down_cow')).toEqual([]);
   });
 
+  // Found on a fresh scorecard seed: on a collar reporting every minute, a minute's rumination is a tenth or
+  // two (all rounding), and each minute over the line started the count again, so she was never called.
+  it('finds a cow down on a collar reporting every minute, whose rumination is all rounding', () => {
+    const minutes = stream({ days: 12, act: downFor(8), rum: (t) => (downFor(8)(t) < 1 ? 0.45 : 1) }).flatMap((r, i) =>
+      Array.from({ length: 15 }, (_, k): Reading => ({
+        collarId: 'C1',
+        ts: r.ts - (14 - k) * 60_000,
+        intervalS: 60,
+        activity: Math.round((r.activity / 15) * (0.5 + ((i * 15 + k) % 7) / 6)),
+        rumination: Math.round((r.rumination! / 15) * (0.4 + ((i * 15 + k) % 5) / 3.3) * 10) / 10,
+      })),
+    );
+    const [up] = firing(run(minutes), 'down_cow') as [AlertEvent];
+    expect(up.at - onset).toBeLessThanOrEqual(2 * HOUR);
+  });
+
   it('finds a cow down at night that still ruminates a little, by her lying stock-still', () => {
     const night = START + 10 * DAY + 1 * HOUR;
     const down = (t: number) => (t > night && t <= night + 6 * HOUR ? 0.02 : 1);

@@ -589,7 +589,8 @@ describe('down_cow', () => {
         ts: r.ts - (14 - k) * 60_000,
         intervalS: 60,
         activity: Math.round((r.activity / 15) * (0.5 + ((i * 15 + k) % 7) / 6)),
-        rumination: Math.round((r.rumination! / 15) * (0.4 + ((i * 15 + k) % 5) / 3.3) * 10) / 10,
+        // Down, she chews a whole minute now and then (a third of her usual in all); up, as the stream has it.
+        rumination: downFor(8)(r.ts) < 1 ? ((i * 15 + k) % 7 === 0 ? 1 : 0) : Math.round((r.rumination! / 15) * 10) / 10,
       })),
     );
     const [up] = firing(run(minutes), 'down_cow') as [AlertEvent];

@@ -161,7 +161,7 @@ export const ConfigSchema = z.strictObject({
   recipients: z.array(RecipientSchema).prefault([{ name: 'console', channel: 'console' }]),
   escalation: z.array(EscalationSchema).default([]),
   notify: NotifySchema,
-  /** Overrides of the default rule set (rules/default-rules.json), section by section. */
+  /** Overrides of the default rule set (rules/default-rules.json): name only what changes, at any depth (`heat: { early: { hours: 2 } }`). */
   rules: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })

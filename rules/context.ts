@@ -30,24 +30,30 @@ export interface CowState {
 }
 
 export interface DownSpell {
-  /** Start of the first reading's interval and the end of the newest, event time. */
-  from: number;
+  /** Start of the spell (null until a still quarter-hour begins it) and the end of her newest reading. */
+  from: number | null;
   last: number;
-  /** What counts towards calling her down (down-cow.ts): seconds covered, and sums of her activity and
-   * rumination against their normal over them. */
+  /** The quarter-hour being gathered (down-cow.ts judges a quarter-hour at a time). */
+  chunkFrom: number;
+  chunkS: number;
+  chunkAct: number;
+  chunkActNormal: number;
+  chunkRum: number;
+  chunkRumNormal: number;
+  chunkNoRum: boolean;
+  chunkRest: boolean;
+  /**
+   * What counts towards calling her down: since when, seconds, sums of activity and rumination and of their
+   * normal, seconds in hours she normally rests, and whether rumination was told.
+   */
+  countFrom: number;
   countedS: number;
   act: number;
   actNormal: number;
   rum: number;
   rumNormal: number;
-  /** The quarter-hour being gathered, to hold it to the rumination lines loosely (down-cow.ts). */
-  chunkS: number;
-  chunkRum: number;
-  chunkRumNormal: number;
-  /** Whether the counted readings told rumination. */
+  restS: number;
   rumination: boolean;
-  /** Whether the counted readings reach into hours she normally rests. */
-  restHours: boolean;
 }
 
 export interface SignalRun {

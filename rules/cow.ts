@@ -3,7 +3,7 @@ import { DAY_MS, HOUR_MS } from './baseline.js';
 import { judgeBattery } from './battery.js';
 import { judgeImpossible, judgeSignal } from './collar-fault.js';
 import type { CowState, HerdView, Push, RuleContext } from './context.js';
-import { judgeDownReading, judgeDownResolved } from './down-cow.js';
+import { judgeDownLate, judgeDownReading, judgeDownResolved } from './down-cow.js';
 import { judgeHealth } from './health.js';
 import { judgeHeat, judgeMissedCycle } from './heat.js';
 import { CowHistory } from './history.js';
@@ -241,7 +241,10 @@ export class CowDetector implements RuleContext {
     // A collar known to be faulty says nothing about the cow: her rules wait until it reads true again.
     const end = Math.floor(s.lastTs! / HOUR_MS);
     if (faulty) return true;
-    if (newest && !impossible) judgeDownReading(this, reading, push);
+    if (!impossible) {
+      if (newest) judgeDownReading(this, reading, push);
+      else judgeDownLate(this, reading);
+    }
     if (completedBefore !== null && end > completedBefore) {
       // After two days without a word her trend says little about her now: it starts again.
       if (end - completedBefore > 48) delete s.trend;

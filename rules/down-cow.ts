@@ -22,116 +22,142 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   const t = Math.floor((from + r.ts) / 2 / HOUR_MS);
   const norm = normal.hourNormal('act', t);
   const hours = r.intervalS / 3600;
-  const rate = r.activity / hours;
   const rumNormal = r.rumination === undefined ? 0 : normal.hourNormal('rum', t);
   const rumKnown = rumNormal > 0;
-  const rum = rumKnown ? r.rumination! / hours : NaN;
-  let dayMean: number | null | undefined;
-  // Whether she normally rests in this hour: her normal for it well under her mean hourly rate.
-  const restHour = () => {
-    if (dayMean === undefined) {
-      const end = ctx.history.newest ?? t;
-      dayMean = normal.stretchNormal('act', end - 24, end - 1)?.median ?? null;
-    }
-    return dayMean !== null && norm < cfg.activeShare * dayMean;
-  };
-  // She has not got up while she hardly moves: at most `maxActivityRatio` of her normal — or, in hours she
-  // normally rests, half her usual rest with her rumination nearly stopped. One quarter-hour's rumination
-  // varies by a third around its hour's, so each quarter-hour is held to the rumination lines loosely
-  // (READING_SLACK) and the spell's sums are held to them strictly.
-  const rest = norm > 0 && restHour();
-  const still = norm > 0 && rate <= cfg.maxActivityRatio * norm;
-  const resting = rest && rumKnown && rate <= cfg.restActivityRatio * norm && rum <= READING_SLACK * cfg.restRuminationRatio * rumNormal;
-  if (!still && !resting) {
+  // A gap in delivery longer than `maxGapMinutes` (a backlog still to come) leaves her state unknown.
+  let d = s.down;
+  if (d && from - d.last > cfg.maxGapMinutes * 60_000) d = undefined;
+  // Most readings of most cows: a quarter-hour or longer, and she moves. Nothing is kept.
+  if (norm <= 0 || (!d && r.intervalS >= CHUNK_S && r.activity > cfg.maxActivityRatio * norm * hours && !maybeResting(ctx, r, norm, rumNormal))) {
     if (s.down) delete s.down;
     return;
   }
-  // A gap in delivery neither ends the spell nor counts towards it; a long one (a backlog still to come)
-  // leaves her state unknown, and the spell starts again.
-  let spell = s.down;
-  if (!spell || from - spell.last > cfg.maxGapMinutes * 60_000) spell = s.down = newSpell(from);
-  spell.last = r.ts;
-  // What counts towards calling her down: readings with rumination (where the collar tells it), or, without
-  // rumination, stillness in her active hours only — lying through her usual night is no sign of trouble.
-  // Any other reading keeps the spell (she has not got up) but the count starts again.
-  if ((!rumKnown && rest) || (spell.countedS > 0 && spell.rumination !== rumKnown)) {
-    resetCount(spell, r.ts);
-    if (!rumKnown) return;
-  }
-  spell.rumination = rumKnown;
-  spell.countedS += r.intervalS;
-  spell.act += r.activity;
-  spell.actNormal += norm * hours;
+  d ??= s.down = newSpell();
+  d.last = r.ts;
+  // Judged a quarter-hour at a time: a minute's activity is a count or two and its rumination a tenth or two,
+  // all rounding, and one quarter-hour's rumination swings by a third around its hour's.
+  if (d.chunkS === 0) d.chunkFrom = from;
+  d.chunkS += r.intervalS;
+  d.chunkAct += r.activity;
+  d.chunkActNormal += norm * hours;
   if (rumKnown) {
-    spell.rum += r.rumination!;
-    spell.rumNormal += rumNormal * hours;
-    // A quarter of an hour at a time (a minute's rumination is a tenth or two, all rounding), her rumination
-    // well over the lines starts the count again: a cow lying to chew, then going down, is judged from then.
-    spell.chunkS += r.intervalS;
-    spell.chunkRum += r.rumination!;
-    spell.chunkRumNormal += rumNormal * hours;
-    if (spell.chunkS >= CHUNK_S) {
-      const over = spell.chunkRum > READING_SLACK * Math.max(cfg.maxRuminationRatio, cfg.stillRuminationRatio) * spell.chunkRumNormal;
-      spell.chunkS = spell.chunkRum = spell.chunkRumNormal = 0;
-      if (over) {
-        resetCount(spell, r.ts);
-        return;
-      }
-    }
+    d.chunkRum += r.rumination!;
+    d.chunkRumNormal += rumNormal * hours;
+  } else d.chunkNoRum = true;
+  if (restHour(ctx, norm)) d.chunkRest = true;
+  if (d.chunkS < CHUNK_S) return;
+  const q = { from: d.chunkFrom, s: d.chunkS, act: d.chunkAct, actNormal: d.chunkActNormal, rum: d.chunkRum, rumNormal: d.chunkRumNormal, rumKnown: !d.chunkNoRum, rest: d.chunkRest };
+  Object.assign(d, EMPTY_CHUNK);
+  // She has not got up while she hardly moves: at most `maxActivityRatio` of her normal — or, in hours she
+  // normally rests, a little under her usual rest with her rumination nearly stopped.
+  const still = q.act <= cfg.maxActivityRatio * q.actNormal;
+  const resting = q.rest && q.rumKnown && q.act <= cfg.restActivityRatio * q.actNormal && q.rum <= READING_SLACK * cfg.restRuminationRatio * q.rumNormal;
+  if (!still && !resting) {
+    delete s.down;
+    return;
   }
-  if (rest) spell.restHours = true;
-  const need = rumKnown ? cfg.hours : cfg.hoursWithoutRumination;
-  if (spell.countedS < need * 3600) return;
-  const actRatio = spell.act / spell.actNormal;
-  const rumRatio = rumKnown ? spell.rum / spell.rumNormal : NaN;
+  d.from ??= q.from;
+  // What counts towards calling her down: quarter-hours with rumination (where the collar tells it) at most
+  // three quarters of its normal — a cow lying to chew, then going down, is judged from then — or, without
+  // rumination, stillness in her active hours only: lying through her usual night is no sign of trouble.
+  // Any other quarter-hour keeps the spell (she has not got up) but the count starts again.
+  const chewing = q.rumKnown && q.rum > cfg.stillRuminationRatio * q.rumNormal;
+  if ((!q.rumKnown && q.rest) || chewing || (d.countedS > 0 && d.rumination !== q.rumKnown)) {
+    resetCount(d);
+    if ((!q.rumKnown && q.rest) || chewing) return;
+  }
+  if (d.countedS === 0) d.countFrom = q.from;
+  d.rumination = q.rumKnown;
+  d.countedS += q.s;
+  d.act += q.act;
+  d.actNormal += q.actNormal;
+  d.rum += q.rum;
+  d.rumNormal += q.rumNormal;
+  if (q.rest) d.restS += q.s;
+  const need = q.rumKnown ? cfg.hours : cfg.hoursWithoutRumination;
+  // Her readings cover most of the time counted: stillness either side of a stretch not heard is not one
+  // spell (she may have been up in between, and those readings may come late).
+  if (d.countedS < need * 3600 || d.countedS * 1000 < MIN_COVER * (r.ts - d.countFrom)) return;
+  const actRatio = d.act / d.actNormal;
+  const rumRatio = q.rumKnown ? d.rum / d.rumNormal : NaN;
   // Her spell as a whole. In her active hours: rumination at most half its normal — a cow lying down to
   // ruminate is resting, not down — or up to three quarters of it while stock-still: an injured cow down may
-  // ruminate a little, but a resting cow moves her head and jaw, which a collar counts. Where the spell
-  // reaches into hours she normally rests: rumination nearly stopped (a resting cow ruminates most of the
-  // time she lies), or stock-still with at most half her rumination.
-  const down = !rumKnown
+  // ruminate a little, but a resting cow moves her head and jaw, which a collar counts. Where most of it lies
+  // in hours she normally rests: rumination nearly stopped (a resting cow ruminates most of the time she
+  // lies), or stock-still with at most half her rumination.
+  const down = !q.rumKnown
     ? true
-    : spell.restHours
+    : d.restS * 2 > d.countedS
       ? rumRatio <= cfg.restRuminationRatio || (actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.maxRuminationRatio)
       : rumRatio <= cfg.maxRuminationRatio || (actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.stillRuminationRatio);
   if (!down) {
     // Twice the hours and not down: a long rest, not a cow down. The count starts again, so what she did
     // hours ago cannot dilute what she does now.
-    if (spell.countedS >= 2 * need * 3600) resetCount(spell, r.ts);
+    if (d.countedS >= 2 * need * 3600) resetCount(d);
     return;
   }
   // A constant signal is judged as a collar: not while it covers the spell, nor while an all-zero run has
   // begun (a flat line starting: a cow down still moves and ruminates a little). One reading is not a
   // constant signal, however long it is (a collar reporting every two hours).
   const sig = s.run;
-  if (sig && ((sig.n >= 2 && sig.from <= spell.from) || isFlat(sig))) return;
+  if (sig && ((sig.n >= 2 && sig.from <= d.from) || isFlat(sig))) return;
+  const since = d.from;
+  delete s.down;
   push(raise(s.alerts, s.subject, 'down_cow', {
     at: r.ts,
-    since: spell.from,
+    since,
     severity: 'urgent',
     evidence: {
       metric: 'activity',
       ratio: round(actRatio),
-      ...(rumKnown && { ruminationRatio: round(rumRatio) }),
-      ruminationKnown: rumKnown,
-      window: { from: iso(spell.from), to: iso(r.ts), hours: round((r.ts - spell.from) / HOUR_MS) },
+      ...(q.rumKnown && { ruminationRatio: round(rumRatio) }),
+      ruminationKnown: q.rumKnown,
+      window: { from: iso(since), to: iso(r.ts), hours: round((r.ts - since) / HOUR_MS) },
     },
     cooldownMs: cfg.cooldownHours * HOUR_MS,
   }));
-  delete s.down;
 }
 
-/** How loosely a quarter-hour is held to the spell's rumination lines (see judgeDownReading). */
+/**
+ * A reading that comes late, for a stretch her spell has passed over: if she moved in it, she got up, and the
+ * stillness either side of it is not one spell.
+ */
+export function judgeDownLate(ctx: RuleContext, r: Reading): void {
+  const d = ctx.state.down;
+  if (!d || d.from === null || r.ts <= d.from) return;
+  const from = r.ts - r.intervalS * 1000;
+  const norm = ctx.normal.hourNormal('act', Math.floor((from + r.ts) / 2 / HOUR_MS));
+  if (norm > 0 && r.intervalS >= CHUNK_S && r.activity > ctx.rules.downCow.maxActivityRatio * norm * (r.intervalS / 3600)) delete ctx.state.down;
+}
+
+/** Whether she normally rests in the hour: her normal for it well under her mean hourly rate. */
+function restHour(ctx: RuleContext, norm: number): boolean {
+  const end = ctx.history.newest;
+  if (end === null) return false;
+  const day = ctx.normal.stretchNormal('act', end - 24, end - 1);
+  return !!day && norm < ctx.rules.downCow.activeShare * day.median;
+}
+
+function maybeResting(ctx: RuleContext, r: Reading, norm: number, rumNormal: number): boolean {
+  return rumNormal > 0 && r.activity <= ctx.rules.downCow.restActivityRatio * norm * (r.intervalS / 3600) && restHour(ctx, norm);
+}
+
+/** How loosely a quarter-hour is held to the rest line of rumination (see judgeDownReading). */
 const READING_SLACK = 1.5;
 const CHUNK_S = 15 * 60;
+/** The share of the counted time her readings must cover. */
+const MIN_COVER = 0.75;
 
-function newSpell(from: number): DownSpell {
-  return { from, last: from, countedS: 0, act: 0, actNormal: 0, rum: 0, rumNormal: 0, chunkS: 0, chunkRum: 0, chunkRumNormal: 0, rumination: false, restHours: false };
+const EMPTY_CHUNK = { chunkFrom: 0, chunkS: 0, chunkAct: 0, chunkActNormal: 0, chunkRum: 0, chunkRumNormal: 0, chunkNoRum: false, chunkRest: false };
+const EMPTY_COUNT = { countFrom: 0, countedS: 0, act: 0, actNormal: 0, rum: 0, rumNormal: 0, restS: 0, rumination: false };
+
+function newSpell(): DownSpell {
+  return { from: null, last: 0, ...EMPTY_CHUNK, ...EMPTY_COUNT };
 }
 
 /** The spell goes on (she has not got up), but what counts towards calling her down starts again. */
-function resetCount(spell: DownSpell, last: number): void {
-  Object.assign(spell, newSpell(spell.from), { last });
+function resetCount(d: DownSpell): void {
+  Object.assign(d, EMPTY_COUNT);
 }
 
 /** A cow down is up again when an hour of hers reads at least `resolveRatio` of its normal activity. */

@@ -161,7 +161,8 @@ export const RuleSetSchema = z
     if (r.heat.minHotHours > r.heat.windowHours) bad(['heat', 'minHotHours'], 'must not exceed heat.windowHours');
     if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.ruminationMaxRatio, r.health.bothMaxRatio))
       bad(['health', 'resolveRatio'], 'must be above the firing ratios (hysteresis)');
-    if (r.downCow.resolveRatio <= r.downCow.maxActivityRatio) bad(['downCow', 'resolveRatio'], 'must be above downCow.maxActivityRatio (hysteresis)');
+    if (r.downCow.resolveRatio <= Math.max(r.downCow.maxActivityRatio, r.downCow.restActivityRatio))
+      bad(['downCow', 'resolveRatio'], 'must be above downCow.maxActivityRatio and downCow.restActivityRatio (hysteresis)');
     if (r.batteryLow.resolveAbovePct < r.batteryLow.belowPct)
       bad(['batteryLow', 'resolveAbovePct'], 'must be at least batteryLow.belowPct');
   });
@@ -193,7 +194,7 @@ export class RuleSetError extends Error {
 }
 
 export function resolveRules(overrides: unknown = {}): RuleSet {
-  const merged = mergeDeep(structuredClone(DEFAULT_RULES), overrides);
+  const merged = mergeDeep(structuredClone(DEFAULT_RULES), overrides ?? {});
   const parsed = RuleSetSchema.safeParse(merged);
   if (!parsed.success) {
     throw new RuleSetError(parsed.error.issues.map((i) => `rules.${i.path.join('.')}: ${i.message}`));

@@ -573,28 +573,54 @@ describe('down_cow', () => {
   it('a quarter-hour of rumination over the line does not start the count again; the spell is judged as a whole', () => {
     let i = 0;
     const down = downFor(8);
-    const rum = (t: number) => (down(t) < 1 ? (i++ % 3 === 0 ? 0.9 : 0.3) : 1);
+    const rum = (t: number) => (down(t) < 1 ? (i++ % 3 === 0 ? 0.7 : 0.3) : 1);
     const [up] = firing(run(stream({ days: 12, act: down, rum })), 'down_cow') as [AlertEvent];
     expect(up.at - onset).toBeLessThanOrEqual(2 * HOUR);
+    // Found in a second read: a cow lying stock-still to chew at her usual rate for an hour, then dozing for
+    // half an hour, was called down on the sums. Chewing starts the count again.
+    const chewThenDoze = (t: number) => (t > onset && t <= onset + HOUR ? 0.95 : t > onset + HOUR && t <= onset + 1.5 * HOUR ? 0 : 1);
+    const lying = (t: number) => (t > onset && t <= onset + 1.5 * HOUR ? 0.06 : 1);
+    expect(firing(run(stream({ days: 12, act: lying, rum: chewThenDoze })), 'down_cow')).toEqual([]);
     // A cow lying to ruminate at 85 % of her usual, however still, is resting.
     expect(firing(run(stream({ days: 12, act: down, rum: (t) => (down(t) < 1 ? 0.85 : 1) })), 'down_cow')).toEqual([]);
   });
 
-  // Found on a fresh scorecard seed: on a collar reporting every minute, a minute's rumination is a tenth or
-  // two (all rounding), and each minute over the line started the count again, so she was never called.
+  // Found on a fresh scorecard seed and in a second read: on a collar reporting every minute, a minute's
+  // rumination is a tenth or two and its activity a count or two (all rounding); each minute over a line
+  // started the count again or ended the spell, so she was never called.
   it('finds a cow down on a collar reporting every minute, whose rumination is all rounding', () => {
     const minutes = stream({ days: 12, act: downFor(8), rum: (t) => (downFor(8)(t) < 1 ? 0.45 : 1) }).flatMap((r, i) =>
       Array.from({ length: 15 }, (_, k): Reading => ({
         collarId: 'C1',
         ts: r.ts - (14 - k) * 60_000,
         intervalS: 60,
-        activity: Math.round((r.activity / 15) * (0.5 + ((i * 15 + k) % 7) / 6)),
+        // Down, a count or three now and then (a minute's activity is all rounding); up, as the stream has it.
+        activity: downFor(8)(r.ts) < 1 ? ((i * 15 + k) % 9 === 0 ? 3 : 0) : Math.round((r.activity / 15) * (0.5 + ((i * 15 + k) % 7) / 6)),
         // Down, she chews a whole minute now and then (a third of her usual in all); up, as the stream has it.
         rumination: downFor(8)(r.ts) < 1 ? ((i * 15 + k) % 7 === 0 ? 1 : 0) : Math.round((r.rumination! / 15) * 10) / 10,
       })),
     );
     const [up] = firing(run(minutes), 'down_cow') as [AlertEvent];
     expect(up.at - onset).toBeLessThanOrEqual(2 * HOUR);
+  });
+
+  // Found in a second read: stillness either side of a stretch not heard was added up as one spell, and
+  // the readings of that stretch, arriving late, showed she had been up: an urgent alert taken back.
+  it('stillness either side of a stretch not heard is not one spell', () => {
+    const lie1 = (t: number) => t > onset && t <= onset + HOUR;
+    const up = (t: number) => t > onset + HOUR && t <= onset + 1.75 * HOUR;
+    const lie2 = (t: number) => t > onset + 1.75 * HOUR && t <= onset + 2.6 * HOUR;
+    const readings = stream({ days: 12, act: (t) => (lie1(t) || lie2(t) ? 0.03 : 1), rum: (t) => (lie1(t) || lie2(t) ? 0.3 : 1) });
+    const det = new FarmDetector('farm', rules);
+    const events: AlertEvent[] = [];
+    const late = readings.filter((r) => up(r.ts));
+    for (const r of readings) {
+      if (up(r.ts)) continue;
+      events.push(...det.observe(r, r.collarId, r.ts).events);
+      // Out of reach while she was up: those readings come at noon.
+      if (r.ts === onset + 3 * HOUR) for (const l of late) events.push(...det.observe(l, l.collarId, r.ts).events);
+    }
+    expect(events.filter((e) => e.type === 'down_cow')).toEqual([]);
   });
 
   it('finds a cow down at night that still ruminates a little, by her lying stock-still', () => {

@@ -22,16 +22,18 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   const t = Math.floor((from + r.ts) / 2 / HOUR_MS);
   const norm = normal.hourNormal('act', t);
   const hours = r.intervalS / 3600;
-  const rumNormal = r.rumination === undefined ? 0 : normal.hourNormal('rum', t);
-  const rumKnown = rumNormal > 0;
   // A gap in delivery longer than `maxGapMinutes` (a backlog still to come) leaves her state unknown.
   let d = s.down;
   if (d && from - d.last > cfg.maxGapMinutes * 60_000) d = undefined;
-  // Most readings of most cows: a quarter-hour or longer, and she moves. Nothing is kept.
-  if (norm <= 0 || (!d && r.intervalS >= CHUNK_S && r.activity > cfg.maxActivityRatio * norm * hours && !maybeResting(ctx, r, norm, rumNormal))) {
+  // Most readings of most cows: a quarter-hour or longer, and she moves. Nothing is kept, and nothing more
+  // is looked up (this runs for every reading of every cow).
+  const moving = r.activity > cfg.maxActivityRatio * norm * hours;
+  if (norm <= 0 || (!d && r.intervalS >= CHUNK_S && moving && (r.rumination === undefined || r.activity > cfg.restActivityRatio * norm * hours || !restHour(ctx, norm)))) {
     if (s.down) delete s.down;
     return;
   }
+  const rumNormal = r.rumination === undefined ? 0 : normal.hourNormal('rum', t);
+  const rumKnown = rumNormal > 0;
   d ??= s.down = newSpell();
   d.last = r.ts;
   // Judged a quarter-hour at a time: a minute's activity is a count or two and its rumination a tenth or two,
@@ -136,10 +138,6 @@ function restHour(ctx: RuleContext, norm: number): boolean {
   if (end === null) return false;
   const day = ctx.normal.stretchNormal('act', end - 24, end - 1);
   return !!day && norm < ctx.rules.downCow.activeShare * day.median;
-}
-
-function maybeResting(ctx: RuleContext, r: Reading, norm: number, rumNormal: number): boolean {
-  return rumNormal > 0 && r.activity <= ctx.rules.downCow.restActivityRatio * norm * (r.intervalS / 3600) && restHour(ctx, norm);
 }
 
 /** How loosely a quarter-hour is held to the rest line of rumination (see judgeDownReading). */

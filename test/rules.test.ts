@@ -623,6 +623,15 @@ describe('down_cow', () => {
     expect(events.filter((e) => e.type === 'down_cow')).toEqual([]);
   });
 
+  // Found in a second read: at night a reading up to half her usual movement counted as down while an hour at
+  // 40 % resolved it, so an urgent alert could be raised and resolved on the same reading.
+  it('the night rest line stays under the resolve line', () => {
+    expect(() => resolveRules({ downCow: { restActivityRatio: 0.5 } })).toThrow(/restActivityRatio/);
+    const night = START + 10 * DAY + 1 * HOUR;
+    const quiet = (t: number) => (t > night && t <= night + 6 * HOUR ? 0.42 : 1);
+    expect(run(stream({ days: 12, act: quiet, rum: (t) => (quiet(t) < 1 ? 0.1 : 1) })).filter((e) => e.type === 'down_cow')).toEqual([]);
+  });
+
   it('finds a cow down at night that still ruminates a little, by her lying stock-still', () => {
     const night = START + 10 * DAY + 1 * HOUR;
     const down = (t: number) => (t > night && t <= night + 6 * HOUR ? 0.02 : 1);

@@ -124,7 +124,10 @@ export const ConfigSchema = z.strictObject({
     timezone: z.string().default('UTC').refine(isTimeZone, 'not an IANA time zone (e.g. "Europe/Zurich")'),
   }),
   mqtt: z.strictObject({
-    url: z.url({ protocol: /^(mqtts?|wss?|tcp|ssl)$/, error: 'expected a broker URL such as mqtt://host:1883' }),
+    url: z
+      .url({ protocol: /^(mqtts?|wss?|tcp|ssl)$/, error: 'expected a broker URL such as mqtt://host:1883' })
+      // mqtt.js reads "mqtt://" with no host as localhost: a gateway would quietly wait on a broker that is not there.
+      .refine((u) => URL.canParse(u) && new URL(u).hostname !== '', 'names no broker host (e.g. mqtt://localhost:1883)'),
     username: z.string().optional(),
     password: z.string().optional(),
     /** Fixed, so the broker keeps our persistent session (and the readings queued in it) across restarts. */
@@ -188,10 +191,18 @@ export type { Secrets };
 export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfig {
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(
-      'the config file has problems',
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`),
-    );
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    // The rule overrides' own problems too, in the same list: a technician fixes everything in one pass.
+    const rules = (input as { rules?: unknown } | null)?.rules;
+    if (rules && typeof rules === 'object' && !issues.some((i) => i.startsWith('rules'))) {
+      try {
+        resolveRules(rules);
+      } catch (err) {
+        if (err instanceof RuleSetError) issues.push(...err.issues);
+        else throw err;
+      }
+    }
+    throw new ConfigError('the config file has problems', issues);
   }
   const c = parsed.data;
   let rules: RuleSet;

@@ -37,6 +37,22 @@ describe('config file', () => {
     expect(e.issues.some((i) => i.includes('htp'))).toBe(true);
   });
 
+  // Found when tried as a new user would (issue 7): "mqtt://" with no host passed and connected to
+  // localhost; a typo in a rule override was told only once every other mistake was fixed.
+  it('a broker URL without a host, and a rule override typo, are listed with the other problems', () => {
+    let error: unknown;
+    try {
+      parseConfig({ farm: { id: 'has space' }, mqtt: { url: 'mqtt://' }, rules: { heat: { windowHourz: 3 } } });
+    } catch (err) {
+      error = err;
+    }
+    const e = error as ConfigError;
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.issues.some((i) => i.startsWith('mqtt.url:') && i.includes('host'))).toBe(true);
+    expect(e.issues.some((i) => i.startsWith('farm.id:'))).toBe(true);
+    expect(e.issues.some((i) => i.includes('windowHourz'))).toBe(true);
+  });
+
   it('merges rule overrides onto the defaults and rejects bad ones with the rule path', () => {
     const c = parseConfig({ ...minimal, rules: { heat: { minRatio: 2.5 } } });
     expect(c.rules.heat.minRatio).toBe(2.5);

@@ -1,6 +1,7 @@
 import { DAY_MS, HOUR_MS, type AlertEvent } from '../rules/index.js';
 import type { AgentConfig } from './config.js';
 import { HttpServer, type AgentStatus } from './http/server.js';
+import { uplinkTopic } from './ingest/lorawan.js';
 import { MqttSource } from './ingest/mqtt-source.js';
 import { createLogger, redactUrl, type Logger } from './log.js';
 import { MqttAlertChannel, WebhookChannel } from './notify/channels.js';
@@ -99,6 +100,7 @@ export class Agent {
 
     this.pipeline = new ReadingPipeline({
       farmId: config.farm.id,
+      sources: config.sources,
       timezone: config.farm.timezone,
       rules: config.rules,
       retentionDays: config.store.retentionDays,
@@ -115,6 +117,7 @@ export class Agent {
     this.mqtt = new MqttSource({
       config: config.mqtt,
       farmId: config.farm.id,
+      sourceTopics: config.sources.map(uplinkTopic),
       logger: this.logger,
       onMessage: (topic, payload) => {
         const alertsBefore = this.pipeline.counters.alerts;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { LorawanSourceSchema } from './ingest/lorawan.js';
 import { ALERT_TYPES, resolveRules, RuleSetError, type RuleSet } from '../rules/index.js';
 import { ConfigError } from './errors.js';
 import type { Recipient } from './notify/message.js';
@@ -145,6 +146,11 @@ export const ConfigSchema = z.strictObject({
       })
       .optional(),
   }),
+  /**
+   * Real collars through a LoRaWAN network server's MQTT integration (agent/ingest/lorawan.ts): ChirpStack
+   * v4 or The Things Stack v3 on the same broker, with a field map from the device codec's output.
+   */
+  sources: z.array(LorawanSourceSchema).default([]),
   store: z
     .strictObject({
       path: z.string().min(1).default('cowbell.db'),

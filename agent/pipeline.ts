@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { CowDetector, DAY_MS, FarmDetector, SNAPSHOT_VERSION, type AlertEvent, type CowSnapshot, type Reading, type RuleSet } from '../rules/index.js';
+import { parseUplink, sourceOf, type LorawanSource } from './ingest/lorawan.js';
 import { parseMessage } from './ingest/payload.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/store.js';
@@ -23,6 +24,8 @@ export interface PipelineCounters {
 
 export interface PipelineOptions {
   farmId: string;
+  /** LoRaWAN network servers' uplink topics this farm's collars also arrive on. */
+  sources?: readonly LorawanSource[];
   /** The farm's time zone: cows' daily rhythm follows its clock. */
   timezone?: string;
   rules: RuleSet;
@@ -101,7 +104,8 @@ export class ReadingPipeline {
     const now = this.clock();
     this.counters.messages++;
     this.lastMessageAt = now;
-    const parsed = parseMessage(topic, payload);
+    const source = this.o.sources?.length ? sourceOf(this.o.sources, topic) : undefined;
+    const parsed = source ? parseUplink(source, this.o.farmId, topic, payload) : parseMessage(topic, payload);
     const { store } = this.o;
     store.transaction(() => {
       if (!parsed.ok) return this.quarantine(topic, parsed.reason, payload, now);

@@ -6,6 +6,8 @@ import { redactUrl, type Logger } from '../log.js';
 export interface MqttSourceOptions {
   config: AgentConfig['mqtt'];
   farmId: string;
+  /** LoRaWAN network servers' uplink topics to subscribe to as well. */
+  sourceTopics?: readonly string[];
   logger: Logger;
   /** Must commit the message before returning; throwing leaves the message unacknowledged. */
   onMessage: (topic: string, payload: Buffer) => void;
@@ -56,7 +58,7 @@ export class MqttSource {
 
   /** Counted readings first (they decide health), then raw accelerometer captures (README, "Readings in"). */
   get topics(): string[] {
-    return [`farm/${this.o.farmId}/collar/+/reading`, `farm/${this.o.farmId}/collar/+/accel`];
+    return [`farm/${this.o.farmId}/collar/+/reading`, `farm/${this.o.farmId}/collar/+/accel`, ...(this.o.sourceTopics ?? [])];
   }
 
   start(): void {
@@ -111,7 +113,7 @@ export class MqttSource {
    * mqtt.js reports a refusal for the request as a whole, not for the topic refused.
    */
   private subscribe(client: MqttClient, attempt: number): void {
-    const [readings, accel] = this.topics as [string, string];
+    const [readings, ...others] = this.topics as [string, ...string[]];
     client.subscribe(readings, { qos: 1 }, (err, granted) => {
       const refused = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${readings}`) : null);
       if (refused) {
@@ -122,15 +124,19 @@ export class MqttSource {
       }
       this.subscribed = true;
       this.lastError = null;
-      client.subscribe(accel, { qos: 1 }, (err2, granted2) => {
-        const refused2 = err2 ?? (granted2?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${accel}`) : null);
-        if (!refused2) return;
-        this.lastError = `subscribe refused: ${accel} (${refused2.message})`;
-        if (attempt === 0) {
-          this.o.logger.warn({ err: refused2.message, topic: accel }, 'raw accelerometer topic refused by the broker; counted readings still arrive (allow it in the broker ACL for raw collars)');
-        }
-        this.retrySubscribe(client, attempt);
-      });
+      for (const topic of others) {
+        client.subscribe(topic, { qos: 1 }, (err2, granted2) => {
+          const refused2 = err2 ?? (granted2?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${topic}`) : null);
+          if (!refused2) return;
+          this.lastError = `subscribe refused: ${topic} (${refused2.message})`;
+          if (attempt === 0) {
+            this.o.logger.warn({ err: refused2.message, topic }, topic === others[0]
+              ? 'raw accelerometer topic refused by the broker; counted readings still arrive (allow it in the broker ACL for raw collars)'
+              : "network server's uplink topic refused by the broker; its collars are not arriving (allow it in the broker ACL)");
+          }
+          this.retrySubscribe(client, attempt);
+        });
+      }
     });
   }
 

@@ -67,6 +67,24 @@ const ReadingSchema = z
     }
   });
 
+/**
+ * One reading as the wire contract has it (README, "Wire contract"), for collar `collarId`: the reading, or
+ * why not. Shared by every source (the farm's own topics, LoRaWAN network servers).
+ */
+export function toReading(item: unknown, collarId: string): Reading | Rejected {
+  const parsed = ReadingSchema.safeParse(item);
+  if (!parsed.success) return { reason: describe(parsed.error) };
+  const { collarId: named, ...fields } = parsed.data;
+  if (named !== undefined && named !== collarId) return { reason: `collarId "${named}" does not match the topic's "${collarId}"` };
+  const reading: Reading = { collarId, ts: fields.ts, intervalS: fields.intervalS, activity: fields.activity };
+  for (const key of ['rumination', 'eating', 'lying', 'temperature', 'batteryPct', 'rssi', 'seq'] as const) {
+    if (fields[key] !== undefined) reading[key] = fields[key];
+  }
+  return reading;
+}
+
+export const isCollarId = (id: string) => ID.test(id);
+
 export interface Rejected {
   reason: string;
 }
@@ -127,21 +145,9 @@ export function parseMessage(topic: string, payload: Buffer): ParsedMessage {
   const rejected: Rejected[] = [];
   items.forEach((item, index) => {
     const label = items.length > 1 ? `readings[${index}] ` : '';
-    const parsed = ReadingSchema.safeParse(item);
-    if (!parsed.success) {
-      rejected.push({ reason: `${label}${describe(parsed.error)}` });
-      return;
-    }
-    const { collarId, ...fields } = parsed.data;
-    if (collarId !== undefined && collarId !== where.collarId) {
-      rejected.push({ reason: `${label}collarId "${collarId}" does not match the topic's "${where.collarId}"` });
-      return;
-    }
-    const reading: Reading = { collarId: where.collarId, ts: fields.ts, intervalS: fields.intervalS, activity: fields.activity };
-    for (const key of ['rumination', 'eating', 'lying', 'temperature', 'batteryPct', 'rssi', 'seq'] as const) {
-      if (fields[key] !== undefined) reading[key] = fields[key];
-    }
-    readings.push(reading);
+    const r = toReading(item, where.collarId);
+    if ('reason' in r) rejected.push({ reason: `${label}${r.reason}` });
+    else readings.push(r);
   });
   return { ok: true, ...where, readings, rejected };
 }

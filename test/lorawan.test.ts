@@ -89,6 +89,28 @@ describe('LoRaWAN network server uplinks', () => {
     });
   });
 
+  // Found in a second read: real codecs write numbers as text, and one field out of range (the air's
+  // temperature, a battery in volts) threw away the whole reading, so the cow looked silent.
+  it('takes numbers written as text, and a field the codec gets wrong costs only that field', () => {
+    const topic = 'v3/herd-collars@ttn/devices/collar-412/up';
+    const p = parseUplink(tts, 'hillside', topic, buf(ttsUp('collar-412', '70B3D57ED005A1B2', '2026-11-20T10:15:03Z', { act: '230', temp: 21.5 })));
+    expect(p.ok && p.readings).toEqual([expect.objectContaining({ activity: 230, rssi: -101 })]);
+    expect(p.ok && p.readings[0]!.temperature).toBeUndefined();
+    expect(p.ok && p.rejected).toEqual([{ reason: expect.stringMatching(/temperature.*fields\.temperature "temp".*kept without it/) }]);
+  });
+
+  it('refuses a simulated uplink, and knows The Things Stack Open Source topics and devices without a DevEUI', () => {
+    const up = ttsUp('collar-412', '70B3D57ED005A1B2', '2026-11-20T10:15:03Z', { act: 5 });
+    const simulated = parseUplink(tts, 'hillside', 'v3/herd-collars@ttn/devices/collar-412/up', buf({ ...up, simulated: true }));
+    expect(simulated).toEqual({ ok: false, reason: expect.stringMatching(/simulated/) });
+    const open = LorawanSourceSchema.parse({ type: 'tts', applicationId: 'herd-collars', tenantId: '', fields: { activity: 'act' } });
+    expect(uplinkTopic(open)).toBe('v3/herd-collars/devices/+/up');
+    const { dev_eui: _none, ...ids } = up.end_device_ids;
+    const abp = parseUplink(open, 'hillside', 'v3/herd-collars/devices/collar-412/up', buf({ ...up, end_device_ids: ids }));
+    expect(abp.ok && abp.collarId).toBe('collar-412');
+    expect(LorawanSourceSchema.safeParse({ type: 'tts', applicationId: 'herd-collars@ttn', fields: { activity: 'act' } }).success).toBe(false);
+  });
+
   it('says what to fix when an uplink cannot be a reading', () => {
     const topic = 'application/17c82e96-be03-4f38-aef3-f83d48582d97/device/a84041000181c5e1/event/up';
     const reason = (o: unknown) => {

@@ -220,7 +220,7 @@ td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-
 <h1>Cowbell · ${esc(s.farm.name ?? s.farm.id)} <span class="${s.ok ? 'good' : 'bad'}">${s.ok ? '● running' : '● attention'}</span></h1>
 ${paused}
 <table>
-${row(['Broker', `${s.broker.url} — ${s.broker.connected ? (s.broker.subscribed ? 'connected' : 'connected, but NOT subscribed (check the broker ACL)') : `disconnected${s.broker.lastError ? ` (${s.broker.lastError})` : ''}`}`])}
+${row(['Broker', `${s.broker.url} — ${s.broker.connected ? (s.broker.subscribed ? `connected${s.broker.lastError ? ` (${s.broker.lastError})` : ''}` : `connected, but NOT subscribed (check the broker ACL${s.broker.lastError ? `: ${s.broker.lastError}` : ''})`) : `disconnected${s.broker.lastError ? ` (${s.broker.lastError})` : ''}`}`])}
 ${row(['Collars', `${s.herd.collars} (${s.herd.warmingUp} still learning their normal)`])}
 ${row(['Newest reading (event time)', s.herd.watermark])}
 ${row(['Messages / readings / duplicates', `${s.ingest.messages} / ${s.ingest.readings} / ${s.ingest.duplicates}`])}

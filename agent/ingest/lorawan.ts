@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isCollarId, MAX_PAYLOAD_BYTES, toReading, type ParsedMessage } from './payload.js';
+import { isCollarId, MAX_PAYLOAD_BYTES, toReading, type ParsedMessage, type Rejected } from './payload.js';
 
 /**
  * Real collars through a LoRaWAN network server's MQTT integration: ChirpStack v4 and The Things Stack v3.
@@ -10,7 +10,8 @@ import { isCollarId, MAX_PAYLOAD_BYTES, toReading, type ParsedMessage } from './
  * `deviceInfo.devEui`, `object` (the codec's output), `rxInfo[].rssi`.
  * The Things Stack v3: `v3/{applicationId}@{tenantId}/devices/{deviceId}/up` with `received_at`,
  * `end_device_ids.dev_eui`, `uplink_message.decoded_payload`, `uplink_message.rx_metadata[].rssi`.
- * The collar is named by its DevEUI (upper case), as it is printed on the collar and in both consoles.
+ * The collar is named by its DevEUI (in capitals, as printed on the collar), or by its device id where the
+ * network server tells no DevEUI.
  */
 
 /** Reading fields a field map may fill, each from a dotted path in the decoded object (`"motion.count"`). */
@@ -26,17 +27,18 @@ const common = {
   /** The collar's reporting interval when the decoded object does not carry it. */
   intervalS: z.int().min(60).max(7200).default(900),
 };
-const segment = z.string().regex(/^[^/#+]{1,128}$/, 'one MQTT topic level, no / # or +');
+const segment = z.string().regex(/^[^/#+@]{1,128}$/, 'one MQTT topic level, no / # + or @ (the application id alone, not "app@tenant")');
 
 export const LorawanSourceSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('chirpstack'), applicationId: segment, ...common }),
-  z.strictObject({ type: z.literal('tts'), applicationId: segment, tenantId: segment.default('ttn'), ...common }),
+  /** `tenantId`: "ttn" on The Things Network; "" for The Things Stack Open Source, whose topics name none. */
+  z.strictObject({ type: z.literal('tts'), applicationId: segment, tenantId: z.union([segment, z.literal('')]).default('ttn'), ...common }),
 ]);
 export type LorawanSource = z.infer<typeof LorawanSourceSchema>;
 
 /** The topic a source's uplinks arrive on (one subscription per source). */
 export function uplinkTopic(s: LorawanSource): string {
-  return s.type === 'chirpstack' ? `application/${s.applicationId}/device/+/event/up` : `v3/${s.applicationId}@${s.tenantId}/devices/+/up`;
+  return s.type === 'chirpstack' ? `application/${s.applicationId}/device/+/event/up` : `v3/${ttsApp(s)}/devices/+/up`;
 }
 
 /** The source whose uplink topic `topic` is, or undefined. */
@@ -45,11 +47,18 @@ export function sourceOf(sources: readonly LorawanSource[], topic: string): Lora
   return sources.find((s) =>
     s.type === 'chirpstack'
       ? parts.length === 6 && parts[0] === 'application' && parts[1] === s.applicationId && parts[2] === 'device' && parts[4] === 'event' && parts[5] === 'up'
-      : parts.length === 5 && parts[0] === 'v3' && parts[1] === `${s.applicationId}@${s.tenantId}` && parts[2] === 'devices' && parts[4] === 'up',
+      : parts.length === 5 && parts[0] === 'v3' && parts[1] === ttsApp(s) && parts[2] === 'devices' && parts[4] === 'up',
   );
 }
 
-const get = (o: unknown, dotted: string): unknown => dotted.split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
+const ttsApp = (s: Extract<LorawanSource, { type: 'tts' }>) => (s.tenantId ? `${s.applicationId}@${s.tenantId}` : s.applicationId);
+
+/** A field of the decoded JSON by dotted path: its own properties only (never "constructor" and the like). */
+const get = (o: unknown, dotted: string): unknown =>
+  dotted.split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' && Object.hasOwn(v, k) ? (v as Record<string, unknown>)[k] : undefined), o);
+
+/** Codecs often write numbers as text ("12", "38.5"): those are numbers. Anything else is left to validation. */
+const numeric = (v: unknown) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
 
 /** One uplink of `source` as readings of this farm's collar, or why not (a reason a technician can act on). */
 export function parseUplink(source: LorawanSource, farmId: string, topic: string, payload: Buffer): ParsedMessage {
@@ -62,29 +71,41 @@ export function parseUplink(source: LorawanSource, farmId: string, topic: string
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return { ok: false, reason: 'uplink must be a JSON object' };
   const cs = source.type === 'chirpstack';
-  const devEui = get(json, cs ? 'deviceInfo.devEui' : 'end_device_ids.dev_eui') ?? (cs ? topic.split('/')[3] : undefined);
-  if (typeof devEui !== 'string' || !isCollarId(devEui)) return { ok: false, reason: `no usable DevEUI in ${cs ? 'deviceInfo.devEui' : 'end_device_ids.dev_eui'}` };
+  if (!cs && get(json, 'simulated') === true) return { ok: false, reason: 'a simulated uplink (from the console), not the collar' };
+  const devEui = get(json, cs ? 'deviceInfo.devEui' : 'end_device_ids.dev_eui') ?? topic.split('/')[3];
+  if (typeof devEui !== 'string' || !isCollarId(devEui)) return { ok: false, reason: `no usable device id in ${cs ? 'deviceInfo.devEui' : 'end_device_ids.dev_eui'} or the topic` };
   const ts = get(json, cs ? 'time' : 'uplink_message.received_at') ?? (cs ? undefined : get(json, 'received_at'));
   if (ts === undefined) return { ok: false, reason: cs ? 'no "time" in the uplink' : 'no "received_at" in the uplink' };
   const decoded = get(json, cs ? 'object' : 'uplink_message.decoded_payload');
   if (decoded === null || typeof decoded !== 'object') {
     return { ok: false, reason: `no decoded payload (${cs ? '"object"' : '"uplink_message.decoded_payload"'}): give the device a payload codec in ${cs ? "ChirpStack's device profile" : 'The Things Stack'}` };
   }
-  const item: Record<string, unknown> = { ts, intervalS: source.intervalS };
+  const base: Record<string, unknown> = { ts, intervalS: source.intervalS };
+  const optional: [string, unknown][] = [];
   for (const key of MAPPABLE) {
     const from = source.fields[key];
     if (from === undefined) continue;
-    const v = get(decoded, from);
+    const v = numeric(get(decoded, from));
     if (v === undefined) {
       if (key === 'activity') return { ok: false, reason: `the decoded payload has no "${from}" (fields.activity)` };
       continue;
     }
-    item[key] = v;
+    if (key === 'activity' || key === 'intervalS') base[key] = v;
+    else optional.push([key, v]);
   }
   const rssi = get(json, cs ? 'rxInfo.0.rssi' : 'uplink_message.rx_metadata.0.rssi');
-  if (typeof rssi === 'number') item.rssi = rssi;
-  const collarId = devEui.toUpperCase();
-  const r = toReading(item, collarId);
+  if (typeof rssi === 'number') optional.push(['rssi', rssi]);
+  // A DevEUI in capitals, as printed on the collar (ChirpStack writes it in lower case); a device id as it is.
+  const collarId = /^[0-9a-fA-F]{16}$/.test(devEui) ? devEui.toUpperCase() : devEui;
+  const r = toReading(base, collarId);
   if ('reason' in r) return { ok: false, reason: r.reason };
-  return { ok: true, farmId, collarId, readings: [r], rejected: [] };
+  // One field the codec gets wrong (a temperature of the air, a battery in volts) costs only that field, not
+  // her activity: the reading is kept and the field's problem quarantined beside it.
+  const rejected: Rejected[] = [];
+  for (const [key, v] of optional) {
+    const one = toReading({ ...base, [key]: v }, collarId);
+    if ('reason' in one) rejected.push({ reason: `${one.reason} (fields.${key} "${source.fields[key as keyof typeof source.fields] ?? key}"; the reading is kept without it)` });
+    else Object.assign(r, { [key]: one[key as keyof typeof one] });
+  }
+  return { ok: true, farmId, collarId, readings: [r], rejected };
 }

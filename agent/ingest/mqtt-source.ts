@@ -105,39 +105,35 @@ export class MqttSource {
     });
   }
 
-  /** A refused subscription (an ACL, a typo in the farm id) is retried with backoff and shows as unhealthy. */
   /**
-   * A refused subscription (an ACL, a typo in the farm id) is retried with backoff. Only the readings
-   * topic decides health: a broker that grants it but not …/accel (an ACL written before raw collars
-   * existed) keeps the farm running, says so once, and keeps asking for …/accel. One request per topic:
-   * mqtt.js reports a refusal for the request as a whole, not for the topic refused.
+   * A refused subscription (an ACL, a typo in the farm id) is retried with backoff. The farm's readings topic
+   * and each network server's uplink topic decide health — a refused one means collars not arriving — while
+   * a broker that refuses only …/accel (an ACL written before raw collars existed) keeps the farm running,
+   * says so once, and keeps asking for it. One request per topic, each on its own: mqtt.js reports a refusal
+   * for the request as a whole, not for the topic refused.
    */
   private subscribe(client: MqttClient, attempt: number): void {
-    const [readings, ...others] = this.topics as [string, ...string[]];
-    client.subscribe(readings, { qos: 1 }, (err, granted) => {
-      const refused = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${readings}`) : null);
-      if (refused) {
-        this.subscribed = false;
-        this.lastError = `subscribe refused: ${refused.message}`;
-        this.o.logger.error({ err: refused.message, topic: readings }, 'subscribe failed; readings are not arriving');
-        return this.retrySubscribe(client, attempt);
-      }
-      this.subscribed = true;
-      this.lastError = null;
-      for (const topic of others) {
-        client.subscribe(topic, { qos: 1 }, (err2, granted2) => {
-          const refused2 = err2 ?? (granted2?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${topic}`) : null);
-          if (!refused2) return;
-          this.lastError = `subscribe refused: ${topic} (${refused2.message})`;
-          if (attempt === 0) {
-            this.o.logger.warn({ err: refused2.message, topic }, topic === others[0]
-              ? 'raw accelerometer topic refused by the broker; counted readings still arrive (allow it in the broker ACL for raw collars)'
-              : "network server's uplink topic refused by the broker; its collars are not arriving (allow it in the broker ACL)");
+    const accel = this.topics[1]!;
+    const required = this.topics.filter((t) => t !== accel);
+    const refused = new Set<string>();
+    let answered = 0;
+    for (const topic of this.topics) {
+      client.subscribe(topic, { qos: 1 }, (err, granted) => {
+        const why = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${topic}`) : null);
+        if (why) {
+          refused.add(topic);
+          if (topic === accel) {
+            if (attempt === 0) this.o.logger.warn({ err: why.message, topic }, 'raw accelerometer topic refused by the broker; counted readings still arrive (allow it in the broker ACL for raw collars)');
+          } else {
+            this.o.logger.error({ err: why.message, topic }, 'subscribe failed; the collars on this topic are not arriving (allow it in the broker ACL)');
           }
-          this.retrySubscribe(client, attempt);
-        });
-      }
-    });
+        }
+        if (++answered < this.topics.length) return;
+        this.subscribed = required.every((t) => !refused.has(t));
+        this.lastError = refused.size ? `subscribe refused: ${[...refused].join(', ')}` : null;
+        if (refused.size) this.retrySubscribe(client, attempt);
+      });
+    }
   }
 
   private retrySubscribe(client: MqttClient, attempt: number): void {

@@ -163,11 +163,12 @@ export class Agent {
     const t0 = performance.now();
     const restored = this.pipeline.restore();
     this.logger.info({ ...restored, ms: Math.round(performance.now() - t0) }, 'detector state restored');
+    // The page first: a config mistake there (a port in use) stops start-up before anything is connected.
+    this.httpPort = await this.http.start(this.config.http.host, this.config.http.port);
     this.alertPublisher.start();
     this.outbox.start();
     this.notifier.start();
     this.mqtt.start();
-    this.httpPort = await this.http.start(this.config.http.host, this.config.http.port);
     this.every(this.o.snapshotEveryMs ?? 30_000, 'snapshot', () => this.pipeline.snapshot());
     this.every(this.o.silenceCheckEveryMs ?? 60_000, 'silence check', () => this.checkSilence());
     this.every(HOUR_MS, 'retention', () => {

@@ -8,7 +8,8 @@ import { Agent } from './agent.js';
 import { startDemo } from './demo.js';
 import { acrossDst, csvSources, formatScore, scoreIceTag, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
 import { loadConfigFile } from './config.js';
-import { CowbellError } from './errors.js';
+import { ConfigError, CowbellError } from './errors.js';
+import { preflight } from './preflight.js';
 import { redactUrl } from './log.js';
 
 
@@ -119,11 +120,13 @@ async function runAgent(argv: string[]): Promise<void> {
   await agent.start();
 }
 
-function runCheck(argv: string[]): void {
+async function runCheck(argv: string[]): Promise<void> {
   const o = args(argv, { config: { type: 'string', short: 'c' } });
   if (o.help) return void console.log(HELP.check);
   if (!o.config) throw new CowbellError('COWBELL_USAGE', 'cowbell check needs --config FILE');
   const c = loadConfigFile(o.config);
+  const issues = await preflight(c);
+  if (issues.length) throw new ConfigError(`${o.config} is valid, but the agent would not start here`, issues);
   console.log(`config OK: farm ${c.farm.id} (${c.farm.timezone}), broker ${redactUrl(c.mqtt.url)} as ${c.mqtt.clientId}`);
   console.log(`store ${c.store.path} (readings kept ${c.store.retentionDays} days), http ${c.http.host}:${c.http.port}`);
   console.log(`people: ${c.recipients.map((r) => `${r.name} (${r.channel}, ${r.language})`).join(", ")}; feeds: mqtt on farm/${c.farm.id}/alert/{type}${c.channels.webhooks.map((w) => `, webhook ${w.name}`).join("")}`);

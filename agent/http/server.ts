@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CowbellError } from '../errors.js';
+import { listenProblem } from '../preflight.js';
 import { timingSafeEqual } from 'node:crypto';
 import { alertToJson, type AlertRow } from '../store/store.js';
 import { formatAlert } from '../notify/render.js';
@@ -75,9 +77,12 @@ export class HttpServer {
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      // A config mistake (a host that is not this box's, a port in use) is said in the config's words, not
+      // as a stack trace.
+      const fail = (err: NodeJS.ErrnoException) => reject(new CowbellError('COWBELL_HTTP_LISTEN', `http: cannot listen on ${host}:${port}: ${listenProblem(err)}`, { cause: err }));
+      server.once('error', fail);
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.off('error', fail);
         resolve();
       });
     });

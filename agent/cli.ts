@@ -7,7 +7,7 @@ import { DAY_MS, resolveRules } from '../rules/index.js';
 import { Agent } from './agent.js';
 import { startDemo } from './demo.js';
 import { acrossDst, csvSources, formatScore, scoreIceTag, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
-import { loadConfigFile } from './config.js';
+import { loadConfigFile, LOG_LEVELS } from './config.js';
 import { ConfigError, CowbellError } from './errors.js';
 import { preflight } from './preflight.js';
 import { redactUrl } from './log.js';
@@ -47,6 +47,7 @@ Options:
 
 Options:
   -c, --config FILE   the config file (JSON; see README "Config file")
+  --log-level LEVEL   overrides log.level: fatal, error, warn, info, debug, trace or silent
   -h, --help`,
   check: `cowbell check — validate a config file
 
@@ -112,10 +113,16 @@ function onSignal(stop: () => Promise<void>): void {
 }
 
 async function runAgent(argv: string[]): Promise<void> {
-  const o = args(argv, { config: { type: 'string', short: 'c' } });
+  const o = args(argv, { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' } });
   if (o.help) return void console.log(HELP.agent);
   if (!o.config) throw new CowbellError('COWBELL_USAGE', 'cowbell agent needs --config FILE (see cowbell agent --help)');
-  const agent = new Agent(loadConfigFile(o.config));
+  const config = loadConfigFile(o.config);
+  const level = o['log-level'];
+  if (level !== undefined) {
+    if (!LOG_LEVELS.includes(level as (typeof LOG_LEVELS)[number])) throw new CowbellError('COWBELL_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+    config.log.level = level as (typeof LOG_LEVELS)[number];
+  }
+  const agent = new Agent(config);
   onSignal(() => agent.stop());
   await agent.start();
 }

@@ -117,6 +117,8 @@ const EscalationSchema = z.strictObject({
   to: z.array(z.string().min(1)).min(1),
 });
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 export const ConfigSchema = z.strictObject({
   farm: z.strictObject({
     id: z.string().regex(idPattern, 'letters, digits, . _ - (1-64 characters)'),
@@ -173,7 +175,7 @@ export const ConfigSchema = z.strictObject({
   /** Overrides of the default rule set (rules/default-rules.json): name only what changes, at any depth (`heat: { early: { hours: 2 } }`). */
   rules: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   log: z
-    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .strictObject({ level: z.enum(LOG_LEVELS).default('info') })
     .prefault({}),
 });
 

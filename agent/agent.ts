@@ -1,5 +1,8 @@
+import { statSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DAY_MS, HOUR_MS, type AlertEvent } from '../rules/index.js';
 import type { AgentConfig } from './config.js';
+import { renderMetrics, type Family } from './http/metrics.js';
 import { HttpServer, type AgentStatus } from './http/server.js';
 import { uplinkTopic } from './ingest/lorawan.js';
 import { MqttSource } from './ingest/mqtt-source.js';
@@ -53,6 +56,8 @@ export class Agent {
   private readonly clock: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
   private startedAt = 0;
+  /** Event-loop delay, sampled by Node itself (for /metrics). */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   private stopped = false;
   private failed = false;
 
@@ -140,6 +145,7 @@ export class Agent {
         timezone: config.farm.timezone,
         notify: () => this.notifier.status(),
         recentMessages: (limit) => this.store.notify.recentMessages(limit),
+        metrics: () => this.metrics(),
       },
       this.logger,
       {
@@ -160,6 +166,7 @@ export class Agent {
 
   async start(): Promise<void> {
     this.startedAt = this.clock();
+    this.loopDelay.enable();
     const t0 = performance.now();
     const restored = this.pipeline.restore();
     this.logger.info({ ...restored, ms: Math.round(performance.now() - t0) }, 'detector state restored');
@@ -234,6 +241,7 @@ export class Agent {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.loopDelay.disable();
     await this.mqtt.stop();
     await this.http.stop();
     await this.notifier.stop();
@@ -246,6 +254,51 @@ export class Agent {
     }
     this.store.close();
     this.logger.info('cowbell agent stopped');
+  }
+
+  /** /metrics: what a technician's Prometheus scrapes (README, "Metrics"). */
+  metrics(): string {
+    const now = this.clock();
+    const c = this.pipeline.counters;
+    const m = this.store.metricCounts(now - HOUR_MS);
+    const lag = this.loopDelay;
+    let dbBytes = 0;
+    for (const suffix of ['', '-wal']) {
+      try {
+        dbBytes += statSync(this.config.store.path + suffix).size;
+      } catch {
+        // no WAL file yet
+      }
+    }
+    const counter = (name: string, help: string, samples: Family['samples']): Family => ({ name, help, type: 'counter', samples });
+    const gauge = (name: string, help: string, samples: Family['samples']): Family => ({ name, help, type: 'gauge', samples });
+    return renderMetrics([
+      counter('cowbell_messages_received_total', 'MQTT messages received since start.', [{ value: c.messages }]),
+      counter('cowbell_readings_total', 'Readings since start, by what became of them.', [
+        { labels: { outcome: 'accepted' }, value: c.readings },
+        { labels: { outcome: 'duplicate' }, value: c.duplicates },
+        { labels: { outcome: 'quarantined' }, value: c.quarantined },
+        { labels: { outcome: 'too_late' }, value: c.lateUnjudged },
+        { labels: { outcome: 'stamped_ahead' }, value: c.futureUnjudged },
+      ]),
+      counter('cowbell_alert_changes_total', 'Alert changes (raised or resolved) since start.', [{ value: c.alerts }]),
+      gauge('cowbell_alerts_open', 'Open alerts, by type.', m.openAlerts.map((r) => ({ labels: { type: r.type }, value: r.n }))),
+      gauge('cowbell_outbox_messages', 'Outbox rows, by status.', m.outbox.map((r) => ({ labels: { status: r.status }, value: r.n }))),
+      gauge('cowbell_outbox_oldest_pending_age_seconds', 'Age of the oldest message still waiting to go (0 when none).', [{ value: m.oldestPending === null ? 0 : Math.max(0, (now - m.oldestPending) / 1000) }]),
+      counter('cowbell_outbox_sends_total', 'Outbox send attempts since start, by result.', Object.entries(this.outbox.stats).map(([result, n]) => ({ labels: { result }, value: n }))),
+      gauge('cowbell_outbox_failed_messages', 'Outbox rows that failed for good, by reason (first 60 characters).', m.failedByReason.map((r) => ({ labels: { reason: r.reason }, value: r.n }))),
+      gauge('cowbell_broker_connected', '1 while connected to the broker.', [{ value: this.mqtt.connected ? 1 : 0 }]),
+      gauge('cowbell_broker_subscribed', '1 while every required topic is subscribed.', [{ value: this.mqtt.subscribed ? 1 : 0 }]),
+      gauge('cowbell_collars', 'Collars known to the agent.', [{ value: m.collars }]),
+      gauge('cowbell_collars_heard_last_hour', 'Collars with a message in the last hour.', [{ value: m.collarsHeard }]),
+      gauge('cowbell_event_loop_lag_seconds', 'Event-loop delay since start: mean, p99 and max.', [
+        { labels: { stat: 'mean' }, value: lag.count ? lag.mean / 1e9 : 0 },
+        { labels: { stat: 'p99' }, value: lag.count ? lag.percentile(99) / 1e9 : 0 },
+        { labels: { stat: 'max' }, value: lag.count ? lag.max / 1e9 : 0 },
+      ]),
+      gauge('cowbell_sqlite_bytes', 'Size of the database file and its write-ahead log.', [{ value: dbBytes }]),
+      gauge('cowbell_uptime_seconds', 'Seconds since the agent started.', [{ value: Math.max(0, (now - this.startedAt) / 1000) }]),
+    ]);
   }
 
   status(): AgentStatus {

@@ -34,6 +34,8 @@ export interface StatusSource {
   timezone: string;
   notify(): NotifyStatus;
   recentMessages(limit: number): MessageRow[];
+  /** Prometheus text exposition for /metrics. */
+  metrics(): string;
 }
 
 export interface NotifyStatus {
@@ -116,6 +118,9 @@ export class HttpServer {
       }
       case '/api/status':
         return send(res, 200, this.source.status());
+      case '/metrics':
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+        return void res.end(this.source.metrics());
       case '/api/alerts': {
         const sinceParam = url.searchParams.get('since');
         const since = sinceParam === null ? 0 : Date.parse(sinceParam);
@@ -128,7 +133,7 @@ export class HttpServer {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
         return void res.end(this.page());
       default:
-        return send(res, 404, { error: 'not found', routes: ['/', '/healthz', '/api/status', '/api/alerts?since=<ISO>'] });
+        return send(res, 404, { error: 'not found', routes: ['/', '/healthz', '/api/status', '/api/alerts?since=<ISO>', '/metrics'] });
     }
   }
 

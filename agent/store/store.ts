@@ -381,6 +381,18 @@ export class Store {
     };
   }
 
+  /** What /metrics shows of the store: open alerts by type, outbox rows by status, the oldest pending, collars heard since `since`. */
+  metricCounts(since: number) {
+    return {
+      openAlerts: this.db.prepare("SELECT type, count(*) AS n FROM alerts WHERE state = 'firing' GROUP BY type").all() as { type: string; n: number }[],
+      outbox: this.db.prepare('SELECT status, count(*) AS n FROM outbox GROUP BY status').all() as { status: string; n: number }[],
+      oldestPending: (this.db.prepare("SELECT min(created_at) AS t FROM outbox WHERE status = 'pending'").get() as { t: number | null }).t,
+      failedByReason: this.db.prepare("SELECT coalesce(substr(last_error, 1, 60), 'unknown') AS reason, count(*) AS n FROM outbox WHERE status = 'failed' GROUP BY 1 ORDER BY 2 DESC LIMIT 20").all() as { reason: string; n: number }[],
+      collarsHeard: (this.db.prepare('SELECT count(*) AS n FROM herd WHERE last_seen >= ?').get(since) as { n: number }).n,
+      collars: (this.db.prepare('SELECT count(*) AS n FROM herd').get() as { n: number }).n,
+    };
+  }
+
   recentQuarantine(limit: number) {
     return this.db
       .prepare('SELECT received_at AS receivedAt, topic, reason, payload_bytes AS bytes FROM quarantine ORDER BY id DESC LIMIT ?')

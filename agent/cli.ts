@@ -46,7 +46,7 @@ Options:
   agent: `cowbell agent — run against a real broker
 
 Options:
-  -c, --config FILE   the config file (JSON; see README "Config file")
+  -c, --config FILE   the config file (JSON, or YAML for comments; see README "Config file")
   --log-level LEVEL   overrides log.level: fatal, error, warn, info, debug, trace or silent
   -h, --help`,
   check: `cowbell check — validate a config file

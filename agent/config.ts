@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { LorawanSourceSchema } from './ingest/lorawan.js';
 import { ALERT_TYPES, resolveRules, RuleSetError, type RuleSet } from '../rules/index.js';
@@ -334,11 +335,21 @@ export function loadConfigFile(path: string): AgentConfig {
   } catch (err) {
     throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  // YAML for a technician's comments, JSON as before: one schema either way.
+  const yaml = /\.ya?ml$/i.test(path);
+  let data: unknown;
+  if (yaml) {
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    if (doc.errors.length) {
+      throw new ConfigError(`config file ${path} is not valid YAML`, doc.errors.map((e) => e.message.split('\n')[0]!));
+    }
+    data = doc.toJS();
+  } else {
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+    }
   }
-  return parseConfig(json, dirname(resolve(path)));
+  return parseConfig(data, dirname(resolve(path)));
 }

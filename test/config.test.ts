@@ -76,6 +76,32 @@ describe('config file', () => {
     expect(() => loadConfigFile(file)).toThrow(new RegExp(`${file} is not valid JSON`));
     expect(() => loadConfigFile(join(dir, 'missing.json'))).toThrow(/cannot read config file/);
   });
+
+  // Issue 7: a technician's config wants comments; YAML has them, and is read against the same schema.
+  it('reads YAML with comments against the same schema, and says where YAML is broken', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cowbell-yaml-'));
+    const file = join(dir, 'cowbell.yaml');
+    writeFileSync(file, [
+      '# Hillside gateway, installed 2026-11',
+      'farm:',
+      '  id: hillside   # as in the collars\' topics',
+      '  timezone: Europe/Zurich',
+      'mqtt:',
+      '  url: mqtt://localhost:1883',
+      'rules:',
+      '  heat:',
+      '    early:',
+      '      hours: 4',
+      '',
+    ].join('\n'));
+    const c = loadConfigFile(file);
+    expect(c.farm).toMatchObject({ id: 'hillside', timezone: 'Europe/Zurich' });
+    expect(c.rules.heat.early.hours).toBe(4);
+    writeFileSync(file, 'farm:\n  id: hillside\n  id: again\nmqtt: [unclosed\n');
+    expect(() => loadConfigFile(file)).toThrow(/is not valid YAML[\s\S]*line \d+/);
+    writeFileSync(file, 'farm:\n  id: has space\nmqtt:\n  url: mqtt://\n');
+    expect(() => loadConfigFile(file)).toThrow(/farm\.id:[\s\S]*mqtt\.url:/);
+  });
 });
 
 describe('chat channels and recipients in the config', () => {

@@ -138,7 +138,16 @@ on Anna's latest message about an open alert, "s" + Enter for Snooze. Ctrl-C to 
     const k = line.trim().toLowerCase();
     if (k === 'a' || k === 's') void press(k === 'a' ? 'ack' : 'snooze');
   });
-  const caughtUp = publishHerd({ url: broker.url, farmId: 'demo', sim, speed: o.speed, catchUpToWallClock: true, signal: abort.signal }).then(() => undefined);
+  let live = false;
+  const caughtUp = publishHerd({
+    url: broker.url, farmId: 'demo', sim, speed: o.speed, catchUpToWallClock: true, signal: abort.signal,
+    // Event time has reached the wall clock: the history is in, and the herd goes on in real time.
+    onProgress: ({ eventTime }) => {
+      if (live || eventTime < Date.now() - 60_000) return;
+      live = true;
+      say(`caught up: ${o.days} days of history are in; the herd now runs in real time, a reading per collar every 15 minutes`);
+    },
+  }).then(() => undefined);
 
   return {
     agent,

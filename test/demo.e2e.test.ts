@@ -26,6 +26,8 @@ describe('demo, end to end', () => {
       expect(tg.buttons.map((b) => b.text)).toEqual(['Gesehen', 'Später (4 Std.)']);
       expect(out.text()).toMatch(/📱 Anna \(WhatsApp template\)/);
       expect(out.text()).toMatch(/📱 Hans \(Telegram\)/);
+      // The console says when the history is in and the herd runs in real time.
+      await eventually(() => /caught up: 12 days of history are in; the herd now runs in real time/.test(out.text()), 40_000, 'caught up');
 
       const messageId = Number(JSON.stringify(wa.body).match(/"ack:(\d+)"/)![1]);
       const alertIds = demo.agent.store.notify.alertIdsOfMessage(messageId);

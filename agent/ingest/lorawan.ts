@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isCollarId, MAX_PAYLOAD_BYTES, toReading, type ParsedMessage, type Rejected } from './payload.js';
+import { isCollarId, readJson, toReading, type ParsedMessage, type Rejected } from './payload.js';
 
 /**
  * Real collars through a LoRaWAN network server's MQTT integration: ChirpStack v4 and The Things Stack v3.
@@ -36,22 +36,46 @@ export const LorawanSourceSchema = z.discriminatedUnion('type', [
 ]);
 export type LorawanSource = z.infer<typeof LorawanSourceSchema>;
 
+/**
+ * Where each network server puts what a reading needs, defined once: its uplink topic (with `+` for the
+ * device) and the dotted paths into its uplink JSON.
+ */
+const FORMATS = {
+  chirpstack: {
+    topic: (s: LorawanSource) => `application/${s.applicationId}/device/+/event/up`,
+    device: 'deviceInfo.devEui',
+    time: ['time'],
+    decoded: 'object',
+    rssi: 'rxInfo.0.rssi',
+    codecAt: "ChirpStack's device profile",
+  },
+  tts: {
+    topic: (s: LorawanSource) => `v3/${s.type === 'tts' && s.tenantId ? `${s.applicationId}@${s.tenantId}` : s.applicationId}/devices/+/up`,
+    device: 'end_device_ids.dev_eui',
+    // When the network server received it; the application server's own time if that is missing.
+    time: ['uplink_message.received_at', 'received_at'],
+    decoded: 'uplink_message.decoded_payload',
+    rssi: 'uplink_message.rx_metadata.0.rssi',
+    codecAt: 'The Things Stack',
+  },
+} as const;
+
 /** The topic a source's uplinks arrive on (one subscription per source). */
 export function uplinkTopic(s: LorawanSource): string {
-  return s.type === 'chirpstack' ? `application/${s.applicationId}/device/+/event/up` : `v3/${ttsApp(s)}/devices/+/up`;
+  return FORMATS[s.type].topic(s);
+}
+
+/** Whether `topic` matches the subscription `filter` (`+` for one level; the filters here have no `#`). */
+function matches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  return f.length === t.length && f.every((level, i) => level === '+' || level === t[i]);
 }
 
 /** The source whose uplink topic `topic` is, or undefined. */
 export function sourceOf(sources: readonly LorawanSource[], topic: string): LorawanSource | undefined {
-  const parts = topic.split('/');
-  return sources.find((s) =>
-    s.type === 'chirpstack'
-      ? parts.length === 6 && parts[0] === 'application' && parts[1] === s.applicationId && parts[2] === 'device' && parts[4] === 'event' && parts[5] === 'up'
-      : parts.length === 5 && parts[0] === 'v3' && parts[1] === ttsApp(s) && parts[2] === 'devices' && parts[4] === 'up',
-  );
+  return sources.find((s) => matches(uplinkTopic(s), topic));
 }
-
-const ttsApp = (s: Extract<LorawanSource, { type: 'tts' }>) => (s.tenantId ? `${s.applicationId}@${s.tenantId}` : s.applicationId);
 
 /** A field of the decoded JSON by dotted path: its own properties only (never "constructor" and the like). */
 const get = (o: unknown, dotted: string): unknown =>
@@ -62,24 +86,20 @@ const numeric = (v: unknown) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$
 
 /** One uplink of `source` as readings of this farm's collar, or why not (a reason a technician can act on). */
 export function parseUplink(source: LorawanSource, farmId: string, topic: string, payload: Buffer): ParsedMessage {
-  if (payload.length > MAX_PAYLOAD_BYTES) return { ok: false, reason: `payload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit` };
-  let json: unknown;
-  try {
-    json = JSON.parse(payload.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: `invalid JSON (is the integration set to JSON, not Protobuf?): ${(err as Error).message}` };
-  }
+  const read = readJson(payload, ' (is the integration set to JSON, not Protobuf?)');
+  if ('reason' in read) return { ok: false, reason: read.reason };
+  const { json } = read;
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return { ok: false, reason: 'uplink must be a JSON object' };
-  const cs = source.type === 'chirpstack';
-  if (!cs && get(json, 'simulated') === true) return { ok: false, reason: 'a simulated uplink (from the console), not the collar' };
-  const devEui = get(json, cs ? 'deviceInfo.devEui' : 'end_device_ids.dev_eui') ?? topic.split('/')[3];
-  if (typeof devEui !== 'string' || !isCollarId(devEui)) return { ok: false, reason: `no usable device id in ${cs ? 'deviceInfo.devEui' : 'end_device_ids.dev_eui'} or the topic` };
-  const ts = get(json, cs ? 'time' : 'uplink_message.received_at') ?? (cs ? undefined : get(json, 'received_at'));
-  if (ts === undefined) return { ok: false, reason: cs ? 'no "time" in the uplink' : 'no "received_at" in the uplink' };
-  const decoded = get(json, cs ? 'object' : 'uplink_message.decoded_payload');
-  if (decoded === null || typeof decoded !== 'object') {
-    return { ok: false, reason: `no decoded payload (${cs ? '"object"' : '"uplink_message.decoded_payload"'}): give the device a payload codec in ${cs ? "ChirpStack's device profile" : 'The Things Stack'}` };
-  }
+  const f = FORMATS[source.type];
+  if (source.type === 'tts' && get(json, 'simulated') === true) return { ok: false, reason: 'a simulated uplink (from the console), not the collar' };
+  // The device level of the topic when the uplink names no DevEUI (a device id on The Things Stack).
+  const devEui = get(json, f.device) ?? topic.split('/')[3];
+  if (typeof devEui !== 'string' || !isCollarId(devEui)) return { ok: false, reason: `no usable device id in ${f.device} or the topic` };
+  let ts: unknown;
+  for (const at of f.time) ts ??= get(json, at);
+  if (ts === undefined) return { ok: false, reason: `no "${f.time.at(-1)}" in the uplink` };
+  const decoded = get(json, f.decoded);
+  if (decoded === null || typeof decoded !== 'object') return { ok: false, reason: `no decoded payload ("${f.decoded}"): give the device a payload codec in ${f.codecAt}` };
   const base: Record<string, unknown> = { ts, intervalS: source.intervalS };
   const optional: [string, unknown][] = [];
   for (const key of MAPPABLE) {
@@ -93,7 +113,7 @@ export function parseUplink(source: LorawanSource, farmId: string, topic: string
     if (key === 'activity' || key === 'intervalS') base[key] = v;
     else optional.push([key, v]);
   }
-  const rssi = get(json, cs ? 'rxInfo.0.rssi' : 'uplink_message.rx_metadata.0.rssi');
+  const rssi = get(json, f.rssi);
   if (typeof rssi === 'number') optional.push(['rssi', rssi]);
   // A DevEUI in capitals, as printed on the collar (ChirpStack writes it in lower case); a device id as it is.
   const collarId = /^[0-9a-fA-F]{16}$/.test(devEui) ? devEui.toUpperCase() : devEui;

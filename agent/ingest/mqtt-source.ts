@@ -54,11 +54,20 @@ export class MqttSource {
   connectedSince: number | null = null;
   lastError: string | null = null;
 
-  constructor(private readonly o: MqttSourceOptions) {}
+  /**
+   * What the agent subscribes to: the farm's counted readings and each network server's uplinks decide
+   * health; raw accelerometer captures (README, "Readings in") are optional.
+   */
+  readonly required: readonly string[];
+  readonly optional: string;
 
-  /** Counted readings first (they decide health), then raw accelerometer captures (README, "Readings in"). */
+  constructor(private readonly o: MqttSourceOptions) {
+    this.required = [`farm/${o.farmId}/collar/+/reading`, ...(o.sourceTopics ?? [])];
+    this.optional = `farm/${o.farmId}/collar/+/accel`;
+  }
+
   get topics(): string[] {
-    return [`farm/${this.o.farmId}/collar/+/reading`, `farm/${this.o.farmId}/collar/+/accel`, ...(this.o.sourceTopics ?? [])];
+    return [...this.required, this.optional];
   }
 
   start(): void {
@@ -113,23 +122,22 @@ export class MqttSource {
    * for the request as a whole, not for the topic refused.
    */
   private subscribe(client: MqttClient, attempt: number): void {
-    const accel = this.topics[1]!;
-    const required = this.topics.filter((t) => t !== accel);
+    const topics = this.topics;
     const refused = new Set<string>();
     let answered = 0;
-    for (const topic of this.topics) {
+    for (const topic of topics) {
       client.subscribe(topic, { qos: 1 }, (err, granted) => {
         const why = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${topic}`) : null);
         if (why) {
           refused.add(topic);
-          if (topic === accel) {
+          if (topic === this.optional) {
             if (attempt === 0) this.o.logger.warn({ err: why.message, topic }, 'raw accelerometer topic refused by the broker; counted readings still arrive (allow it in the broker ACL for raw collars)');
           } else {
             this.o.logger.error({ err: why.message, topic }, 'subscribe failed; the collars on this topic are not arriving (allow it in the broker ACL)');
           }
         }
-        if (++answered < this.topics.length) return;
-        this.subscribed = required.every((t) => !refused.has(t));
+        if (++answered < topics.length) return;
+        this.subscribed = this.required.every((t) => !refused.has(t));
         this.lastError = refused.size ? `subscribe refused: ${[...refused].join(', ')}` : null;
         if (refused.size) this.retrySubscribe(client, attempt);
       });

@@ -85,6 +85,16 @@ export function toReading(item: unknown, collarId: string): Reading | Rejected {
 
 export const isCollarId = (id: string) => ID.test(id);
 
+/** A message's JSON within the size limit, or why not; `hint` says what the technician may have set wrong. */
+export function readJson(payload: Buffer, hint = ''): { json: unknown } | Rejected {
+  if (payload.length > MAX_PAYLOAD_BYTES) return { reason: `payload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit` };
+  try {
+    return { json: JSON.parse(payload.toString('utf8')) };
+  } catch (err) {
+    return { reason: `invalid JSON${hint}: ${(err as Error).message}` };
+  }
+}
+
 export interface Rejected {
   reason: string;
 }
@@ -116,15 +126,9 @@ export function parseMessage(topic: string, payload: Buffer): ParsedMessage {
   const topicParts = parseTopic(topic);
   if (!topicParts) return { ok: false, reason: 'topic is not farm/{farmId}/collar/{collarId}/reading or …/accel with plain ids' };
   const { kind, ...where } = topicParts;
-  if (payload.length > MAX_PAYLOAD_BYTES) {
-    return { ok: false, reason: `payload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit` };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(payload.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: `invalid JSON: ${(err as Error).message}` };
-  }
+  const read = readJson(payload);
+  if ('reason' in read) return { ok: false, reason: read.reason };
+  const { json } = read;
   if (kind === 'accel') return parseAccel(where, json);
   let items: unknown[];
   if (json !== null && typeof json === 'object' && 'readings' in json) {

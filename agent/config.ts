@@ -197,30 +197,29 @@ export interface AgentConfig extends Omit<ParsedConfig, 'rules' | 'channels' | '
 }
 export type { Secrets };
 
+/** The rule set the overrides make, or their problems. */
+function ruleOverrides(overrides: unknown): { rules: RuleSet; issues: [] } | { rules: null; issues: string[] } {
+  try {
+    return { rules: resolveRules(overrides), issues: [] };
+  } catch (err) {
+    if (err instanceof RuleSetError) return { rules: null, issues: err.issues };
+    throw err;
+  }
+}
+
 export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfig {
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
     // The rule overrides' own problems too, in the same list: a technician fixes everything in one pass.
-    const rules = (input as { rules?: unknown } | null)?.rules;
-    if (rules && typeof rules === 'object' && !issues.some((i) => i.startsWith('rules'))) {
-      try {
-        resolveRules(rules);
-      } catch (err) {
-        if (err instanceof RuleSetError) issues.push(...err.issues);
-        else throw err;
-      }
-    }
+    const overrides = (input as { rules?: unknown } | null)?.rules;
+    if (overrides && typeof overrides === 'object' && !issues.some((i) => i.startsWith('rules'))) issues.push(...ruleOverrides(overrides).issues);
     throw new ConfigError('the config file has problems', issues);
   }
   const c = parsed.data;
-  let rules: RuleSet;
-  try {
-    rules = resolveRules(c.rules);
-  } catch (err) {
-    if (err instanceof RuleSetError) throw new ConfigError('the rule overrides have problems', err.issues);
-    throw err;
-  }
+  const resolved = ruleOverrides(c.rules);
+  if (!resolved.rules) throw new ConfigError('the rule overrides have problems', resolved.issues);
+  const rules = resolved.rules;
   const neededDays = rules.baseline.days + 4;
   if (c.store.retentionDays < neededDays) {
     throw new ConfigError('the config file has problems', [

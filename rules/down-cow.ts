@@ -18,8 +18,7 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   const { normal, state: s } = ctx;
   if (s.alerts.open.down_cow) return;
   const from = r.ts - r.intervalS * 1000;
-  // Her normal for the hour the reading mostly lies in.
-  const t = Math.floor((from + r.ts) / 2 / HOUR_MS);
+  const t = hourOf(r);
   const norm = normal.hourNormal('act', t);
   const hours = r.intervalS / 3600;
   // A gap in delivery longer than `maxGapMinutes` (a backlog still to come) leaves her state unknown.
@@ -27,8 +26,7 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   if (d && from - d.last > cfg.maxGapMinutes * 60_000) d = undefined;
   // Most readings of most cows: a quarter-hour or longer, and she moves. Nothing is kept, and nothing more
   // is looked up (this runs for every reading of every cow).
-  const moving = r.activity > cfg.maxActivityRatio * norm * hours;
-  if (norm <= 0 || (!d && r.intervalS >= CHUNK_S && moving && (r.rumination === undefined || r.activity > cfg.restActivityRatio * norm * hours || !restHour(ctx, norm)))) {
+  if (norm <= 0 || (!d && movedIn(ctx, r, norm) && (r.rumination === undefined || r.activity > cfg.restActivityRatio * norm * hours || !restHour(ctx, norm)))) {
     if (s.down) delete s.down;
     return;
   }
@@ -63,10 +61,10 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   // three quarters of its normal — a cow lying to chew, then going down, is judged from then — or, without
   // rumination, stillness in her active hours only: lying through her usual night is no sign of trouble.
   // Any other quarter-hour keeps the spell (she has not got up) but the count starts again.
-  const chewing = q.rumKnown && q.rum > cfg.stillRuminationRatio * q.rumNormal;
-  if ((!q.rumKnown && q.rest) || chewing || (d.countedS > 0 && d.rumination !== q.rumKnown)) {
+  const countsNot = q.rumKnown ? q.rum > cfg.stillRuminationRatio * q.rumNormal : q.rest;
+  if (countsNot || (d.countedS > 0 && d.rumination !== q.rumKnown)) {
     resetCount(d);
-    if ((!q.rumKnown && q.rest) || chewing) return;
+    if (countsNot) return;
   }
   if (d.countedS === 0) d.countFrom = q.from;
   d.rumination = q.rumKnown;
@@ -127,9 +125,16 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
 export function judgeDownLate(ctx: RuleContext, r: Reading): void {
   const d = ctx.state.down;
   if (!d || d.from === null || r.ts <= d.from) return;
-  const from = r.ts - r.intervalS * 1000;
-  const norm = ctx.normal.hourNormal('act', Math.floor((from + r.ts) / 2 / HOUR_MS));
-  if (norm > 0 && r.intervalS >= CHUNK_S && r.activity > ctx.rules.downCow.maxActivityRatio * norm * (r.intervalS / 3600)) delete ctx.state.down;
+  const norm = ctx.normal.hourNormal('act', hourOf(r));
+  if (norm > 0 && movedIn(ctx, r, norm)) delete ctx.state.down;
+}
+
+/** The hour a reading mostly lies in: her normal for it is the one she is held to. */
+const hourOf = (r: Reading) => Math.floor((r.ts - r.intervalS * 500) / HOUR_MS);
+
+/** A reading of a quarter-hour or longer in which she moved more than a cow down can: she is up. */
+function movedIn(ctx: RuleContext, r: Reading, norm: number): boolean {
+  return r.intervalS >= CHUNK_S && r.activity > ctx.rules.downCow.maxActivityRatio * norm * (r.intervalS / 3600);
 }
 
 /** Whether she normally rests in the hour: her normal for it well under her mean hourly rate. */

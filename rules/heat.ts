@@ -8,7 +8,8 @@ import type { WindowStats } from './normal.js';
  * Heat: a sustained rise of activity over the last completed hours against her normal for those hours (see
  * README.md, "Heat"). `end` is the hour number the window ends at; `at` of a raise or resolve is the end of
  * the window that shows it (event time of the data), not the time of whichever reading completed it.
- * `intervalS`: how often her collar reports (the reading being judged). `raiseOnly`: a window in the past, filled in by a backlog: it may show a heat, but not that one is over.
+ * `intervalS`: how often her collar reports (the reading being judged). `raiseOnly`: a window in the past,
+ * filled in by a backlog: it may show a heat, but not that one is over.
  */
 export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, raiseOnly = false): void {
   const cfg = ctx.rules.heat;
@@ -52,20 +53,23 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // raised most of the false early words).
   const earlyOk = intervalS <= early.maxIntervalMinutes * 60;
   const rumHours = earlyOk && early.withRumination.hours > 0 && ctx.history.covered('rum', end - 1) > 0 ? early.withRumination.hours : 0;
-  // Each of its hours mostly covered: one wild reading spread thin over the edge of an hour is not an hour.
   if (!w && earlyOk && (rumHours || early.hours) > 0 && everyHourKnown(ctx, end, cfg.windowHours)) {
-    // A few hours are as easily a herd's as hers (feed pushed up late, a pasture move, a milking moved): no
-    // early word in a herd's busy hour.
     const earlyWord = (hours: number, hotRatio: number, minRatio: number) => {
+      // Each of its hours mostly covered and hot (cheap, and most hours fail it): one wild reading spread
+      // thin over the edge of an hour is not an hour.
+      if (hours <= 0 || hotHoursAtMost(ctx, end, hours, hotRatio, 0.75 * 3600) < hours) return null;
       const e = judge(hours, hotRatio);
+      // A few hours are as easily a herd's as hers (feed pushed up late, a pasture move, a milking moved): no
+      // early word in a herd's busy hour.
       return e && e.ratio >= minRatio && e.z >= early.minZ && e.hotHours >= hours && !(herd && busyAny(herd, end, hours)) ? e : null;
     };
     const wr = early.withRumination;
-    if (rumHours && rumHours < early.hours && hotHoursAtMost(ctx, end, rumHours, wr.hotRatio, 0.75 * 3600) >= rumHours) {
-      const rum = ctx.normal.window('rum', rumHours, end);
-      if (rum && rum.coverage >= cfg.minCoverage && rum.ratio <= wr.maxRuminationRatio) w = earlyWord(rumHours, wr.hotRatio, wr.minRatio);
+    if (rumHours && rumHours < early.hours) {
+      const e = earlyWord(rumHours, wr.hotRatio, wr.minRatio);
+      const rum = e && ctx.normal.window('rum', rumHours, end);
+      if (rum && rum.coverage >= cfg.minCoverage && rum.ratio <= wr.maxRuminationRatio) w = e;
     }
-    if (!w && early.hours > 0 && hotHoursAtMost(ctx, end, early.hours, early.hotRatio, 0.75 * 3600) >= early.hours) w = earlyWord(early.hours, early.hotRatio, early.minRatio);
+    w ??= earlyWord(early.hours, early.hotRatio, early.minRatio);
   }
   if (!w) return;
   const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio, 3 * cfg.windowHours) * HOUR_MS;

@@ -10,6 +10,7 @@ import { acrossDst, csvSources, formatScore, scoreIceTag, scoreReal, scoreScenar
 import { loadConfigFile, LOG_LEVELS } from './config.js';
 import { ConfigError, CowbellError } from './errors.js';
 import { preflight } from './preflight.js';
+import { runDoctor } from './doctor.js';
 import { redactUrl } from './log.js';
 
 
@@ -24,6 +25,7 @@ Commands:
            shows in the console, and the status page on http://127.0.0.1:8080/
   agent    run the agent against the broker named in a config file
   check    validate a config file and print what the agent would use
+  doctor   try what the running agent depends on: broker, database, disk, chat credentials, clock
   sim      publish a simulated herd's readings to a broker
   eval     the detection scorecard: seeded herds and real exports replayed offline
 
@@ -53,6 +55,19 @@ Options:
 
 Options:
   -c, --config FILE   the config file to check
+  -h, --help`,
+  doctor: `cowbell doctor — try, on the gateway, what the running agent depends on
+
+Loads the config as "check" does, then connects to the broker and subscribes to the farm's topic (as its
+own throwaway client: the agent's session is left alone), reads Mosquitto's queue settings when the broker
+is on this box, opens the database read-only (schema, quick_check), looks at the free disk space, asks the
+chat APIs who the credentials belong to (sends nothing) and compares the clock with theirs. One line per
+check: ok, warn, or FAIL with what to fix. Exits 1 when any check failed. Run it as the agent's user
+(sudo -u cowbell …) so the database and secret files are read as the agent reads them.
+
+Options:
+  -c, --config FILE         the config file
+  --mosquitto-conf FILE     Mosquitto's main config (default /etc/mosquitto/mosquitto.conf)
   -h, --help`,
   eval: `cowbell eval — detection scorecard, offline (no broker)
 
@@ -144,6 +159,13 @@ async function runCheck(argv: string[]): Promise<void> {
   console.log(`rules: ${JSON.stringify(c.rules)}`);
 }
 
+async function runDoctorCommand(argv: string[]): Promise<void> {
+  const o = args(argv, { config: { type: 'string', short: 'c' }, 'mosquitto-conf': { type: 'string' } });
+  if (o.help) return void console.log(HELP.doctor);
+  if (!o.config) throw new CowbellError('COWBELL_USAGE', 'cowbell doctor needs --config FILE');
+  process.exitCode = await runDoctor(o.config, { ...(o['mosquitto-conf'] !== undefined && { mosquittoConf: o['mosquitto-conf'] }) }, (line) => console.log(line));
+}
+
 async function runDemo(argv: string[]): Promise<void> {
   const o = args(argv, {
     cows: { type: 'string' }, days: { type: 'string' }, speed: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' },
@@ -224,6 +246,7 @@ async function main(argv: string[]): Promise<void> {
     case 'demo': return runDemo(rest);
     case 'agent': return runAgent(rest);
     case 'check': return runCheck(rest);
+    case 'doctor': return runDoctorCommand(rest);
     case 'sim': return runSim(rest);
     case 'eval': return runEval(rest);
     case undefined: case '-h': case '--help': case 'help': return void console.log(HELP.main);

@@ -65,7 +65,7 @@ export function listenProblem(err: NodeJS.ErrnoException): string {
   }
 }
 
-async function writableDir(dir: string): Promise<string | null> {
+export async function writableDir(dir: string): Promise<string | null> {
   try {
     if (!(await stat(dir)).isDirectory()) return `${dir} is not a directory`;
     await access(dir, constants.W_OK);

@@ -154,6 +154,14 @@ export const ConfigSchema = z.strictObject({
    * v4 or The Things Stack v3 on the same broker, with a field map from the device codec's output.
    */
   sources: z.array(LorawanSourceSchema).default([]),
+  /** The herd register (`cowbell herd import`): what a collar it does not place on a cow may do. */
+  herd: z
+    .strictObject({
+      // 'alert': its alerts reach people like any cow's ("Collar 70B3…"); 'page': shown on the farm page only,
+      // for a farm whose register is complete and where a stray collar is someone else's business.
+      unassignedCollars: z.enum(['alert', 'page']).default('alert'),
+    })
+    .prefault({}),
   store: z
     .strictObject({
       path: z.string().min(1).default('cowbell.db'),

@@ -3,7 +3,7 @@ import { CowDetector, DAY_MS, FarmDetector, SNAPSHOT_VERSION, type AlertEvent, t
 import { parseUplink, sourceOf, type LorawanSource } from './ingest/lorawan.js';
 import { parseMessage } from './ingest/payload.js';
 import type { Logger } from './log.js';
-import type { Store } from './store/store.js';
+import type { NamedAlertEvent, Store } from './store/store.js';
 
 /** A reading this far ahead of our clock: the collar's clock or ours is wrong. Kept, but counted and capped. */
 const MAX_AHEAD_MS = 15 * 60_000;
@@ -38,6 +38,8 @@ export interface PipelineOptions {
   notify: (e: AlertEvent, now: number) => void;
   clock?: () => number;
   onAlert?: (e: AlertEvent) => void;
+  /** 'page': a collar the herd register does not place on a cow has its alerts shown, not sent to people. */
+  unassignedCollars?: 'alert' | 'page';
 }
 
 /**
@@ -53,9 +55,12 @@ export class ReadingPipeline {
   readonly futureCollars = new Map<string, { ts: number; at: number }>();
   private readonly clock: () => number;
   private readonly warnLimiter = new Map<string, { windowStart: number; count: number }>();
+  /** Each detector's cow in the herd register (a collar's own id while it is unassigned). */
+  private herdKeys: Map<string, { assigned: boolean; name: string | null }>;
 
   constructor(private readonly o: PipelineOptions) {
     this.clock = o.clock ?? Date.now;
+    this.herdKeys = o.store.herd.keys();
     this.detector = new FarmDetector(o.farmId, o.rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...(o.timezone && { timezone: o.timezone }) });
   }
 
@@ -174,13 +179,25 @@ export class ReadingPipeline {
   }
 
   private record(events: AlertEvent[], now: number): void {
-    for (const e of events) {
+    for (const event of events) {
+      const cow = this.herdKeys.get(event.cowId);
+      const e: NamedAlertEvent = cow?.name ? { ...event, cowName: cow.name } : event;
       if (this.o.store.recordAlert(e, this.o.feedsFor(e), now)) {
-        this.o.notify(e, now);
+        if (cow?.assigned || this.o.unassignedCollars !== 'page') this.o.notify(e, now);
         this.counters.alerts++;
         this.o.onAlert?.(e);
       }
     }
+  }
+
+  /** After the herd register changed: names and assignments as it now says. */
+  reloadHerd(): void {
+    this.herdKeys = this.o.store.herd.keys();
+  }
+
+  /** Whether a registered cow stands behind a detector, and her name. */
+  herdEntry(key: string): { assigned: boolean; name: string | null } | undefined {
+    return this.herdKeys.get(key);
   }
 
   private quarantine(topic: string, reason: string, payload: Buffer, now: number): void {

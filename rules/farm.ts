@@ -183,6 +183,30 @@ export class FarmDetector {
     return events;
   }
 
+  /**
+   * Forgets a cow's state: her collar went to another cow, or she has another collar now. What a collar
+   * measured on one cow is not another cow's normal, and a new collar's scale need not match the old one's.
+   */
+  retireCow(cowId: string): boolean {
+    this.dirty.delete(cowId);
+    return this.cows.delete(cowId);
+  }
+
+  /**
+   * A collar that ran unassigned and is now registered to the cow wearing it: its history was hers all
+   * along, so she keeps its baseline and open alerts under her own id.
+   */
+  renameCow(from: string, to: string): void {
+    const cow = this.cows.get(from);
+    if (!cow || from === to) return;
+    if (this.cows.has(to)) throw new Error(`cow ${to} already has a detector`);
+    cow.state.subject = { ...cow.state.subject, cowId: to };
+    this.cows.delete(from);
+    this.dirty.delete(from);
+    this.cows.set(to, cow);
+    this.dirty.add(to);
+  }
+
   /** Readings kept out of detection as impossible values, since the agent started. */
   impossibleReadings(): number {
     let n = 0;

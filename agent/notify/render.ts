@@ -66,7 +66,7 @@ const catalogueSchema = z.object({
   language: text,
   /** BCP-47 locale for Intl (dates, numbers, plurals, lists); "en-GB" rather than "en" for a 24-hour day-month clock. */
   locale: text,
-  names: z.object({ cow: text, cowWithCollar: text, collar: text, collarOnCow: text }),
+  names: z.object({ cow: text, cowNamed: text, cowWithCollar: text, collar: text, collarOnCow: text }),
   time: z.object({ short: text, range: text, minutes: text, hours: text, days: plural }),
   evidence: z.object({ window: text, metric: text, activity: text, rumination: text }),
   alert: z.object({
@@ -334,12 +334,15 @@ class Words {
     return new Intl.ListFormat(this.c.locale, { style: 'long', type: 'conjunction' }).format(shown);
   }
 
+  /** As the farmer knows her: "Cow 412 Bella" from the herd register; the collar only when it is all there is. */
   cow(a: AlertRow): string {
+    if (a.cowName) return fill(this.c.names.cowNamed, { cow: a.cowId, name: a.cowName });
     return a.cowId === a.collarId ? fill(this.c.names.cow, { cow: a.cowId }) : fill(this.c.names.cowWithCollar, { cow: a.cowId, collar: a.collarId });
   }
   /** Collar messages are about the device; the cow is named only when she is not known by the collar's id. */
   collar(a: AlertRow): string {
-    return a.cowId === a.collarId ? fill(this.c.names.collar, { collar: a.collarId }) : fill(this.c.names.collarOnCow, { cow: a.cowId, collar: a.collarId });
+    const cow = a.cowName ? `${a.cowId} ${a.cowName}` : a.cowId;
+    return a.cowId === a.collarId ? fill(this.c.names.collar, { collar: a.collarId }) : fill(this.c.names.collarOnCow, { cow, collar: a.collarId });
   }
   subject(a: AlertRow): string {
     return COLLAR_TYPES.has(a.type) ? this.collar(a) : this.cow(a);
@@ -595,7 +598,7 @@ function catchUpLines(w: Words, content: MessageContent): Line[] {
     const type = group[0]!.alert.type;
     const set = w.c.lines[type as keyof Catalogue['lines']];
     if (set && group.length >= CATCH_UP_GROUP_FROM) {
-      const ids = [...new Set(group.map((it) => (COLLAR_TYPES.has(type) ? it.alert.collarId : it.alert.cowId)))];
+      const ids = [...new Set(group.map(({ alert: a }) => (COLLAR_TYPES.has(type) ? a.collarId : a.cowName ? `${a.cowId} ${a.cowName}` : a.cowId)))];
       out.push({ text: `• ${w.plural(set.pastCount, ids.length, { list: w.list(ids) })}`, items: group.length });
       continue;
     }

@@ -163,4 +163,33 @@ export const MIGRATIONS: string[] = [
     received_at INTEGER NOT NULL
   );
   `,
+  /* 3 */ `
+  -- The herd register: cows as the farm knows them. cow_id is the farm's cow number.
+  CREATE TABLE cows (
+    cow_id         TEXT PRIMARY KEY,
+    name           TEXT,
+    grp            TEXT,
+    calved_on      TEXT,
+    inseminated_on TEXT,
+    notes          TEXT,
+    updated_at     INTEGER NOT NULL
+  );
+
+  -- herd.cow_id is whose detector a collar's readings feed: the cow wearing it, or the collar itself while
+  -- it is unassigned. Readings up to from_rx were another cow's (a collar moved): a rebuild skips them.
+  ALTER TABLE herd ADD COLUMN assigned INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE herd ADD COLUMN from_rx INTEGER NOT NULL DEFAULT 0;
+
+  -- Every change of who wears which collar, for the register's history (cow_id NULL: taken off).
+  CREATE TABLE collar_assignments (
+    id        INTEGER PRIMARY KEY,
+    collar_id TEXT NOT NULL,
+    cow_id    TEXT,
+    at        INTEGER NOT NULL
+  );
+  CREATE INDEX collar_assignments_by_cow ON collar_assignments (cow_id);
+
+  -- The cow's name as it was when the alert was raised: a message or a feed says "Cow 412 Bella".
+  ALTER TABLE alerts ADD COLUMN cow_name TEXT;
+  `,
 ];

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { AlertEvent, AlertType, CowSnapshot, FarmSnapshot, Reading, Severity } from '../../rules/index.js';
 import { CowbellError } from '../errors.js';
+import { HerdStore } from './herd-store.js';
 import { MIGRATIONS } from './migrations.js';
 import { NotifyStore } from './notify-store.js';
 
@@ -10,6 +11,8 @@ export interface AlertRow {
   id: string;
   farmId: string;
   cowId: string;
+  /** Her name in the herd register when the alert was raised. */
+  cowName?: string | undefined;
   collarId: string;
   type: AlertType;
   /**
@@ -60,6 +63,7 @@ export const PAYLOAD_HEAD_BYTES = 256;
 export class Store {
   readonly db: Database.Database;
   readonly notify: NotifyStore;
+  readonly herd: HerdStore;
   private readonly s;
 
   constructor(path: string) {
@@ -76,6 +80,7 @@ export class Store {
     this.migrate();
     const db = this.db;
     this.notify = new NotifyStore(db);
+    this.herd = new HerdStore(db);
     this.s = {
       insertReading: db.prepare(`INSERT OR IGNORE INTO readings
         (collar_id, ts, interval_s, activity, rumination, eating, lying, temperature, battery_pct, rssi, seq, received_at)
@@ -84,8 +89,8 @@ export class Store {
       addCollar: db.prepare(`INSERT INTO herd (collar_id, farm_id, cow_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`),
       touchCollar: db.prepare('UPDATE herd SET last_seen = ? WHERE collar_id = ?'),
       insertAlert: db.prepare(`INSERT OR IGNORE INTO alerts
-        (id, farm_id, cow_id, collar_id, type, severity, state, raised_at, since, at, evidence, updated_at, escalate_from)
-        VALUES (@id, @farmId, @cowId, @collarId, @type, @severity, 'firing', @raisedAt, @since, @at, @evidence, @now, @now)`),
+        (id, farm_id, cow_id, cow_name, collar_id, type, severity, state, raised_at, since, at, evidence, updated_at, escalate_from)
+        VALUES (@id, @farmId, @cowId, @cowName, @collarId, @type, @severity, 'firing', @raisedAt, @since, @at, @evidence, @now, @now)`),
       resolveAlert: db.prepare(`UPDATE alerts SET state = 'resolved', at = @at, evidence = @evidence, updated_at = @now
         WHERE id = @id AND state = 'firing'`),
       insertOutbox: db.prepare(`INSERT OR IGNORE INTO outbox (alert_id, state, channel, payload, next_attempt_at, created_at)
@@ -130,6 +135,11 @@ export class Store {
     return this.db.transaction(fn)();
   }
 
+  /** The newest reading's arrival number (0 with none). */
+  maxRx(): number {
+    return this.s.maxRx.get()?.rx ?? 0;
+  }
+
   /** Returns the reading's arrival number, or null for a duplicate (collarId, ts). */
   insertReading(r: Reading, receivedAt: number): number | null {
     const info = this.s.insertReading.run({ ...NO_OPTIONALS, ...r, receivedAt });
@@ -151,11 +161,11 @@ export class Store {
    * Records an alert transition and queues its messages, inside the caller's transaction. Returns false
    * when there was nothing to record (the transition was already stored, e.g. on replay).
    */
-  recordAlert(e: AlertEvent, channels: readonly string[], now: number): boolean {
+  recordAlert(e: NamedAlertEvent, channels: readonly string[], now: number): boolean {
     const evidence = JSON.stringify(e.evidence);
     const changed =
       e.state === 'firing'
-        ? this.s.insertAlert.run({ ...e, evidence, now }).changes
+        ? this.s.insertAlert.run({ ...e, cowName: e.cowName ?? null, evidence, now }).changes
         : this.s.resolveAlert.run({ id: e.id, at: e.at, evidence, now }).changes;
     if (!changed) return false;
     this.queueFeeds(toAlertRow(e), e.state, channels, now);
@@ -294,7 +304,7 @@ export class Store {
     const rows = this.db
       .prepare(
         `SELECT r.*, coalesce(h.cow_id, r.collar_id) AS cow_id FROM readings r LEFT JOIN herd h USING (collar_id)
-         WHERE rx > ? ORDER BY rx`,
+         WHERE rx > ? AND rx > coalesce(h.from_rx, 0) ORDER BY rx`,
       )
       .iterate(afterRx) as IterableIterator<Record<string, number | string | null>>;
     for (const row of rows) {
@@ -410,6 +420,7 @@ function toRow(r: Record<string, string | number | null>): AlertRow {
     id: r.id as string,
     farmId: r.farm_id as string,
     cowId: r.cow_id as string,
+    ...(r.cow_name !== null && r.cow_name !== undefined && { cowName: r.cow_name as string }),
     collarId: r.collar_id as string,
     type: r.type as AlertType,
     state: r.state === 'resolved' ? 'resolved' : (ackState ?? 'firing'),
@@ -425,9 +436,12 @@ function toRow(r: Record<string, string | number | null>): AlertRow {
   };
 }
 
-export function toAlertRow(e: AlertEvent): AlertRow {
+/** An alert event with the name the herd register gives her cow, when it gives one. */
+export type NamedAlertEvent = AlertEvent & { cowName?: string | undefined };
+
+export function toAlertRow(e: NamedAlertEvent): AlertRow {
   return {
-    id: e.id, farmId: e.farmId, cowId: e.cowId, collarId: e.collarId, type: e.type, state: e.state,
+    id: e.id, farmId: e.farmId, cowId: e.cowId, ...(e.cowName !== undefined && { cowName: e.cowName }), collarId: e.collarId, type: e.type, state: e.state,
     severity: e.severity, at: e.at, since: e.since, raisedAt: e.raisedAt, evidence: e.evidence,
   };
 }
@@ -435,7 +449,7 @@ export function toAlertRow(e: AlertEvent): AlertRow {
 /** The alert as the wire contract and `/api/alerts` show it: times as ISO strings. */
 export function alertToJson(a: AlertRow) {
   return {
-    id: a.id, farmId: a.farmId, cowId: a.cowId, collarId: a.collarId, type: a.type, state: a.state,
+    id: a.id, farmId: a.farmId, cowId: a.cowId, ...(a.cowName !== undefined && { cowName: a.cowName }), collarId: a.collarId, type: a.type, state: a.state,
     severity: a.severity, at: new Date(a.at).toISOString(), since: new Date(a.since).toISOString(), evidence: a.evidence,
     ...(a.ack && {
       ack: { by: a.ack.by, at: new Date(a.ack.at).toISOString(), ...(a.ack.until !== undefined && { until: new Date(a.ack.until).toISOString() }) },

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DAY_MS, HOUR_MS, type AlertEvent } from '../rules/index.js';
 import type { AgentConfig } from './config.js';
+import { farmViews } from './http/farm.js';
 import { renderMetrics, type Family } from './http/metrics.js';
 import { HttpServer, type AgentStatus } from './http/server.js';
 import { uplinkTopic } from './ingest/lorawan.js';
@@ -146,6 +147,8 @@ export class Agent {
         notify: () => this.notifier.status(),
         recentMessages: (limit) => this.store.notify.recentMessages(limit),
         metrics: () => this.metrics(),
+        // The farm page's herd, cow and gateway views (agent/http/farm.ts).
+        ...farmViews({ store: this.store, pipeline: this.pipeline, config, clock: this.clock, startedAt: () => this.startedAt }),
       },
       this.logger,
       {

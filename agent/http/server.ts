@@ -4,7 +4,11 @@ import { CowbellError } from '../errors.js';
 import { listenProblem } from '../preflight.js';
 import { timingSafeEqual } from 'node:crypto';
 import { alertToJson, type AlertRow } from '../store/store.js';
-import { formatAlert } from '../notify/render.js';
+import { asset } from './assets.js';
+import { cowPage, notFoundPage } from './cow-page.js';
+import type { CowDetail, CowSeries, CowSummary, GatewayInfo } from './farm.js';
+import { times } from './html.js';
+import { overviewPage } from './page.js';
 import type { Logger } from '../log.js';
 import type { Secret } from '../secret.js';
 import type { MessageRow } from '../store/notify-store.js';
@@ -36,6 +40,14 @@ export interface StatusSource {
   recentMessages(limit: number): MessageRow[];
   /** Prometheus text exposition for /metrics. */
   metrics(): string;
+  /** Every cow the agent knows, with her state at a glance (the farm page's overview, /api/cows). */
+  cows(): CowSummary[];
+  /** One cow's page: her summary, alerts and heats; null for a cow the agent does not know. */
+  cow(cowId: string): CowDetail | null;
+  /** Her hourly readings and baseline band over the last `days` days; null for a cow the agent does not know. */
+  series(cowId: string, days: number): CowSeries | null;
+  /** The farm page's gateway section, beyond AgentStatus. */
+  gateway(): GatewayInfo;
 }
 
 export interface NotifyStatus {
@@ -58,6 +70,8 @@ export interface AgentStatus {
 }
 
 const MAX_ALERTS = 1000;
+/** A month and a bit: what the retention keeps by default, and a chart a phone can still draw. */
+const MAX_SERIES_DAYS = 60;
 
 /** Small and dependency-free on purpose: four routes do not need a framework. */
 export class HttpServer {
@@ -102,14 +116,42 @@ export class HttpServer {
       if (!sameOrigin(req)) return send(res, 403, { error: 'cross-site request refused' });
       await readBody(req, 4096);
       const n = this.inbound.act(decodeURIComponent(act[1]!), act[2] === 'ack' ? 'acknowledge' : 'snooze');
-      // A form on the status page posts here: send the browser back to the page.
+      // A form on the farm page posts here: send the browser back to the page it came from (a path on this
+      // site only, so the route cannot be used to bounce a browser elsewhere).
       if ((req.headers.accept ?? '').includes('text/html')) {
-        res.writeHead(303, { location: '/' });
+        const back = url.searchParams.get('back') ?? '/';
+        res.writeHead(303, { location: /^\/(?![/\\])/.test(back) ? back : '/' });
         return void res.end();
       }
       return send(res, n ? 200 : 409, n ? { ok: true } : { error: 'no open, unacknowledged alert with that id' });
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET' });
+    const a = asset(url.pathname);
+    if (a) {
+      // Assets change only with the agent's version: a phone on 4G need not fetch uPlot on every visit.
+      res.writeHead(200, { 'content-type': a.type, 'cache-control': 'public, max-age=3600' });
+      return void res.end(a.body);
+    }
+    const cowPath = /^\/cow\/([^/]+)$/.exec(url.pathname);
+    if (cowPath) {
+      const id = decodeURIComponent(cowPath[1]!);
+      const detail = this.source.cow(id);
+      if (!detail) return html(res, 404, notFoundPage(`No cow ${id} here.`));
+      const farm = this.source.status().farm;
+      return html(res, 200, cowPage(detail, times(this.source.timezone, this.now()), { farm: farm.name ?? farm.id, actions: !!this.inbound }));
+    }
+    const seriesPath = /^\/api\/cows\/([^/]+)\/series$/.exec(url.pathname);
+    if (seriesPath) {
+      const days = Number(url.searchParams.get('days') ?? 7);
+      if (!Number.isInteger(days) || days < 1 || days > MAX_SERIES_DAYS) return send(res, 400, { error: `days must be a whole number from 1 to ${MAX_SERIES_DAYS}` });
+      const series = this.source.series(decodeURIComponent(seriesPath[1]!), days);
+      return series ? send(res, 200, series) : send(res, 404, { error: 'no such cow' });
+    }
+    const cowApi = /^\/api\/cows\/([^/]+)$/.exec(url.pathname);
+    if (cowApi) {
+      const detail = this.source.cow(decodeURIComponent(cowApi[1]!));
+      return detail ? send(res, 200, { ...detail, alerts: detail.alerts.map(alertToJson) }) : send(res, 404, { error: 'no such cow' });
+    }
     switch (url.pathname) {
       case '/healthz': {
         const h = this.source.health();
@@ -129,11 +171,15 @@ export class HttpServer {
         const limit = Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, MAX_ALERTS) : MAX_ALERTS;
         return send(res, 200, { alerts: this.source.alertsSince(since, limit).map(alertToJson) });
       }
+      case '/api/cows':
+        return send(res, 200, { cows: this.source.cows() });
       case '/':
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-        return void res.end(this.page());
+        return html(res, 200, this.page());
       default:
-        return send(res, 404, { error: 'not found', routes: ['/', '/healthz', '/api/status', '/api/alerts?since=<ISO>', '/metrics'] });
+        return send(res, 404, {
+          error: 'not found',
+          routes: ['/', '/cow/<id>', '/healthz', '/api/status', '/api/alerts?since=<ISO>', '/api/cows', '/api/cows/<id>', '/api/cows/<id>/series?days=7', '/metrics'],
+        });
     }
   }
 
@@ -195,58 +241,22 @@ export class HttpServer {
   }
 
   private page(): string {
-    const s = this.source.status();
-    const open = this.source.openAlerts();
-    const recent = this.source.latestAlerts(20);
-    const tz = this.source.timezone;
-    const when = (ms: number) => new Intl.DateTimeFormat('en-GB', { timeZone: tz, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }).format(ms);
-    const row = (cells: (string | number | null)[]) => `<tr>${cells.map((c) => `<td>${esc(String(c ?? '—'))}</td>`).join('')}</tr>`;
-    const stateOf = (a: AlertRow) =>
-      a.state === 'acknowledged' ? `acknowledged by ${a.ack?.by}` : a.state === 'snoozed' ? `snoozed by ${a.ack?.by} until ${when(a.ack?.until ?? 0)}` : a.state;
-    const actions = (a: AlertRow) =>
-      a.state === 'resolved' || a.state === 'acknowledged' || !this.inbound
-        ? ''
-        : `<form method="post" action="/api/alerts/${encodeURIComponent(a.id)}/ack"><button>Acknowledge</button></form>` +
-          (a.state === 'firing' ? `<form method="post" action="/api/alerts/${encodeURIComponent(a.id)}/snooze"><button>Snooze</button></form>` : '');
-    const alertRows = (list: AlertRow[], withActions: boolean) =>
-      list.length
-        ? list
-            .map((a) => `<tr>${[a.severity, a.type, a.cowId, stateOf(a), when(a.at), formatAlert(a, { timezone: tz })].map((c) => `<td>${esc(c)}</td>`).join('')}${withActions ? `<td class="act">${actions(a)}</td>` : ''}</tr>`)
-            .join('')
-        : '<tr><td colspan="7">none</td></tr>';
-    const people = s.notify.recipients
-      .map((r) => row([r.name, r.channel, r.language, r.optedOut ? 'opted out (STOP)' : r.retrying ? 'retrying' : 'ok', r.pending, r.lastSentAt && when(Date.parse(r.lastSentAt)), r.lastError]))
-      .join('');
-    const paused = s.notify.paused.map((p) => `<p class="bad">${esc(`${p.channel} is paused until ${when(Date.parse(p.until))}: ${p.reason}`)}</p>`).join('');
-    const messages = this.source.recentMessages(15)
-      .map((m) => row([when(m.sentAt ?? m.createdAt), m.recipient, m.channel, m.status === 'sent' ? (m.delivery ?? 'sent') : m.status, m.items, m.text.length > 160 ? `${m.text.slice(0, 160)}…` : m.text, m.lastError]))
-      .join('');
-    return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Cowbell · ${esc(s.farm.name ?? s.farm.id)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:1rem;color:#222}h1{font-size:1.3rem}h2{font-size:1.1rem}table{border-collapse:collapse;margin-bottom:1.2rem;max-width:100%}
-td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-align:top;white-space:pre-line}.bad{color:#b00}.good{color:#070}
-.act form{display:inline}.act button{margin:0 .2rem .2rem 0}.wrap{overflow-x:auto}</style></head><body>
-<h1>Cowbell · ${esc(s.farm.name ?? s.farm.id)} <span class="${s.ok ? 'good' : 'bad'}">${s.ok ? '● running' : '● attention'}</span></h1>
-${paused}
-<table>
-${row(['Broker', `${s.broker.url} — ${s.broker.connected ? (s.broker.subscribed ? `connected${s.broker.lastError ? ` (${s.broker.lastError})` : ''}` : `connected, but NOT subscribed (check the broker ACL${s.broker.lastError ? `: ${s.broker.lastError}` : ''})`) : `disconnected${s.broker.lastError ? ` (${s.broker.lastError})` : ''}`}`])}
-${row(['Collars', `${s.herd.collars} (${s.herd.warmingUp} still learning their normal)`])}
-${row(['Newest reading (event time)', s.herd.watermark])}
-${row(['Messages / readings / duplicates', `${s.ingest.messages} / ${s.ingest.readings} / ${s.ingest.duplicates}`])}
-${row(['Quarantined payloads', s.store.quarantined])}
-${s.ingest.impossible ? row(['Readings with impossible values (kept out of detection)', String(s.ingest.impossible)]) : ''}
-${s.herd.futureStamped.length ? row(['Readings stamped in the future (collar clock wrong; not judged)', `${s.ingest.futureUnjudged} from ${s.herd.futureStamped.map((f) => `${f.collarId} (${f.ts})`).join(', ')}`]) : ''}
-${row(['Feeds (MQTT, webhooks)', `${s.store.outboxPending} waiting, ${s.outbox.sent} sent, ${s.store.outboxFailed} failed`])}
-${row(['Messages to people', `${s.notify.stats.messages ?? 0} sent carrying ${s.notify.stats.items ?? 0} notifications; ${s.notify.stats.failed ?? 0} refused, ${s.notify.stats.expired ?? 0} expired, ${s.notify.stats.dropped ?? 0} dropped`])}
-</table>
-<h2>Open alerts (${open.length})</h2><div class="wrap"><table><tr><th>severity</th><th>type</th><th>cow</th><th>state</th><th>at</th><th>message</th><th></th></tr>${alertRows(open, true)}</table></div>
-<h2>People</h2><div class="wrap"><table><tr><th>name</th><th>channel</th><th>language</th><th>state</th><th>waiting</th><th>last message</th><th>last error</th></tr>${people || '<tr><td colspan="7">none</td></tr>'}</table></div>
-<h2>Recent messages</h2><div class="wrap"><table><tr><th>when</th><th>to</th><th>channel</th><th>status</th><th>alerts</th><th>text</th><th>error</th></tr>${messages || '<tr><td colspan="7">none yet</td></tr>'}</table></div>
-<h2>Latest alert changes</h2><div class="wrap"><table><tr><th>severity</th><th>type</th><th>cow</th><th>state</th><th>at</th><th>message</th></tr>${alertRows(recent, false)}</table></div>
-<h2>Recently quarantined</h2><div class="wrap"><table><tr><th>received</th><th>topic</th><th>reason</th><th>bytes</th></tr>
-${s.recentQuarantine.map((q) => row([q.receivedAt, q.topic, q.reason, q.bytes])).join('') || '<tr><td colspan="4">none</td></tr>'}</table></div>
-</body></html>`;
+    return overviewPage(
+      {
+        status: this.source.status(),
+        cows: this.source.cows(),
+        open: this.source.openAlerts(),
+        recent: this.source.latestAlerts(20),
+        messages: this.source.recentMessages(15),
+        gateway: this.source.gateway(),
+        actions: !!this.inbound,
+      },
+      times(this.source.timezone, this.now()),
+    );
+  }
+
+  private now(): number {
+    return this.inbound?.clock() ?? Date.now();
   }
 
   async stop(): Promise<void> {
@@ -261,6 +271,11 @@ ${s.recentQuarantine.map((q) => row([q.receivedAt, q.topic, q.reason, q.bytes]))
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
+}
+
+function html(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(body);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -308,6 +323,3 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}

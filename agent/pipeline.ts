@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { CowDetector, DAY_MS, FarmDetector, SNAPSHOT_VERSION, type AlertEvent, type CowSnapshot, type Reading, type RuleSet } from '../rules/index.js';
-import { parseUplink, sourceOf, type LorawanSource } from './ingest/lorawan.js';
+import { parseStatus, parseUplink, sourceOf, statusSourceOf, type LorawanSource } from './ingest/lorawan.js';
 import { parseMessage } from './ingest/payload.js';
 import type { Logger } from './log.js';
 import type { NamedAlertEvent, Store } from './store/store.js';
@@ -20,6 +20,8 @@ export interface PipelineCounters {
   /** Stamped so far in the future (a collar clock gone wrong) that they are kept out of detection. */
   futureUnjudged: number;
   alerts: number;
+  /** Battery levels from a network server's device-status events. */
+  statusEvents: number;
 }
 
 export interface PipelineOptions {
@@ -49,7 +51,7 @@ export interface PipelineOptions {
  */
 export class ReadingPipeline {
   readonly detector: FarmDetector;
-  readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, aheadOfClock: 0, futureUnjudged: 0, alerts: 0 };
+  readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, aheadOfClock: 0, futureUnjudged: 0, alerts: 0, statusEvents: 0 };
   lastMessageAt: number | null = null;
   /** Collars that sent readings stamped in the future, with the latest such stamp and when it came (bounded). */
   readonly futureCollars = new Map<string, { ts: number; at: number }>();
@@ -109,6 +111,8 @@ export class ReadingPipeline {
     const now = this.clock();
     this.counters.messages++;
     this.lastMessageAt = now;
+    const status = this.o.sources?.length ? statusSourceOf(this.o.sources, topic) : undefined;
+    if (status) return this.handleStatus(status, topic, payload, now);
     const source = this.o.sources?.length ? sourceOf(this.o.sources, topic) : undefined;
     const parsed = source ? parseUplink(source, this.o.farmId, topic, payload) : parseMessage(topic, payload);
     const { store } = this.o;
@@ -130,6 +134,19 @@ export class ReadingPipeline {
           this.quarantine(topic, `could not process reading at ts ${reading.ts}: ${(err as Error).message}`, payload, now);
         }
       }
+    });
+  }
+
+  /** A network server's device-status event: a battery level between readings, judged like a reading's. */
+  private handleStatus(source: LorawanSource, topic: string, payload: Buffer, now: number): void {
+    const parsed = parseStatus(source, topic, payload);
+    this.o.store.transaction(() => {
+      if (!parsed.ok) return this.quarantine(topic, parsed.reason, payload, now);
+      if (!('batteryPct' in parsed)) return;
+      if (parsed.ts > now + MAX_AHEAD_MS) return this.quarantine(topic, 'status event stamped ahead of the gateway\'s clock', payload, now);
+      this.counters.statusEvents++;
+      const cowId = this.o.store.cowForCollar(this.o.farmId, parsed.collarId, now);
+      this.record(this.detector.observeBattery(cowId, parsed.collarId, parsed.ts, parsed.batteryPct), now);
     });
   }
 

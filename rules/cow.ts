@@ -111,6 +111,21 @@ export class CowDetector implements RuleContext {
   }
 
   /**
+   * The network server's own word on the battery (a LoRaWAN device-status answer), between readings. It
+   * counts only if it is not older than her newest reading by more than the reordering window: a status
+   * from a backlog must not overrule a newer reading's level. It is no sign of life: the collar's readings
+   * are what the farmer needs.
+   */
+  observeBattery(ts: number, batteryPct: number): AlertEvent[] {
+    const events: AlertEvent[] = (this.out = []);
+    const newest = this.newestTs;
+    if (newest === null || ts >= newest - this.rules.reorder.minutes * 60_000) {
+      judgeBattery(this, { collarId: this.subject.collarId, ts, intervalS: 0, activity: 0, batteryPct }, this.emit);
+    }
+    return events;
+  }
+
+  /**
    * `maxAheadOfArrivalMs`: when set (live ingest), a reading stamped further than that past its arrival and
    * more than FUTURE_JUMP_MS past her newest reading is left out: one reading stamped 2030 would otherwise
    * move her clock there, and every real reading after it would count as too late to judge. It does not

@@ -156,6 +156,18 @@ export class FarmDetector {
     return result;
   }
 
+  /** A battery level from the network server (no reading): see CowDetector.observeBattery. */
+  observeBattery(cowId: string, collarId: string, ts: number, batteryPct: number): AlertEvent[] {
+    let cow = this.cows.get(cowId);
+    if (!cow) {
+      cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId }, this.dayShift, this.herd);
+      this.cows.set(cowId, cow);
+    }
+    const events = cow.observeBattery(ts, batteryPct);
+    if (events.length) this.dirty.add(cowId);
+    return events;
+  }
+
   /** The wall-clock half of silence detection: catches a farm where every collar went quiet at once. */
   checkSilence(nowWall: number): AlertEvent[] {
     return this.scanSilence(nowWall, 'wall_clock');

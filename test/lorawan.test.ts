@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
 import { parseConfig } from '../agent/config.js';
 import type { ConfigError } from '../agent/errors.js';
-import { LorawanSourceSchema, parseUplink, sourceOf, uplinkTopic } from '../agent/ingest/lorawan.js';
+import { LorawanSourceSchema, parseStatus, parseUplink, sourceOf, statusSourceOf, statusTopic, uplinkTopic } from '../agent/ingest/lorawan.js';
 import { brokerKinds, eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
 
 // Shaped as the network servers' MQTT integrations send them (JSON encoding): ChirpStack v4's event/up and
@@ -33,6 +33,15 @@ const chirpstackUp = (devEui: string, time: string, object: Record<string, unkno
   ...(object && { object }),
   rxInfo: [{ gatewayId: '0016c001f153a14c', uplinkId: 4217106255, rssi: -87, snr: 9.2, channel: 2, location: {}, context: 'EFwMtA==', metadata: {} }],
   txInfo: { frequency: 868500000, modulation: { lora: { bandwidth: 125000, spreadingFactor: 7, codeRate: 'CR_4_5' } } },
+});
+
+// ChirpStack v4's event/status (the device's answer to a DevStatusReq), JSON encoding.
+const chirpstackStatus = (devEui: string, time: string, fields: Record<string, unknown>) => ({
+  deduplicationId: '9d6a1a8e-3c5e-4b5a-9a43-0f5c4f0a4c11',
+  time,
+  deviceInfo: chirpstackUp(devEui, time, undefined).deviceInfo,
+  margin: 7,
+  ...fields,
 });
 
 const ttsUp = (deviceId: string, devEui: string, receivedAt: string, decoded: Record<string, unknown>) => ({
@@ -111,6 +120,19 @@ describe('LoRaWAN network server uplinks', () => {
     expect(LorawanSourceSchema.safeParse({ type: 'tts', applicationId: 'herd-collars@ttn', fields: { activity: 'act' } }).success).toBe(false);
   });
 
+  it("reads a ChirpStack status event's battery level, and says nothing when there is none", () => {
+    const src = LorawanSourceSchema.parse({ type: 'chirpstack', applicationId: 'herd', fields: { activity: 'a' } });
+    const topic = 'application/herd/device/a84041000181c5e1/event/status';
+    const at = '2026-11-20T08:00:00Z';
+    expect(statusSourceOf([src], topic)).toBe(src);
+    expect(parseStatus(src, topic, Buffer.from(JSON.stringify(chirpstackStatus('a84041000181c5e1', at, { batteryLevel: 63.2 }))))).toEqual({ ok: true, collarId: 'A84041000181C5E1', ts: Date.parse(at), batteryPct: 63.2 });
+    expect(parseStatus(src, topic, Buffer.from(JSON.stringify(chirpstackStatus('a84041000181c5e1', at, { externalPowerSource: true }))))).toMatchObject({ ok: true, none: 'on external power' });
+    expect(parseStatus(src, topic, Buffer.from(JSON.stringify(chirpstackStatus('a84041000181c5e1', at, {}))))).toMatchObject({ ok: true, none: expect.stringMatching(/no battery level/) });
+    expect(parseStatus(src, topic, Buffer.from(JSON.stringify(chirpstackStatus('a84041000181c5e1', at, { batteryLevel: 140 }))))).toMatchObject({ ok: false, reason: expect.stringMatching(/0 to 100/) });
+    const tts = LorawanSourceSchema.parse({ type: 'tts', applicationId: 'herd', fields: { activity: 'a' } });
+    expect(statusTopic(tts)).toBeUndefined();
+  });
+
   it('says what to fix when an uplink cannot be a reading', () => {
     const topic = 'application/17c82e96-be03-4f38-aef3-f83d48582d97/device/a84041000181c5e1/event/up';
     const reason = (o: unknown) => {
@@ -180,6 +202,16 @@ describe.each(brokerKinds)('ChirpStack and The Things Stack uplinks through a re
       ]);
       const q = agent.store.db.prepare('SELECT topic, reason FROM quarantine').all() as { topic: string; reason: string }[];
       expect(q).toEqual([{ topic: 'application/herd/device/a84041000181c5e2/event/up', reason: expect.stringMatching(/codec/) }]);
+
+      // ChirpStack's device-status events: a low battery is the collar's alert; no level, or mains power, is no word.
+      expect(agent.mqtt.topics).toContain('application/herd/device/+/event/status');
+      const later = new Date(t.getTime() + 5 * 60_000).toISOString();
+      await pub.publishAsync('application/herd/device/a84041000181c5e2/event/status', JSON.stringify(chirpstackStatus('a84041000181c5e2', later, { batteryLevelUnavailable: true })), { qos: 1 });
+      await pub.publishAsync('application/herd/device/a84041000181c5e1/event/status', JSON.stringify(chirpstackStatus('a84041000181c5e1', later, { batteryLevel: 9.45 })), { qos: 1 });
+      const low = await eventually(() => agent.store.openAlerts().find((a) => a.type === 'battery_low'), 10_000, 'the battery alert');
+      expect(low).toMatchObject({ collarId: 'A84041000181C5E1', evidence: { value: 9.45 } });
+      expect(agent.pipeline.counters.statusEvents).toBe(1);
+      expect(agent.store.openAlerts()).toHaveLength(1);
     } finally {
       await pub.endAsync();
       await agent.stop();

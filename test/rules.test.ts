@@ -898,3 +898,20 @@ describe('detection quality on the simulator (regression guard; figures from ben
   });
 });
 
+
+describe('battery level from the network server (no reading)', () => {
+  it('raises on a fresh low level, and a status from a backlog cannot overrule a newer reading', () => {
+    const det = new FarmDetector('farm', rules);
+    const r = (ts: number, batteryPct: number): Reading => ({ collarId: 'c1', ts, intervalS: Q, activity: 10, batteryPct });
+    det.observe(r(START, 80), 'c1', START);
+    det.observe(r(START + 4 * HOUR, 80), 'c1', START + 4 * HOUR);
+    // Two hours older than her newest reading: not her battery now.
+    expect(det.observeBattery('c1', 'c1', START + 2 * HOUR, 5)).toEqual([]);
+    const low = det.observeBattery('c1', 'c1', START + 4 * HOUR + 60_000, 5);
+    expect(firing(low, 'battery_low')).toHaveLength(1);
+    expect(low[0]).toMatchObject({ at: START + 4 * HOUR + 60_000, evidence: { value: 5 } });
+    // The next reading's level is the newer word.
+    const back = det.observe(r(START + 5 * HOUR, 90), 'c1', START + 5 * HOUR).events;
+    expect(resolved(back, 'battery_low')).toHaveLength(1);
+  });
+});

@@ -48,6 +48,13 @@ const FORMATS = {
     decoded: 'object',
     rssi: 'rxInfo.0.rssi',
     codecAt: "ChirpStack's device profile",
+    // The device's answer to the network server's status request (LoRaWAN DevStatusAns): battery 0–100.
+    status: {
+      topic: (s: LorawanSource) => `application/${s.applicationId}/device/+/event/status`,
+      battery: 'batteryLevel',
+      unavailable: 'batteryLevelUnavailable',
+      external: 'externalPowerSource',
+    },
   },
   tts: {
     topic: (s: LorawanSource) => `v3/${s.type === 'tts' && s.tenantId ? `${s.applicationId}@${s.tenantId}` : s.applicationId}/devices/+/up`,
@@ -63,6 +70,51 @@ const FORMATS = {
 /** The topic a source's uplinks arrive on (one subscription per source). */
 export function uplinkTopic(s: LorawanSource): string {
   return FORMATS[s.type].topic(s);
+}
+
+/**
+ * The topic a source's device-status events arrive on, where its network server publishes them (ChirpStack;
+ * The Things Stack's MQTT server sends none: its collars' battery must come through the codec).
+ */
+export function statusTopic(s: LorawanSource): string | undefined {
+  const f = FORMATS[s.type];
+  return 'status' in f ? f.status.topic(s) : undefined;
+}
+
+/** The source whose status topic `topic` is, or undefined. */
+export function statusSourceOf(sources: readonly LorawanSource[], topic: string): LorawanSource | undefined {
+  return sources.find((s) => {
+    const t = statusTopic(s);
+    return t !== undefined && matches(t, topic);
+  });
+}
+
+export type ParsedStatus =
+  | { ok: true; collarId: string; ts: number; batteryPct: number }
+  /** A well-formed status that says nothing about the battery (mains power, level not measured). */
+  | { ok: true; collarId: string; none: string }
+  | { ok: false; reason: string };
+
+/** A device-status event of `source` as a battery level of its collar. */
+export function parseStatus(source: LorawanSource, topic: string, payload: Buffer): ParsedStatus {
+  const f = FORMATS[source.type];
+  if (!('status' in f)) return { ok: false, reason: `${source.type} sends no status events` };
+  const read = readJson(payload, ' (is the integration set to JSON, not Protobuf?)');
+  if ('reason' in read) return { ok: false, reason: read.reason };
+  const { json } = read;
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return { ok: false, reason: 'status event must be a JSON object' };
+  const devEui = get(json, f.device) ?? topic.split('/')[3];
+  if (typeof devEui !== 'string' || !isCollarId(devEui)) return { ok: false, reason: `no usable device id in ${f.device} or the topic` };
+  const collarId = /^[0-9a-fA-F]{16}$/.test(devEui) ? devEui.toUpperCase() : devEui;
+  if (get(json, f.status.external) === true) return { ok: true, collarId, none: 'on external power' };
+  if (get(json, f.status.unavailable) === true) return { ok: true, collarId, none: 'battery level not measured' };
+  const ts = Date.parse(String(get(json, f.time[0]) ?? ''));
+  if (Number.isNaN(ts)) return { ok: false, reason: `no "${f.time[0]}" in the status event` };
+  const level = numeric(get(json, f.status.battery));
+  // Protobuf's JSON may leave out a field at its default: no level is no word on the battery.
+  if (level === undefined) return { ok: true, collarId, none: 'no battery level in the event' };
+  if (typeof level !== 'number' || !(level >= 0 && level <= 100)) return { ok: false, reason: `"${f.status.battery}" must be a number from 0 to 100` };
+  return { ok: true, collarId, ts, batteryPct: level };
 }
 
 /** Whether `topic` matches the subscription `filter` (`+` for one level; the filters here have no `#`). */

@@ -8,6 +8,8 @@ export interface MqttSourceOptions {
   farmId: string;
   /** LoRaWAN network servers' uplink topics to subscribe to as well. */
   sourceTopics?: readonly string[];
+  /** Their device-status topics (battery levels): wanted, but collars' readings do not depend on them. */
+  statusTopics?: readonly string[];
   logger: Logger;
   /** Must commit the message before returning; throwing leaves the message unacknowledged. */
   onMessage: (topic: string, payload: Buffer) => void;
@@ -59,15 +61,19 @@ export class MqttSource {
    * health; raw accelerometer captures (README, "Readings in") are optional.
    */
   readonly required: readonly string[];
-  readonly optional: string;
+  /** Optional topics, each with what is missed while the broker refuses it. */
+  readonly optional: ReadonlyMap<string, string>;
 
   constructor(private readonly o: MqttSourceOptions) {
     this.required = [`farm/${o.farmId}/collar/+/reading`, ...(o.sourceTopics ?? [])];
-    this.optional = `farm/${o.farmId}/collar/+/accel`;
+    this.optional = new Map([
+      [`farm/${o.farmId}/collar/+/accel`, 'raw accelerometer topic refused by the broker; counted readings still arrive (allow it in the broker ACL for raw collars)'],
+      ...(o.statusTopics ?? []).map((t): [string, string] => [t, 'device-status topic refused by the broker; readings still arrive, battery levels only through the codec (allow it in the broker ACL)']),
+    ]);
   }
 
   get topics(): string[] {
-    return [...this.required, this.optional];
+    return [...this.required, ...this.optional.keys()];
   }
 
   start(): void {
@@ -130,8 +136,9 @@ export class MqttSource {
         const why = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error(`broker refused ${topic}`) : null);
         if (why) {
           refused.add(topic);
-          if (topic === this.optional) {
-            if (attempt === 0) this.o.logger.warn({ err: why.message, topic }, 'raw accelerometer topic refused by the broker; counted readings still arrive (allow it in the broker ACL for raw collars)');
+          const missed = this.optional.get(topic);
+          if (missed !== undefined) {
+            if (attempt === 0) this.o.logger.warn({ err: why.message, topic }, missed);
           } else {
             this.o.logger.error({ err: why.message, topic }, 'subscribe failed; the collars on this topic are not arriving (allow it in the broker ACL)');
           }

@@ -5,7 +5,7 @@ import type { AgentConfig } from './config.js';
 import { farmViews } from './http/farm.js';
 import { renderMetrics, type Family } from './http/metrics.js';
 import { HttpServer, type AgentStatus } from './http/server.js';
-import { uplinkTopic } from './ingest/lorawan.js';
+import { statusTopic, uplinkTopic } from './ingest/lorawan.js';
 import { MqttSource } from './ingest/mqtt-source.js';
 import { createLogger, redactUrl, type Logger } from './log.js';
 import { MqttAlertChannel, WebhookChannel } from './notify/channels.js';
@@ -15,6 +15,8 @@ import { OutboxWorker, type FeedChannel } from './notify/outbox.js';
 import { TelegramChannel } from './notify/telegram.js';
 import { WhatsAppChannel } from './notify/whatsapp.js';
 import type { AlertRow } from './store/store.js';
+import { formatHerdCsv, parseHerdCsv } from './herd/csv.js';
+import { applyHerd, type HerdImportResult } from './herd/register.js';
 import { ReadingPipeline } from './pipeline.js';
 import { Store } from './store/store.js';
 
@@ -115,6 +117,7 @@ export class Agent {
       feedsFor,
       notify: (e, now) => this.notifier.route(e, now),
       clock: this.clock,
+      unassignedCollars: config.herd.unassignedCollars,
       onAlert: (e) => {
         this.logger.info({ alertId: e.id, type: e.type, state: e.state, cowId: e.cowId, at: new Date(e.at).toISOString() }, 'alert');
         o.onAlert?.(e);
@@ -124,6 +127,7 @@ export class Agent {
       config: config.mqtt,
       farmId: config.farm.id,
       sourceTopics: config.sources.map(uplinkTopic),
+      statusTopics: config.sources.map(statusTopic).filter((t) => t !== undefined),
       logger: this.logger,
       onMessage: (topic, payload) => {
         const alertsBefore = this.pipeline.counters.alerts;
@@ -147,6 +151,7 @@ export class Agent {
         notify: () => this.notifier.status(),
         recentMessages: (limit) => this.store.notify.recentMessages(limit),
         metrics: () => this.metrics(),
+        herdCsv: () => formatHerdCsv(this.store.herd.list()),
         // The farm page's herd, cow and gateway views (agent/http/farm.ts).
         ...farmViews({ store: this.store, pipeline: this.pipeline, config, clock: this.clock, startedAt: () => this.startedAt }),
       },
@@ -154,6 +159,7 @@ export class Agent {
       {
         clock: this.clock,
         act: (id, action) => this.notifier.acknowledge([id], 'status page', action).length,
+        importHerd: (csv) => this.importHerd(csv),
         whatsapp: config.channels.whatsapp && {
           appSecret: config.channels.whatsapp.appSecret,
           verifyToken: config.channels.whatsapp.verifyToken,
@@ -257,6 +263,13 @@ export class Agent {
     }
     this.store.close();
     this.logger.info('cowbell agent stopped');
+  }
+
+  /** A herd file from `cowbell herd import` or the farm page, applied to the register and the detector. */
+  importHerd(csv: string): HerdImportResult {
+    const result = applyHerd(this.store, this.pipeline, this.config.farm.id, parseHerdCsv(csv), this.clock());
+    this.logger.info({ cows: result.cows, updated: result.updated, collarChanges: result.collarChanges.length, retired: result.retired.length }, 'herd register imported');
+    return result;
   }
 
   /** /metrics: what a technician's Prometheus scrapes (README, "Metrics"). */

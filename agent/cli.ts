@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { publishHerd, simulateHerd, truthToJson } from '../collar-sim/index.js';
@@ -9,6 +9,7 @@ import { startDemo } from './demo.js';
 import { acrossDst, csvSources, formatScore, scoreIceTag, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
 import { loadConfigFile, LOG_LEVELS } from './config.js';
 import { ConfigError, CowbellError } from './errors.js';
+import { exportHerd, importHerd } from './herd/import.js';
 import { preflight } from './preflight.js';
 import { runDoctor } from './doctor.js';
 import { redactUrl } from './log.js';
@@ -28,6 +29,7 @@ Commands:
   doctor   try what the running agent depends on: broker, database, disk, chat credentials, clock
   sim      publish a simulated herd's readings to a broker
   eval     the detection scorecard: seeded herds and real exports replayed offline
+  herd     the herd register: import a CSV of cows and their collars, or export it
 
 Run "cowbell <command> --help" for a command's options.`,
   demo: `cowbell demo — everything on this machine, nothing to configure
@@ -87,6 +89,24 @@ Options:
   --data DIR      real exports (default ../shared/data: its icetag/ and *.csv)
   --rules JSON    rule overrides, as in a config file's "rules"
   --json          print JSON instead of tables
+  -h, --help`,
+  herd: `cowbell herd — the herd register
+
+Usage: cowbell herd import FILE -c CONFIG     (FILE "-" reads standard input)
+       cowbell herd export [-o FILE] -c CONFIG
+
+The CSV has a heading row and one cow per row; commas, semicolons or tabs:
+  cow,name,collar,group,calved,inseminated,notes
+  412,Bella,70B3D57ED0001A2B,dry,2026-03-14,,
+"cow" (her number) is required. "collar" is the collar id or DevEUI she wears (empty: none). Dates are
+2026-03-14 or 14.03.2026. The file speaks for the cows it lists; others are left as they are. A collar
+that ran unassigned keeps what it learned when it is given to its cow; a collar moved from one cow to
+another starts learning afresh, and the cow it left is forgotten by the detector. Import goes through the
+running agent when it answers on its http port, else straight into the database.
+
+Options:
+  -c, --config FILE   the agent's config file
+  -o, --output FILE   export to FILE instead of standard output
   -h, --help`,
   sim: `cowbell sim — publish a simulated herd
 
@@ -164,6 +184,33 @@ async function runDoctorCommand(argv: string[]): Promise<void> {
   if (o.help) return void console.log(HELP.doctor);
   if (!o.config) throw new CowbellError('COWBELL_USAGE', 'cowbell doctor needs --config FILE');
   process.exitCode = await runDoctor(o.config, { ...(o['mosquitto-conf'] !== undefined && { mosquittoConf: o['mosquitto-conf'] }) }, (line) => console.log(line));
+}
+
+async function runHerd(argv: string[]): Promise<void> {
+  const [verb, ...rest] = argv;
+  const { values: o, positionals: [file] } = parseArgs({
+    args: rest, allowPositionals: true, strict: true,
+    options: { config: { type: 'string', short: 'c' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (o.help || verb === undefined || verb === '-h' || verb === '--help') return void console.log(HELP.herd);
+  if (!o.config) throw new CowbellError('COWBELL_USAGE', `cowbell herd ${verb} needs --config FILE`);
+  const config = loadConfigFile(o.config);
+  if (verb === 'export') {
+    const csv = exportHerd(config);
+    return o.output ? writeFileSync(o.output, csv) : void process.stdout.write(csv);
+  }
+  if (verb !== 'import') throw new CowbellError('COWBELL_USAGE', `cowbell herd: "import" or "export", not "${verb}"`);
+  if (!file) throw new CowbellError('COWBELL_USAGE', 'cowbell herd import needs a FILE (or - for standard input)');
+  let csv: string;
+  try {
+    csv = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new CowbellError('COWBELL_USAGE', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const { via, result } = await importHerd(config, csv);
+  console.log(`${result.cows} cows in the file, ${result.updated} new or changed (${via === 'agent' ? 'through the running agent' : 'into the database; the agent was not running'})`);
+  for (const line of result.collarChanges) console.log(`  ${line}`);
+  for (const line of result.retired) console.log(`  forgotten by the detector: cow ${line}`);
 }
 
 async function runDemo(argv: string[]): Promise<void> {
@@ -249,6 +296,7 @@ async function main(argv: string[]): Promise<void> {
     case 'doctor': return runDoctorCommand(rest);
     case 'sim': return runSim(rest);
     case 'eval': return runEval(rest);
+    case 'herd': return runHerd(rest);
     case undefined: case '-h': case '--help': case 'help': return void console.log(HELP.main);
     default: throw new CowbellError('COWBELL_USAGE', `unknown command "${command}"\n\n${HELP.main}`);
   }

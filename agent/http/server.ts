@@ -13,10 +13,13 @@ import type { Logger } from '../log.js';
 import type { Secret } from '../secret.js';
 import type { MessageRow } from '../store/notify-store.js';
 import type { InboundEvent } from '../notify/chat.js';
+import type { HerdImportResult } from '../herd/register.js';
 import { parseWhatsAppWebhook, verifyHubSignature } from '../notify/whatsapp.js';
 
 /** Webhook bodies are small (one update, a few statuses); anything bigger is refused before it is parsed. */
 export const MAX_WEBHOOK_BYTES = 256 * 1024;
+/** A herd of 20,000 cows with notes fits. */
+const MAX_HERD_BYTES = 4 * 1024 * 1024;
 
 /** What the chat services may call back, and what a person at the status page may do. */
 export interface InboundRoutes {
@@ -24,6 +27,8 @@ export interface InboundRoutes {
   telegram?: { verify(secretHeader: string | undefined): boolean; handle(update: unknown): Promise<void> } | undefined;
   /** Acknowledge or snooze from the status page; returns how many alerts changed. */
   act(alertId: string, action: 'acknowledge' | 'snooze'): number;
+  /** A herd file (CSV) for the register; throws a CowbellError saying what is wrong with it. */
+  importHerd?(csv: string): HerdImportResult;
   clock(): number;
 }
 
@@ -40,6 +45,8 @@ export interface StatusSource {
   recentMessages(limit: number): MessageRow[];
   /** Prometheus text exposition for /metrics. */
   metrics(): string;
+  /** The herd register as CSV (`cowbell herd export`). */
+  herdCsv(): string;
   /** Every cow the agent knows, with her state at a glance (the farm page's overview, /api/cows). */
   cows(): CowSummary[];
   /** One cow's page: her summary, alerts and heats; null for a cow the agent does not know. */
@@ -125,6 +132,7 @@ export class HttpServer {
       }
       return send(res, n ? 200 : 409, n ? { ok: true } : { error: 'no open, unacknowledged alert with that id' });
     }
+    if (url.pathname === '/api/herd' && req.method === 'POST' && this.inbound?.importHerd) return this.herdImport(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET' });
     const a = asset(url.pathname);
     if (a) {
@@ -160,6 +168,9 @@ export class HttpServer {
       }
       case '/api/status':
         return send(res, 200, this.source.status());
+      case '/api/herd.csv':
+        res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="herd.csv"', 'cache-control': 'no-store' });
+        return void res.end(this.source.herdCsv());
       case '/metrics':
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
         return void res.end(this.source.metrics());
@@ -180,6 +191,19 @@ export class HttpServer {
           error: 'not found',
           routes: ['/', '/cow/<id>', '/healthz', '/api/status', '/api/alerts?since=<ISO>', '/api/cows', '/api/cows/<id>', '/api/cows/<id>/series?days=7', '/metrics'],
         });
+    }
+  }
+
+  /** A herd file posted by `cowbell herd import` or the farm page's upload form. */
+  private async herdImport(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!sameOrigin(req)) return send(res, 403, { error: 'cross-site request refused' });
+    const raw = await readBody(req, MAX_HERD_BYTES).catch((err: Error) => err);
+    if (raw instanceof Error) return send(res, 413, { error: raw.message });
+    try {
+      return send(res, 200, this.inbound!.importHerd!(raw.toString('utf8')));
+    } catch (err) {
+      if (err instanceof CowbellError) return send(res, 400, { error: err.message, code: err.code });
+      throw err;
     }
   }
 

@@ -144,6 +144,10 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
       const narrow = await page.locator('td, .msg, dd').evaluateAll(IN_PAGE.squeezed);
       expect(narrow, `${name}: cells squeezed`).toEqual([]);
       await page.screenshot({ path: join(SHOTS, `${name}-phone.png`), fullPage: true });
+      if (name === 'overview') {
+        await page.locator('#open').screenshot({ path: join(SHOTS, 'overview-phone-alerts.png') });
+        await page.locator('#gateway').screenshot({ path: join(SHOTS, 'overview-phone-gateway.png') });
+      }
       await page.evaluate('window.scrollTo(0, 0)');
       await page.screenshot({ path: join(SHOTS, `${name}-phone-top.png`) });
       await page.close();

@@ -128,6 +128,14 @@ export class Agent {
       farmId: config.farm.id,
       sourceTopics: config.sources.map(uplinkTopic),
       statusTopics: config.sources.map(statusTopic).filter((t) => t !== undefined),
+      previousTopics: this.store.getMeta<string[]>('subscribedTopics') ?? [],
+      onSubscribed: (topics) => {
+        try {
+          this.store.setMeta('subscribedTopics', topics);
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message }, 'could not record the subscribed topics');
+        }
+      },
       logger: this.logger,
       onMessage: (topic, payload) => {
         const alertsBefore = this.pipeline.counters.alerts;

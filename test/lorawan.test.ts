@@ -219,3 +219,37 @@ describe.each(brokerKinds)('ChirpStack and The Things Stack uplinks through a re
     }
   });
 });
+
+describe.each(brokerKinds)('a source taken out of the config, on a real %s broker', (kind) => {
+  it('is unsubscribed from the persistent session: its uplinks stop arriving instead of being quarantined', async () => {
+    const broker = await startBroker(kind);
+    const tmp = tempDir();
+    const db = join(tmp.dir, 'stale.db');
+    const clientId = `cowbell-stale-${kind}-${Math.random().toString(36).slice(2)}`;
+    const sources = [{ type: 'chirpstack', applicationId: 'old-app', fields: { activity: 'a' } }];
+    const log = memoryLogger();
+    let agent = new Agent(testConfig(broker.url, db, { sources, mqtt: { url: broker.url, clientId } }), { logger: log.logger, consoleOut: memoryStream().stream });
+    const pub = await mqtt.connectAsync(broker.url, { clientId: `stale-pub-${kind}` });
+    try {
+      await agent.start();
+      await eventually(() => agent.store.getMeta<string[]>('subscribedTopics')?.includes('application/old-app/device/+/event/up'), 10_000, 'the topics recorded');
+      await agent.stop();
+      agent = new Agent(testConfig(broker.url, db, { mqtt: { url: broker.url, clientId } }), { logger: log.logger, consoleOut: memoryStream().stream });
+      await agent.start();
+      await eventually(() => log.text().includes('unsubscribed from topics no longer in the config'), 10_000, 'the unsubscribe');
+      await eventually(() => agent.store.getMeta<string[]>('subscribedTopics') && !agent.store.getMeta<string[]>('subscribedTopics')!.some((t) => t.includes('old-app')), 10_000, 'the new topics recorded');
+      const t = new Date(Math.floor((Date.now() - 3_600_000) / 900_000) * 900_000);
+      await pub.publishAsync('application/old-app/device/a84041000181c5e1/event/up', JSON.stringify(chirpstackUp('a84041000181c5e1', t.toISOString(), { a: 5 })), { qos: 1 });
+      // A reading on the farm's own topic, published after it, arrives: the old one would have come first.
+      await pub.publishAsync('farm/testfarm/collar/C1/reading', JSON.stringify({ ts: t.toISOString(), intervalS: 900, activity: 10 }), { qos: 1 });
+      await eventually(() => agent.pipeline.counters.readings === 1, 10_000, 'the native reading');
+      expect(agent.pipeline.counters.messages).toBe(1);
+      expect(agent.pipeline.counters.quarantined).toBe(0);
+    } finally {
+      await pub.endAsync();
+      await agent.stop();
+      await broker.close();
+      tmp.cleanup();
+    }
+  });
+});

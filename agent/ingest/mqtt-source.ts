@@ -10,6 +10,14 @@ export interface MqttSourceOptions {
   sourceTopics?: readonly string[];
   /** Their device-status topics (battery levels): wanted, but collars' readings do not depend on them. */
   statusTopics?: readonly string[];
+  /**
+   * What the last run subscribed to. The broker keeps a persistent session's subscriptions: a topic since
+   * taken out of the config (a source removed, the farm id changed) would go on delivering messages that
+   * can only be quarantined, so it is unsubscribed.
+   */
+  previousTopics?: readonly string[];
+  /** Called once every topic is granted, to remember them for the next run's `previousTopics`. */
+  onSubscribed?: (topics: string[]) => void;
   logger: Logger;
   /** Must commit the message before returning; throwing leaves the message unacknowledged. */
   onMessage: (topic: string, payload: Buffer) => void;
@@ -129,6 +137,13 @@ export class MqttSource {
    */
   private subscribe(client: MqttClient, attempt: number): void {
     const topics = this.topics;
+    const stale = attempt === 0 ? (this.o.previousTopics ?? []).filter((t) => !topics.includes(t)) : [];
+    if (stale.length) {
+      client.unsubscribe(stale, (err) => {
+        if (err) this.o.logger.warn({ err: err.message, topics: stale }, 'could not unsubscribe from topics no longer in the config');
+        else this.o.logger.info({ topics: stale }, 'unsubscribed from topics no longer in the config');
+      });
+    }
     const refused = new Set<string>();
     let answered = 0;
     for (const topic of topics) {
@@ -147,6 +162,7 @@ export class MqttSource {
         this.subscribed = this.required.every((t) => !refused.has(t));
         this.lastError = refused.size ? `subscribe refused: ${[...refused].join(', ')}` : null;
         if (refused.size) this.retrySubscribe(client, attempt);
+        else this.o.onSubscribed?.(topics);
       });
     }
   }

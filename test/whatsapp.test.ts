@@ -611,7 +611,7 @@ describe('WhatsApp webhook: the farmer acts from her phone', () => {
     const { clock, wa, agent, raise, url } = await agentRig({ who: [['anna', ANNA], ['ben', BEN]] });
     expect(await wa.userWrites(ANNA, 'STOP')).toBe(200);
     expect(agent.notifier.status().recipients.find((r) => r.name === 'anna')).toMatchObject({ optedOut: true });
-    expect(await (await fetch(`${url}/`)).text()).toMatch(/<td>anna<\/td><td>whatsapp<\/td><td>en<\/td><td>opted out \(STOP\)<\/td>/);
+    expect(await (await fetch(`${url}/`)).text()).toMatch(/<td class="main">anna<\/td><td data-label="channel">whatsapp \(en\)<\/td>\s*<td data-label="state">opted out \(STOP\)<\/td>/);
     const status = (await (await fetch(`${url}/api/status`)).json()) as { notify: { recipients: { name: string; optedOut: boolean }[] } };
     expect(status.notify.recipients.find((r) => r.name === 'anna')!.optedOut).toBe(true);
     await eventually(() => sentTo(wa, ANNA, 'text').length === 1, 5_000, 'the STOP receipt');
@@ -639,7 +639,7 @@ describe('WhatsApp webhook: the farmer acts from her phone', () => {
     const wamid = lastMessageTo('anna').providerId!;
     for (const s of ['delivered', 'read', 'sent', 'delivered', 'read', 'sent'] as const) expect(await wa.sendStatus(wamid, s)).toBe(200);
     expect(lastMessageTo('anna')).toMatchObject({ status: 'sent', delivery: 'read', lastError: null });
-    expect(await (await fetch(`${url}/`)).text()).toContain('<td>read</td>');
+    expect(await (await fetch(`${url}/`)).text()).toContain('<td data-label="status">read</td>');
   });
 });
 

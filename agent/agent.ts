@@ -137,9 +137,9 @@ export class Agent {
         }
       },
       logger: this.logger,
-      onMessage: (topic, payload) => {
+      onMessages: (group) => {
         const alertsBefore = this.pipeline.counters.alerts;
-        this.pipeline.handleMessage(topic, payload);
+        this.pipeline.handleMessages(group);
         if (this.pipeline.counters.alerts !== alertsBefore) {
           this.outbox.nudge();
           this.notifier.nudge();

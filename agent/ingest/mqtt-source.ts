@@ -19,11 +19,28 @@ export interface MqttSourceOptions {
   /** Called once every topic is granted, to remember them for the next run's `previousTopics`. */
   onSubscribed?: (topics: string[]) => void;
   logger: Logger;
-  /** Must commit the message before returning; throwing leaves the message unacknowledged. */
-  onMessage: (topic: string, payload: Buffer) => void;
+  /**
+   * Must commit every message of the group before returning; throwing leaves them all unacknowledged (the
+   * broker redelivers them) and stops consumption.
+   */
+  onMessages: (group: readonly InboundMessage[]) => void;
+  /** Messages committed together at most (default 1000): a bound on one transaction's size and latency. */
+  maxGroup?: number;
   onFatal: (err: Error) => void;
   clock?: () => number;
 }
+
+export interface InboundMessage {
+  topic: string;
+  payload: Buffer;
+}
+
+/** The PUBACK packet mqtt.js would write, and the private method that writes it (mqtt 5.16, pinned). */
+interface AckPacket {
+  cmd: string;
+  messageId?: number;
+}
+type SendPacket = (packet: AckPacket, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
 
 const BACKOFF_MIN_MS = 1_000;
 const STOP_GRACE_MS = 2_000;
@@ -49,11 +66,29 @@ export function brokerOptions(c: AgentConfig['mqtt']): IClientOptions {
 
 /**
  * The broker connection. A fixed client id and a persistent session (clean: false) mean the broker queues
- * readings while the agent is down; overriding `handleMessage` means mqtt.js sends the PUBACK only after
- * `onMessage` has committed, so a crash between receipt and commit loses nothing: the broker redelivers.
+ * readings while the agent is down.
+ *
+ * Group commit, still acknowledged after commit: mqtt.js hands over the next packet only once
+ * `handleMessage`'s callback has run, and sends the PUBACK from inside that callback. So the callback is
+ * run at once, to keep the packets coming, while the PUBACK it sends is caught and held; the messages are
+ * committed as one group (all the packets of one socket read, up to `maxGroup`, flushed before the event
+ * loop turns), and only then are the held PUBACKs written, in the order the PUBLISHes came (MQTT 3.1.1
+ * §4.6). A crash before the commit loses nothing: no PUBACK went out and the broker redelivers. PUBACKs held
+ * for a connection that has since closed are dropped: their message ids mean nothing on the next one.
+ * This relies on mqtt.js's private `_sendPacket` (checked at start; mqtt is pinned, and
+ * test/ack-after-commit.test.ts watches the PUBACKs on the wire).
  */
 export class MqttSource {
   private client: MqttClient | null = null;
+  private group: InboundMessage[] = [];
+  private heldAcks: AckPacket[] = [];
+  /** Counts connections, so a flush knows whether its held PUBACKs still belong to the open one. */
+  private generation = 0;
+  private groupGeneration = 0;
+  private flushScheduled = false;
+  /** The store failed: nothing more is taken (mqtt.js gets no callback, so it hands over no more packets). */
+  private failed = false;
+  private sendPacket: SendPacket | null = null;
   private stopping = false;
   private failures = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -96,18 +131,42 @@ export class MqttSource {
     };
     const client = mqtt.connect(c.url, options);
     this.client = client;
+    const internals = client as unknown as { _sendPacket?: SendPacket };
+    const send = internals._sendPacket;
+    if (typeof send !== 'function') throw new Error('mqtt.js no longer has _sendPacket: the PUBACK cannot be held until commit (see MqttSource)');
+    this.sendPacket = send.bind(client);
+    let capture: AckPacket[] | null = null;
+    internals._sendPacket = (packet, cb, ...rest) => {
+      if (capture && packet.cmd === 'puback') {
+        capture.push(packet);
+        return cb?.();
+      }
+      return this.sendPacket!(packet, cb, ...rest);
+    };
     client.handleMessage = (packet, callback) => {
+      if (this.failed) return;
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      if (this.group.length === 0) this.groupGeneration = this.generation;
+      this.group.push({ topic: packet.topic, payload });
+      capture = this.heldAcks;
       try {
-        this.o.onMessage(packet.topic, payload);
         callback();
-      } catch (err) {
-        // No PUBACK: the broker keeps the message for the next session. The store is broken, so stop.
-        callback(err as Error);
-        this.o.onFatal(err as Error);
+      } finally {
+        capture = null;
+      }
+      if (this.group.length >= (this.o.maxGroup ?? 1000)) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // mqtt.js works through the packets of one socket read on process.nextTick: they are all in the
+        // group by the time setImmediate runs, and a lone live reading waits for nothing else.
+        setImmediate(() => this.flush());
       }
     };
     client.on('connect', (connack) => {
+      this.generation++;
+      // A group's PUBACKs go out together after its commit, and the broker sends the next messages only as
+      // they come back: Nagle's algorithm would hold them for the broker's delayed ACK (~40 ms a group).
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       this.connected = true;
       this.connectedSince = (this.o.clock ?? Date.now)();
       this.failures = 0;
@@ -120,6 +179,9 @@ export class MqttSource {
       this.o.logger.warn({ err: err.message }, 'broker connection error');
     });
     client.on('close', () => {
+      // What came on the closed connection is still worth committing; its PUBACKs are not worth sending.
+      this.generation++;
+      this.flush();
       if (this.connected && !this.stopping) this.o.logger.warn('broker connection closed');
       this.connected = false;
       this.subscribed = false;
@@ -167,6 +229,26 @@ export class MqttSource {
     }
   }
 
+  /** Commits the group, then acknowledges it. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const group = this.group;
+    const acks = this.heldAcks;
+    if (group.length === 0 || this.failed) return;
+    this.group = [];
+    this.heldAcks = [];
+    try {
+      this.o.onMessages(group);
+    } catch (err) {
+      // No PUBACK: the broker keeps the messages for the next session. The store is broken, so stop taking more.
+      this.failed = true;
+      this.o.onFatal(err as Error);
+      return;
+    }
+    if (this.groupGeneration !== this.generation || !this.connected) return;
+    for (const ack of acks) this.sendPacket!(ack);
+  }
+
   private retrySubscribe(client: MqttClient, attempt: number): void {
     if (this.stopping || this.subscribeTimer) return;
     this.subscribeTimer = setTimeout(() => {
@@ -188,6 +270,7 @@ export class MqttSource {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.flush();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.subscribeTimer) clearTimeout(this.subscribeTimer);
     const client = this.client;

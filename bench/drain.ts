@@ -1,0 +1,135 @@
+/**
+ * Draining a queued backlog through a real Mosquitto, side by side in one run: a bare mqtt.js subscriber
+ * (JSON.parse only, PUBACK at once) and the agent (validate, store with group commit, detect, PUBACK after
+ * commit). Each consumer's persistent session is filled while it is away, then it connects and the time until
+ * it has every reading is taken.
+ *
+ *   npm run build && node dist/bench/drain.js [cows=100] [days=21] [inflight]
+ *
+ * `inflight` sets Mosquitto's max_inflight_messages (its default, 20, when left out): the most unacknowledged
+ * messages the broker sends one client, and so the most the agent can commit in one group.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import { Agent } from '../agent/agent.js';
+import { parseConfig } from '../agent/config.js';
+import { publishHerd, simulateHerd } from '../collar-sim/index.js';
+
+const cows = Number(process.argv[2] ?? 100);
+const days = Number(process.argv[3] ?? 21);
+const inflight = process.argv[4];
+const DAY = 86_400_000;
+const TOPIC = 'farm/bench/collar/+/reading';
+const mosquitto = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => {
+  try {
+    return spawn(p, ['-h']).kill() || true;
+  } catch {
+    return false;
+  }
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startMosquitto(dir: string) {
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n${inflight ? `max_inflight_messages ${inflight}\n` : ''}`);
+  const proc = spawn(mosquitto!, ['-c', conf], { stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    const up = await new Promise<boolean>((r) => {
+      const s = connect(port, '127.0.0.1', () => r(!!s.end())).once('error', () => r(false));
+    });
+    if (up) break;
+    if (i > 100) throw new Error('mosquitto did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `mqtt://127.0.0.1:${port}`, stop: () => new Promise((r) => proc.once('exit', r).kill('SIGTERM')) };
+}
+
+/** Creates the consumer's persistent session and leaves, so what is published next queues for it. */
+async function openSession(url: string, clientId: string): Promise<void> {
+  const c = await mqtt.connectAsync(url, { clientId, clean: false });
+  await c.subscribeAsync(TOPIC, { qos: 1 });
+  await c.endAsync();
+}
+
+async function bare(url: string, clientId: string, total: number): Promise<number> {
+  let readings = 0;
+  const t0 = performance.now();
+  const c = await mqtt.connectAsync(url, { clientId, clean: false });
+  await new Promise<void>((resolve) => {
+    c.on('message', (_t, payload) => {
+      const j = JSON.parse(String(payload)) as { readings?: unknown[] };
+      readings += j.readings ? j.readings.length : 1;
+      if (readings >= total) resolve();
+    });
+  });
+  const s = (performance.now() - t0) / 1000;
+  await c.endAsync();
+  return s;
+}
+
+async function agent(url: string, clientId: string, dbDir: string, total: number): Promise<{ s: number; groups: number }> {
+  const config = parseConfig({ farm: { id: 'bench' }, mqtt: { url, clientId }, store: { path: join(dbDir, `${clientId}.db`) }, http: { port: 0 }, log: { level: 'silent' } });
+  const a = new Agent(config, { logger: pino({ level: 'silent' }), consoleOut: { write: () => true } as unknown as NodeJS.WritableStream, snapshotEveryMs: 3_600_000 });
+  let groups = 0;
+  const handle = a.pipeline.handleMessages.bind(a.pipeline);
+  a.pipeline.handleMessages = (g) => {
+    groups++;
+    handle(g);
+  };
+  const t0 = performance.now();
+  await a.start();
+  while (a.pipeline.counters.readings + a.pipeline.counters.duplicates < total) await new Promise((r) => setTimeout(r, 2));
+  const s = (performance.now() - t0) / 1000;
+  await a.stop();
+  return { s, groups };
+}
+
+async function main(): Promise<void> {
+  if (!mosquitto) throw new Error('no mosquitto here (apt-get install mosquitto)');
+  const dir = mkdtempSync(join(tmpdir(), 'cowbell-drain-'));
+  const broker = await startMosquitto(dir);
+  const end = Math.floor((Date.now() - 3_600_000) / 900_000) * 900_000;
+  const sim = simulateHerd({ farmId: 'bench', cows, startMs: end - days * DAY, days, seed: 5, episodes: 'default' });
+  let total = 0;
+  for (const _ of sim.readings()) total++;
+  console.log(`Mosquitto (max_inflight_messages ${inflight ?? '20, its default'}), ${cows} cows × ${days} days = ${total} readings queued for each consumer`);
+  try {
+    for (const batch of [1, 96]) {
+      const results: Record<string, number> = {};
+      for (const who of ['bare', 'agent'] as const) {
+        const clientId = `${who}-${batch}-${Math.random().toString(36).slice(2, 8)}`;
+        await openSession(broker.url, clientId);
+        const stats = await publishHerd({ url: broker.url, farmId: 'bench', sim, speed: 1e12, batchPerMessage: batch });
+        if (who === 'bare') results.bare = total / (await bare(broker.url, clientId, total));
+        else {
+          const r = await agent(broker.url, clientId, dir, total);
+          results.agent = total / r.s;
+          console.log(`  agent committed ${stats.messages} messages in ${r.groups} groups (${(stats.messages / r.groups).toFixed(1)} messages per commit)`);
+        }
+      }
+      console.log(
+        `${batch === 1 ? 'single-reading messages' : `${batch}-reading backlog messages`}: bare mqtt.js ${Math.round(results.bare!)} readings/s, ` +
+          `agent ${Math.round(results.agent!)} readings/s, ratio ${(results.agent! / results.bare!).toFixed(2)}`,
+      );
+    }
+  } finally {
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

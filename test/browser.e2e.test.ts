@@ -153,4 +153,28 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
       await page.close();
     }
   });
+
+  // Last: it renames a cow, which the tests above rely on.
+  it('the herd register is imported from the page, and the cow is then shown by her number and name', async () => {
+    const collar = farm.sim.cows[0]!.collarId;
+    const { page } = await open('/');
+    await page.locator('#register summary').click();
+    await page.setInputFiles('#herd-file', { name: 'herd.csv', mimeType: 'text/csv', buffer: Buffer.from(`cow;name;collar;group\n412;Bella;${collar};dry\n`) });
+    await page.locator('#herd-import').click();
+    await expect.poll(() => page.locator('#herd-result').textContent()).toContain(`collar ${collar} put on cow 412`);
+    await page.reload();
+    const link = page.locator('#cows a[href="/cow/412"]');
+    expect(await link.textContent()).toBe('412 Bella');
+    expect(await page.locator('#cows tr[data-cow="412"] td[data-label="group"]').textContent()).toBe('dry');
+    expect(farm.agent.pipeline.detector.cows.get('412')!.historyDays()).toBeGreaterThan(10);
+    await page.locator('#register').screenshot({ path: join(SHOTS, 'overview-register.png') });
+
+    // A file with a mistake says so on the page and changes nothing.
+    await page.locator('#register summary').click();
+    await page.setInputFiles('#herd-file', { name: 'herd.csv', mimeType: 'text/csv', buffer: Buffer.from('cow,collar,calved\n413,,31.02.2026\n') });
+    await page.locator('#herd-import').click();
+    await expect.poll(() => page.locator('#herd-result').textContent()).toContain('line 2: calved "31.02.2026" is not a date');
+    expect(farm.agent.store.herd.hasCow('413')).toBe(false);
+    await page.close();
+  });
 });

@@ -51,8 +51,31 @@ const FARM_JS = `(() => {
     b.addEventListener('click', () => { view.dir = view.sort === b.dataset.sort ? -view.dir : 1; view.sort = b.dataset.sort; apply(); });
   }
   apply();
-  // Fresh every 30 s, but never while someone is typing or has a button pressed down.
-  setInterval(() => { if (document.activeElement !== q && !document.hidden) location.reload(); }, 30000);
+  // The herd register: a CSV posted as it is (same origin, so the agent's cross-site check lets it in).
+  const file = document.getElementById('herd-file');
+  const result = document.getElementById('herd-result');
+  const importButton = document.getElementById('herd-import');
+  if (file && result && importButton) {
+    importButton.addEventListener('click', async () => {
+      if (!file.files.length) { result.textContent = 'Choose a CSV file first.'; return; }
+      result.textContent = 'Importing…';
+      try {
+        const res = await fetch('/api/herd', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: file.files[0] });
+        const body = await res.json();
+        if (!res.ok) { result.textContent = body.error || ('The agent said ' + res.status); return; }
+        result.textContent = body.cows + ' cows in the file, ' + body.updated + ' new or changed' +
+          (body.collarChanges.length ? '; ' + body.collarChanges.join('; ') : '') + (body.retired.length ? '; forgotten by the detector: cow ' + body.retired.join(', cow ') : '');
+        file.value = '';
+      } catch (err) {
+        result.textContent = 'Could not reach the agent: ' + err.message;
+      }
+    });
+  }
+  // Fresh every 30 s, but never while someone is typing, choosing a herd file or reading an import's result.
+  setInterval(() => {
+    const busy = document.activeElement === q || (file && file.files.length) || (result && result.textContent);
+    if (!busy && !document.hidden) location.reload();
+  }, 30000);
 })();
 `;
 

@@ -20,7 +20,7 @@ export function cowPage(d: CowDetail, t: Times, o: { farm: string; actions: bool
   const body = `<p><a href="/">← herd</a></p>
 <dl class="kv">
 <dt>State</dt><dd>${stateBadge(c.state)}${c.state === 'learning' ? ` <span class="muted">${c.historyDays} of ${d.warmupDays} days needed before she is judged</span>` : ''}</dd>
-<dt>Collar</dt><dd>${esc(c.collarId)}</dd>
+<dt>Collar</dt><dd>${esc(c.collarId ?? 'none (herd register)')}${c.registered ? '' : ' <span class="muted">not in the herd register: give it to its cow with "cowbell herd import"</span>'}</dd>
 ${c.group ? `<dt>Group</dt><dd>${esc(c.group)}</dd>` : ''}
 <dt>Last reading</dt><dd>${last === null ? '—' : `${esc(t.when(last))} (${esc(t.ago(last))})`}</dd>
 </dl>

@@ -7,19 +7,20 @@ import { SeriesQueries } from '../store/series.js';
 import type { AlertRow, Store } from '../store/store.js';
 
 /** What the farm page says about a cow, worst first (the overview sorts by it). */
-export const COW_STATES = ['down', 'sick', 'heat', 'watch', 'collar', 'learning', 'normal'] as const;
+export const COW_STATES = ['down', 'sick', 'heat', 'watch', 'collar', 'nocollar', 'learning', 'normal'] as const;
 export type CowState = (typeof COW_STATES)[number];
 export const COW_STATE_LABEL: Record<CowState, string> = {
-  down: 'down', sick: 'sick', heat: 'in heat', watch: 'watch', collar: 'collar problem', learning: 'still learning', normal: 'normal',
+  down: 'down', sick: 'sick', heat: 'in heat', watch: 'watch', collar: 'collar problem', nocollar: 'no collar', learning: 'still learning', normal: 'normal',
 };
 
 export interface CowSummary {
   cowId: string;
-  /** The collar she wears now (the one heard from last, when she has worn several). */
-  collarId: string;
-  /** From the herd register, once there is one; null until then. */
+  /** The collar she wears now; null for a cow of the herd register without one. */
+  collarId: string | null;
+  /** From the herd register; null for a collar it does not place on a cow (then `registered` is false). */
   name: string | null;
   group: string | null;
+  registered: boolean;
   state: CowState;
   /** Event time of her newest reading (ISO), null when none is stored. */
   lastReadingAt: string | null;
@@ -101,7 +102,7 @@ export function farmViews(d: FarmDeps) {
   const dayShift = localDays(d.config.farm.timezone);
 
   const cows = (): CowSummary[] => {
-    const byCow = new Map<string, { collarId: string; lastSeen: number; lastTs: number | null }>();
+    const byCow = new Map<string, { collarId: string | null; lastSeen: number; lastTs: number | null }>();
     for (const c of q.collars()) {
       const had = byCow.get(c.cowId);
       const lastTs = Math.max(had?.lastTs ?? -Infinity, c.lastTs ?? -Infinity);
@@ -116,12 +117,16 @@ export function farmViews(d: FarmDeps) {
       // An alert may name a cow the herd table does not (yet) hold: she is listed all the same.
       if (!byCow.has(a.cowId)) byCow.set(a.cowId, { collarId: a.collarId, lastSeen: 0, lastTs: null });
     }
+    // The herd register's cows, whether or not a collar of theirs has been heard.
+    const register = new Map(d.store.herd.list().map((r) => [r.cow, r]));
+    for (const [cowId, r] of register) if (!byCow.has(cowId)) byCow.set(cowId, { collarId: r.collar ?? null, lastSeen: 0, lastTs: null });
     return [...byCow].map(([cowId, c]) => {
       const alerts = open.get(cowId) ?? [];
       const historyDays = d.pipeline.detector.cows.get(cowId)?.historyDays() ?? 0;
+      const r = register.get(cowId);
       return {
-        cowId, collarId: c.collarId, name: null, group: null,
-        state: stateOf(alerts, historyDays < rules.baseline.warmupDays),
+        cowId, collarId: c.collarId, name: r?.name ?? null, group: r?.group ?? null, registered: r !== undefined,
+        state: c.collarId === null && !alerts.length ? 'nocollar' : stateOf(alerts, historyDays < rules.baseline.warmupDays),
         lastReadingAt: iso(c.lastTs), historyDays,
         openAlerts: alerts.map((a) => ({ id: a.id, type: a.type, severity: a.severity, state: a.state, since: iso(a.since)! })),
       };

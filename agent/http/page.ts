@@ -29,15 +29,17 @@ export function overviewPage(d: OverviewData, t: Times): string {
     ...COW_STATES.filter((st) => counts.get(st)).map((st) => `<button type="button" data-filter="${st}" aria-pressed="false">${esc(COW_STATE_LABEL[st])} ${counts.get(st)}</button>`)].join('');
   // A column nobody has filled (no groups before the herd register) is left out rather than shown empty.
   const groups = cows.some((c) => c.group);
+  // "unassigned" means something only once there is a register to be missing from.
+  const register = cows.some((c) => c.registered);
   const cowRows = cows.map((c) => {
     const last = c.lastReadingAt === null ? null : Date.parse(c.lastReadingAt);
     const alerts = c.openAlerts.map((a) => TYPE_LABEL[a.type] ?? a.type).join(', ');
     const learning = c.state === 'learning' ? ` <span class="muted">(${c.historyDays} ${c.historyDays === 1 ? 'day' : 'days'} so far)</span>` : '';
-    return `<tr data-state="${esc(c.state)}" data-rank="${rank(c)}" data-cow="${esc(c.cowId)}" data-last="${last ?? 0}" data-search="${esc(`${cowLabel(c)} ${c.collarId} ${c.group ?? ''}`.toLowerCase())}">
+    return `<tr data-state="${esc(c.state)}" data-rank="${rank(c)}" data-cow="${esc(c.cowId)}" data-last="${last ?? 0}" data-search="${esc(`${cowLabel(c)} ${c.collarId ?? ''} ${c.group ?? ''}`.toLowerCase())}">
 <td class="main"><a href="/cow/${encodeURIComponent(c.cowId)}">${esc(cowLabel(c))}</a></td>
 <td>${stateBadge(c.state)}${learning}</td>
 ${groups ? `<td data-label="group">${esc(c.group ?? '—')}</td>` : ''}
-<td data-label="collar">${esc(c.collarId)}</td>
+<td data-label="collar">${esc(c.collarId ?? 'none')}${register && !c.registered ? ' <span class="muted">unassigned</span>' : ''}</td>
 <td data-label="last reading">${last === null ? '—' : `<span title="${esc(t.when(last))}">${esc(t.ago(last))}</span>`}</td>
 <td data-label="open alerts"${alerts ? '' : ' class="empty"'}>${esc(alerts || '—')}</td></tr>`;
   }).join('');
@@ -65,7 +67,12 @@ ${groups ? `<td data-label="group">${esc(c.group ?? '—')}</td>` : ''}
 <div class="tools"><input type="search" id="q" placeholder="find a cow" aria-label="find a cow">
 <label>sort <select id="sort"><option value="state">worst first</option><option value="cow">cow</option><option value="last">last reading</option></select></label></div>
 <table class="cards" id="cows"><thead><tr><th><button type="button" data-sort="cow">cow</button></th><th><button type="button" data-sort="state">state</button></th>${groups ? '<th>group</th>' : ''}<th>collar</th><th><button type="button" data-sort="last">last reading</button></th><th>open alerts</th></tr></thead>
-<tbody>${cowRows || '<tr><td>no cows heard yet</td></tr>'}</tbody></table></section>
+<tbody>${cowRows || '<tr><td>no cows heard yet</td></tr>'}</tbody></table>
+<details id="register"><summary>Herd register</summary>
+<p>Which cow wears which collar, her name and group: <a href="/api/herd.csv" download>download herd.csv</a>, edit it in a spreadsheet, and import it again.
+A collar that reported unassigned keeps what it learned when it is given to its cow. (Columns and rules: README, "The herd register".)</p>
+<p><input type="file" id="herd-file" accept=".csv,text/csv,text/plain" aria-label="herd file"> <button type="button" id="herd-import">Import</button></p>
+<p><output id="herd-result" aria-live="polite"></output></p></details></section>
 <section id="open"><h2>Open alerts (${d.open.length})</h2>${alertList(d.open, t, { actions: d.actions, back: '/', names })}</section>
 <section id="gateway"><h2>Gateway</h2><dl class="kv">
 <dt>Broker</dt><dd>${esc(s.broker.url)} — ${broker}</dd>

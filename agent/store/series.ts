@@ -35,12 +35,13 @@ export class SeriesQueries {
       // the hour before). The detector spreads a long reading over the hours it covers; for a chart of hourly
       // rates the interval-weighted sum per hour is close enough, and it is one indexed range scan per collar
       // (UNIQUE (collar_id, ts)) instead of one per hour.
-      hours: db.prepare<[string, number, number], { hour: number; act: number; act_s: number; rum: number | null; rum_s: number | null }>(
+      hours: db.prepare<[string, number, number, number], { hour: number; act: number; act_s: number; rum: number | null; rum_s: number | null }>(
         `SELECT (ts - 1) / ${HOUR_MS} AS hour, sum(activity) AS act, sum(interval_s) AS act_s,
                 sum(rumination) AS rum, sum(CASE WHEN rumination IS NOT NULL THEN interval_s END) AS rum_s
-         FROM readings WHERE collar_id = ? AND ts > ? AND ts <= ? GROUP BY 1 ORDER BY 1`,
+         FROM readings WHERE collar_id = ? AND ts > ? AND ts <= ? AND rx > ? GROUP BY 1 ORDER BY 1`,
       ),
-      collarsOf: db.prepare<[string], { collar_id: string }>('SELECT collar_id FROM herd WHERE cow_id = ?'),
+      // Only what each collar measured on her: readings from before it came to her were another cow's.
+      collarsOf: db.prepare<[string], { collar_id: string; from_rx: number }>('SELECT collar_id, from_rx FROM herd WHERE cow_id = ?'),
       // max(ts) per collar is answered from the (collar_id, ts) index: one seek per collar, not a scan.
       collars: db.prepare<[], { cow_id: string; collar_id: string; last_seen: number; last_ts: number | null }>(
         'SELECT cow_id, collar_id, last_seen, (SELECT max(ts) FROM readings r WHERE r.collar_id = h.collar_id) AS last_ts FROM herd h ORDER BY cow_id',
@@ -56,8 +57,8 @@ export class SeriesQueries {
   /** Hourly sums of one cow's readings (all her collars) with event time in (from, to]. */
   hours(cowId: string, from: number, to: number): HourRow[] {
     const byHour = new Map<number, HourRow>();
-    for (const { collar_id } of this.s.collarsOf.all(cowId)) {
-      for (const r of this.s.hours.all(collar_id, from, to)) {
+    for (const { collar_id, from_rx } of this.s.collarsOf.all(cowId)) {
+      for (const r of this.s.hours.all(collar_id, from, to, from_rx)) {
         const row = byHour.get(r.hour) ?? { hour: r.hour, act: 0, actS: 0, rum: 0, rumS: 0 };
         row.act += r.act;
         row.actS += r.act_s;

@@ -4,6 +4,7 @@ import { DAY_MS, HOUR_MS, type AlertEvent } from '../rules/index.js';
 import type { AgentConfig } from './config.js';
 import { farmViews } from './http/farm.js';
 import { renderMetrics, type Family } from './http/metrics.js';
+import { PageAuth } from './http/auth.js';
 import { HttpServer, type AgentStatus } from './http/server.js';
 import { statusTopic, uplinkTopic } from './ingest/lorawan.js';
 import { MqttSource } from './ingest/mqtt-source.js';
@@ -178,6 +179,7 @@ export class Agent {
           handle: (u) => this.telegram!.handleUpdate(u as Parameters<TelegramChannel['handleUpdate']>[0]),
         } : undefined,
       },
+      config.http.password && new PageAuth(config.http.password, this.clock),
     );
   }
 

@@ -173,6 +173,11 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.int().min(0).max(65535).default(8080),
+      /**
+       * The farm page's password (a secret: env or file). Required when `host` is not loopback; with it the
+       * page asks for it once per browser (a 30-day cookie), and API clients send it as a bearer token.
+       */
+      password: SecretSchema.optional(),
     })
     .prefault({}),
   /** Chat services and webhooks. Alerts are always published on MQTT too. */
@@ -197,8 +202,9 @@ export type TelegramConfig = Omit<z.infer<typeof TelegramSchema>, 'botToken' | '
 export type WebhookConfig = Omit<z.infer<typeof WebhookSchema>, 'secret'> & { secret: Secret };
 export type NotifyConfig = z.infer<typeof NotifySchema>;
 export type EscalationStep = z.infer<typeof EscalationSchema>;
-export interface AgentConfig extends Omit<ParsedConfig, 'rules' | 'channels' | 'recipients'> {
+export interface AgentConfig extends Omit<ParsedConfig, 'rules' | 'channels' | 'recipients' | 'http'> {
   rules: RuleSet;
+  http: Omit<ParsedConfig['http'], 'password'> & { password?: Secret | undefined };
   mqtt: ParsedConfig['mqtt'] & { clientId: string };
   channels: { whatsapp?: WhatsAppConfig | undefined; telegram?: TelegramConfig | undefined; webhooks: WebhookConfig[] };
   recipients: Recipient[];
@@ -261,6 +267,11 @@ export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfi
     webhooks: c.channels.webhooks.map((w, i) => ({ ...w, secret: secret(w.secret, `channels.webhooks.${i}.secret`)! })),
   };
   if (tg?.mode === 'webhook' && !tg.webhookSecret) issues.push('channels.telegram.webhookSecret: required when mode is "webhook"');
+  const httpPassword = secret(c.http.password, 'http.password');
+  if (!isLoopback(c.http.host) && !c.http.password) {
+    issues.push(`http.password: required when http.host is "${c.http.host}": the farm page (alerts, acknowledging them, the herd register) would be open to everyone on the network; set it from a file or an environment variable, e.g. { "file": "/etc/cowbell/http-password" }`);
+  }
+  if (httpPassword && httpPassword.reveal().length > 0 && httpPassword.reveal().length < 10) issues.push('http.password: at least 10 characters');
   if (new Set(c.channels.webhooks.map((w) => w.name)).size !== c.channels.webhooks.length) issues.push('channels.webhooks: names must be unique');
   const names = new Set<string>();
   c.recipients.forEach((r, i) => {
@@ -302,7 +313,13 @@ export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfi
     recipients,
     mqtt: { ...c.mqtt, tls, clientId: c.mqtt.clientId ?? `cowbell-${c.farm.id}` },
     store: { ...c.store, path: c.store.path === ':memory:' ? c.store.path : resolve(baseDir, c.store.path) },
+    http: { ...c.http, password: httpPassword },
   };
+}
+
+/** Whether a bind address is reachable from this box only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function isTimeZone(tz: string): boolean {

@@ -22,7 +22,9 @@ export async function importHerd(config: AgentConfig, csv: string): Promise<{ vi
   parseHerdCsv(csv); // the file's own problems, said before anything is contacted
   let res: Response | null = null;
   try {
-    res = await fetch(agentUrl(config, '/api/herd'), { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv, signal: AbortSignal.timeout(30_000) });
+    const headers: Record<string, string> = { 'content-type': 'text/csv' };
+    if (config.http.password) headers.authorization = `Bearer ${config.http.password.reveal()}`;
+    res = await fetch(agentUrl(config, '/api/herd'), { method: 'POST', headers, body: csv, signal: AbortSignal.timeout(30_000) });
   } catch (err) {
     const code = (err as { cause?: { code?: string } }).cause?.code;
     if (code !== 'ECONNREFUSED') throw new CowbellError('COWBELL_HERD_AGENT', `the agent at ${agentUrl(config, '/')} did not answer (${code ?? (err as Error).message}); is it hung? Nothing imported`);

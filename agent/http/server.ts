@@ -14,6 +14,7 @@ import type { Secret } from '../secret.js';
 import type { MessageRow } from '../store/notify-store.js';
 import type { InboundEvent } from '../notify/chat.js';
 import type { HerdImportResult } from '../herd/register.js';
+import { isPublic, localPath, loginPage, PageAuth } from './auth.js';
 import { parseWhatsAppWebhook, verifyHubSignature } from '../notify/whatsapp.js';
 
 /** Webhook bodies are small (one update, a few statuses); anything bigger is refused before it is parsed. */
@@ -88,6 +89,8 @@ export class HttpServer {
     private readonly source: StatusSource,
     private readonly logger: Logger,
     private readonly inbound?: InboundRoutes,
+    /** The login for an agent bound beyond loopback (`http.password`); none on loopback without a password. */
+    private readonly auth?: PageAuth,
   ) {}
 
   async start(host: string, port: number): Promise<number> {
@@ -116,6 +119,19 @@ export class HttpServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/webhooks/whatsapp') return this.whatsapp(req, res, url);
     if (url.pathname === '/webhooks/telegram') return this.telegram(req, res);
+    if (url.pathname === '/login') return this.login(req, res, url);
+    if (url.pathname === '/logout' && req.method === 'POST') {
+      res.writeHead(303, { location: this.auth ? '/login' : '/', 'set-cookie': PageAuth.clearCookie() });
+      return void res.end();
+    }
+    if (this.auth && !isPublic(url.pathname) && !this.auth.allows(req)) {
+      if ((req.method === 'GET' || req.method === 'HEAD') && (req.headers.accept ?? '').includes('text/html')) {
+        res.writeHead(303, { location: `/login?next=${encodeURIComponent(url.pathname + url.search)}` });
+        return void res.end();
+      }
+      res.setHeader('www-authenticate', 'Bearer realm="cowbell"');
+      return send(res, 401, { error: 'log in first: send http.password as "Authorization: Bearer <password>", or log in at /login' });
+    }
     const act = /^\/api\/alerts\/([^/]+)\/(ack|snooze)$/.exec(url.pathname);
     if (act && req.method === 'POST' && this.inbound) {
       // A page on another site must not make a farm browser acknowledge alerts (CSRF): browsers say where a
@@ -192,6 +208,37 @@ export class HttpServer {
           routes: ['/', '/cow/<id>', '/healthz', '/api/status', '/api/alerts?since=<ISO>', '/api/cows', '/api/cows/<id>', '/api/cows/<id>/series?days=7', '/metrics'],
         });
     }
+  }
+
+  /** The login form, and the password posted from it (same origin only, five wrong ones a minute per address). */
+  private async login(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const auth = this.auth;
+    const farm = this.source.status().farm;
+    const name = farm.name ?? farm.id;
+    if (!auth) {
+      res.writeHead(303, { location: '/' });
+      return void res.end();
+    }
+    const html = (status: number, next: string, error?: string) => {
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(loginPage(name, next, error));
+    };
+    if (req.method === 'GET' || req.method === 'HEAD') return html(200, localPath(url.searchParams.get('next')));
+    if (req.method !== 'POST') return send(res, 405, { error: 'GET or POST' });
+    if (!sameOrigin(req)) return send(res, 403, { error: 'cross-site request refused' });
+    const raw = await readBody(req, 4096).catch((err: Error) => err);
+    if (raw instanceof Error) return send(res, 413, { error: raw.message });
+    const form = new URLSearchParams(raw.toString('utf8'));
+    const next = localPath(form.get('next'));
+    const remote = req.socket.remoteAddress ?? 'unknown';
+    if (auth.throttled(remote)) return html(429, next, 'Too many wrong passwords: wait a minute.');
+    if (!auth.isPassword(form.get('password') ?? '')) {
+      auth.failed(remote);
+      this.logger.warn({ remote }, 'farm page: wrong password');
+      return html(401, next, 'Wrong password.');
+    }
+    res.writeHead(303, { location: next, 'set-cookie': auth.sessionCookie() });
+    res.end();
   }
 
   /** A herd file posted by `cowbell herd import` or the farm page's upload form. */

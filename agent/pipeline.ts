@@ -55,6 +55,8 @@ export class ReadingPipeline {
   lastMessageAt: number | null = null;
   /** Collars that sent readings stamped in the future, with the latest such stamp and when it came (bounded). */
   readonly futureCollars = new Map<string, { ts: number; at: number }>();
+  /** Cows with readings that came too late to be judged, how many and the newest such arrival (bounded). */
+  readonly lateCows = new Map<string, { n: number; at: number }>();
   private readonly clock: () => number;
   private readonly warnLimiter = new Map<string, { windowStart: number; count: number }>();
   /** Each detector's cow in the herd register (a collar's own id while it is unassigned). */
@@ -193,7 +195,14 @@ export class ReadingPipeline {
       if (this.futureCollars.size < 1000 || this.futureCollars.has(reading.collarId)) this.futureCollars.set(reading.collarId, { ts: reading.ts, at: now });
       this.warnLimited(`future:${reading.collarId}`, now, { collarId: reading.collarId, ts: new Date(reading.ts).toISOString() },
         "reading stamped in the future (the collar's clock is wrong?); stored, but left out of detection so it cannot blind her");
-    } else if (!result.judged) this.counters.lateUnjudged++;
+    } else if (!result.judged) {
+      this.counters.lateUnjudged++;
+      const late = this.lateCows.get(cowId);
+      if (late) {
+        late.n++;
+        late.at = now;
+      } else if (this.lateCows.size < 1000) this.lateCows.set(cowId, { n: 1, at: now });
+    }
     if (result.events.length) this.o.store.transaction(() => this.record(result.events, now));
   }
 

@@ -10,6 +10,7 @@ export interface Farm {
   agent: Agent;
   sim: HerdSimulation;
   url: string;
+  brokerUrl: string;
   stop(): Promise<void>;
 }
 
@@ -45,6 +46,7 @@ export async function startFarm(o: { cows?: number; days?: number; seed?: number
     agent,
     sim,
     url: `http://127.0.0.1:${agent.httpPort}`,
+    brokerUrl: broker.url,
     stop: async () => {
       await agent.stop();
       await broker.close();

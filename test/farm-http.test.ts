@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CowDetail, CowSeries, CowSummary } from '../agent/http/farm.js';
+import mqtt from 'mqtt';
+import { readingTopic } from '../collar-sim/index.js';
 import { startFarm, type Farm } from './farm-fixture.js';
+import { eventually } from './helpers.js';
 
 /** The farm page's JSON routes and pages, over real HTTP to an agent that has judged a simulated herd. */
 describe('farm page routes', () => {
@@ -19,7 +22,7 @@ describe('farm page routes', () => {
     const { cows } = (await res.json()) as { cows: CowSummary[] };
     expect(cows.map((c) => c.cowId).sort()).toEqual(farm.sim.cows.map((c) => c.cowId).sort());
     for (const c of cows) {
-      expect(c).toMatchObject({ name: null, group: null });
+      expect(c).toMatchObject({ name: null, group: null, registered: false });
       expect(typeof c.collarId).toBe('string');
       expect(Date.parse(c.lastReadingAt!)).toBeGreaterThan(Date.now() - 3 * 3_600_000);
       expect(['down', 'sick', 'heat', 'watch', 'collar', 'learning', 'normal']).toContain(c.state);
@@ -29,6 +32,19 @@ describe('farm page routes', () => {
     expect(open.length).toBeGreaterThan(0);
     expect(cows.flatMap((c) => c.openAlerts.map((a) => a.id)).sort()).toEqual(open.map((a) => a.id).sort());
     for (const a of open) expect(cows.find((c) => c.cowId === a.cowId)!.state).not.toBe('normal');
+  });
+
+  it('the gateway section names the cows whose readings came too late to be judged', async () => {
+    const cow = farm.sim.cows[1]!;
+    const before = farm.agent.pipeline.counters.lateUnjudged;
+    // A month old: kept (within the 60-day retention), but older than anything her detector still holds.
+    const ts = Math.floor((Date.now() - 30 * 86_400_000) / 900_000) * 900_000;
+    const pub = await mqtt.connectAsync(farm.brokerUrl, { clientId: `late-${Math.random().toString(36).slice(2)}` });
+    await pub.publishAsync(readingTopic('testfarm', cow.collarId), JSON.stringify({ ts: new Date(ts).toISOString(), intervalS: 60, activity: 3 }), { qos: 1 });
+    await pub.endAsync();
+    await eventually(() => farm.agent.pipeline.counters.lateUnjudged > before, 10_000, 'the late reading');
+    const html = await (await get('/')).text();
+    expect(html).toMatch(new RegExp(`too late to be judged \\(stored only\\), for <a href="/cow/${cow.cowId}">${cow.cowId}</a> \\(1\\)`));
   });
 
   it('/api/cows/<id>/series gives hourly activity and rumination with her baseline band and alert markers', async () => {

@@ -79,7 +79,7 @@ A collar that reported unassigned keeps what it learned when it is given to its 
 <dt>Readings</dt><dd>${g.readingsPerMinute} per minute now; ${s.ingest.readings} since start (${s.ingest.duplicates} duplicates); newest ${esc(s.herd.watermark ? t.when(Date.parse(s.herd.watermark)) : '—')}</dd>
 <dt>Collars</dt><dd>${s.herd.collars} (${s.herd.warmingUp} still learning their normal)</dd>
 <dt>Quarantined</dt><dd>${s.store.quarantined} payloads${s.recentQuarantine.length ? ' (latest below)' : ''}</dd>
-<dt>Late or ahead</dt><dd>${g.lateUnjudged} readings came too late to be judged (stored only); ${ahead}</dd>
+<dt>Late or ahead</dt><dd>${g.lateUnjudged} readings came too late to be judged (stored only)${g.lateCows.length ? `, for ${g.lateCows.map((l) => `<a href="/cow/${encodeURIComponent(l.cowId)}">${esc(cowLabel({ cowId: l.cowId, name: names.get(l.cowId) ?? null }))}</a> (${l.readings})`).join(', ')}` : ''}; ${ahead}</dd>
 ${s.ingest.impossible ? `<dt>Impossible values</dt><dd>${s.ingest.impossible} readings kept out of detection</dd>` : ''}
 <dt>Feeds (MQTT, webhooks)</dt><dd>${s.store.outboxPending} waiting, ${s.outbox.sent} sent, <span class="${s.store.outboxFailed ? 'bad' : ''}">${s.store.outboxFailed} failed</span></dd>
 <dt>Messages to people</dt><dd>${s.notify.stats.messages ?? 0} sent carrying ${s.notify.stats.items ?? 0} notifications; ${s.notify.stats.failed ?? 0} refused, ${s.notify.stats.expired ?? 0} expired, ${s.notify.stats.dropped ?? 0} dropped</dd>

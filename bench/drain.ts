@@ -45,7 +45,7 @@ async function freePort(): Promise<number> {
 async function startMosquitto(dir: string) {
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n${inflight ? `max_inflight_messages ${inflight}\n` : ''}`);
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000000\n${inflight ? `max_inflight_messages ${inflight}\n` : ''}`);
   const proc = spawn(mosquitto!, ['-c', conf], { stdio: 'ignore' });
   for (let i = 0; ; i++) {
     const up = await new Promise<boolean>((r) => {
@@ -69,11 +69,19 @@ async function bare(url: string, clientId: string, total: number): Promise<numbe
   let readings = 0;
   const t0 = performance.now();
   const c = await mqtt.connectAsync(url, { clientId, clean: false });
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
+    let last = performance.now();
+    const watch = setInterval(() => {
+      if (performance.now() - last > 30_000) reject(new Error(`bare subscriber stalled at ${readings} of ${total} readings`));
+    }, 1000);
     c.on('message', (_t, payload) => {
+      last = performance.now();
       const j = JSON.parse(String(payload)) as { readings?: unknown[] };
       readings += j.readings ? j.readings.length : 1;
-      if (readings >= total) resolve();
+      if (readings >= total) {
+        clearInterval(watch);
+        resolve();
+      }
     });
   });
   const s = (performance.now() - t0) / 1000;
@@ -92,7 +100,14 @@ async function agent(url: string, clientId: string, dbDir: string, total: number
   };
   const t0 = performance.now();
   await a.start();
-  while (a.pipeline.counters.readings + a.pipeline.counters.duplicates < total) await new Promise((r) => setTimeout(r, 2));
+  let seen = -1;
+  let since = performance.now();
+  while (a.pipeline.counters.readings + a.pipeline.counters.duplicates < total) {
+    await new Promise((r) => setTimeout(r, 2));
+    const c = a.pipeline.counters;
+    if (c.messages !== seen) [seen, since] = [c.messages, performance.now()];
+    else if (performance.now() - since > 30_000) throw new Error(`agent stalled: ${JSON.stringify(c)} of ${total} readings`);
+  }
   const s = (performance.now() - t0) / 1000;
   await a.stop();
   return { s, groups };

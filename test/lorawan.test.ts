@@ -212,6 +212,15 @@ describe.each(brokerKinds)('ChirpStack and The Things Stack uplinks through a re
       expect(low).toMatchObject({ collarId: 'A84041000181C5E1', evidence: { value: 9.45 } });
       expect(agent.pipeline.counters.statusEvents).toBe(1);
       expect(agent.store.openAlerts()).toHaveLength(1);
+
+      // The herd register names the cow by the DevEUI printed on her collar (in whatever case it was typed):
+      // the next uplink is hers, and so is the battery alert the collar already had.
+      await agent.importHerd('cow,name,collar\n412,Bella,a84041000181c5e1\n');
+      const next = new Date(t.getTime() + 15 * 60_000).toISOString();
+      await pub.publishAsync('application/herd/device/a84041000181c5e1/event/up', JSON.stringify(chirpstackUp('a84041000181c5e1', next, { motion: { count: 300 } })), { qos: 1 });
+      await eventually(() => agent.pipeline.detector.cows.get('412')?.newestTs === Date.parse(next), 10_000, 'the uplink as cow 412\'s reading');
+      expect(agent.pipeline.detector.cows.get('412')!.subject.collarId).toBe('A84041000181C5E1');
+      expect(agent.store.openAlerts()[0]).toMatchObject({ cowId: '412', cowName: 'Bella', type: 'battery_low' });
     } finally {
       await pub.endAsync();
       await agent.stop();

@@ -35,6 +35,8 @@ export interface AgentOptions {
   notifier?: { baseDelayMs?: number; maxDelayMs?: number; pauseMs?: number };
   random?: () => number;
   onAlert?: (e: AlertEvent) => void;
+  /** How long to wait before a group the full disk refused is tried again (5 s). */
+  storeRetryMs?: number;
   /** Called when the agent cannot go on (the store failed); the CLI exits non-zero so a supervisor restarts it. */
   onFatal?: (err: Error) => void;
 }
@@ -147,12 +149,17 @@ export class Agent {
         }
       },
       onFatal: (err) => this.fatal(err),
+      // A full disk passes when space is made: wait for it, saying so, rather than exit and be restarted
+      // into the same full disk again and again.
+      retryable: (err) => (err as { code?: string }).code === 'SQLITE_FULL',
+      onRetry: () => this.pipeline.reset(),
+      ...(o.storeRetryMs !== undefined && { retryMs: o.storeRetryMs }),
       clock: this.clock,
     });
     this.http = new HttpServer(
       {
         status: () => this.status(),
-        health: () => ({ ok: this.mqtt.connected && this.mqtt.subscribed, broker: this.mqtt.connected, subscribed: this.mqtt.subscribed, lastMessageAt: this.pipeline.lastMessageAt }),
+        health: () => ({ ok: this.mqtt.connected && this.mqtt.subscribed && this.mqtt.stalledSince === null, broker: this.mqtt.connected, subscribed: this.mqtt.subscribed, lastMessageAt: this.pipeline.lastMessageAt }),
         alertsSince: (since, limit) => this.store.alertsSince(since, limit),
         openAlerts: () => this.store.openAlerts(),
         latestAlerts: (limit) => this.store.latestAlerts(limit),
@@ -335,7 +342,7 @@ export class Agent {
     let warmingUp = 0;
     for (const cow of this.pipeline.detector.cows.values()) if (cow.historyDays() < warmup) warmingUp++;
     return {
-      ok: this.mqtt.connected && this.mqtt.subscribed,
+      ok: this.mqtt.connected && this.mqtt.subscribed && this.mqtt.stalledSince === null,
       farm: { id: this.config.farm.id, name: this.config.farm.name },
       startedAt: new Date(this.startedAt).toISOString(),
       broker: { url: redactUrl(this.config.mqtt.url), connected: this.mqtt.connected, subscribed: this.mqtt.subscribed, lastError: this.mqtt.lastError },

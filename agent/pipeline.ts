@@ -50,7 +50,8 @@ export interface PipelineOptions {
  * then is the message acknowledged to the broker.
  */
 export class ReadingPipeline {
-  readonly detector: FarmDetector;
+  /** Replaced only by `reset()`: readers take it afresh each time. */
+  detector: FarmDetector;
   readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, aheadOfClock: 0, futureUnjudged: 0, alerts: 0, statusEvents: 0 };
   lastMessageAt: number | null = null;
   /** Collars that sent readings stamped in the future, with the latest such stamp and when it came (bounded). */
@@ -66,7 +67,7 @@ export class ReadingPipeline {
   constructor(private readonly o: PipelineOptions) {
     this.clock = o.clock ?? Date.now;
     this.herdKeys = o.store.herd.keys();
-    this.detector = new FarmDetector(o.farmId, o.rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...(o.timezone && { timezone: o.timezone }) });
+    this.detector = this.newDetector();
   }
 
   /**
@@ -74,6 +75,20 @@ export class ReadingPipeline {
    * arrival order, so the detector is exactly where it was. Alerts those readings raised were committed with
    * them and are not raised twice; finally the store's open alerts are taken as the truth.
    */
+  private newDetector(): FarmDetector {
+    return new FarmDetector(this.o.farmId, this.o.rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...(this.o.timezone && { timezone: this.o.timezone }) });
+  }
+
+  /**
+   * Back to what is committed, after a group that could not be: the detector had already judged its
+   * readings in memory, so it is rebuilt from the last snapshot and the stored readings, as at a start.
+   */
+  reset(): { cows: number; replayed: number } {
+    this.detector = this.newDetector();
+    this.collarCows.clear();
+    return this.restore();
+  }
+
   restore(): { cows: number; replayed: number } {
     const { store } = this.o;
     let snap = store.loadSnapshots();
@@ -114,9 +129,16 @@ export class ReadingPipeline {
    * own. Throws only if the store itself fails: then nothing of the group is committed or acknowledged.
    */
   handleMessages(group: readonly { topic: string; payload: Buffer }[]): void {
-    this.o.store.transaction(() => {
-      for (const m of group) this.handleMessage(m.topic, m.payload);
-    });
+    const counted = { ...this.counters };
+    try {
+      this.o.store.transaction(() => {
+        for (const m of group) this.handleMessage(m.topic, m.payload);
+      });
+    } catch (err) {
+      // Nothing of the group happened: it will come again (a retry, or the broker's redelivery).
+      Object.assign(this.counters, counted);
+      throw err;
+    }
   }
 
   /** Handles one MQTT message. Throws only if the store itself fails (then the message stays unacknowledged). */

@@ -26,6 +26,14 @@ export interface MqttSourceOptions {
   onMessages: (group: readonly InboundMessage[]) => void;
   /** Messages committed together at most (default 1000): a bound on one transaction's size and latency. */
   maxGroup?: number;
+  /**
+   * A failure that may pass (the disk full): the group is kept, unacknowledged, no further message is
+   * taken, and the same group is tried again every `retryMs` after `onRetry` has put the pipeline back to
+   * what is committed. Any other failure is fatal.
+   */
+  retryable?: (err: Error) => boolean;
+  onRetry?: () => void;
+  retryMs?: number;
   onFatal: (err: Error) => void;
   clock?: () => number;
 }
@@ -88,6 +96,11 @@ export class MqttSource {
   private flushScheduled = false;
   /** The store failed: nothing more is taken (mqtt.js gets no callback, so it hands over no more packets). */
   private failed = false;
+  /** A group waiting for the store to take it again (disk full), and the packet that came after it. */
+  private stalled: { group: InboundMessage[]; acks: AckPacket[]; generation: number; timer: NodeJS.Timeout } | null = null;
+  private waiting: (() => void) | null = null;
+  /** Since when the store has refused the waiting group; null while all is well. */
+  stalledSince: number | null = null;
   private sendPacket: SendPacket | null = null;
   private stopping = false;
   private failures = 0;
@@ -145,6 +158,11 @@ export class MqttSource {
     };
     client.handleMessage = (packet, callback) => {
       if (this.failed) return;
+      if (this.stalled) {
+        // Not taken while the store cannot take anything: without the callback mqtt.js hands over no more.
+        this.waiting = () => client.handleMessage(packet, callback);
+        return;
+      }
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       if (this.group.length === 0) this.groupGeneration = this.generation;
       this.group.push({ topic: packet.topic, payload });
@@ -179,8 +197,10 @@ export class MqttSource {
       this.o.logger.warn({ err: err.message }, 'broker connection error');
     });
     client.on('close', () => {
-      // What came on the closed connection is still worth committing; its PUBACKs are not worth sending.
+      // What came on the closed connection is still worth committing; its PUBACKs are not worth sending, and
+      // a packet held back during a stall belongs to it (the broker sends it again).
       this.generation++;
+      this.waiting = null;
       this.flush();
       if (this.connected && !this.stopping) this.o.logger.warn('broker connection closed');
       this.connected = false;
@@ -234,19 +254,55 @@ export class MqttSource {
     this.flushScheduled = false;
     const group = this.group;
     const acks = this.heldAcks;
-    if (group.length === 0 || this.failed) return;
+    if (group.length === 0 || this.failed || this.stalled) return;
     this.group = [];
     this.heldAcks = [];
+    this.commit(group, acks, this.groupGeneration);
+  }
+
+  private commit(group: InboundMessage[], acks: AckPacket[], generation: number): void {
     try {
       this.o.onMessages(group);
     } catch (err) {
-      // No PUBACK: the broker keeps the messages for the next session. The store is broken, so stop taking more.
+      // No PUBACK: the broker keeps the messages for the next session.
+      const e = err as Error;
+      if (this.o.retryable?.(e) && !this.stopping) return this.stall(group, acks, generation, e);
+      // The store is broken: stop taking more.
       this.failed = true;
-      this.o.onFatal(err as Error);
+      this.o.onFatal(e);
       return;
     }
-    if (this.groupGeneration !== this.generation || !this.connected) return;
-    for (const ack of acks) this.sendPacket!(ack);
+    if (this.stalledSince !== null) {
+      this.o.logger.warn({ stalledS: Math.round(((this.o.clock ?? Date.now)() - this.stalledSince) / 1000) }, 'the database takes readings again; resuming');
+      this.stalledSince = null;
+      this.lastError = null;
+    }
+    if (generation === this.generation && this.connected) for (const ack of acks) this.sendPacket!(ack);
+    const next = this.waiting;
+    this.waiting = null;
+    next?.();
+  }
+
+  private stall(group: InboundMessage[], acks: AckPacket[], generation: number, err: Error): void {
+    const now = (this.o.clock ?? Date.now)();
+    if (this.stalledSince === null) {
+      this.stalledSince = now;
+      this.o.logger.error({ err: err.message, messages: group.length },
+        'the database cannot take readings (disk full?): nothing is acknowledged, the broker keeps them, and they are tried again every few seconds');
+    }
+    this.lastError = `database full since ${new Date(this.stalledSince).toISOString()}: readings wait at the broker (${err.message})`;
+    const timer = setTimeout(() => {
+      this.stalled = null;
+      try {
+        this.o.onRetry?.();
+      } catch (e) {
+        this.failed = true;
+        return this.o.onFatal(e as Error);
+      }
+      this.commit(group, acks, generation);
+    }, this.o.retryMs ?? 5_000);
+    timer.unref();
+    this.stalled = { group, acks, generation, timer };
   }
 
   private retrySubscribe(client: MqttClient, attempt: number): void {
@@ -270,6 +326,7 @@ export class MqttSource {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.stalled) clearTimeout(this.stalled.timer);
     this.flush();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.subscribeTimer) clearTimeout(this.subscribeTimer);

@@ -207,8 +207,8 @@ export class Agent {
     this.every(HOUR_MS, 'retention', () => {
       const wm = this.pipeline.detector.farm.watermark;
       const keepMs = this.config.store.retentionDays * DAY_MS;
-      if (wm !== null) this.store.pruneReadings(wm - keepMs);
       this.store.pruneHistory(this.clock() - keepMs);
+      if (wm !== null) return this.store.pruneReadings(wm - keepMs);
     });
     const wa = this.config.channels.whatsapp;
     if (wa && (!wa.appSecret || !wa.verifyToken)) {
@@ -244,12 +244,15 @@ export class Agent {
   }
 
   private every(ms: number, name: string, job: () => unknown): void {
+    // A job that yields (retention) may still be running at its next tick: that tick is skipped.
+    let running = false;
     const timer = setInterval(() => {
-      try {
-        job();
-      } catch (err) {
-        this.logger.error({ job: name, err: (err as Error).message }, 'periodic job failed');
-      }
+      if (running) return;
+      running = true;
+      Promise.resolve()
+        .then(job)
+        .catch((err: unknown) => this.logger.error({ job: name, err: (err as Error).message }, 'periodic job failed'))
+        .finally(() => (running = false));
     }, ms);
     timer.unref();
     this.timers.push(timer);

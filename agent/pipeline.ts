@@ -137,6 +137,7 @@ export class ReadingPipeline {
     } catch (err) {
       // Nothing of the group happened: it will come again (a retry, or the broker's redelivery).
       Object.assign(this.counters, counted);
+      this.o.store.forgetCounts();
       throw err;
     }
   }

@@ -66,6 +66,7 @@ export class Store {
   private readonly s;
   /** One transaction function for all callers: better-sqlite3 builds a new wrapper per db.transaction() call (~8 µs). */
   private readonly runInTransaction: (fn: () => unknown) => unknown;
+  private readingRows: number | null = null;
 
   constructor(path: string) {
     try {
@@ -152,7 +153,7 @@ export class Store {
 
   /** Takes back a reading inserted in the open transaction (its processing failed; it goes to quarantine). */
   deleteReading(rx: number): void {
-    this.s.deleteReading.run(rx);
+    if (this.s.deleteReading.run(rx).changes && this.readingRows !== null) this.readingRows--;
   }
 
   /** The newest reading's arrival number (0 with none). */
@@ -166,7 +167,9 @@ export class Store {
       r.collarId, r.ts, r.intervalS, r.activity, r.rumination ?? null, r.eating ?? null, r.lying ?? null, r.temperature ?? null,
       r.batteryPct ?? null, r.rssi ?? null, r.seq ?? null, receivedAt,
     );
-    return info.changes ? Number(info.lastInsertRowid) : null;
+    if (!info.changes) return null;
+    if (this.readingRows !== null) this.readingRows++;
+    return Number(info.lastInsertRowid);
   }
 
   /** The cow wearing a collar; a collar seen for the first time joins the herd as its own cow. */
@@ -372,13 +375,18 @@ export class Store {
   }
 
   /** Deletes readings older than `before` (event time), a chunk at a time so ingest is never held up long. */
-  pruneReadings(before: number, chunk = 5000): number {
+  async pruneReadings(before: number, chunk = 5000): Promise<number> {
     let total = 0;
     const stmt = this.db.prepare('DELETE FROM readings WHERE rx IN (SELECT rx FROM readings WHERE ts < ? LIMIT ?)');
     for (;;) {
       const n = stmt.run(before, chunk).changes;
       total += n;
-      if (n < chunk) return total;
+      if (this.readingRows !== null) this.readingRows -= n;
+      if (n < chunk || !this.db.open) return total;
+      // Ingest, the page and the chat loops get their turn between chunks: a lowered retention can leave
+      // millions of rows to go, and one go of it held everything for tens of seconds.
+      await new Promise((r) => setImmediate(r));
+      if (!this.db.open) return total;
     }
   }
 
@@ -401,10 +409,23 @@ export class Store {
     });
   }
 
+  /**
+   * Readings stored, counted once and then kept up to date by the inserts and deletes, so the status page
+   * (refreshed by every open browser) does not walk millions of rows for it.
+   */
+  readingCount(): number {
+    return (this.readingRows ??= (this.db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n);
+  }
+
+  /** After a rolled-back transaction: the kept counts may be off, so they are counted afresh when next asked. */
+  forgetCounts(): void {
+    this.readingRows = null;
+  }
+
   counts() {
     const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
     return {
-      readings: one('SELECT count(*) AS n FROM readings'),
+      readings: this.readingCount(),
       collars: one('SELECT count(*) AS n FROM herd'),
       quarantined: one('SELECT count(*) AS n FROM quarantine'),
       openAlerts: one("SELECT count(*) AS n FROM alerts WHERE state = 'firing'"),

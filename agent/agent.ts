@@ -121,6 +121,7 @@ export class Agent {
       notify: (e, now) => this.notifier.route(e, now),
       clock: this.clock,
       unassignedCollars: config.herd.unassignedCollars,
+      maxUnassignedCollars: config.herd.maxUnassignedCollars,
       onAlert: (e) => {
         this.logger.info({ alertId: e.id, type: e.type, state: e.state, cowId: e.cowId, at: new Date(e.at).toISOString() }, 'alert');
         o.onAlert?.(e);
@@ -208,6 +209,8 @@ export class Agent {
       const wm = this.pipeline.detector.farm.watermark;
       const keepMs = this.config.store.retentionDays * DAY_MS;
       this.store.pruneHistory(this.clock() - keepMs);
+      const forgotten = this.pipeline.forgetSilentCollars(this.clock() - this.config.herd.forgetUnassignedAfterDays * DAY_MS);
+      if (forgotten.length) this.logger.info({ collars: forgotten.slice(0, 20), n: forgotten.length }, 'unassigned collars silent for long forgotten');
       if (wm !== null) return this.store.pruneReadings(wm - keepMs);
     });
     const wa = this.config.channels.whatsapp;
@@ -318,6 +321,10 @@ export class Agent {
         { labels: { outcome: 'stamped_ahead' }, value: c.futureUnjudged },
       ]),
       counter('cowbell_alert_changes_total', 'Alert changes (raised or resolved) since start.', [{ value: c.alerts }]),
+      counter('cowbell_unassigned_collars_total', 'Collars outside the herd register since start: messages of new ones refused at the cap, and silent ones forgotten.', [
+        { labels: { outcome: 'refused' }, value: c.unassignedRefused },
+        { labels: { outcome: 'forgotten' }, value: c.unassignedForgotten },
+      ]),
       gauge('cowbell_alerts_open', 'Open alerts, by type.', m.openAlerts.map((r) => ({ labels: { type: r.type }, value: r.n }))),
       gauge('cowbell_outbox_messages', 'Outbox rows, by status.', m.outbox.map((r) => ({ labels: { status: r.status }, value: r.n }))),
       gauge('cowbell_outbox_oldest_pending_age_seconds', 'Age of the oldest message still waiting to go (0 when none).', [{ value: m.oldestPending === null ? 0 : Math.max(0, (now - m.oldestPending) / 1000) }]),

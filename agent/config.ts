@@ -160,6 +160,11 @@ export const ConfigSchema = z.strictObject({
       // 'alert': its alerts reach people like any cow's ("Collar 70B3…"); 'page': shown on the farm page only,
       // for a farm whose register is complete and where a stray collar is someone else's business.
       unassignedCollars: z.enum(['alert', 'page']).default('alert'),
+      // Any id on the farm's topic would otherwise be enrolled and kept for ever (a typo, a neighbour's
+      // collar, a misbehaving publisher): at most this many collars outside the register at once, and one
+      // silent for this many days (with no open alert) is forgotten.
+      maxUnassignedCollars: z.int().min(1).max(1_000_000).default(5000),
+      forgetUnassignedAfterDays: z.number().min(1).max(3650).default(14),
     })
     .prefault({}),
   store: z

@@ -22,6 +22,10 @@ export interface PipelineCounters {
   alerts: number;
   /** Battery levels from a network server's device-status events. */
   statusEvents: number;
+  /** Messages of new collars refused because `maxUnassignedCollars` were already known. */
+  unassignedRefused: number;
+  /** Unassigned collars forgotten after a silence. */
+  unassignedForgotten: number;
 }
 
 export interface PipelineOptions {
@@ -42,6 +46,8 @@ export interface PipelineOptions {
   onAlert?: (e: AlertEvent) => void;
   /** 'page': a collar the herd register does not place on a cow has its alerts shown, not sent to people. */
   unassignedCollars?: 'alert' | 'page';
+  /** At most this many collars outside the herd register (default 5000): the rest are quarantined. */
+  maxUnassignedCollars?: number;
 }
 
 /**
@@ -52,7 +58,7 @@ export interface PipelineOptions {
 export class ReadingPipeline {
   /** Replaced only by `reset()`: readers take it afresh each time. */
   detector: FarmDetector;
-  readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, aheadOfClock: 0, futureUnjudged: 0, alerts: 0, statusEvents: 0 };
+  readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, aheadOfClock: 0, futureUnjudged: 0, alerts: 0, statusEvents: 0, unassignedRefused: 0, unassignedForgotten: 0 };
   lastMessageAt: number | null = null;
   /** Collars that sent readings stamped in the future, with the latest such stamp and when it came (bounded). */
   readonly futureCollars = new Map<string, { ts: number; at: number }>();
@@ -63,6 +69,8 @@ export class ReadingPipeline {
   /** Each detector's cow in the herd register (a collar's own id while it is unassigned). */
   private herdKeys: Map<string, { assigned: boolean; name: string | null }>;
   private readonly collarCows = new Map<string, { cowId: string; touched: number }>();
+  /** Collars outside the herd register, counted when needed (null: count again). */
+  private unassigned: number | null = null;
 
   constructor(private readonly o: PipelineOptions) {
     this.clock = o.clock ?? Date.now;
@@ -160,6 +168,7 @@ export class ReadingPipeline {
       for (const bad of parsed.rejected) this.quarantine(topic, bad.reason, payload, now);
       if (parsed.readings.length === 0) return;
       const cowId = this.cowFor(parsed.collarId, now);
+      if (cowId === null) return this.refuseCollar(topic, payload, now);
       for (const reading of parsed.readings) {
         try {
           this.accept(reading, cowId, topic, payload, now);
@@ -182,6 +191,7 @@ export class ReadingPipeline {
       if (parsed.ts > now + MAX_AHEAD_MS) return this.quarantine(topic, 'status event stamped ahead of the gateway\'s clock', payload, now);
       this.counters.statusEvents++;
       const cowId = this.cowFor(parsed.collarId, now);
+      if (cowId === null) return this.refuseCollar(topic, payload, now);
       this.record(this.detector.observeBattery(cowId, parsed.collarId, parsed.ts, parsed.batteryPct), now);
     });
   }
@@ -267,6 +277,7 @@ export class ReadingPipeline {
   reloadHerd(): void {
     this.herdKeys = this.o.store.herd.keys();
     this.collarCows.clear();
+    this.unassigned = null;
   }
 
   /**
@@ -274,13 +285,34 @@ export class ReadingPipeline {
    * minute per collar at most: `last_seen` is for "heard in the last hour", and a write per message was a
    * tenth of the cost of a single-reading message.
    */
-  private cowFor(collarId: string, now: number): string {
+  private cowFor(collarId: string, now: number): string | null {
     const known = this.collarCows.get(collarId);
     if (known && now - known.touched < 60_000) return known.cowId;
     if (this.collarCows.size >= 100_000) this.collarCows.clear(); // collar ids are publisher-chosen: stay bounded
-    const cowId = this.o.store.cowForCollar(this.o.farmId, collarId, now);
+    this.unassigned ??= this.o.store.herd.unassignedCount();
+    const room = this.unassigned < (this.o.maxUnassignedCollars ?? 5000);
+    const cowId = this.o.store.cowForCollar(this.o.farmId, collarId, now, room);
+    if (cowId === null) return null;
+    if (!known && cowId === collarId && !this.herdKeys.get(cowId)?.assigned) this.unassigned = null; // perhaps new: counted afresh
     this.collarCows.set(collarId, { cowId, touched: now });
     return cowId;
+  }
+
+  private refuseCollar(topic: string, payload: Buffer, now: number): void {
+    this.counters.unassignedRefused++;
+    this.quarantine(topic, `a new collar, but ${this.o.maxUnassignedCollars ?? 5000} collars outside the herd register are known already (herd.maxUnassignedCollars): add it to the herd register, or wait for silent ones to be forgotten`, payload, now);
+  }
+
+  /** Unassigned collars silent since before `before` are forgotten: their detector, snapshot and herd row. */
+  forgetSilentCollars(before: number): string[] {
+    const gone = this.o.store.transaction(() => this.o.store.herd.forgetSilentUnassigned(before, this.clock()));
+    for (const id of gone) {
+      this.detector.retireCow(id);
+      this.collarCows.delete(id);
+    }
+    this.counters.unassignedForgotten += gone.length;
+    this.unassigned = null;
+    return gone;
   }
 
   /** Whether a registered cow stands behind a detector, and her name. */

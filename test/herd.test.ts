@@ -193,3 +193,48 @@ describe('herd register in a running agent (real broker, real HTTP, real SQLite)
     }
   }, 60_000);
 });
+
+describe('collars outside the herd register are bounded', () => {
+  it('refuses new ones beyond herd.maxUnassignedCollars (quarantined, counted), never a registered one, and forgets silent ones', async () => {
+    const { ReadingPipeline } = await import('../agent/pipeline.js');
+    const { Store } = await import('../agent/store/store.js');
+    const { DEFAULT_RULES } = await import('../rules/index.js');
+    const { memoryLogger } = await import('./helpers.js');
+    const tmp = tempDir();
+    const store = new Store(join(tmp.dir, 'cap.db'));
+    let now = Date.parse('2026-11-20T08:00:00Z');
+    const pipeline = new ReadingPipeline({
+      farmId: 'testfarm', rules: DEFAULT_RULES, retentionDays: 60, store, logger: memoryLogger().logger,
+      feedsFor: () => [], notify: () => {}, clock: () => now, maxUnassignedCollars: 3,
+    });
+    const send = (collar: string, i = 0) =>
+      pipeline.handleMessages([{ topic: readingTopic('testfarm', collar), payload: Buffer.from(JSON.stringify({ ts: new Date(now - 3_600_000 + i * 60_000).toISOString(), intervalS: 900, activity: 9 })) }]);
+    try {
+      store.transaction(() => store.herd.setCollar('testfarm', 'REG', '7', 0, now));
+      pipeline.reloadHerd();
+      for (const c of ['A', 'B', 'C', 'D', 'E']) send(c);
+      send('REG');
+      expect([...pipeline.detector.cows.keys()].sort()).toEqual(['7', 'A', 'B', 'C']);
+      expect(pipeline.counters.unassignedRefused).toBe(2);
+      expect(store.recentQuarantine(1)[0]!.reason).toMatch(/3 collars outside the herd register are known already \(herd\.maxUnassignedCollars\)/);
+      // Known ones go on being taken.
+      send('A', 1);
+      expect(pipeline.counters.readings).toBe(5);
+      // Two weeks later only C was heard: A and B are forgotten (REG, in the register, never is), and D gets in.
+      now += 15 * 86_400_000;
+      send('C', 2);
+      // They went silent by event time: their collar_offline alerts are open, and closed as they are forgotten.
+      expect(store.openAlerts().filter((a) => a.type === 'collar_offline').map((a) => a.cowId).sort()).toEqual(['7', 'A', 'B']);
+      expect(pipeline.forgetSilentCollars(now - 14 * 86_400_000).sort()).toEqual(['A', 'B']);
+      expect(pipeline.detector.cows.has('A')).toBe(false);
+      expect(store.openAlerts().map((a) => a.cowId)).toEqual(['7']);
+      expect(store.herd.collar('REG')).toBeDefined();
+      send('D', 3);
+      expect(pipeline.detector.cows.has('D')).toBe(true);
+      expect(pipeline.counters.unassignedForgotten).toBe(2);
+    } finally {
+      store.close();
+      tmp.cleanup();
+    }
+  });
+});

@@ -37,7 +37,7 @@ describe('what start-up would hit', () => {
 
   it('the agent says a listen problem in the config\'s words, with a stable code, before connecting anything', async () => {
     const tmp = tempDir();
-    const agent = new Agent(testConfig('mqtt://127.0.0.1:1', join(tmp.dir, 'a.db'), { http: { host: '203.0.113.7', port: 8080 } }), { logger: memoryLogger().logger, consoleOut: memoryStream().stream });
+    const agent = new Agent(testConfig('mqtt://127.0.0.1:1', join(tmp.dir, 'a.db'), { http: { host: '203.0.113.7', port: 8080, password: 'a long farm password' } }), { logger: memoryLogger().logger, consoleOut: memoryStream().stream });
     try {
       const err = await agent.start().then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(CowbellError);

@@ -77,7 +77,7 @@ A collar that reported unassigned keeps what it learned when it is given to its 
 <section id="gateway"><h2>Gateway</h2><dl class="kv">
 <dt>Broker</dt><dd>${esc(s.broker.url)} — ${broker}</dd>
 <dt>Readings</dt><dd>${g.readingsPerMinute} per minute now; ${s.ingest.readings} since start (${s.ingest.duplicates} duplicates); newest ${esc(s.herd.watermark ? t.when(Date.parse(s.herd.watermark)) : '—')}</dd>
-<dt>Collars</dt><dd>${s.herd.collars} (${s.herd.warmingUp} still learning their normal)</dd>
+<dt>Collars</dt><dd>${s.herd.collars} (${s.herd.warmingUp} still learning their normal)${s.ingest.unassignedRefused ? `; <span class="bad">${s.ingest.unassignedRefused} messages of new collars refused</span> (herd.maxUnassignedCollars reached: add them to the herd register)` : ''}${s.ingest.unassignedForgotten ? `; ${s.ingest.unassignedForgotten} unassigned collars forgotten after a silence` : ''}</dd>
 <dt>Quarantined</dt><dd>${s.store.quarantined} payloads${s.recentQuarantine.length ? ' (latest below)' : ''}</dd>
 <dt>Late or ahead</dt><dd>${g.lateUnjudged} readings came too late to be judged (stored only)${g.lateCows.length ? `, for ${g.lateCows.map((l) => `<a href="/cow/${encodeURIComponent(l.cowId)}">${esc(cowLabel({ cowId: l.cowId, name: names.get(l.cowId) ?? null }))}</a> (${l.readings})`).join(', ')}` : ''}; ${ahead}</dd>
 ${s.ingest.impossible ? `<dt>Impossible values</dt><dd>${s.ingest.impossible} readings kept out of detection</dd>` : ''}

@@ -106,6 +106,32 @@ export class HerdStore {
     return new Map(this.s.keys.all().map((r) => [r.key, { assigned: r.assigned === 1, name: r.name }]));
   }
 
+  unassignedCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM herd WHERE assigned = 0').get() as { n: number }).n;
+  }
+
+  /**
+   * Unassigned collars last heard before `before` and with no open alert but the one saying they went
+   * silent: forgotten, that alert closed without a message (their stored readings stay until retention
+   * takes them). Returns their ids.
+   */
+  forgetSilentUnassigned(before: number, now: number): string[] {
+    const gone = this.db
+      .prepare<[number], { collar_id: string }>(
+        `SELECT collar_id FROM herd h WHERE assigned = 0 AND last_seen < ?
+           AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.cow_id = h.cow_id AND a.state = 'firing' AND a.type != 'collar_offline')`,
+      )
+      .all(before)
+      .map((r) => r.collar_id);
+    const del = this.db.prepare('DELETE FROM herd WHERE collar_id = ?');
+    for (const id of gone) {
+      del.run(id);
+      this.deleteSnapshot(id);
+      this.closeAlerts(id, 'unassigned collar forgotten after a long silence', now);
+    }
+    return gone;
+  }
+
   /** The register as `cowbell herd export` writes it. */
   list(): HerdRow[] {
     return this.s.list.all().map((r) => ({

@@ -172,13 +172,17 @@ export class Store {
     return Number(info.lastInsertRowid);
   }
 
-  /** The cow wearing a collar; a collar seen for the first time joins the herd as its own cow. */
-  cowForCollar(farmId: string, collarId: string, now: number): string {
+  /**
+   * The cow wearing a collar; a collar seen for the first time joins the herd as its own cow, unless
+   * `mayEnroll` says there is no room for another (then null).
+   */
+  cowForCollar(farmId: string, collarId: string, now: number, mayEnroll = true): string | null {
     const row = this.s.cowOf.get(collarId);
     if (row) {
       this.s.touchCollar.run(now, collarId);
       return row.cow_id;
     }
+    if (!mayEnroll) return null;
     this.s.addCollar.run(collarId, farmId, collarId, now, now);
     return collarId;
   }

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { publishHerd, simulateHerd, truthToJson } from '../collar-sim/index.js';
-import { DAY_MS, resolveRules } from '../rules/index.js';
+import { DAY_MS, DEFAULT_RULES, resolveRules } from '../rules/index.js';
 import { Agent } from './agent.js';
 import { startDemo } from './demo.js';
 import { acrossDst, csvSources, formatScore, scoreIceTag, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
@@ -176,7 +176,8 @@ async function runCheck(argv: string[]): Promise<void> {
   if (wa) console.log(`whatsapp: sends as phone number id ${wa.phoneNumberId} (${wa.apiVersion}); farmers' buttons and replies ${wa.appSecret && wa.verifyToken ? 'on (Meta must reach /webhooks/whatsapp)' : 'OFF: set appSecret and verifyToken'}`);
   const tg = c.channels.telegram;
   if (tg) console.log(`telegram: ${tg.mode === 'polling' ? 'buttons and replies by long polling (no public address needed)' : tg.mode === 'webhook' ? `buttons and replies by webhook${tg.webhookUrl ? ` at ${tg.webhookUrl}` : ' (webhookUrl not set: register it yourself)'}` : 'send only'}`);
-  console.log(`rules: ${JSON.stringify(c.rules)}`);
+  const changed = Object.keys(c.rules).filter((k) => JSON.stringify(c.rules[k as keyof typeof c.rules]) !== JSON.stringify(DEFAULT_RULES[k as keyof typeof DEFAULT_RULES]));
+  console.log(`rules: ${changed.length ? `defaults, with ${changed.map((k) => `${k} ${JSON.stringify(c.rules[k as keyof typeof c.rules])}`).join('; ')}` : 'the defaults (rules/default-rules.json)'}`);
 }
 
 async function runDoctorCommand(argv: string[]): Promise<void> {

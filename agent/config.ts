@@ -233,6 +233,9 @@ export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfi
     // The rule overrides' own problems too, in the same list: a technician fixes everything in one pass.
     const overrides = (input as { rules?: unknown } | null)?.rules;
     if (overrides && typeof overrides === 'object' && !issues.some((i) => i.startsWith('rules'))) issues.push(...ruleOverrides(overrides).issues);
+    // And the cross-field rule a technician is most likely to trip over at the same time.
+    const http = (input as { http?: { host?: unknown; password?: unknown } } | null)?.http;
+    if (typeof http?.host === 'string' && !isLoopback(http.host) && http.password === undefined && !issues.some((i) => i.startsWith('http'))) issues.push(passwordNeeded(http.host));
     throw new ConfigError('the config file has problems', issues);
   }
   const c = parsed.data;
@@ -273,9 +276,7 @@ export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfi
   };
   if (tg?.mode === 'webhook' && !tg.webhookSecret) issues.push('channels.telegram.webhookSecret: required when mode is "webhook"');
   const httpPassword = secret(c.http.password, 'http.password');
-  if (!isLoopback(c.http.host) && !c.http.password) {
-    issues.push(`http.password: required when http.host is "${c.http.host}": the farm page (alerts, acknowledging them, the herd register) would be open to everyone on the network; set it from a file or an environment variable, e.g. { "file": "/etc/cowbell/http-password" }`);
-  }
+  if (!isLoopback(c.http.host) && !c.http.password) issues.push(passwordNeeded(c.http.host));
   if (httpPassword && httpPassword.reveal().length > 0 && httpPassword.reveal().length < 10) issues.push('http.password: at least 10 characters');
   if (new Set(c.channels.webhooks.map((w) => w.name)).size !== c.channels.webhooks.length) issues.push('channels.webhooks: names must be unique');
   const names = new Set<string>();
@@ -322,6 +323,9 @@ export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfi
   };
 }
 
+const passwordNeeded = (host: string) =>
+  `http.password: required when http.host is "${host}": the farm page (alerts, acknowledging them, the herd register) would be open to everyone on the network; set it from a file or an environment variable, e.g. { "file": "/etc/cowbell/http-password" }`;
+
 /** Whether a bind address is reachable from this box only. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
@@ -350,7 +354,7 @@ function readSecret(input: SecretInput, baseDir: string): Secret {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied (the agent must be able to read it)' : (code ?? (err as Error).message);
-    throw new Error(`cannot read ${path}: ${why} (write the secret there, readable only by the agent: chmod 600)`);
+    throw new Error(`cannot read ${path}: ${why} (write the secret there, readable by the agent's user only: e.g. chown root:cowbell and chmod 640)`);
   }
   if (!value) throw new Error(`${path} is empty`);
   return new Secret(value, `file ${path}`);

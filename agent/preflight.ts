@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
+import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import type { AgentConfig } from './config.js';
@@ -15,11 +16,38 @@ export async function preflight(c: AgentConfig): Promise<string[]> {
   const broker = new URL(c.mqtt.url).hostname.replace(/^\[|\]$/g, '');
   const checks: Promise<void>[] = [
     resolves(broker).then((why) => void (why && issues.push(`mqtt.url: the broker host "${broker}" ${why}`))),
-    bindable(c.http.host, c.http.port).then((why) => void (why && issues.push(`http: cannot listen on ${c.http.host}:${c.http.port}: ${why}`))),
+    bindable(c.http.host, c.http.port).then(async (why) => {
+      // Checking an edited config on a running gateway: the port is the running agent's own.
+      if (why && !(await cowbellListens(c.http.host, c.http.port))) issues.push(`http: cannot listen on ${c.http.host}:${c.http.port}: ${why}`);
+    }),
     writableDir(dirname(c.store.path)).then((why) => void (why && issues.push(`store.path: ${why}`))),
   ];
   await Promise.all(checks);
   return issues;
+}
+
+/** Whether a Cowbell agent answers on that port (its /healthz has its shape). */
+async function cowbellListens(host: string, port: number): Promise<boolean> {
+  const h = ['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host;
+  // A connection of its own, closed whatever happens: whatever holds the port must not be left with it.
+  return new Promise((resolve) => {
+    const req = httpGet({ host: h, port, path: '/healthz', agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d.length + body.length < 4096 ? d : ''));
+      res.on('end', () => {
+        try {
+          const j = JSON.parse(body) as Record<string, unknown>;
+          resolve(typeof j.broker === 'boolean' && typeof j.subscribed === 'boolean');
+        } catch {
+          resolve(false);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.on('close', () => resolve(false));
+  });
 }
 
 async function resolves(host: string): Promise<string | null> {

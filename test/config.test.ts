@@ -42,7 +42,7 @@ describe('config file', () => {
   it('a broker URL without a host, and a rule override typo, are listed with the other problems', () => {
     let error: unknown;
     try {
-      parseConfig({ farm: { id: 'has space' }, mqtt: { url: 'mqtt://' }, rules: { heat: { windowHourz: 3 } } });
+      parseConfig({ farm: { id: 'has space' }, mqtt: { url: 'mqtt://' }, http: { host: '0.0.0.0' }, rules: { heat: { windowHourz: 3 } } });
     } catch (err) {
       error = err;
     }
@@ -51,6 +51,8 @@ describe('config file', () => {
     expect(e.issues.some((i) => i.startsWith('mqtt.url:') && i.includes('host'))).toBe(true);
     expect(e.issues.some((i) => i.startsWith('farm.id:'))).toBe(true);
     expect(e.issues.some((i) => i.includes('windowHourz'))).toBe(true);
+    // Found by a newcomer's trial of the install guide: told only after the other mistakes were fixed.
+    expect(e.issues.some((i) => i.startsWith('http.password: required when http.host is "0.0.0.0"'))).toBe(true);
   });
 
   it('merges rule overrides onto the defaults and rejects bad ones with the rule path', () => {

@@ -12,7 +12,8 @@ import { memoryLogger, memoryStream, tempDir, testConfig } from './helpers.js';
 // with a stack trace on a port in use or a host that is not this box's.
 describe('what start-up would hit', () => {
   it('lists a broker host that does not resolve, a port in use and a missing database directory, all at once', async () => {
-    const busy = createServer();
+    // Another service on the port: it reads what comes and answers nothing.
+    const busy = createServer((s) => s.resume());
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
     const port = (busy.address() as AddressInfo).port;
     const tmp = tempDir();
@@ -31,6 +32,21 @@ describe('what start-up would hit', () => {
       expect(await preflight(testConfig('mqtt://127.0.0.1:1883', join(tmp.dir, 'missing', 'cowbell.db'), { http: { host: '127.0.0.1', port } }))).toEqual([]);
     } finally {
       if (busy.listening) await new Promise<void>((r) => busy.close(() => r()));
+      tmp.cleanup();
+    }
+  });
+
+  // Found by a newcomer's trial of the install guide: re-checking an edited config on a running gateway
+  // failed on the agent's own port.
+  it('a port held by the running agent itself is not a problem', async () => {
+    const tmp = tempDir();
+    const agent = new Agent(testConfig('mqtt://127.0.0.1:1', join(tmp.dir, 'a.db')), { logger: memoryLogger().logger, consoleOut: memoryStream().stream });
+    try {
+      await agent.start();
+      const again = testConfig('mqtt://127.0.0.1:1', join(tmp.dir, 'a.db'), { http: { host: '127.0.0.1', port: agent.httpPort } });
+      expect(await preflight(again)).toEqual([]);
+    } finally {
+      await agent.stop();
       tmp.cleanup();
     }
   });

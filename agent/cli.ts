@@ -140,7 +140,8 @@ function onSignal(stop: () => Promise<void>): void {
   const handler = () => {
     if (stopping) process.exit(130);
     stopping = true;
-    process.stderr.write('\nstopping…\n');
+    // For a person at a terminal; under systemd stderr is the JSON log, which says "cowbell agent stopped".
+    if (process.stderr.isTTY) process.stderr.write('\nstopping…\n');
     void stop().then(() => process.exit(0));
   };
   process.on('SIGINT', handler);

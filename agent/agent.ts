@@ -320,6 +320,7 @@ export class Agent {
         { labels: { outcome: 'too_late' }, value: c.lateUnjudged },
         { labels: { outcome: 'stamped_ahead' }, value: c.futureUnjudged },
       ]),
+      gauge('cowbell_readings_missing', "Readings never received, by the collars' sequence numbers (since start).", [{ value: c.seqMissing }]),
       counter('cowbell_alert_changes_total', 'Alert changes (raised or resolved) since start.', [{ value: c.alerts }]),
       counter('cowbell_unassigned_collars_total', 'Collars outside the herd register since start: messages of new ones refused at the cap, and silent ones forgotten.', [
         { labels: { outcome: 'refused' }, value: c.unassignedRefused },

@@ -26,6 +26,8 @@ export interface PipelineCounters {
   unassignedRefused: number;
   /** Unassigned collars forgotten after a silence. */
   unassignedForgotten: number;
+  /** Readings never received, by the collars' `seq` numbers (see `seqGaps`). */
+  seqMissing: number;
 }
 
 export interface PipelineOptions {
@@ -58,10 +60,17 @@ export interface PipelineOptions {
 export class ReadingPipeline {
   /** Replaced only by `reset()`: readers take it afresh each time. */
   detector: FarmDetector;
-  readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, aheadOfClock: 0, futureUnjudged: 0, alerts: 0, statusEvents: 0, unassignedRefused: 0, unassignedForgotten: 0 };
+  readonly counters: PipelineCounters = { messages: 0, readings: 0, duplicates: 0, quarantined: 0, lateUnjudged: 0, aheadOfClock: 0, futureUnjudged: 0, alerts: 0, statusEvents: 0, unassignedRefused: 0, unassignedForgotten: 0, seqMissing: 0 };
   lastMessageAt: number | null = null;
   /** Collars that sent readings stamped in the future, with the latest such stamp and when it came (bounded). */
   readonly futureCollars = new Map<string, { ts: number; at: number }>();
+  /**
+   * Collars whose `seq` skipped numbers: readings lost before they reached the agent (a broker's queue
+   * overflowing while the agent was away, a gateway dropping uplinks). Bounded like the other per-collar maps.
+   */
+  readonly seqGaps = new Map<string, { max: number; missing: number }>();
+  /** (collar, seq) pairs of the group being committed, flat. */
+  private readonly seqsInGroup: (string | number)[] = [];
   /** Cows with readings that came too late to be judged, how many and the newest such arrival (bounded). */
   readonly lateCows = new Map<string, { n: number; at: number }>();
   private readonly clock: () => number;
@@ -138,9 +147,10 @@ export class ReadingPipeline {
    */
   handleMessages(group: readonly { topic: string; payload: Buffer }[]): void {
     const counted = { ...this.counters };
+    this.seqsInGroup.length = 0;
     try {
       this.o.store.transaction(() => {
-        for (const m of group) this.handleMessage(m.topic, m.payload);
+        for (const m of group) this.handleOne(m.topic, m.payload);
       });
     } catch (err) {
       // Nothing of the group happened: it will come again (a retry, or the broker's redelivery).
@@ -148,10 +158,19 @@ export class ReadingPipeline {
       this.o.store.forgetCounts();
       throw err;
     }
+    // Only what committed speaks for the collars' sequence numbers.
+    const seqs = this.seqsInGroup;
+    for (let i = 0; i < seqs.length; i += 2) this.noteSeq(seqs[i] as string, seqs[i + 1] as number);
+    seqs.length = 0;
   }
 
-  /** Handles one MQTT message. Throws only if the store itself fails (then the message stays unacknowledged). */
+  /** Handles one MQTT message, as a group of one. */
   handleMessage(topic: string, payload: Buffer): void {
+    this.handleMessages([{ topic, payload }]);
+  }
+
+  /** One message of a group, inside its transaction. */
+  private handleOne(topic: string, payload: Buffer): void {
     const now = this.clock();
     this.counters.messages++;
     this.lastMessageAt = now;
@@ -204,6 +223,7 @@ export class ReadingPipeline {
       this.counters.duplicates++;
       return;
     }
+    if (reading.seq !== undefined) this.seqsInGroup.push(reading.collarId, reading.seq);
     try {
       this.judge(reading, cowId, now);
     } catch (err) {
@@ -212,6 +232,29 @@ export class ReadingPipeline {
       // only other writes) are recorded in a savepoint of their own.
       if (!(err instanceof Database.SqliteError)) this.o.store.deleteReading(rx);
       throw err;
+    }
+  }
+
+  /**
+   * Counts the numbers a collar's `seq` skipped. A reading filling a gap late (a backlog in the wrong order)
+   * takes one back; a jump back of more than 10,000 is the collar restarting its count (or wrapping), not a
+   * late reading, and starts afresh.
+   */
+  private noteSeq(collarId: string, seq: number): void {
+    const s = this.seqGaps.get(collarId);
+    if (!s) {
+      if (this.seqGaps.size < 100_000) this.seqGaps.set(collarId, { max: seq, missing: 0 });
+      return;
+    }
+    if (seq > s.max) {
+      const skipped = seq - s.max - 1;
+      s.missing += skipped;
+      this.counters.seqMissing += skipped;
+      s.max = seq;
+    } else if (s.max - seq > 10_000) s.max = seq;
+    else if (s.missing > 0) {
+      s.missing--;
+      this.counters.seqMissing--;
     }
   }
 

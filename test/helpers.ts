@@ -46,12 +46,15 @@ async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
   }
 }
 
-/** A real Mosquitto on a loopback port, anonymous, sessions in memory (they survive client restarts). */
-async function startMosquitto(): Promise<TestBroker> {
+/**
+ * A real Mosquitto on a loopback port, anonymous, sessions in memory (they survive client restarts). With
+ * `defaults`, nothing else is set: its own limits (1000 queued messages per client) apply.
+ */
+async function startMosquitto(defaults = false): Promise<TestBroker> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cowbell-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`);
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${defaults ? '' : 'persistence false\nmax_queued_messages 100000\n'}`);
   const proc: ChildProcess = spawn(mosquittoPath!, ['-c', conf], { stdio: 'ignore' });
   await waitForPort(port);
   return {
@@ -65,8 +68,8 @@ async function startMosquitto(): Promise<TestBroker> {
   };
 }
 
-export async function startBroker(kind: 'aedes' | 'mosquitto'): Promise<TestBroker> {
-  if (kind === 'mosquitto') return startMosquitto();
+export async function startBroker(kind: 'aedes' | 'mosquitto', o: { mosquittoDefaults?: boolean } = {}): Promise<TestBroker> {
+  if (kind === 'mosquitto') return startMosquitto(o.mosquittoDefaults);
   const b = await startEmbeddedBroker();
   return { name: 'aedes', url: b.url, close: b.close };
 }

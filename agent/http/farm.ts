@@ -78,6 +78,8 @@ export interface GatewayInfo {
   disk: { freeBytes: number; totalBytes: number } | null;
   /** Readings judged too late (stored, not judged) since start; the agent does not yet keep which cows. */
   lateUnjudged: number;
+  /** Collars whose sequence numbers skipped readings (lost before they reached the agent), worst first (at most 20). */
+  seqGaps: { collarId: string; missing: number }[];
   /** The cows those were for, most recent first (at most 20). */
   lateCows: { cowId: string; readings: number; lastAt: string }[];
   /** Collars whose readings came stamped far in the future, with the cow wearing each. */
@@ -232,6 +234,7 @@ export function farmViews(d: FarmDeps) {
       dbBytes,
       disk,
       lateUnjudged: d.pipeline.counters.lateUnjudged,
+      seqGaps: [...d.pipeline.seqGaps].filter(([, g]) => g.missing > 0).sort((a, b) => b[1].missing - a[1].missing).slice(0, 20).map(([collarId, g]) => ({ collarId, missing: g.missing })),
       lateCows: [...d.pipeline.lateCows].sort((a, b) => b[1].at - a[1].at).slice(0, 20).map(([cowId, l]) => ({ cowId, readings: l.n, lastAt: iso(l.at)! })),
       stampedAhead: [...d.pipeline.futureCollars].map(([collarId, f]) => ({ collarId, cowId: cowOf.get(collarId) ?? null, ts: iso(f.ts)!, receivedAt: iso(f.at)! })),
     };

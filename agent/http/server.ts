@@ -71,7 +71,7 @@ export interface AgentStatus {
   broker: { url: string; connected: boolean; subscribed: boolean; lastError: string | null };
   ingest: {
     messages: number; readings: number; duplicates: number; quarantined: number; lateUnjudged: number; futureUnjudged: number; impossible: number;
-    unassignedRefused: number; unassignedForgotten: number; lastMessageAt: string | null;
+    unassignedRefused: number; unassignedForgotten: number; seqMissing: number; lastMessageAt: string | null;
   };
   herd: { collars: number; warmingUp: number; watermark: string | null; futureStamped: { collarId: string; ts: string; receivedAt: string }[] };
   store: { readings: number; quarantined: number; openAlerts: number; outboxPending: number; outboxFailed: number };

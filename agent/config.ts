@@ -277,7 +277,7 @@ export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfi
   if (tg?.mode === 'webhook' && !tg.webhookSecret) issues.push('channels.telegram.webhookSecret: required when mode is "webhook"');
   const httpPassword = secret(c.http.password, 'http.password');
   if (!isLoopback(c.http.host) && !c.http.password) issues.push(passwordNeeded(c.http.host));
-  if (httpPassword && httpPassword.reveal().length > 0 && httpPassword.reveal().length < 10) issues.push('http.password: at least 10 characters');
+  if (httpPassword && httpPassword.source !== 'missing' && httpPassword.reveal().length < 10) issues.push('http.password: at least 10 characters');
   if (new Set(c.channels.webhooks.map((w) => w.name)).size !== c.channels.webhooks.length) issues.push('channels.webhooks: names must be unique');
   const names = new Set<string>();
   c.recipients.forEach((r, i) => {
@@ -343,9 +343,9 @@ function isTimeZone(tz: string): boolean {
 function readSecret(input: SecretInput, baseDir: string): Secret {
   if (typeof input === 'string') return new Secret(input, 'inline');
   if ('env' in input) {
-    const value = process.env[input.env];
+    const value = process.env[input.env]?.trim();
     if (!value) throw new Error(`environment variable ${input.env} is not set (set it where the agent runs, e.g. systemd Environment= or EnvironmentFile=)`);
-    return new Secret(value.trim(), `env ${input.env}`);
+    return new Secret(value, `env ${input.env}`);
   }
   const path = resolve(baseDir, input.file);
   let value: string;

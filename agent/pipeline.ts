@@ -80,6 +80,8 @@ export class ReadingPipeline {
   private readonly collarCows = new Map<string, { cowId: string; touched: number }>();
   /** Collars outside the herd register, counted when needed (null: count again). */
   private unassigned: number | null = null;
+  /** Why the last new collar was refused. */
+  private refusal = '';
 
   constructor(private readonly o: PipelineOptions) {
     this.clock = o.clock ?? Date.now;
@@ -103,6 +105,7 @@ export class ReadingPipeline {
   reset(): { cows: number; replayed: number } {
     this.detector = this.newDetector();
     this.collarCows.clear();
+    this.unassigned = null;
     return this.restore();
   }
 
@@ -335,7 +338,10 @@ export class ReadingPipeline {
     this.unassigned ??= this.o.store.herd.unassignedCount();
     const room = this.unassigned < (this.o.maxUnassignedCollars ?? 5000);
     const cowId = this.o.store.cowForCollar(this.o.farmId, collarId, now, room);
-    if (cowId === null) return null;
+    if (typeof cowId !== 'string') {
+      this.refusal = cowId.refused;
+      return null;
+    }
     if (!known && cowId === collarId && !this.herdKeys.get(cowId)?.assigned) this.unassigned = null; // perhaps new: counted afresh
     this.collarCows.set(collarId, { cowId, touched: now });
     return cowId;
@@ -343,7 +349,9 @@ export class ReadingPipeline {
 
   private refuseCollar(topic: string, payload: Buffer, now: number): void {
     this.counters.unassignedRefused++;
-    this.quarantine(topic, `a new collar, but ${this.o.maxUnassignedCollars ?? 5000} collars outside the herd register are known already (herd.maxUnassignedCollars): add it to the herd register, or wait for silent ones to be forgotten`, payload, now);
+    this.quarantine(topic, this.refusal === 'full'
+      ? `a new collar, but ${this.o.maxUnassignedCollars ?? 5000} collars outside the herd register are known already (herd.maxUnassignedCollars): add it to the herd register, or wait for silent ones to be forgotten`
+      : this.refusal, payload, now);
   }
 
   /** Unassigned collars silent since before `before` are forgotten: their detector, snapshot and herd row. */

@@ -24,6 +24,10 @@ describe('the farm page beyond loopback needs a password', () => {
     expect(problems({ host: '0.0.0.0', password: 'short' })).toEqual(['http.password: at least 10 characters']);
     expect(problems({ host: '0.0.0.0', password: PASSWORD })).toEqual([]);
     expect(problems({ host: '127.0.0.1' })).toEqual([]);
+    // A variable holding only blanks is not a password (an empty one would let an empty login in).
+    process.env.COWBELL_TEST_BLANK = '   ';
+    expect(problems({ host: '0.0.0.0', password: { env: 'COWBELL_TEST_BLANK' } })).toEqual([expect.stringMatching(/^http\.password: environment variable COWBELL_TEST_BLANK is not set/)]);
+    expect(problems({ host: '0.0.0.0', password: '' })).toEqual([expect.stringMatching(/^http\.password: /)]);
     expect(problems({ host: 'localhost' })).toEqual([]);
   });
 });
@@ -98,8 +102,19 @@ describe('login (real HTTP to a running agent with http.password)', () => {
 
   it('refuses a login posted from another site, and never sends the browser to another site after it', async () => {
     expect((await login(PASSWORD, { origin: 'http://evil.example' })).status).toBe(403);
-    const away = await login(PASSWORD, {}, '//evil.example/x');
-    expect(away.headers.get('location')).toBe('/');
+    // Browsers drop a tab in a Location and read a backslash as a slash: both would lead off the farm.
+    for (const next of ['//evil.example/x', '/\t/evil.example', '/\\evil.example', 'http://evil.example']) {
+      expect((await login(PASSWORD, {}, next)).headers.get('location')).toBe('/');
+    }
+    expect((await login(PASSWORD, {}, '/cow/C1?days=7')).headers.get('location')).toBe('/cow/C1?days=7');
+  });
+
+  it('guesses sent as a bearer token count against the same limit as the login form', async () => {
+    now += 3_600_000;
+    for (let i = 0; i < 5; i++) expect((await get('/api/status', { authorization: 'Bearer guess' })).status).toBe(401);
+    expect((await get('/api/status', { authorization: `Bearer ${PASSWORD}` })).status).toBe(401);
+    now += 61_000;
+    expect((await get('/api/status', { authorization: `Bearer ${PASSWORD}` })).status).toBe(200);
   });
 
   it('after five wrong passwords in a minute, even the right one waits', async () => {

@@ -238,3 +238,73 @@ describe('collars outside the herd register are bounded', () => {
     }
   });
 });
+
+describe('herd register edge cases (from a second read of the change)', () => {
+  const setup = async () => {
+    const { ReadingPipeline } = await import('../agent/pipeline.js');
+    const { Store } = await import('../agent/store/store.js');
+    const { DEFAULT_RULES } = await import('../rules/index.js');
+    const { memoryLogger } = await import('./helpers.js');
+    const { applyHerd } = await import('../agent/herd/register.js');
+    const tmp = tempDir();
+    const store = new Store(join(tmp.dir, 'edge.db'));
+    const now = Date.parse('2026-11-20T08:00:00Z');
+    const pipeline = new ReadingPipeline({ farmId: 'testfarm', rules: DEFAULT_RULES, retentionDays: 60, store, logger: memoryLogger().logger, feedsFor: () => [], notify: () => {}, clock: () => now });
+    // Three days of quarter-hours for each collar, so each has a history of its own.
+    const feed = (collar: string, activity: number, days = 3) => {
+      const group = [];
+      for (let i = 0; i < days * 96; i++) group.push({ topic: readingTopic('testfarm', collar), payload: Buffer.from(JSON.stringify({ ts: new Date(now - days * DAY + i * 900_000).toISOString(), intervalS: 900, activity: activity + (i % 7) * 3 + (i % 96 < 48 ? 10 : 0) })) });
+      pipeline.handleMessages(group);
+    };
+    const imp = (csv: string) => applyHerd(store, pipeline, 'testfarm', parseHerdCsv(csv), now);
+    return { store, pipeline, feed, imp, done: () => { store.close(); tmp.cleanup(); } };
+  };
+
+  it('a collar registered to the cow of the same number keeps what it learned', async () => {
+    const t = await setup();
+    try {
+      t.feed('412', 30);
+      const before = JSON.stringify(t.pipeline.detector.cows.get('412')!.snapshot().history);
+      expect(t.imp('cow,name,collar\n412,Bella,412\n').retired).toEqual([]);
+      expect(JSON.stringify(t.pipeline.detector.cows.get('412')!.snapshot().history)).toBe(before);
+    } finally {
+      t.done();
+    }
+  });
+
+  it('adoptions do not depend on the order of the rows, even when a cow number is another collar\'s id', async () => {
+    for (const csv of ['cow,collar\n412,C99\n500,412\n', 'cow,collar\n500,412\n412,C99\n']) {
+      const t = await setup();
+      try {
+        t.feed('412', 40, 5);
+        t.feed('C99', 20, 3);
+        const history = (key: string) => JSON.stringify(t.pipeline.detector.cows.get(key)!.snapshot().history);
+        const of412 = history('412');
+        const ofC99 = history('C99');
+        expect(of412).not.toBe(ofC99);
+        t.imp(csv);
+        expect(t.pipeline.detector.cows.get('412')!.subject.collarId).toBe('C99');
+        expect(t.pipeline.detector.cows.get('500')!.subject.collarId).toBe('412');
+        // Each cow has what her own collar learned.
+        expect(history('412')).toBe(ofC99);
+        expect(history('500')).toBe(of412);
+      } finally {
+        t.done();
+      }
+    }
+  });
+
+  it('a new collar whose id is a registered cow\'s number is refused with a reason, not fed into her detector', async () => {
+    const t = await setup();
+    try {
+      t.imp('cow,name,collar\n412,Bella,C99\n');
+      t.feed('C99', 20);
+      t.feed('412', 50);
+      expect(t.pipeline.detector.cows.get('412')!.subject.collarId).toBe('C99');
+      expect(t.store.recentQuarantine(1)[0]!.reason).toMatch(/a new collar "412", but that is the number of a cow in the herd register/);
+      expect(t.store.herd.collar('412')).toBeUndefined();
+    } finally {
+      t.done();
+    }
+  });
+});

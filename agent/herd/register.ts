@@ -42,7 +42,38 @@ export function applyHerd(store: Store, pipeline: ReadingPipeline, farmId: strin
     herd.closeAlerts(key, why, now);
     result.retired.push(`${key} (${why})`);
   };
-  store.transaction(() => {
+  // Adopted collars' detectors are moved aside first, under keys no cow can have: then the order of the rows
+  // cannot matter (cow 412 adopting C99 while cow 500 adopts the collar whose id is "412").
+  const aside = new Map<string, string>();
+  const adopt = (row: HerdRow) => {
+    const collar = row.collar ? herd.collar(row.collar) : undefined;
+    return collar && !collar.assigned && collar.key !== row.cow && herd.collarOfCow(row.cow) !== row.collar ? collar : undefined;
+  };
+  try {
+    store.transaction(() => {
+      for (const row of rows) {
+        const collar = adopt(row);
+        if (!collar) continue;
+        const tmp = `\u0000adopted:${collar.collarId}`;
+        detector.renameCow(collar.key, tmp);
+        herd.moveAlerts(collar.key, tmp, null);
+        herd.deleteSnapshot(collar.key);
+        aside.set(collar.collarId, tmp);
+      }
+      applyRows();
+      // In the same transaction: a restart must not find the old snapshots under the new register.
+      pipeline.snapshot();
+    });
+  } catch (err) {
+    // The database took nothing back into memory: the detector is rebuilt from what is committed.
+    pipeline.reset();
+    pipeline.reloadHerd();
+    throw err;
+  }
+  pipeline.reloadHerd();
+  return result;
+
+  function applyRows(): void {
     for (const row of rows) {
       if (herd.upsertCow(row, now)) result.updated++;
       const current = herd.collarOfCow(row.cow) ?? null;
@@ -62,10 +93,11 @@ export function applyHerd(store: Store, pipeline: ReadingPipeline, farmId: strin
         result.collarChanges.push(`collar ${row.collar} moved from cow ${collar.key} to cow ${row.cow}`);
       } else if (collar) {
         // Adopted: its readings since it came off its last cow (or since ever) were hers.
-        if (detector.cows.has(row.cow)) retire(row.cow, `collar ${row.collar} is hers`);
-        detector.renameCow(collar.key, row.cow);
+        const from = aside.get(row.collar) ?? collar.key;
+        if (from !== row.cow && detector.cows.has(row.cow)) retire(row.cow, `collar ${row.collar} is hers`);
+        detector.renameCow(from, row.cow);
         herd.deleteSnapshot(collar.key);
-        herd.moveAlerts(collar.key, row.cow, herd.nameOf(row.cow));
+        herd.moveAlerts(from, row.cow, herd.nameOf(row.cow));
         herd.setCollar(farmId, row.collar, row.cow, collar.fromRx, now);
         result.collarChanges.push(`collar ${row.collar} put on cow ${row.cow}`);
       } else {
@@ -73,9 +105,5 @@ export function applyHerd(store: Store, pipeline: ReadingPipeline, farmId: strin
         result.collarChanges.push(`collar ${row.collar} put on cow ${row.cow} (not heard yet)`);
       }
     }
-    // In the same transaction: a restart must not find the old snapshots under the new register.
-    pipeline.snapshot();
-  });
-  pipeline.reloadHerd();
-  return result;
+  }
 }

@@ -27,7 +27,14 @@ export class PageAuth {
   /** A bearer token equal to the password, or a session cookie this agent signed and that has not run out. */
   allows(req: IncomingMessage): boolean {
     const auth = req.headers.authorization;
-    if (auth?.startsWith('Bearer ')) return this.isPassword(auth.slice(7).trim());
+    if (auth?.startsWith('Bearer ')) {
+      // Guesses by token count against the same limit as guesses at the login form.
+      const remote = req.socket.remoteAddress ?? 'unknown';
+      if (this.throttled(remote)) return false;
+      const ok = this.isPassword(auth.slice(7).trim());
+      if (!ok) this.failed(remote);
+      return ok;
+    }
     const cookie = cookies(req.headers.cookie)[SESSION_COOKIE];
     if (!cookie) return false;
     const [v, exp, sig] = cookie.split('.');
@@ -79,7 +86,9 @@ export function isPublic(path: string): boolean {
 
 /** A path on this site to go back to after logging in; anything else (another site) is the overview. */
 export function localPath(next: string | null): string {
-  return next && /^\/(?![/\\])/.test(next) ? next : '/';
+  // Browsers drop tabs and newlines in a Location and read "\" as "/": "/\t/evil.example" would be
+  // "//evil.example", another site. So: one leading slash, then no control character and no backslash.
+  return next && /^\/(?![/\\])[^\\\u0000-\u001f\u007f]*$/.test(next) ? next : '/';
 }
 
 export function loginPage(farm: string, next: string, error?: string): string {

@@ -145,8 +145,7 @@ export class HttpServer {
       // A form on the farm page posts here: send the browser back to the page it came from (a path on this
       // site only, so the route cannot be used to bounce a browser elsewhere).
       if ((req.headers.accept ?? '').includes('text/html')) {
-        const back = url.searchParams.get('back') ?? '/';
-        res.writeHead(303, { location: /^\/(?![/\\])/.test(back) ? back : '/' });
+        res.writeHead(303, { location: localPath(url.searchParams.get('back')) });
         return void res.end();
       }
       return send(res, n ? 200 : 409, n ? { ok: true } : { error: 'no open, unacknowledged alert with that id' });

@@ -27,9 +27,9 @@ export interface MqttSourceOptions {
   /** Messages committed together at most (default 1000): a bound on one transaction's size and latency. */
   maxGroup?: number;
   /**
-   * A failure that may pass (the disk full): the group is kept, unacknowledged, no further message is
-   * taken, and the same group is tried again every `retryMs` after `onRetry` has put the pipeline back to
-   * what is committed. Any other failure is fatal.
+   * A failure that may pass (the disk full): `onRetry` puts the pipeline back to what is committed at once,
+   * the group is kept, unacknowledged, no further message is taken, and the same group is tried again every
+   * `retryMs`. Any other failure is fatal.
    */
   retryable?: (err: Error) => boolean;
   onRetry?: () => void;
@@ -284,6 +284,14 @@ export class MqttSource {
   }
 
   private stall(group: InboundMessage[], acks: AckPacket[], generation: number, err: Error): void {
+    // At once, not only before the retry: the pipeline had judged the group in memory, and a snapshot taken
+    // meanwhile (the periodic one, the one at stop) must not save what the store never took.
+    try {
+      this.o.onRetry?.();
+    } catch (e) {
+      this.failed = true;
+      return this.o.onFatal(e as Error);
+    }
     const now = (this.o.clock ?? Date.now)();
     if (this.stalledSince === null) {
       this.stalledSince = now;
@@ -293,12 +301,6 @@ export class MqttSource {
     this.lastError = `database full since ${new Date(this.stalledSince).toISOString()}: readings wait at the broker (${err.message})`;
     const timer = setTimeout(() => {
       this.stalled = null;
-      try {
-        this.o.onRetry?.();
-      } catch (e) {
-        this.failed = true;
-        return this.o.onFatal(e as Error);
-      }
       this.commit(group, acks, generation);
     }, this.o.retryMs ?? 5_000);
     timer.unref();

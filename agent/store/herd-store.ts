@@ -119,7 +119,10 @@ export class HerdStore {
     const gone = this.db
       .prepare<[number], { collar_id: string }>(
         `SELECT collar_id FROM herd h WHERE assigned = 0 AND last_seen < ?
-           AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.cow_id = h.cow_id AND a.state = 'firing' AND a.type != 'collar_offline')`,
+           AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.cow_id = h.cow_id AND a.state = 'firing' AND a.type != 'collar_offline')
+           -- never a key a cow of the register stands behind (an older database may hold such a pair)
+           AND NOT EXISTS (SELECT 1 FROM herd o WHERE o.cow_id = h.cow_id AND o.collar_id != h.collar_id)
+           AND NOT EXISTS (SELECT 1 FROM cows c WHERE c.cow_id = h.cow_id)`,
       )
       .all(before)
       .map((r) => r.collar_id);

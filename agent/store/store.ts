@@ -92,6 +92,7 @@ export class Store {
         (collar_id, ts, interval_s, activity, rumination, eating, lying, temperature, battery_pct, rssi, seq, received_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       deleteReading: db.prepare('DELETE FROM readings WHERE rx = ?'),
+      keyInUse: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM herd WHERE cow_id = ? UNION ALL SELECT 1 FROM cows WHERE cow_id = ? LIMIT 1'),
       cowOf: db.prepare<[string], { cow_id: string }>('SELECT cow_id FROM herd WHERE collar_id = ?'),
       addCollar: db.prepare(`INSERT INTO herd (collar_id, farm_id, cow_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`),
       touchCollar: db.prepare('UPDATE herd SET last_seen = ? WHERE collar_id = ?'),
@@ -176,13 +177,17 @@ export class Store {
    * The cow wearing a collar; a collar seen for the first time joins the herd as its own cow, unless
    * `mayEnroll` says there is no room for another (then null).
    */
-  cowForCollar(farmId: string, collarId: string, now: number, mayEnroll = true): string | null {
+  cowForCollar(farmId: string, collarId: string, now: number, mayEnroll = true): string | { refused: string } {
     const row = this.s.cowOf.get(collarId);
     if (row) {
       this.s.touchCollar.run(now, collarId);
       return row.cow_id;
     }
-    if (!mayEnroll) return null;
+    // Its own id would be its detector's key: not when that is a cow's number in the register already.
+    if (this.s.keyInUse.get(collarId, collarId)) {
+      return { refused: `a new collar "${collarId}", but that is the number of a cow in the herd register: give the collar to its cow in the register (or number the cow differently)` };
+    }
+    if (!mayEnroll) return { refused: 'full' };
     this.s.addCollar.run(collarId, farmId, collarId, now, now);
     return collarId;
   }

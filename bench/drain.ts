@@ -4,7 +4,7 @@
  * commit). Each consumer's persistent session is filled while it is away, then it connects and the time until
  * it has every reading is taken.
  *
- *   npm run build && node dist/bench/drain.js [cows=100] [days=21] [inflight]
+ *   npm run build && node dist/bench/drain.js [cows=50] [days=14] [inflight]
  *
  * `inflight` sets Mosquitto's max_inflight_messages (its default, 20, when left out): the most unacknowledged
  * messages the broker sends one client, and so the most the agent can commit in one group.
@@ -20,8 +20,8 @@ import { Agent } from '../agent/agent.js';
 import { parseConfig } from '../agent/config.js';
 import { publishHerd, simulateHerd } from '../collar-sim/index.js';
 
-const cows = Number(process.argv[2] ?? 100);
-const days = Number(process.argv[3] ?? 21);
+const cows = Number(process.argv[2] ?? 50);
+const days = Number(process.argv[3] ?? 14);
 const inflight = process.argv[4];
 const DAY = 86_400_000;
 const TOPIC = 'farm/bench/collar/+/reading';

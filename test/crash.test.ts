@@ -59,15 +59,18 @@ describe.skipIf(!hasMosquitto)('kill -9 while readings stream in (a real Mosquit
       store: { path: db },
       http: { port: 0 },
       notify: { groupWaitS: 0, groupIntervalMin: 0, maxPerHour: 1000, maxPerDay: 10_000, catchUpAfterHours: 720 },
-      log: { level: 'warn' },
+      log: { level: 'info' },
     }));
 
     let stdout = '';
+    const started = new Set<ChildProcess>();
     let child: ChildProcess | null = null;
     const start = () => {
       const c = spawn(process.execPath, [cli, 'agent', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
       c.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-      c.stderr!.resume();
+      c.stderr!.on('data', (d: Buffer) => {
+        if (d.toString().includes('"msg":"cowbell agent started"')) started.add(c);
+      });
       return c;
     };
     const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode ? r(c.exitCode) : c.once('exit', (code) => r(code))));
@@ -106,7 +109,10 @@ describe.skipIf(!hasMosquitto)('kill -9 while readings stream in (a real Mosquit
         child = start();
       }
       // A stop as systemd asks for it, in the middle of the stream: in-flight work finishes within 5 s.
-      await new Promise((r) => setTimeout(r, 800));
+      // Once it is running (a signal before Node has set up its handlers would just end the process).
+      const running = child;
+      await eventually(() => started.has(running), 20_000, 'the agent started');
+      await new Promise((r) => setTimeout(r, 300));
       const asked = Date.now();
       child.kill('SIGTERM');
       expect(await exited(child)).toBe(0);

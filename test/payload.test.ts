@@ -122,3 +122,23 @@ describe('wire contract: raw accelerometer captures', () => {
     expect(parse(body(), 'farm/f1/collar/C1/accelerometer')).toEqual({ ok: false, reason: expect.stringMatching(/^topic is not/) });
   });
 });
+
+describe('the fast path for ordinary readings', () => {
+  it('takes exactly what the schema takes, with the same result, on random input (fast-check)', async () => {
+    const fc = (await import('fast-check')).default;
+    const { toReading, toReadingBySchema } = await import('../agent/ingest/payload.js');
+    const num = fc.oneof(fc.double(), fc.integer({ min: -300, max: 8000 }), fc.constantFrom(0, -0, 60, 7200, 7201, 45, 30, 100, -200, 50, 1e12, 2 ** 53, NaN, Infinity), fc.constantFrom('5', null, true, [], {}));
+    const ts = fc.oneof(
+      fc.integer({ min: 9e11, max: 4.2e12 }),
+      fc.integer({ min: 1e12, max: 4.1e12 }).map((t) => new Date(t).toISOString()),
+      fc.constantFrom('2026-11-20T08:00:00Z', '2026-11-20T08:00+01:00', '2026-11-20 08:00:00Z', '2026-02-30T08:00:00Z', '2101-01-01T00:00:00Z', 1.5e12 + 0.5, null),
+    );
+    const item = fc.oneof(
+      fc.record({ ts, activity: num, intervalS: num, rumination: num, eating: num, lying: num, temperature: num, batteryPct: num, rssi: num, seq: num, collarId: fc.constantFrom('C1', 'C2', 7) }, { requiredKeys: [] }),
+      fc.anything(),
+    );
+    fc.assert(fc.property(item, (x) => {
+      expect(toReading(x, 'C1')).toEqual(toReadingBySchema(x, 'C1'));
+    }), { numRuns: 5000, seed: 11 });
+  });
+});

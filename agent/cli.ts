@@ -210,7 +210,7 @@ async function runHerd(argv: string[]): Promise<void> {
     throw new CowbellError('COWBELL_USAGE', `cannot read ${file}: ${(err as Error).message}`);
   }
   const { via, result } = await importHerd(config, csv);
-  console.log(`${result.cows} cows in the file, ${result.updated} new or changed (${via === 'agent' ? 'through the running agent' : 'into the database; the agent was not running'})`);
+  console.log(`${result.cows} ${result.cows === 1 ? 'cow' : 'cows'} in the file, ${result.updated} new or changed (${via === 'agent' ? 'through the running agent' : 'into the database; the agent was not running'})`);
   for (const line of result.collarChanges) console.log(`  ${line}`);
   for (const line of result.retired) console.log(`  forgotten by the detector: cow ${line}`);
 }

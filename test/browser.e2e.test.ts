@@ -162,12 +162,12 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
     await page.setInputFiles('#herd-file', { name: 'herd.csv', mimeType: 'text/csv', buffer: Buffer.from(`cow;name;collar;group\n412;Bella;${collar};dry\n`) });
     await page.locator('#herd-import').click();
     await expect.poll(() => page.locator('#herd-result').textContent()).toContain(`collar ${collar} put on cow 412`);
+    await page.locator('#register').screenshot({ path: join(SHOTS, 'overview-register.png') });
     await page.reload();
     const link = page.locator('#cows a[href="/cow/412"]');
     expect(await link.textContent()).toBe('412 Bella');
     expect(await page.locator('#cows tr[data-cow="412"] td[data-label="group"]').textContent()).toBe('dry');
     expect(farm.agent.pipeline.detector.cows.get('412')!.historyDays()).toBeGreaterThan(10);
-    await page.locator('#register').screenshot({ path: join(SHOTS, 'overview-register.png') });
 
     // A file with a mistake says so on the page and changes nothing.
     await page.locator('#register summary').click();

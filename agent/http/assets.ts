@@ -63,7 +63,7 @@ const FARM_JS = `(() => {
         const res = await fetch('/api/herd', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: file.files[0] });
         const body = await res.json();
         if (!res.ok) { result.textContent = body.error || ('The agent said ' + res.status); return; }
-        result.textContent = body.cows + ' cows in the file, ' + body.updated + ' new or changed' +
+        result.textContent = body.cows + (body.cows === 1 ? ' cow' : ' cows') + ' in the file, ' + body.updated + ' new or changed' +
           (body.collarChanges.length ? '; ' + body.collarChanges.join('; ') : '') + (body.retired.length ? '; forgotten by the detector: cow ' + body.retired.join(', cow ') : '');
         file.value = '';
       } catch (err) {

@@ -157,7 +157,8 @@ export class MqttSource {
       return this.sendPacket!(packet, cb, ...rest);
     };
     client.handleMessage = (packet, callback) => {
-      if (this.failed) return;
+      // Stopping: what comes now is left unacknowledged, for the broker to deliver at the next start.
+      if (this.failed || this.stopping) return;
       if (this.stalled) {
         // Not taken while the store cannot take anything: without the callback mqtt.js hands over no more.
         this.waiting = () => client.handleMessage(packet, callback);
@@ -277,7 +278,8 @@ export class MqttSource {
       this.stalledSince = null;
       this.lastError = null;
     }
-    if (generation === this.generation && this.connected) for (const ack of acks) this.sendPacket!(ack);
+    // Not once stop() has let go of the client: it is ending, and a write would fail ("write after end").
+    if (generation === this.generation && this.connected && this.client) for (const ack of acks) this.sendPacket!(ack);
     const next = this.waiting;
     this.waiting = null;
     next?.();

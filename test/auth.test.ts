@@ -89,7 +89,9 @@ describe('login (real HTTP to a running agent with http.password)', () => {
     const cookie = ok.headers.get('set-cookie')!;
     expect(cookie).toMatch(/^cowbell_session=v1\.\d+\.[\w-]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=2592000$/);
     const session = cookie.split(';')[0]!;
-    expect((await get('/', { cookie: session, accept: 'text/html' })).status).toBe(200);
+    const page = await get('/', { cookie: session, accept: 'text/html' });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<form method="post" action="/logout"');
     expect((await get('/api/status', { cookie: session })).status).toBe(200);
     const forged = session.replace(/\.(\d+)\./, (_m, exp: string) => `.${Number(exp) + 1e12}.`);
     expect((await get('/api/status', { cookie: forged })).status).toBe(401);

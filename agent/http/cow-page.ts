@@ -38,7 +38,8 @@ ${heats ? `<table class="cards"><thead><tr><th>onset</th><th>days since the one 
     title: `${label} · Cowbell · ${o.farm}`,
     heading: `<a href="/">Cowbell</a> · Cow ${esc(label)}`,
     body,
-    head: '<link rel="stylesheet" href="/assets/uPlot.min.css">',
+    // Fresh every five minutes: her charts move by the quarter-hour, and a farmer may leave the page open.
+    head: '<link rel="stylesheet" href="/assets/uPlot.min.css"><meta http-equiv="refresh" content="300">',
     script: '<script src="/assets/uPlot.iife.min.js"></script><script src="/assets/cow.js"></script>',
   });
 }

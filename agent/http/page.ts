@@ -13,6 +13,8 @@ export interface OverviewData {
   gateway: GatewayInfo;
   /** Whether the page may acknowledge and snooze (the agent wired the routes). */
   actions: boolean;
+  /** Whether the page sits behind the login (then it offers to log out, on a shared tablet say). */
+  login?: boolean;
 }
 
 /** The herd overview at `/`: every cow at a glance, the open alerts, and how the gateway is doing. */
@@ -99,7 +101,7 @@ ${s.ingest.impossible ? `<dt>Impossible values</dt><dd>${s.ingest.impossible} re
     title: `Cowbell · ${farm}`,
     heading: `Cowbell · ${esc(farm)}`,
     status: { ok: s.ok },
-    nav: `<span class="muted" style="color:#dfe8dc">${esc(t.when(t.now))}</span>`,
+    nav: `<span class="muted" style="color:#dfe8dc">${esc(t.when(t.now))}</span>${d.login ? ' <form method="post" action="/logout" style="display:inline"><button>Log out</button></form>' : ''}`,
     // Without the script the page still reloads itself; with it, the reload keeps the chosen filter and order.
     head: '<noscript><meta http-equiv="refresh" content="30"></noscript>',
     body,

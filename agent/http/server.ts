@@ -323,6 +323,7 @@ export class HttpServer {
         messages: this.source.recentMessages(15),
         gateway: this.source.gateway(),
         actions: !!this.inbound,
+        login: !!this.auth,
       },
       times(this.source.timezone, this.now()),
     );

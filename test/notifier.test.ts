@@ -525,3 +525,51 @@ describe('notifier: what reaches the farmer, and when', () => {
     expect(store.notify.pending('Anna').map((p) => p.alertId)).toEqual([expect.stringMatching(/^health:U1/)]);
   });
 });
+
+describe('notifier: the database disk full', () => {
+  it('waits for space instead of stopping the agent, and delivers once there is room', async () => {
+    const tmp = tempDir();
+    const store = new Store(join(tmp.dir, 'full.db'));
+    let now = Date.parse('2026-11-25T10:00:00Z');
+    const chat = new RecordingChat(() => now);
+    const fatal: Error[] = [];
+    const c = parseConfig({ farm: { id: 'f', timezone: 'UTC' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, recipients: [{ name: 'Anna', channel: 'console' }], notify: { groupWaitS: 0 } });
+    const nf = new Notifier({
+      store, recipients: c.recipients, escalation: c.escalation, policy: c.notify, farmName: 'Hillside', channels: [chat],
+      logger: memoryLogger().logger, feedsFor: () => [], clock: () => now, random: () => 0.5, onFatal: (e) => fatal.push(e),
+    });
+    const step = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        now += 10_000;
+        nf.tick();
+        await nf.drain();
+      }
+    };
+    try {
+      const e = alert('heat', 'C1', now);
+      store.transaction(() => {
+        if (store.recordAlert(e, [], now)) nf.route(e, now);
+      });
+      // The disk fills: not one more page, and the message table's page is packed (someone else's old
+      // messages), so the next message the notifier records needs a page there is no room for.
+      store.db.pragma(`max_page_count = ${store.db.pragma('page_count', { simple: true }) as number}`);
+      const junk = store.db.prepare(`INSERT INTO messages (recipient, channel, status, urgent, items, text, created_at) VALUES ('old', 'console', 'sent', 0, 0, ?, 0)`);
+      try {
+        for (;;) junk.run('x'.repeat(200));
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('SQLITE_FULL');
+      }
+      await step(3);
+      expect(fatal).toEqual([]);
+      expect(chat.to('Anna')).toEqual([]);
+      // Space again: the loop's next try (after its error delay) sends it.
+      store.db.pragma('max_page_count = 1073741823');
+      for (let i = 0; i < 10 && chat.to('Anna').length === 0; i++) await step(1);
+      expect(chat.to('Anna')).toHaveLength(1);
+      expect(chat.to('Anna')[0]!.text).toContain('Cow C1');
+    } finally {
+      store.close();
+      tmp.cleanup();
+    }
+  });
+});

@@ -199,13 +199,16 @@ export class Notifier {
 
   /**
    * A database error leaves rows half-way (a message in flight); only a restart sorts that out (it resends
-   * what was in flight), so it is the agent's to handle, as for ingest.
+   * what was in flight), so it is the agent's to handle, as for ingest. A full disk is the exception: each
+   * write was rolled back whole, so either nothing went out, or a message went out and stays in flight (sent
+   * again at the next start: one duplicate, never a loss). The lane tries again later (the loop's error
+   * delay) rather than the agent exiting into the same full disk.
    */
   private async guard(step: () => Promise<number | null>): Promise<number | null> {
     try {
       return await step();
     } catch (err) {
-      if (err instanceof Database.SqliteError) this.o.onFatal?.(err);
+      if (err instanceof Database.SqliteError && err.code !== 'SQLITE_FULL') this.o.onFatal?.(err);
       throw err;
     }
   }

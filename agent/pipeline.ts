@@ -337,7 +337,7 @@ export class ReadingPipeline {
     if (this.collarCows.size >= 100_000) this.collarCows.clear(); // collar ids are publisher-chosen: stay bounded
     this.unassigned ??= this.o.store.herd.unassignedCount();
     const room = this.unassigned < (this.o.maxUnassignedCollars ?? 5000);
-    const cowId = this.o.store.cowForCollar(this.o.farmId, collarId, now, room);
+    const cowId = this.o.store.herd.cowForCollar(this.o.farmId, collarId, now, room);
     if (typeof cowId !== 'string') {
       this.refusal = cowId.refused;
       return null;
@@ -366,10 +366,6 @@ export class ReadingPipeline {
     return gone;
   }
 
-  /** Whether a registered cow stands behind a detector, and her name. */
-  herdEntry(key: string): { assigned: boolean; name: string | null } | undefined {
-    return this.herdKeys.get(key);
-  }
 
   private quarantine(topic: string, reason: string, payload: Buffer, now: number): void {
     this.counters.quarantined++;

@@ -26,9 +26,14 @@ export async function preflight(c: AgentConfig): Promise<string[]> {
   return issues;
 }
 
+/** Where a client on this box reaches a server bound to `host`: a wildcard bind answers on loopback. */
+export function localAddressOf(host: string): string {
+  return ['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host;
+}
+
 /** Whether a Cowbell agent answers on that port (its /healthz has its shape). */
 async function cowbellListens(host: string, port: number): Promise<boolean> {
-  const h = ['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host;
+  const h = localAddressOf(host);
   // A connection of its own, closed whatever happens: whatever holds the port must not be left with it.
   return new Promise((resolve) => {
     const req = httpGet({ host: h, port, path: '/healthz', agent: false, timeout: 2000 }, (res) => {

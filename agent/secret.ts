@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 
 /**
@@ -30,4 +31,11 @@ export class Secret {
   [inspect.custom](): string {
     return `[secret from ${this.source}]`;
   }
+}
+
+/** Two secrets (or digests) compared in constant time: the time taken says nothing about where they differ. */
+export function sameSecret(a: string | Buffer, b: string | Buffer): boolean {
+  const x = typeof a === 'string' ? Buffer.from(a) : a;
+  const y = typeof b === 'string' ? Buffer.from(b) : b;
+  return x.length === y.length && timingSafeEqual(x, y);
 }

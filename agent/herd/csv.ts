@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
+import { collarIdOf } from '../ingest/lorawan.js';
 import { isCollarId } from '../ingest/payload.js';
 import { CowbellError } from '../errors.js';
 
@@ -76,8 +77,8 @@ export function parseHerdCsv(text: string): HerdRow[] {
     if (row.cow.length > 64 || /[\u0000-\u001f/#+]/.test(row.cow)) bad(`cow number "${row.cow}" must be 1–64 characters without / # + or control characters`);
     if (row.collar) {
       if (!isCollarId(row.collar)) bad(`collar "${row.collar}" is not a collar id (letters, digits, - _ . : up to 64)`);
-      // DevEUIs are written in either case; the LoRaWAN sources store them upper-case.
-      else if (/^[0-9a-fA-F]{16}$/.test(row.collar)) row.collar = row.collar.toUpperCase();
+      // DevEUIs are written in either case: named as the LoRaWAN sources name them.
+      else row.collar = collarIdOf(row.collar);
     }
     for (const field of ['calved', 'inseminated'] as const) {
       const v = row[field];

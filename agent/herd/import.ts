@@ -3,13 +3,14 @@ import type { AgentConfig } from '../config.js';
 import { CowbellError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { ReadingPipeline } from '../pipeline.js';
+import { localAddressOf } from '../preflight.js';
 import { Store } from '../store/store.js';
 import { formatHerdCsv, parseHerdCsv } from './csv.js';
 import { applyHerd, type HerdImportResult } from './register.js';
 
-/** Where `cowbell herd` finds the agent's page on this box: a wildcard bind answers on loopback. */
+/** Where `cowbell herd` finds the agent's page on this box. */
 function agentUrl(config: AgentConfig, path: string): string {
-  const host = ['0.0.0.0', '::', ''].includes(config.http.host) ? '127.0.0.1' : config.http.host;
+  const host = localAddressOf(config.http.host);
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}${path}`;
 }
 

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Secret } from '../secret.js';
+import { sameSecret, type Secret } from '../secret.js';
 import { esc, layout } from './html.js';
 
 export const SESSION_COOKIE = 'cowbell_session';
@@ -39,7 +39,7 @@ export class PageAuth {
     if (!cookie) return false;
     const [v, exp, sig] = cookie.split('.');
     if (v !== 'v1' || !exp || !sig || !(Number(exp) > this.clock())) return false;
-    return safeEqual(Buffer.from(sig), Buffer.from(this.sign(exp)));
+    return sameSecret(sig, this.sign(exp));
   }
 
   /** Compared as digests, so the time taken says nothing about the password's length or first letters. */
@@ -110,8 +110,4 @@ function cookies(header: string | undefined): Record<string, string> {
     if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
   }
   return out;
-}
-
-function safeEqual(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }

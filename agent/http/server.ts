@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { CowbellError } from '../errors.js';
 import { listenProblem } from '../preflight.js';
-import { timingSafeEqual } from 'node:crypto';
 import { alertToJson, type AlertRow } from '../store/store.js';
 import { asset } from './assets.js';
 import { cowPage, notFoundPage } from './cow-page.js';
@@ -10,7 +9,7 @@ import type { CowDetail, CowSeries, CowSummary, GatewayInfo } from './farm.js';
 import { times } from './html.js';
 import { overviewPage } from './page.js';
 import type { Logger } from '../log.js';
-import type { Secret } from '../secret.js';
+import { sameSecret, type Secret } from '../secret.js';
 import type { MessageRow } from '../store/notify-store.js';
 import type { InboundEvent } from '../notify/chat.js';
 import type { HerdImportResult } from '../herd/register.js';
@@ -263,7 +262,7 @@ export class HttpServer {
     if (req.method === 'GET') {
       const expected = wa.verifyToken?.reveal();
       const given = url.searchParams.get('hub.verify_token') ?? '';
-      if (url.searchParams.get('hub.mode') === 'subscribe' && expected && safeEqual(given, expected)) {
+      if (url.searchParams.get('hub.mode') === 'subscribe' && expected && sameSecret(given, expected)) {
         res.writeHead(200, { 'content-type': 'text/plain' });
         return void res.end(url.searchParams.get('hub.challenge') ?? '');
       }
@@ -366,12 +365,6 @@ function sameOrigin(req: IncomingMessage): boolean {
   } catch {
     return false;
   }
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** Reads a request body up to `max` bytes; a declared or actual size beyond it is refused without buffering it. */

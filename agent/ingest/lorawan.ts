@@ -99,13 +99,9 @@ export type ParsedStatus =
 export function parseStatus(source: LorawanSource, topic: string, payload: Buffer): ParsedStatus {
   const f = FORMATS[source.type];
   if (!('status' in f)) return { ok: false, reason: `${source.type} sends no status events` };
-  const read = readJson(payload, ' (is the integration set to JSON, not Protobuf?)');
-  if ('reason' in read) return { ok: false, reason: read.reason };
-  const { json } = read;
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) return { ok: false, reason: 'status event must be a JSON object' };
-  const devEui = get(json, f.device) ?? topic.split('/')[3];
-  if (typeof devEui !== 'string' || !isCollarId(devEui)) return { ok: false, reason: `no usable device id in ${f.device} or the topic` };
-  const collarId = /^[0-9a-fA-F]{16}$/.test(devEui) ? devEui.toUpperCase() : devEui;
+  const event = readEvent(source, topic, payload, 'status event');
+  if ('reason' in event) return { ok: false, reason: event.reason };
+  const { json, collarId } = event;
   if (get(json, f.status.external) === true) return { ok: true, collarId, none: 'on external power' };
   if (get(json, f.status.unavailable) === true) return { ok: true, collarId, none: 'battery level not measured' };
   const ts = Date.parse(String(get(json, f.time[0]) ?? ''));
@@ -136,17 +132,29 @@ const get = (o: unknown, dotted: string): unknown =>
 /** Codecs often write numbers as text ("12", "38.5"): those are numbers. Anything else is left to validation. */
 const numeric = (v: unknown) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
 
+/** A DevEUI in capitals, as printed on the collar (ChirpStack writes it in lower case); a device id as it is. */
+export const collarIdOf = (device: string) => (/^[0-9a-fA-F]{16}$/.test(device) ? device.toUpperCase() : device);
+
+/** A network server's event as JSON, with the collar it is from: what uplinks and status events share. */
+function readEvent(source: LorawanSource, topic: string, payload: Buffer, what: string): { json: object; collarId: string } | { reason: string } {
+  const read = readJson(payload, ' (is the integration set to JSON, not Protobuf?)');
+  if ('reason' in read) return read;
+  const { json } = read;
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return { reason: `${what} must be a JSON object` };
+  const f = FORMATS[source.type];
+  if (source.type === 'tts' && get(json, 'simulated') === true) return { reason: 'a simulated uplink (from the console), not the collar' };
+  // The device level of the topic when the event names no DevEUI (a device id on The Things Stack).
+  const device = get(json, f.device) ?? topic.split('/')[3];
+  if (typeof device !== 'string' || !isCollarId(device)) return { reason: `no usable device id in ${f.device} or the topic` };
+  return { json, collarId: collarIdOf(device) };
+}
+
 /** One uplink of `source` as readings of this farm's collar, or why not (a reason a technician can act on). */
 export function parseUplink(source: LorawanSource, farmId: string, topic: string, payload: Buffer): ParsedMessage {
-  const read = readJson(payload, ' (is the integration set to JSON, not Protobuf?)');
-  if ('reason' in read) return { ok: false, reason: read.reason };
-  const { json } = read;
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) return { ok: false, reason: 'uplink must be a JSON object' };
+  const event = readEvent(source, topic, payload, 'uplink');
+  if ('reason' in event) return { ok: false, reason: event.reason };
+  const { json, collarId } = event;
   const f = FORMATS[source.type];
-  if (source.type === 'tts' && get(json, 'simulated') === true) return { ok: false, reason: 'a simulated uplink (from the console), not the collar' };
-  // The device level of the topic when the uplink names no DevEUI (a device id on The Things Stack).
-  const devEui = get(json, f.device) ?? topic.split('/')[3];
-  if (typeof devEui !== 'string' || !isCollarId(devEui)) return { ok: false, reason: `no usable device id in ${f.device} or the topic` };
   let ts: unknown;
   for (const at of f.time) ts ??= get(json, at);
   if (ts === undefined) return { ok: false, reason: `no "${f.time.at(-1)}" in the uplink` };
@@ -167,8 +175,6 @@ export function parseUplink(source: LorawanSource, farmId: string, topic: string
   }
   const rssi = get(json, f.rssi);
   if (typeof rssi === 'number') optional.push(['rssi', rssi]);
-  // A DevEUI in capitals, as printed on the collar (ChirpStack writes it in lower case); a device id as it is.
-  const collarId = /^[0-9a-fA-F]{16}$/.test(devEui) ? devEui.toUpperCase() : devEui;
   const r = toReading(base, collarId);
   if ('reason' in r) return { ok: false, reason: r.reason };
   // One field the codec gets wrong (a temperature of the air, a battery in volts) costs only that field, not

@@ -341,7 +341,7 @@ class Words {
   }
   /** Collar messages are about the device; the cow is named only when she is not known by the collar's id. */
   collar(a: AlertRow): string {
-    const cow = a.cowName ? `${a.cowId} ${a.cowName}` : a.cowId;
+    const cow = numberAndName(a);
     return a.cowId === a.collarId ? fill(this.c.names.collar, { collar: a.collarId }) : fill(this.c.names.collarOnCow, { cow, collar: a.collarId });
   }
   subject(a: AlertRow): string {
@@ -586,6 +586,9 @@ function stormLines(w: Words, storm: CollarStorm): Line[] {
   ];
 }
 
+/** "412 Bella" when the herd register names her, else her id. */
+const numberAndName = (a: AlertRow) => (a.cowName ? `${a.cowId} ${a.cowName}` : a.cowId);
+
 /** Past events one line each; a type with many of them becomes one counted line. */
 const CATCH_UP_GROUP_FROM = 4;
 
@@ -598,7 +601,7 @@ function catchUpLines(w: Words, content: MessageContent): Line[] {
     const type = group[0]!.alert.type;
     const set = w.c.lines[type as keyof Catalogue['lines']];
     if (set && group.length >= CATCH_UP_GROUP_FROM) {
-      const ids = [...new Set(group.map(({ alert: a }) => (COLLAR_TYPES.has(type) ? a.collarId : a.cowName ? `${a.cowId} ${a.cowName}` : a.cowId)))];
+      const ids = [...new Set(group.map(({ alert: a }) => (COLLAR_TYPES.has(type) ? a.collarId : numberAndName(a))))];
       out.push({ text: `• ${w.plural(set.pastCount, ids.length, { list: w.list(ids) })}`, items: group.length });
       continue;
     }

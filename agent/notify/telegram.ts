@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import type { TelegramConfig } from '../config.js';
@@ -6,6 +5,7 @@ import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChatChannel, InboundEvent, InboundHandler, SendContext, SendResult } from './chat.js';
 import type { Recipient, RenderedMessage } from './message.js';
+import { sameSecret } from '../secret.js';
 
 /**
  * The Telegram Bot API (docs/chat-apis.md). Messages carry an inline keyboard whose callback_data is
@@ -174,9 +174,7 @@ export class TelegramChannel implements ChatChannel {
   verifySecret(header: string | undefined): boolean {
     const expected = this.cfg.webhookSecret?.reveal();
     if (!expected || !header) return false;
-    const a = Buffer.from(header);
-    const b = Buffer.from(expected);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return sameSecret(header, expected);
   }
 }
 

@@ -1,9 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { request } from 'undici';
 import type { WhatsAppConfig } from '../config.js';
 import { DeliveryError } from '../errors.js';
 import type { ChatChannel, InboundEvent, SendContext, SendResult } from './chat.js';
 import type { Recipient, RenderedMessage } from './message.js';
+import { sameSecret } from '../secret.js';
 
 /**
  * The WhatsApp Cloud API (docs/chat-apis.md has the shapes and where they come from). A business may
@@ -151,7 +152,7 @@ export function verifyHubSignature(raw: Buffer, header: string | undefined, appS
   if (!header?.startsWith('sha256=')) return false;
   const given = Buffer.from(header.slice(7), 'hex');
   const expected = createHmac('sha256', appSecret).update(raw).digest();
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return sameSecret(given, expected);
 }
 
 interface WaWebhook {

@@ -28,6 +28,9 @@ export class HerdStore {
           inseminated_on = excluded.inseminated_on, notes = excluded.notes, updated_at = excluded.updated_at`),
       cowRow: db.prepare<[string], Record<string, string | null>>('SELECT * FROM cows WHERE cow_id = ?'),
       addCollar: db.prepare(`INSERT INTO herd (collar_id, farm_id, cow_id, assigned, from_rx, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, 0)`),
+      enroll: db.prepare(`INSERT INTO herd (collar_id, farm_id, cow_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`),
+      touch: db.prepare('UPDATE herd SET last_seen = ? WHERE collar_id = ?'),
+      keyInUse: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM herd WHERE cow_id = ? UNION ALL SELECT 1 FROM cows WHERE cow_id = ? LIMIT 1'),
       setCollar: db.prepare('UPDATE herd SET cow_id = ?, assigned = ?, from_rx = ? WHERE collar_id = ?'),
       history: db.prepare('INSERT INTO collar_assignments (collar_id, cow_id, at) VALUES (?, ?, ?)'),
       closeAlerts: db.prepare(`UPDATE alerts SET state = 'resolved', at = @now, updated_at = @now,
@@ -47,6 +50,25 @@ export class HerdStore {
       collarId, key: r.cow_id as string, assigned: r.assigned === 1, fromRx: r.from_rx as number,
       firstSeen: r.first_seen as number, lastSeen: r.last_seen as number,
     };
+  }
+
+  /**
+   * The cow wearing a collar; a collar seen for the first time joins the herd as its own cow, unless
+   * `mayEnroll` says there is no room for another, or its id is a cow's number already.
+   */
+  cowForCollar(farmId: string, collarId: string, now: number, mayEnroll = true): string | { refused: string } {
+    const row = this.s.collar.get(collarId);
+    if (row) {
+      this.s.touch.run(now, collarId);
+      return row.cow_id as string;
+    }
+    // Its own id would be its detector's key: not when that is a cow's number in the register already.
+    if (this.s.keyInUse.get(collarId, collarId)) {
+      return { refused: `a new collar "${collarId}", but that is the number of a cow in the herd register: give the collar to its cow in the register (or number the cow differently)` };
+    }
+    if (!mayEnroll) return { refused: 'full' };
+    this.s.enroll.run(collarId, farmId, collarId, now, now);
+    return collarId;
   }
 
   /** The collar a cow of the register wears now. */

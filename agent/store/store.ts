@@ -92,10 +92,6 @@ export class Store {
         (collar_id, ts, interval_s, activity, rumination, eating, lying, temperature, battery_pct, rssi, seq, received_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       deleteReading: db.prepare('DELETE FROM readings WHERE rx = ?'),
-      keyInUse: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM herd WHERE cow_id = ? UNION ALL SELECT 1 FROM cows WHERE cow_id = ? LIMIT 1'),
-      cowOf: db.prepare<[string], { cow_id: string }>('SELECT cow_id FROM herd WHERE collar_id = ?'),
-      addCollar: db.prepare(`INSERT INTO herd (collar_id, farm_id, cow_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`),
-      touchCollar: db.prepare('UPDATE herd SET last_seen = ? WHERE collar_id = ?'),
       insertAlert: db.prepare(`INSERT OR IGNORE INTO alerts
         (id, farm_id, cow_id, cow_name, collar_id, type, severity, state, raised_at, since, at, evidence, updated_at, escalate_from)
         VALUES (@id, @farmId, @cowId, @cowName, @collarId, @type, @severity, 'firing', @raisedAt, @since, @at, @evidence, @now, @now)`),
@@ -171,25 +167,6 @@ export class Store {
     if (!info.changes) return null;
     if (this.readingRows !== null) this.readingRows++;
     return Number(info.lastInsertRowid);
-  }
-
-  /**
-   * The cow wearing a collar; a collar seen for the first time joins the herd as its own cow, unless
-   * `mayEnroll` says there is no room for another (then null).
-   */
-  cowForCollar(farmId: string, collarId: string, now: number, mayEnroll = true): string | { refused: string } {
-    const row = this.s.cowOf.get(collarId);
-    if (row) {
-      this.s.touchCollar.run(now, collarId);
-      return row.cow_id;
-    }
-    // Its own id would be its detector's key: not when that is a cow's number in the register already.
-    if (this.s.keyInUse.get(collarId, collarId)) {
-      return { refused: `a new collar "${collarId}", but that is the number of a cow in the herd register: give the collar to its cow in the register (or number the cow differently)` };
-    }
-    if (!mayEnroll) return { refused: 'full' };
-    this.s.addCollar.run(collarId, farmId, collarId, now, now);
-    return collarId;
   }
 
   /**
@@ -314,7 +291,7 @@ export class Store {
     this.transaction(() => {
       for (const cow of cows) this.s.saveSnapshot.run(cow.subject.cowId, JSON.stringify(cow));
       this.setMeta('farm', farm);
-      this.setMeta('snapshotRx', this.s.maxRx.get()?.rx ?? 0);
+      this.setMeta('snapshotRx', this.maxRx());
     });
   }
 

@@ -105,9 +105,10 @@ export function farmViews(d: FarmDeps) {
   const rules = d.config.rules;
   const dayShift = localDays(d.config.farm.timezone);
 
-  const cows = (): CowSummary[] => {
+  /** Every cow's summary, or only one cow's (`only`: her page needs nobody else's). */
+  const cows = (only?: string): CowSummary[] => {
     const byCow = new Map<string, { collarId: string | null; lastSeen: number; lastTs: number | null }>();
-    for (const c of q.collars()) {
+    for (const c of q.collars(only)) {
       const had = byCow.get(c.cowId);
       const lastTs = Math.max(had?.lastTs ?? -Infinity, c.lastTs ?? -Infinity);
       const newer = !had || c.lastSeen >= had.lastSeen;
@@ -117,12 +118,13 @@ export function farmViews(d: FarmDeps) {
     }
     const open = new Map<string, AlertRow[]>();
     for (const a of d.store.openAlerts()) {
+      if (only !== undefined && a.cowId !== only) continue;
       open.set(a.cowId, [...(open.get(a.cowId) ?? []), a]);
       // An alert may name a cow the herd table does not (yet) hold: she is listed all the same.
       if (!byCow.has(a.cowId)) byCow.set(a.cowId, { collarId: a.collarId, lastSeen: 0, lastTs: null });
     }
     // The herd register's cows, whether or not a collar of theirs has been heard.
-    const register = new Map(d.store.herd.list().map((r) => [r.cow, r]));
+    const register = new Map(d.store.herd.list().filter((r) => only === undefined || r.cow === only).map((r) => [r.cow, r]));
     for (const [cowId, r] of register) if (!byCow.has(cowId)) byCow.set(cowId, { collarId: r.collar ?? null, lastSeen: 0, lastTs: null });
     return [...byCow].map(([cowId, c]) => {
       const alerts = open.get(cowId) ?? [];
@@ -140,7 +142,7 @@ export function farmViews(d: FarmDeps) {
   const cowAlerts = (cowId: string) => q.alertIds(cowId, MAX_COW_ALERTS).map((id) => d.store.alert(id)).filter((a): a is AlertRow => !!a);
 
   const cow = (cowId: string): CowDetail | null => {
-    const summary = cows().find((c) => c.cowId === cowId);
+    const [summary] = cows(cowId);
     if (!summary) return null;
     const alerts = cowAlerts(cowId);
     const onsets = alerts.filter((a) => a.type === 'heat').map((a) => ({ id: a.id, since: a.since })).sort((a, b) => a.since - b.since);
@@ -158,7 +160,7 @@ export function farmViews(d: FarmDeps) {
   };
 
   const series = (cowId: string, days: number): CowSeries | null => {
-    const collars = q.collars().filter((c) => c.cowId === cowId);
+    const collars = q.collars(cowId);
     if (!collars.length) return null;
     const newest = Math.max(...collars.map((c) => c.lastTs ?? -Infinity));
     // The window ends at her newest reading, not the clock: a collar back from days out of reach, or a

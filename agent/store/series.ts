@@ -29,7 +29,7 @@ const HOUR_MS = 3_600_000;
 export class SeriesQueries {
   private readonly s;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     this.s = {
       // A reading is put in the hour its interval ends in ((ts - 1) / hour: one ending on the hour belongs to
       // the hour before). The detector spreads a long reading over the hours it covers; for a chart of hourly
@@ -45,6 +45,9 @@ export class SeriesQueries {
       // max(ts) per collar is answered from the (collar_id, ts) index: one seek per collar, not a scan.
       collars: db.prepare<[], { cow_id: string; collar_id: string; last_seen: number; last_ts: number | null }>(
         'SELECT cow_id, collar_id, last_seen, (SELECT max(ts) FROM readings r WHERE r.collar_id = h.collar_id) AS last_ts FROM herd h ORDER BY cow_id',
+      ),
+      collarsOfCow: db.prepare<[string], { cow_id: string; collar_id: string; last_seen: number; last_ts: number | null }>(
+        'SELECT cow_id, collar_id, last_seen, (SELECT max(ts) FROM readings r WHERE r.collar_id = h.collar_id) AS last_ts FROM herd h WHERE cow_id = ?',
       ),
       alertIds: db.prepare<[string, number], { id: string }>('SELECT id FROM alerts WHERE cow_id = ? ORDER BY raised_at DESC, id DESC LIMIT ?'),
       maxRx: db.prepare<[], { rx: number | null }>('SELECT max(rx) AS rx FROM readings'),
@@ -70,8 +73,10 @@ export class SeriesQueries {
     return [...byHour.values()].sort((a, b) => a.hour - b.hour);
   }
 
-  collars(): CollarRow[] {
-    return this.s.collars.all().map((r) => ({ cowId: r.cow_id, collarId: r.collar_id, lastTs: r.last_ts, lastSeen: r.last_seen }));
+  /** Every collar with the cow it feeds, or only one cow's (`cowId`). */
+  collars(cowId?: string): CollarRow[] {
+    const rows = cowId === undefined ? this.s.collars.all() : this.s.collarsOfCow.all(cowId);
+    return rows.map((r) => ({ cowId: r.cow_id, collarId: r.collar_id, lastTs: r.last_ts, lastSeen: r.last_seen }));
   }
 
   /** Her alerts, newest raised first. */

@@ -9,9 +9,7 @@
  * `inflight` sets Mosquitto's max_inflight_messages (its default, 20, when left out): the most unacknowledged
  * messages the broker sends one client, and so the most the agent can commit in one group.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -19,45 +17,13 @@ import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { parseConfig } from '../agent/config.js';
 import { publishHerd, simulateHerd } from '../collar-sim/index.js';
+import { startMosquitto } from './mosquitto.js';
 
 const cows = Number(process.argv[2] ?? 50);
 const days = Number(process.argv[3] ?? 14);
 const inflight = process.argv[4];
 const DAY = 86_400_000;
 const TOPIC = 'farm/bench/collar/+/reading';
-const mosquitto = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => {
-  try {
-    return spawn(p, ['-h']).kill() || true;
-  } catch {
-    return false;
-  }
-});
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startMosquitto(dir: string) {
-  const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000000\n${inflight ? `max_inflight_messages ${inflight}\n` : ''}`);
-  const proc = spawn(mosquitto!, ['-c', conf], { stdio: 'ignore' });
-  for (let i = 0; ; i++) {
-    const up = await new Promise<boolean>((r) => {
-      const s = connect(port, '127.0.0.1', () => r(!!s.end())).once('error', () => r(false));
-    });
-    if (up) break;
-    if (i > 100) throw new Error('mosquitto did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `mqtt://127.0.0.1:${port}`, stop: () => new Promise((r) => proc.once('exit', r).kill('SIGTERM')) };
-}
-
 /** Creates the consumer's persistent session and leaves, so what is published next queues for it. */
 async function openSession(url: string, clientId: string): Promise<void> {
   const c = await mqtt.connectAsync(url, { clientId, clean: false });
@@ -118,9 +84,8 @@ async function agent(url: string, clientId: string, dbDir: string, total: number
 }
 
 async function main(): Promise<void> {
-  if (!mosquitto) throw new Error('no mosquitto here (apt-get install mosquitto)');
   const dir = mkdtempSync(join(tmpdir(), 'cowbell-drain-'));
-  const broker = await startMosquitto(dir);
+  const broker = await startMosquitto(dir, `persistence false\nmax_queued_messages 100000000\n${inflight ? `max_inflight_messages ${inflight}\n` : ''}`);
   const end = Math.floor((Date.now() - 3_600_000) / 900_000) * 900_000;
   const sim = simulateHerd({ farmId: 'bench', cows, startMs: end - days * DAY, days, seed: 5, episodes: 'default' });
   let total = 0;

@@ -7,9 +7,7 @@
  * A probe is the first reading of a new collar with its battery at 5 %: the battery_low alert is raised on
  * that very reading, so what is timed is ingest, commit, the alert's outbox row and its MQTT publish.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -17,19 +15,11 @@ import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { parseConfig } from '../agent/config.js';
 import { publishHerd, simulateHerd } from '../collar-sim/index.js';
+import { startMosquitto } from './mosquitto.js';
 
 const probes = Number(process.argv[2] ?? 200);
 const backlog = Number(process.argv[3] ?? 100_000);
 const FARM = 'lat';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -38,17 +28,8 @@ const pct = (xs: number[], p: number) => {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cowbell-latency-'));
-  const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 10000000\n`);
-  const broker = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
-  for (let up = false; !up; ) {
-    up = await new Promise<boolean>((r) => {
-      const s = connect(port, '127.0.0.1', () => r(!!s.end())).once('error', () => r(false));
-    });
-    if (!up) await new Promise((r) => setTimeout(r, 50));
-  }
-  const url = `mqtt://127.0.0.1:${port}`;
+  const broker = await startMosquitto(dir, 'max_queued_messages 10000000\n');
+  const url = broker.url;
   const config = parseConfig({ farm: { id: FARM }, mqtt: { url, clientId: 'lat-agent' }, store: { path: join(dir, 'l.db') }, http: { port: 0 }, log: { level: 'silent' } });
   const silent = { write: () => true } as unknown as NodeJS.WritableStream;
   const watcher = await mqtt.connectAsync(url, { clientId: 'lat-watch' });
@@ -102,8 +83,7 @@ async function main(): Promise<void> {
   } finally {
     await pub.endAsync();
     await watcher.endAsync();
-    broker.kill('SIGTERM');
-    await new Promise((r) => broker.once('exit', r));
+    await broker.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

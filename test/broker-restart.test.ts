@@ -1,28 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
 import { readingTopic } from '../collar-sim/index.js';
-import { eventually, hasMosquitto, memoryLogger, memoryStream, tempDir, testConfig } from './helpers.js';
-
-const mosquitto = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => spawnSync(p, ['-h']).error === undefined);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const listening = (port: number) =>
-  new Promise<boolean>((r) => {
-    const s = connect(port, '127.0.0.1', () => r(!!s.end())).once('error', () => r(false));
-  });
+import { eventually, freePort, hasMosquitto, memoryLogger, memoryStream, runMosquitto, tempDir, testConfig } from './helpers.js';
 
 /**
  * The broker restarted while readings stream in (a gateway's Mosquitto upgraded, or killed by the OOM
@@ -36,18 +18,7 @@ describe.skipIf(!hasMosquitto)('the broker restarted under load', () => {
     const conf = join(tmp.dir, 'mosquitto.conf');
     writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${tmp.dir}/\nautosave_interval 1\nmax_queued_messages 100000\n${process.getuid?.() === 0 ? 'user root\n' : ''}`);
     // (Run as root, Mosquitto would drop to the mosquitto user, which cannot write this test's directory.)
-    let broker: ChildProcess | null = null;
-    const startBroker = async () => {
-      broker = spawn(mosquitto!, ['-c', conf], { stdio: 'ignore' });
-      await eventually(() => listening(port).then((up) => up || undefined), 10_000, 'mosquitto listening');
-      for (let i = 0; i < 100 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
-    };
-    const stopBroker = async () => {
-      const b = broker!;
-      b.kill('SIGTERM');
-      if (b.exitCode === null) await new Promise((r) => b.once('exit', r));
-    };
-    await startBroker();
+    let broker = await runMosquitto(conf, port);
     const url = `mqtt://127.0.0.1:${port}`;
     const log = memoryLogger();
     const agent = new Agent(testConfig(url, join(tmp.dir, 'r.db'), { mqtt: { url, clientId: 'cowbell-restart' } }), { logger: log.logger, consoleOut: memoryStream().stream });
@@ -63,8 +34,8 @@ describe.skipIf(!hasMosquitto)('the broker restarted under load', () => {
       for (let i = 0; i < total; i++) {
         sent.push(pub.publishAsync(readingTopic('testfarm', `C${i % 4}`), JSON.stringify({ ts: new Date(t0 + Math.floor(i / 4) * 900_000).toISOString(), intervalS: 900, activity: 12 }), { qos: 1 }));
         if (i === 1000) {
-          await stopBroker();
-          await startBroker();
+          await broker.stop();
+          broker = await runMosquitto(conf, port);
         }
         if (i % 100 === 0) await new Promise((r) => setTimeout(r, 10));
       }
@@ -79,7 +50,7 @@ describe.skipIf(!hasMosquitto)('the broker restarted under load', () => {
     } finally {
       await pub.endAsync();
       await agent.stop();
-      await stopBroker();
+      await broker.stop();
       tmp.cleanup();
     }
   }, 90_000);

@@ -4,11 +4,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReadingPipeline } from '../agent/pipeline.js';
-import { Store } from '../agent/store/store.js';
 import { readingTopic, readingToWire, simulateHerd } from '../collar-sim/index.js';
-import { DEFAULT_RULES, type Reading } from '../rules/index.js';
-import { eventually, hasMosquitto, memoryLogger, startBroker, tempDir, type TestBroker } from './helpers.js';
+import type { Reading } from '../rules/index.js';
+import { eventually, hasMosquitto, startBroker, tempDir, testPipeline, type TestBroker } from './helpers.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -136,13 +134,10 @@ describe.skipIf(!hasMosquitto)('kill -9 while readings stream in (a real Mosquit
       r.close();
 
       // The same readings in the same order through the same pipeline, without a crash.
-      const refTmp = tempDir();
-      const ref = new Store(join(refTmp.dir, 'ref.db'));
-      const pipeline = new ReadingPipeline({ farmId: FARM, timezone: 'UTC', rules: DEFAULT_RULES, retentionDays: 60, store: ref, logger: memoryLogger().logger, feedsFor: () => [], notify: () => {} });
-      for (const x of readings) pipeline.handleMessage(readingTopic(FARM, x.collarId), Buffer.from(JSON.stringify(readingToWire(x))));
-      const expected = (ref.db.prepare("SELECT id, CASE WHEN state = 'resolved' THEN 'resolved' ELSE 'open' END AS s FROM alerts ORDER BY id").all() as { id: string; s: string }[]).map((a) => `${a.id} ${a.s}`);
+      const ref = testPipeline({ farmId: FARM, timezone: 'UTC' });
+      for (const x of readings) ref.pipeline.handleMessage(readingTopic(FARM, x.collarId), Buffer.from(JSON.stringify(readingToWire(x))));
+      const expected = (ref.store.db.prepare("SELECT id, CASE WHEN state = 'resolved' THEN 'resolved' ELSE 'open' END AS s FROM alerts ORDER BY id").all() as { id: string; s: string }[]).map((a) => `${a.id} ${a.s}`);
       ref.close();
-      refTmp.cleanup();
       expect(expected.length).toBeGreaterThan(3);
       expect(alerts).toEqual(expected);
 

@@ -3,10 +3,7 @@ import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { ReadingPipeline } from '../agent/pipeline.js';
-import { Store } from '../agent/store/store.js';
-import { DEFAULT_RULES } from '../rules/index.js';
-import { eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
+import { eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, testPipeline, type TestBroker } from './helpers.js';
 
 const FARM = 'testfarm';
 const NOW = Date.parse('2026-11-20T12:00:00Z');
@@ -54,13 +51,9 @@ const payload = fc.oneof(
 
 describe('fuzz: malformed input at ingest (fast-check)', () => {
   it('never throws, quarantines what it cannot use with a reason, and never stalls a valid collar beside it', () => {
-    const tmp = tempDir();
-    const store = new Store(join(tmp.dir, 'fuzz.db'));
     let clock = NOW;
-    const pipeline = new ReadingPipeline({
-      farmId: FARM, rules: DEFAULT_RULES, retentionDays: 60, store, logger: memoryLogger().logger,
-      feedsFor: () => ['mqtt'], notify: () => {}, clock: () => clock,
-    });
+    const t = testPipeline({ farmId: FARM, feedsFor: () => ['mqtt'], clock: () => clock });
+    const { store, pipeline } = t;
     let good = 0;
     const heap0 = process.memoryUsage().heapUsed;
     try {
@@ -89,8 +82,7 @@ describe('fuzz: malformed input at ingest (fast-check)', () => {
       global.gc?.();
       expect(process.memoryUsage().heapUsed - heap0).toBeLessThan(200 * 1024 * 1024);
     } finally {
-      store.close();
-      tmp.cleanup();
+      t.close();
     }
   }, 120_000);
 });

@@ -7,6 +7,9 @@ import { Writable } from 'node:stream';
 import { startEmbeddedBroker } from '../agent/broker.js';
 import { parseConfig, type AgentConfig } from '../agent/config.js';
 import { createLogger, type Logger } from '../agent/log.js';
+import { ReadingPipeline, type PipelineOptions } from '../agent/pipeline.js';
+import { Store } from '../agent/store/store.js';
+import { DEFAULT_RULES } from '../rules/index.js';
 
 export interface TestBroker {
   name: string;
@@ -19,7 +22,7 @@ const mosquittoPath = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/
 );
 export const hasMosquitto = mosquittoPath !== undefined;
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -55,15 +58,26 @@ async function startMosquitto(defaults = false): Promise<TestBroker> {
   const dir = mkdtempSync(join(tmpdir(), 'cowbell-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${defaults ? '' : 'persistence false\nmax_queued_messages 100000\n'}`);
-  const proc: ChildProcess = spawn(mosquittoPath!, ['-c', conf], { stdio: 'ignore' });
-  await waitForPort(port);
+  const broker = await runMosquitto(conf, port);
   return {
     name: 'mosquitto',
     url: `mqtt://127.0.0.1:${port}`,
     close: async () => {
+      await broker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A Mosquitto from the caller's config, listening on `port` once this resolves; stopped by its own pid. */
+export async function runMosquitto(conf: string, port: number): Promise<{ stop(): Promise<void> }> {
+  const proc: ChildProcess = spawn(mosquittoPath!, ['-c', conf], { stdio: 'ignore' });
+  await waitForPort(port);
+  return {
+    stop: async () => {
+      if (proc.exitCode !== null) return;
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -129,4 +143,25 @@ export async function eventually<T>(check: () => T | undefined | null | false, t
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * The reading pipeline alone (no broker, no channels) over a real SQLite file in a temp directory: for tests
+ * that drive ingest message by message. `close()` closes the store and removes the directory.
+ */
+export function testPipeline(o: Partial<PipelineOptions> = {}): { store: Store; pipeline: ReadingPipeline; close(): void } {
+  const tmp = tempDir();
+  const store = new Store(join(tmp.dir, 'pipeline.db'));
+  const pipeline = new ReadingPipeline({
+    farmId: 'testfarm', rules: DEFAULT_RULES, retentionDays: 60, store, logger: createLogger('silent'),
+    feedsFor: () => [], notify: () => {}, ...o,
+  });
+  return {
+    store,
+    pipeline,
+    close: () => {
+      store.close();
+      tmp.cleanup();
+    },
+  };
 }

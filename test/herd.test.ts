@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,8 +5,9 @@ import { Agent } from '../agent/agent.js';
 import { CowbellError } from '../agent/errors.js';
 import { formatHerdCsv, parseHerdCsv } from '../agent/herd/csv.js';
 import { exportHerd, importHerd } from '../agent/herd/import.js';
+import { applyHerd } from '../agent/herd/register.js';
 import { publishHerd, readingTopic, simulateHerd } from '../collar-sim/index.js';
-import { eventually, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
+import { eventually, freePort, memoryStream, startBroker, tempDir, testConfig, testPipeline, type TestBroker } from './helpers.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -43,15 +43,6 @@ describe('herd file (CSV)', () => {
     expect(() => parseHerdCsv('cow,collar\n1,C-1\n2,C-1\n')).toThrow(/line 3: collar C-1 is on two cows \(also line 2\)/);
   });
 });
-
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function postHerd(agent: Agent, csv: string) {
   const res = await fetch(`http://127.0.0.1:${agent.httpPort}/api/herd`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv });
@@ -151,7 +142,7 @@ describe('herd register in a running agent (real broker, real HTTP, real SQLite)
   it('cowbell herd import goes through the running agent, or into the database when none answers', async () => {
     const tmp = tempDir();
     const db = join(tmp.dir, 'cli.db');
-    const port = await closedPort();
+    const port = await freePort(); // free now, and so closed: no agent answers there
     const config = testConfig(broker.url, db, { http: { port } });
     const offline = await importHerd(config, 'cow,name,collar\n7,Dora,C-7\n');
     expect(offline.via).toBe('database');
@@ -196,17 +187,9 @@ describe('herd register in a running agent (real broker, real HTTP, real SQLite)
 
 describe('collars outside the herd register are bounded', () => {
   it('refuses new ones beyond herd.maxUnassignedCollars (quarantined, counted), never a registered one, and forgets silent ones', async () => {
-    const { ReadingPipeline } = await import('../agent/pipeline.js');
-    const { Store } = await import('../agent/store/store.js');
-    const { DEFAULT_RULES } = await import('../rules/index.js');
-    const { memoryLogger } = await import('./helpers.js');
-    const tmp = tempDir();
-    const store = new Store(join(tmp.dir, 'cap.db'));
     let now = Date.parse('2026-11-20T08:00:00Z');
-    const pipeline = new ReadingPipeline({
-      farmId: 'testfarm', rules: DEFAULT_RULES, retentionDays: 60, store, logger: memoryLogger().logger,
-      feedsFor: () => [], notify: () => {}, clock: () => now, maxUnassignedCollars: 3,
-    });
+    const t = testPipeline({ clock: () => now, maxUnassignedCollars: 3 });
+    const { store, pipeline } = t;
     const send = (collar: string, i = 0) =>
       pipeline.handleMessages([{ topic: readingTopic('testfarm', collar), payload: Buffer.from(JSON.stringify({ ts: new Date(now - 3_600_000 + i * 60_000).toISOString(), intervalS: 900, activity: 9 })) }]);
     try {
@@ -233,23 +216,15 @@ describe('collars outside the herd register are bounded', () => {
       expect(pipeline.detector.cows.has('D')).toBe(true);
       expect(pipeline.counters.unassignedForgotten).toBe(2);
     } finally {
-      store.close();
-      tmp.cleanup();
+      t.close();
     }
   });
 });
 
 describe('herd register edge cases (from a second read of the change)', () => {
-  const setup = async () => {
-    const { ReadingPipeline } = await import('../agent/pipeline.js');
-    const { Store } = await import('../agent/store/store.js');
-    const { DEFAULT_RULES } = await import('../rules/index.js');
-    const { memoryLogger } = await import('./helpers.js');
-    const { applyHerd } = await import('../agent/herd/register.js');
-    const tmp = tempDir();
-    const store = new Store(join(tmp.dir, 'edge.db'));
+  const setup = () => {
     const now = Date.parse('2026-11-20T08:00:00Z');
-    const pipeline = new ReadingPipeline({ farmId: 'testfarm', rules: DEFAULT_RULES, retentionDays: 60, store, logger: memoryLogger().logger, feedsFor: () => [], notify: () => {}, clock: () => now });
+    const { store, pipeline, close } = testPipeline({ clock: () => now });
     // Three days of quarter-hours for each collar, so each has a history of its own.
     const feed = (collar: string, activity: number, days = 3) => {
       const group = [];
@@ -257,11 +232,11 @@ describe('herd register edge cases (from a second read of the change)', () => {
       pipeline.handleMessages(group);
     };
     const imp = (csv: string) => applyHerd(store, pipeline, 'testfarm', parseHerdCsv(csv), now);
-    return { store, pipeline, feed, imp, done: () => { store.close(); tmp.cleanup(); } };
+    return { store, pipeline, feed, imp, done: close };
   };
 
   it('a collar registered to the cow of the same number keeps what it learned', async () => {
-    const t = await setup();
+    const t = setup();
     try {
       t.feed('412', 30);
       const before = JSON.stringify(t.pipeline.detector.cows.get('412')!.snapshot().history);
@@ -274,7 +249,7 @@ describe('herd register edge cases (from a second read of the change)', () => {
 
   it('adoptions do not depend on the order of the rows, even when a cow number is another collar\'s id', async () => {
     for (const csv of ['cow,collar\n412,C99\n500,412\n', 'cow,collar\n500,412\n412,C99\n']) {
-      const t = await setup();
+      const t = setup();
       try {
         t.feed('412', 40, 5);
         t.feed('C99', 20, 3);
@@ -295,7 +270,7 @@ describe('herd register edge cases (from a second read of the change)', () => {
   });
 
   it('a new collar whose id is a registered cow\'s number is refused with a reason, not fed into her detector', async () => {
-    const t = await setup();
+    const t = setup();
     try {
       t.imp('cow,name,collar\n412,Bella,C99\n');
       t.feed('C99', 20);

@@ -96,8 +96,8 @@ export class MqttSource {
   private flushScheduled = false;
   /** The store failed: nothing more is taken (mqtt.js gets no callback, so it hands over no more packets). */
   private failed = false;
-  /** A group waiting for the store to take it again (disk full), and the packet that came after it. */
-  private stalled: { group: InboundMessage[]; acks: AckPacket[]; generation: number; timer: NodeJS.Timeout } | null = null;
+  /** The retry of a group the store refused (disk full; the timer holds the group), and the packet after it. */
+  private stallTimer: NodeJS.Timeout | null = null;
   private waiting: (() => void) | null = null;
   /** Since when the store has refused the waiting group; null while all is well. */
   stalledSince: number | null = null;
@@ -159,7 +159,7 @@ export class MqttSource {
     client.handleMessage = (packet, callback) => {
       // Stopping: what comes now is left unacknowledged, for the broker to deliver at the next start.
       if (this.failed || this.stopping) return;
-      if (this.stalled) {
+      if (this.stallTimer) {
         // Not taken while the store cannot take anything: without the callback mqtt.js hands over no more.
         this.waiting = () => client.handleMessage(packet, callback);
         return;
@@ -255,7 +255,7 @@ export class MqttSource {
     this.flushScheduled = false;
     const group = this.group;
     const acks = this.heldAcks;
-    if (group.length === 0 || this.failed || this.stalled) return;
+    if (group.length === 0 || this.failed || this.stallTimer) return;
     this.group = [];
     this.heldAcks = [];
     this.commit(group, acks, this.groupGeneration);
@@ -301,12 +301,11 @@ export class MqttSource {
         'the database cannot take readings (disk full?): nothing is acknowledged, the broker keeps them, and they are tried again every few seconds');
     }
     this.lastError = `database full since ${new Date(this.stalledSince).toISOString()}: readings wait at the broker (${err.message})`;
-    const timer = setTimeout(() => {
-      this.stalled = null;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = null;
       this.commit(group, acks, generation);
     }, this.o.retryMs ?? 5_000);
-    timer.unref();
-    this.stalled = { group, acks, generation, timer };
+    this.stallTimer.unref();
   }
 
   private retrySubscribe(client: MqttClient, attempt: number): void {
@@ -330,7 +329,7 @@ export class MqttSource {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.stalled) clearTimeout(this.stalled.timer);
+    if (this.stallTimer) clearTimeout(this.stallTimer);
     this.flush();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.subscribeTimer) clearTimeout(this.subscribeTimer);

@@ -89,11 +89,6 @@ export class ReadingPipeline {
     this.detector = this.newDetector();
   }
 
-  /**
-   * Rebuilds every cow's detector state: the last snapshot, then the readings that arrived after it, in
-   * arrival order, so the detector is exactly where it was. Alerts those readings raised were committed with
-   * them and are not raised twice; finally the store's open alerts are taken as the truth.
-   */
   private newDetector(): FarmDetector {
     return new FarmDetector(this.o.farmId, this.o.rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...(this.o.timezone && { timezone: this.o.timezone }) });
   }
@@ -109,6 +104,11 @@ export class ReadingPipeline {
     return this.restore();
   }
 
+  /**
+   * Rebuilds every cow's detector state: the last snapshot, then the readings that arrived after it, in
+   * arrival order, so the detector is exactly where it was. Alerts those readings raised were committed with
+   * them and are not raised twice; finally the store's open alerts are taken as the truth.
+   */
   restore(): { cows: number; replayed: number } {
     const { store } = this.o;
     let snap = store.loadSnapshots();
@@ -145,8 +145,9 @@ export class ReadingPipeline {
   }
 
   /**
-   * A group of MQTT messages in one transaction (one commit, one fsync), each message in a savepoint of its
-   * own. Throws only if the store itself fails: then nothing of the group is committed or acknowledged.
+   * A group of MQTT messages in one transaction (one commit, one fsync); a reading that fails for another
+   * reason than the store is taken back on its own (`accept`). Throws only if the store itself fails: then
+   * nothing of the group is committed or acknowledged.
    */
   handleMessages(group: readonly { topic: string; payload: Buffer }[]): void {
     const counted = { ...this.counters };

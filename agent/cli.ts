@@ -23,7 +23,7 @@ Usage: cowbell <command> [options]
 Commands:
   start    the demo, or the agent when given --config FILE (what "npm start" runs)
   demo     embedded broker + simulated herd + agent + WhatsApp and Telegram stand-ins; what each phone
-           shows in the console, and the status page on http://127.0.0.1:8080/
+           shows in the console, and the farm page on http://127.0.0.1:8080/
   agent    run the agent against the broker named in a config file
   check    validate a config file and print what the agent would use
   doctor   try what the running agent depends on: broker, database, disk, chat credentials, clock
@@ -37,7 +37,7 @@ Run "cowbell <command> --help" for a command's options.`,
 Starts an MQTT broker on 127.0.0.1:1883 (another port if that is taken), simulates a herd with a few weeks
 of history at one day per second (then real time), and runs the agent. Alerts go to Anna on WhatsApp and
 Hans on Telegram, through local stand-ins of both APIs that print what each phone shows; type "a" + Enter
-to tap Acknowledge on Anna's latest message. The status page and API answer on http://127.0.0.1:8080/
+to tap Acknowledge on Anna's latest message. The farm page and API answer on http://127.0.0.1:8080/
 (another port if taken).
 
 Options:

@@ -122,7 +122,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
 
   say(`Cowbell demo
   broker      ${broker.url} (embedded)
-  status page http://127.0.0.1:${agent.httpPort}/   alerts API http://127.0.0.1:${agent.httpPort}/api/alerts
+  farm page   http://127.0.0.1:${agent.httpPort}/   alerts API http://127.0.0.1:${agent.httpPort}/api/alerts
   herd        ${o.cows} simulated cows, ${o.days} days of history at ${o.speed / 86_400} day(s) per second, then real time
   injected    ${truth.episodes.map((e) => `${e.type} ${e.cowId}`).join(', ')}  (ground truth: ${truthPath})
   people      Anna on WhatsApp (English, every alert), Hans on Telegram (German, health and collars; escalations)

@@ -88,6 +88,7 @@ Options:
   --days N        days (default 90)
   --data DIR      real exports (default ../shared/data: its icetag/ and *.csv)
   --rules JSON    rule overrides, as in a config file's "rules"
+  --no-register   a farm without a herd register: calving dates unknown to the detector
   --json          print JSON instead of tables
   -h, --help`,
   herd: `cowbell herd — the herd register
@@ -258,7 +259,7 @@ async function runSim(argv: string[]): Promise<void> {
 }
 
 async function runEval(argv: string[]): Promise<void> {
-  const o = args(argv, { seeds: { type: 'string' }, cows: { type: 'string' }, days: { type: 'string' }, data: { type: 'string' }, rules: { type: 'string' }, json: { type: 'boolean' } });
+  const o = args(argv, { seeds: { type: 'string' }, cows: { type: 'string' }, days: { type: 'string' }, data: { type: 'string' }, rules: { type: 'string' }, json: { type: 'boolean' }, 'no-register': { type: 'boolean' } });
   if (o.help) return void console.log(HELP.eval);
   let rules;
   try {
@@ -269,7 +270,8 @@ async function runEval(argv: string[]): Promise<void> {
   const seeds = (o.seeds ?? '11,12,13').split(',').map((x) => num(x, 0, 'seeds'));
   const cows = num(o.cows, 200, 'cows');
   const days = num(o.days, 90, 'days');
-  const scenarios = [...seeds.map((seed): ScenarioOptions => ({ seed, cows, days })), acrossDst({ seed: seeds[0]!, cows, days })].map((s) => {
+  const register = !o['no-register'];
+  const scenarios = [...seeds.map((seed): ScenarioOptions => ({ seed, cows, days, register })), { ...acrossDst({ seed: seeds[0]!, cows, days }), register }].map((s) => {
     if (!o.json) process.stderr.write(`seed ${s.seed}${s.timezone ? ` (${s.timezone})` : ''}…\n`);
     return scoreScenario(rules, s);
   });

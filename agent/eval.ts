@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadIceTag } from '../bench/icetag.js';
 import { simulateVariedHerd, type VariedTruthEpisode } from '../collar-sim/index.js';
-import { DAY_MS, FarmDetector, HOUR_MS, type AlertEvent, type AlertType, type Reading, type RuleSet } from '../rules/index.js';
+import { DAY_MS, FarmDetector, HOUR_MS, type AlertEvent, type AlertType, type CowRecord, type Reading, type RuleSet } from '../rules/index.js';
 
 /**
  * The scorecard (`cowbell eval`): seeded herds replayed through the same rules core as the agent — in the
@@ -72,6 +72,11 @@ export interface ScenarioOptions {
   startMs?: number;
   /** The farm's IANA time zone (default UTC), for the herd's daily rhythm and the detector's "same hours on previous days". */
   timezone?: string;
+  /**
+   * Whether the farm keeps its herd register: each calving's day is given to the detector as the register
+   * gives it (the date, not the hour), from that day on. Default true; false scores a farm without one.
+   */
+  register?: boolean;
 }
 
 /**
@@ -86,6 +91,8 @@ export interface ScenarioScore {
   seed: number;
   startMs: number;
   timezone?: string;
+  /** Whether calvings were in the herd register (ScenarioOptions.register). */
+  register: boolean;
   cows: number;
   days: number;
   cowDays: number;
@@ -100,11 +107,26 @@ const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math
 const p90 = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(0.9 * xs.length))]! : null);
 const round = (x: number | null, d = 2) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 
+/**
+ * The herd register a farmer keeps: each cow's calving, as its date on the farm's clock. Given whole at the
+ * start, which is harmless: the rules use a calving only from its day on (it says nothing of the days before).
+ */
+function calvingRecords(det: FarmDetector, truth: VariedTruthEpisode[], timezone: string): Map<string, CowRecord> {
+  const date = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  const records = new Map<string, CowRecord>();
+  for (const e of truth) {
+    const at = e.type === 'calving' ? e.params?.calvingAt : undefined;
+    if (typeof at === 'number') records.set(e.cowId, { calvedAt: det.dayStart(date.format(at)) });
+  }
+  return records;
+}
+
 export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore {
   const startMs = o.startMs ?? Date.UTC(2026, 0, 5);
   const timezone = o.timezone ? { timezone: o.timezone } : {};
   const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed, ...timezone });
   const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...timezone });
+  if (o.register !== false) det.setRecords(calvingRecords(det, sim.truth, o.timezone ?? 'UTC'));
   const skew = new Map(sim.cows.map((c) => [c.cowId, c.clockSkewMs]));
   const raised: AlertEvent[] = []; // raisedAt in true time
   let readings = 0;
@@ -186,7 +208,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       !heatAlerts.some((x) => x.cowId === h.cowId && x.raisedAt >= h.start && x.raisedAt <= h.end + TOLERANCE_MS)),
   ).length;
   const missedHeat = { alerts: missed.length, explained: explainedMissed, per100CowDays: round((missed.length / cowDays) * 100, 3)! };
-  return { seed: o.seed, startMs, ...timezone, cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType, missedHeat };
+  return { seed: o.seed, startMs, ...timezone, register: o.register !== false, cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType, missedHeat };
 }
 
 /**
@@ -289,7 +311,7 @@ export function formatScore(s: ScenarioScore): string {
   const pct = (x: number | null) => (x === null ? '   —  ' : `${(x * 100).toFixed(1).padStart(5)}%`);
   const h = (x: number | null) => (x === null ? '   —' : x.toFixed(1).padStart(5));
   const day = (t: number) => new Date(t).toISOString().slice(0, 10);
-  const where = s.timezone ? ` (${s.timezone}, ${day(s.startMs)} to ${day(s.startMs + s.days * DAY_MS)})` : '';
+  const where = (s.timezone ? ` (${s.timezone}, ${day(s.startMs)} to ${day(s.startMs + s.days * DAY_MS)})` : '') + (s.register ? '' : ', no herd register');
   const lines = [
     `seed ${s.seed}${where}: ${s.cows} cows × ${s.days} days (${s.readings.toLocaleString('en')} readings in arrival order, replayed in ${s.seconds} s)`,
     `  type            episodes  found  sensitivity   alerts   PPV     false/100 cow-days  delay med / p90 h  from herd events`,

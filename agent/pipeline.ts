@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { CowDetector, DAY_MS, FarmDetector, SNAPSHOT_VERSION, type AlertEvent, type CowSnapshot, type Reading, type RuleSet } from '../rules/index.js';
+import { CowDetector, DAY_MS, FarmDetector, SNAPSHOT_VERSION, type AlertEvent, type CowRecord, type CowSnapshot, type Reading, type RuleSet } from '../rules/index.js';
 import { parseStatus, parseUplink, sourceOf, statusSourceOf, type LorawanSource } from './ingest/lorawan.js';
 import { parseMessage } from './ingest/payload.js';
 import type { Logger } from './log.js';
@@ -90,7 +90,24 @@ export class ReadingPipeline {
   }
 
   private newDetector(): FarmDetector {
-    return new FarmDetector(this.o.farmId, this.o.rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...(this.o.timezone && { timezone: this.o.timezone }) });
+    const det = new FarmDetector(this.o.farmId, this.o.rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...(this.o.timezone && { timezone: this.o.timezone }) });
+    this.giveRecords(det);
+    return det;
+  }
+
+  /**
+   * The register's calving and insemination days, which the rules read (a calving's dip is not an illness;
+   * an inseminated cow that does not come back into heat has not missed a cycle).
+   */
+  private giveRecords(det: FarmDetector): void {
+    const records = new Map<string, CowRecord>();
+    for (const row of this.o.store.herd.list()) {
+      const calvedAt = row.calved ? det.dayStart(row.calved) : NaN;
+      const inseminatedAt = row.inseminated ? det.dayStart(row.inseminated) : NaN;
+      if (calvedAt !== calvedAt && inseminatedAt !== inseminatedAt) continue;
+      records.set(row.cow, { ...(calvedAt === calvedAt && { calvedAt }), ...(inseminatedAt === inseminatedAt && { inseminatedAt }) });
+    }
+    det.setRecords(records);
   }
 
   /**
@@ -320,9 +337,10 @@ export class ReadingPipeline {
     }
   }
 
-  /** After the herd register changed: names and assignments as it now says. */
+  /** After the herd register changed: names, assignments and calving and insemination days as it now says. */
   reloadHerd(): void {
     this.herdKeys = this.o.store.herd.keys();
+    this.giveRecords(this.detector);
     this.collarCows.clear();
     this.unassigned = null;
   }

@@ -27,6 +27,19 @@ export interface CowState {
   trend?: number[];
   /** The spell of readings in which she has hardly moved (down-cow.ts). */
   down?: DownSpell;
+  /** What the herd register says of her (FarmDetector.setRecords); absent when it says nothing. */
+  record?: CowRecord;
+}
+
+/**
+ * What the farm's own records (the herd register) tell the rules about a cow, each date as the start of
+ * that day on the farm's clock (the register keeps days, not hours).
+ */
+export interface CowRecord {
+  /** Her last calving: the dip in rumination and activity in the days after it is the calving, not an illness. */
+  calvedAt?: number;
+  /** Her last insemination: no heat 18-24 days after it is the news the farmer hopes for, not a missed cycle. */
+  inseminatedAt?: number;
 }
 
 export interface DownSpell {

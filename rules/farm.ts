@@ -1,8 +1,8 @@
 import type { AlertEvent } from './alerts.js';
 import { HOUR_MS } from './baseline.js';
-import type { HerdView } from './context.js';
+import type { CowRecord, CowState, HerdView } from './context.js';
 import { CowDetector, type ObserveResult } from './cow.js';
-import { localDays, utcDays, type DayShift } from './localday.js';
+import { localDayStart, localDays, utcDays, type DayShift } from './localday.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
 import type { CowSnapshot, FarmSnapshot } from './snapshot.js';
@@ -105,6 +105,8 @@ export class FarmDetector {
   farm: FarmSnapshot = { watermark: null, lastSilenceScan: null };
   private readonly dayShift: DayShift;
   private readonly herd = new Herd();
+  /** The herd register's dates by cow, applied to her detector when it is made and whenever they change. */
+  private records = new Map<string, CowRecord>();
 
   constructor(
     readonly farmId: string,
@@ -115,7 +117,24 @@ export class FarmDetector {
   }
 
   restoreCow(snapshot: CowSnapshot): void {
-    this.cows.set(snapshot.subject.cowId, new CowDetector(this.rules, snapshot, this.dayShift, this.herd));
+    const cow = new CowDetector(this.rules, snapshot, this.dayShift, this.herd);
+    applyRecord(cow.state, this.records.get(snapshot.subject.cowId));
+    this.cows.set(snapshot.subject.cowId, cow);
+  }
+
+  /**
+   * What the herd register says of each cow (her last calving and insemination), replacing what it said
+   * before: a cow it no longer names has no record. The register is the truth; a snapshot's copy is only
+   * what it said when the snapshot was taken.
+   */
+  setRecords(records: Map<string, CowRecord>): void {
+    this.records = records;
+    for (const [cowId, cow] of this.cows) applyRecord(cow.state, records.get(cowId));
+  }
+
+  /** The start of a day the register gives ("YYYY-MM-DD") on this farm's clock; NaN when it is not one. */
+  dayStart(day: string): number {
+    return localDayStart(day, this.dayShift);
   }
 
   /** The farm's state for a snapshot, and back. */
@@ -140,6 +159,7 @@ export class FarmDetector {
     let cow = this.cows.get(cowId);
     if (!cow) {
       cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId: reading.collarId }, this.dayShift, this.herd);
+      applyRecord(cow.state, this.records.get(cowId));
       this.cows.set(cowId, cow);
     }
     this.dirty.add(cowId);
@@ -161,6 +181,7 @@ export class FarmDetector {
     let cow = this.cows.get(cowId);
     if (!cow) {
       cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId }, this.dayShift, this.herd);
+      applyRecord(cow.state, this.records.get(cowId));
       this.cows.set(cowId, cow);
     }
     const events = cow.observeBattery(ts, batteryPct);
@@ -213,6 +234,7 @@ export class FarmDetector {
     if (!cow || from === to) return;
     if (this.cows.has(to)) throw new Error(`cow ${to} already has a detector`);
     cow.state.subject = { ...cow.state.subject, cowId: to };
+    applyRecord(cow.state, this.records.get(to));
     this.cows.delete(from);
     this.dirty.delete(from);
     this.cows.set(to, cow);
@@ -235,4 +257,9 @@ export class FarmDetector {
   markSaved(cows: CowDetector[]): void {
     for (const cow of cows) this.dirty.delete(cow.subject.cowId);
   }
+}
+
+function applyRecord(state: CowState, record: CowRecord | undefined): void {
+  if (record && (record.calvedAt !== undefined || record.inseminatedAt !== undefined)) state.record = record;
+  else delete state.record;
 }

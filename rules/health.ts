@@ -1,5 +1,5 @@
 import { raise, resolve, type Evidence, type Severity } from './alerts.js';
-import { HOUR_MS } from './baseline.js';
+import { DAY_MS, HOUR_MS } from './baseline.js';
 import type { Push, RuleContext } from './context.js';
 import { iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
@@ -45,7 +45,7 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   let low = judged.filter((w) => w.z <= cfg.maxZ && w.ratio <= maxRatio(w));
   // Two signals agreeing find a milder drop: activity and rumination both down together for a day, each
   // beyond two of her own spreads, which one signal alone is too noisy to show.
-  if (low.length === 0 && judged.length === 2 && judged.every((w) => w.ratio <= cfg.bothMaxRatio && w.z <= cfg.bothMaxZ)) low = [...judged];
+  if (low.length === 0 && judged.length === 2 && !afterCalving(ctx, end) && judged.every((w) => w.ratio <= cfg.bothMaxRatio && w.z <= cfg.bothMaxZ)) low = [...judged];
   let evidence: Evidence;
   let severity: Severity;
   let primaryMetric: Metric;
@@ -68,6 +68,16 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   }
   const since = ctx.normal.onset(primaryMetric, end, (r) => r <= cfg.resolveRatio, 2 * cfg.windowHours) * HOUR_MS;
   push(raise(alerts, subject, 'health', { at, since, severity, evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
+}
+
+/**
+ * In the days after a calving the herd register knows of: a dip of both signals is the calving's. Only the
+ * deep drop of one signal (a whole day at 60-65 % of normal or less) is judged then.
+ */
+function afterCalving(ctx: RuleContext, end: number): boolean {
+  const calved = ctx.state.record?.calvedAt;
+  const at = end * HOUR_MS;
+  return calved !== undefined && at >= calved && at - calved <= ctx.rules.health.trend.afterCalvingDays * DAY_MS;
 }
 
 /**
@@ -99,7 +109,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   // illness. The deep 24-hour drops above are not held back by any of this.
   if (alerts.open.heat) return null;
   if (run && run.n >= 2 && run.last - run.from >= HOUR_MS) return null;
-  if (end - trend[RISE]! <= t.afterRiseHours) return null;
+  if (end - trend[RISE]! <= t.afterRiseHours || afterCalving(ctx, end)) return null;
   // Most hours of most cows are near normal: above the loosest lines (which her noise and the herd can only
   // move down), nothing can fire and the streak of both-down hours is broken.
   const fastAct = trendDrop(ctx, 'act', 0);

@@ -100,6 +100,11 @@ export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): voi
   const at = end * HOUR_MS;
   if (at - s.lastHeat < cfg.afterDays * DAY_MS || s.alerts.open.heat) return;
   s.missedCycleTold = true;
+  // Inseminated at that heat (the register keeps the day: the day before its onset counts, for a heat that
+  // began in the evening) and no heat since: presumed in calf, which is what the farmer hoped for. A calving
+  // since that heat starts her cycles afresh. Neither is a cycle missed.
+  const { inseminatedAt, calvedAt } = s.record ?? {};
+  if ((inseminatedAt !== undefined && inseminatedAt >= s.lastHeat - DAY_MS) || (calvedAt !== undefined && calvedAt > s.lastHeat)) return;
   push(raise(s.alerts, s.subject, 'missed_heat', {
     at,
     since: s.lastHeat,

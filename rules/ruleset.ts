@@ -99,6 +99,11 @@ export const RuleSetSchema = z
         riseRatio: z.number().min(1),
         /** ...after which a dip is its aftermath, not an illness, for this long. */
         afterRiseHours: hours,
+        /**
+         * Days from the start of her calving day (in the herd register) in which a dip is the calving's: cows
+         * ruminate and move less for one to three days after calving. The deep 24-hour lines still apply.
+         */
+        afterCalvingDays: z.number().min(0).max(14),
       }),
     }),
     /**

@@ -247,6 +247,23 @@ describe('herd register edge cases (from a second read of the change)', () => {
     }
   });
 
+  it("the register's calving and insemination days reach the rules, on the farm's clock, and go when the register drops them", async () => {
+    const t = setup();
+    try {
+      t.feed('412', 30);
+      t.imp('cow,name,collar,calved,inseminated\n412,Bella,412,2026-11-18,03.11.2026\n');
+      // testPipeline's farm runs on UTC: each day starts at UTC midnight.
+      expect(t.pipeline.detector.cows.get('412')!.state.record).toEqual({ calvedAt: Date.parse('2026-11-18T00:00:00Z'), inseminatedAt: Date.parse('2026-11-03T00:00:00Z') });
+      // A detector rebuilt from what is committed (as after a failed group, or at a start) has them too.
+      t.pipeline.reset();
+      expect(t.pipeline.detector.cows.get('412')!.state.record?.calvedAt).toBe(Date.parse('2026-11-18T00:00:00Z'));
+      t.imp('cow,name,collar,calved,inseminated\n412,Bella,412,,\n');
+      expect(t.pipeline.detector.cows.get('412')!.state.record).toBeUndefined();
+    } finally {
+      t.done();
+    }
+  });
+
   it('adoptions do not depend on the order of the rows, even when a cow number is another collar\'s id', async () => {
     for (const csv of ['cow,collar\n412,C99\n500,412\n', 'cow,collar\n500,412\n412,C99\n']) {
       const t = setup();

@@ -9,6 +9,7 @@ import {
   RuleSetError,
   SNAPSHOT_VERSION,
   type AlertEvent,
+  type CowRecord,
   type CowSnapshot,
   type Reading,
 } from '../rules/index.js';
@@ -68,6 +69,8 @@ function run(readings: Reading[], det = new FarmDetector('farm', rules)): AlertE
   for (const r of readings) events.push(...det.observe(r, r.collarId, r.ts).events);
   return events;
 }
+/** A farm on UTC, for the register's days. */
+const det0 = () => new FarmDetector('farm', rules);
 const firing = (es: AlertEvent[], type?: string) => es.filter((e) => e.state === 'firing' && (!type || e.type === type));
 const resolved = (es: AlertEvent[], type?: string) => es.filter((e) => e.state === 'resolved' && (!type || e.type === type));
 
@@ -195,6 +198,22 @@ describe('heat cycle', () => {
     // A cow that comes back into heat within her cycle is not flagged; one never seen in heat is not either.
     expect(run(stream({ days: 38, act: heatAt(first, first + 21 * DAY) })).filter((e) => e.type === 'missed_heat')).toEqual([]);
     expect(run(stream({ days: 38 })).filter((e) => e.type === 'missed_heat')).toEqual([]);
+  });
+
+  it('does not flag a cow inseminated at her last heat (presumed in calf), and does flag one inseminated at an earlier heat', () => {
+    const first = START + 7 * DAY + 9 * HOUR;
+    const heatAt = (t: number) => (t > first && t <= first + 14 * HOUR ? 3 : 1);
+    const withRecord = (record: CowRecord) => {
+      const det = new FarmDetector('farm', rules);
+      det.setRecords(new Map([['C1', record]]));
+      return run(stream({ days: 38, act: heatAt }), det).filter((e) => e.type === 'missed_heat');
+    };
+    // The register keeps the day: inseminated the morning after a heat that began in the evening.
+    expect(withRecord({ inseminatedAt: det0().dayStart('2026-01-13') })).toEqual([]);
+    expect(withRecord({ inseminatedAt: det0().dayStart('2026-01-12') })).toEqual([]);
+    expect(withRecord({ inseminatedAt: det0().dayStart('2025-12-20') }).map((e) => e.state)).toEqual(['firing']);
+    // A calving after her last heat starts her cycles afresh.
+    expect(withRecord({ calvedAt: det0().dayStart('2026-01-20') })).toEqual([]);
   });
 
   it('says how many days since her last heat', () => {
@@ -381,6 +400,13 @@ describe('a reading stamped in the future', () => {
 
 describe('daylight saving', () => {
   const tz = 'Europe/Zurich';
+  it("starts the register's days at the farm's midnight, summer and winter; a non-date is NaN", () => {
+    const det = new FarmDetector('farm', rules, { timezone: tz });
+    expect(new Date(det.dayStart('2026-07-01')).toISOString()).toBe('2026-06-30T22:00:00.000Z');
+    expect(new Date(det.dayStart('2026-12-01')).toISOString()).toBe('2026-11-30T23:00:00.000Z');
+    expect(det.dayStart('1.12.2026')).toBeNaN();
+  });
+
   const fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
   /** The farm's wall clock at `t`, written as if it were UTC. */
   const wall = (t: number) => {
@@ -490,6 +516,27 @@ describe('health', () => {
     expect(h).toHaveLength(1);
     expect(h[0]!.severity).toBe('warning');
     expect(h[0]!.evidence).toMatchObject({ metric: 'activity' });
+  });
+
+  // Cows ruminate and move less for a day to three after calving (and more in the hours before): what a farm
+  // that keeps its herd register has told the agent is not news, and a false alarm at the busiest time.
+  it('holds back the trend in the three days after a calving the register knows, not the deep drops or later days', () => {
+    const calving = START + 10 * DAY + 3 * HOUR; // 2026-01-15 03:00
+    const withCalving = (act: (t: number) => number, rum = act) => {
+      const det = new FarmDetector('farm', rules);
+      det.setRecords(new Map([['C1', { calvedAt: det.dayStart('2026-01-15') }]]));
+      return firing(run(stream({ days: 18, act, rum }), det), 'health');
+    };
+    const dip = during(calving, calving + 2 * DAY, 0.72);
+    expect(firing(run(stream({ days: 18, act: dip, rum: dip })), 'health')).toHaveLength(1); // no register: called
+    expect(withCalving(dip)).toEqual([]);
+    // A cow off feed is called whatever the register says: a whole day ruminating at 40 % of her normal.
+    expect(withCalving(() => 1, during(calving, calving + 2 * DAY, 0.4))).toHaveLength(1);
+    // The same dip setting in on her fourth day after calving is an illness (ketosis, metritis come then).
+    const later = during(calving + 4 * DAY, calving + 6 * DAY, 0.72);
+    const h = withCalving(later);
+    expect(h).toHaveLength(1);
+    expect(h[0]!.at).toBeGreaterThan(calving + 4 * DAY);
   });
 
   it('fires on a drop of rumination alone, and not on a short quiet spell', () => {

@@ -7,8 +7,18 @@ import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
 import type { CowSnapshot, FarmSnapshot } from './snapshot.js';
 
-/** An hour is the herd's when at least this share of the cows reporting it were hot together (a heat is ~3 %). */
+/**
+ * An hour is the herd's when more of its cows were hot together than chance allows. In an ordinary hour
+ * about 3 % are (a cow comes into heat every 21 days or so and is hot for some 8 hours of it, and the odd
+ * restless one: 2 % in the median hour of the scorecard's herds, 4 % in one hour in ten), so "more than
+ * chance" is three binomial standard deviations over that: 13 cows of 200 (6.6 %), 4 of 30, 46 of 1000.
+ * A pasture move of a fifth of the herd puts 9-16 % of it over the line; 15 % (the old fixed line) missed
+ * such hours and raised the heats of the few cows a move excites most. Never more than 15 % is asked.
+ */
+const HERD_HOT_SHARE = 0.03;
+const HERD_BUSY_SDS = 3;
 const HERD_BUSY_SHARE = 0.15;
+const busyLine = (n: number) => Math.min(HERD_BUSY_SHARE * n, n * HERD_HOT_SHARE + HERD_BUSY_SDS * Math.sqrt(n * HERD_HOT_SHARE * (1 - HERD_HOT_SHARE)));
 /** Fewer cows than this say nothing about a herd. */
 const HERD_MIN_COWS = 10;
 const HERD_KEEP_HOURS = 72;
@@ -49,7 +59,7 @@ class Herd implements HerdView {
 
   busyHour(t: number): boolean {
     const h = this.hours.get(t);
-    return !!h && h.n >= HERD_MIN_COWS && h.hot >= HERD_BUSY_SHARE * h.n;
+    return !!h && h.n >= HERD_MIN_COWS && h.hot >= busyLine(h.n);
   }
 
   herdRatio(metric: 'act' | 'rum', first: number, last: number): number {

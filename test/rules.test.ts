@@ -247,6 +247,18 @@ describe('herd-wide events', () => {
     const alone = cows.slice(1, 8).flatMap((rs) => firing(run(rs), 'heat'));
     expect(alone.length).toBeGreaterThan(0);
   });
+
+  // In a herd of 100, a group of 12 is 12 %: more cows hot together than chance allows (about 3 % are in an
+  // ordinary hour), though not the 15 % a fixed line asked for.
+  it('a move of a small group of a large herd is the herd too', () => {
+    const move = START + 10 * DAY + 9 * HOUR;
+    const cows = Array.from({ length: 100 }, (_, i) => {
+      const act = (t: number) => (i < 12 && t > move && t <= move + 9 * HOUR ? 2.2 : 1);
+      return stream({ collarId: `H${i}`, days: 12, seed: 40 + i, act });
+    });
+    const merged = cows.flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    expect(firing(run(merged), 'heat')).toEqual([]);
+  });
 });
 
 describe('the early heat word', () => {

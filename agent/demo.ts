@@ -128,7 +128,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
   people      Anna on WhatsApp (English, every alert), Hans on Telegram (German, health and collars; escalations)
               — both through local stand-ins of the WhatsApp Cloud API (${wa.url}) and the Telegram Bot API (${tg.url})
   database    ${join(dir, 'cowbell.db')}
-Cows need ${agent.config.rules.baseline.warmupDays} days of history before they are judged. What each phone shows follows below;
+Cows need ${agent.config.rules.baseline.warmupDays} days of history before heats are judged, ${agent.config.rules.health.warmupDays} before health. What each phone shows follows below;
 messages are grouped (10 s wait, then at most one a minute per person). Type "a" + Enter to tap Acknowledge
 on Anna's latest message about an open alert, "s" + Enter for Snooze. Ctrl-C to stop (the demo's files go).`);
 

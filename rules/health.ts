@@ -22,7 +22,7 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   const judged: WindowStats[] = [];
   for (const m of ['act', 'rum'] as const) {
     const w = ctx.normal.window(m, cfg.windowHours, end);
-    if (w && w.coverage >= cfg.minCoverage) judged.push(w);
+    if (w && w.coverage >= cfg.minCoverage && w.comparedDays >= cfg.warmupDays) judged.push(w);
   }
   if (judged.length === 0) return;
   const at = end * HOUR_MS;

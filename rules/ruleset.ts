@@ -63,6 +63,12 @@ export const RuleSetSchema = z
     }),
     health: z.strictObject({
       windowHours: z.int().min(1).max(48),
+      /**
+       * Comparable past days her 24-hour windows need before she is judged unwell: more than a heat needs
+       * (baseline.warmupDays), as a drop of a fifth is told from her day-to-day wobble only against a steadier
+       * normal than a surge of 2-4x is.
+       */
+      warmupDays: z.int().min(1).max(30),
       activityMaxRatio: ratio,
       ruminationMaxRatio: ratio,
       /** Both activity and rumination at most this share of normal, each `bothMaxZ` spreads below: a milder, shared drop. */
@@ -162,6 +168,7 @@ export const RuleSetSchema = z
   .superRefine((r, ctx) => {
     const bad = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     if (r.baseline.warmupDays > r.baseline.days) bad(['baseline', 'warmupDays'], 'must not exceed baseline.days');
+    if (r.health.warmupDays > r.baseline.days) bad(['health', 'warmupDays'], 'must not exceed baseline.days');
     if (r.heat.resolveRatio >= r.heat.minRatio) bad(['heat', 'resolveRatio'], 'must be below heat.minRatio (hysteresis)');
     if (r.heat.minHotHours > r.heat.windowHours) bad(['heat', 'minHotHours'], 'must not exceed heat.windowHours');
     if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.ruminationMaxRatio, r.health.bothMaxRatio))

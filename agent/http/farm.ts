@@ -45,6 +45,8 @@ export interface CowDetail {
   lastHeat: string | null;
   nextHeat: string | null;
   warmupDays: number;
+  /** Days before she can be called unwell (more than a heat needs). */
+  healthWarmupDays: number;
 }
 
 export interface SeriesBand {
@@ -156,6 +158,7 @@ export function farmViews(d: FarmDeps) {
     return {
       cow: summary, alerts, heats: heats.reverse(), lastHeat: iso(lastHeat), nextHeat: iso(lastHeat === null ? null : lastHeat + CYCLE_DAYS * DAY_MS),
       warmupDays: rules.baseline.warmupDays,
+      healthWarmupDays: rules.health.warmupDays,
     };
   };
 

@@ -11,6 +11,9 @@ import type { WindowStats } from './normal.js';
  * `intervalS`: how often her collar reports (the reading being judged). `raiseOnly`: a window in the past,
  * filled in by a backlog: it may show a heat, but not that one is over.
  */
+/** How long after an insemination a heat is told with it (two cycles and a half: a late return is news too). */
+const INSEMINATION_NEWS_DAYS = 60;
+
 export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, raiseOnly = false): void {
   const cfg = ctx.rules.heat;
   const herd = ctx.herd;
@@ -77,6 +80,13 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   const last = ctx.state.lastHeat;
   // Days since her last heat: 18-24 is a cycle; much shorter or longer is worth a second look.
   if (last !== null && last < since) Object.assign(evidence, { lastHeatSince: iso(last), daysSinceLastHeat: round((since - last) / DAY_MS, 1) });
+  // Inseminated in the weeks before (the register's day): a heat now says whether she conceived, and a cow
+  // in calf can show heat too (a few in a hundred), where inseminating again may cost the pregnancy.
+  const ins = ctx.state.record?.inseminatedAt;
+  // (Within 3 days of it, this is the heat she was inseminated at, entered before the alert came.)
+  if (ins !== undefined && since - ins >= 3 * DAY_MS && since - ins <= INSEMINATION_NEWS_DAYS * DAY_MS) {
+    Object.assign(evidence, { inseminatedOn: iso(ins), daysSinceInsemination: Math.floor((since - ins) / DAY_MS) });
+  }
   const raised = raise(alerts, subject, 'heat', { at: w.to, since, severity: 'warning', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS });
   if (raised) {
     ctx.state.lastHeat = raised.since;

@@ -326,6 +326,19 @@ describe('heat cycle', () => {
     expect(formatAlert(a, { timezone: 'Europe/Zurich' })).toContain('Her previous heat began 21 days earlier (Tue 3 Nov).');
     expect(formatAlert(a, { timezone: 'Europe/Zurich', language: 'de' })).toMatch(/Ihre letzte Brunst begann 21 Tage davor \(Di\.?,? 3\. Nov\.?\)\./);
   });
+
+  // The herd register's insemination (the start of that day in Zurich: 23:00 UTC the evening before).
+  it('a heat after an insemination says whether she came back (18–24 days) or needs a pregnancy check first', () => {
+    const heat = (days: number, inseminatedOn: string) => ({
+      id: 'heat:C7:1', farmId: 'f', cowId: 'C7', collarId: 'C7', type: 'heat' as const, state: 'firing' as const, severity: 'warning' as const,
+      since: Date.parse('2026-11-24T09:00:00Z'), at: Date.parse('2026-11-24T15:00:00Z'), raisedAt: Date.parse('2026-11-24T15:00:00Z'),
+      evidence: { metric: 'activity', ratio: 2.4, window: { hours: 6 }, inseminatedOn, daysSinceInsemination: days },
+    });
+    const zurich = { timezone: 'Europe/Zurich' };
+    expect(formatAlert(heat(21, '2026-11-02T23:00:00.000Z'), zurich)).toContain('Inseminated 21 days before (Tue 3 Nov): she has come back into heat, so she most likely did not conceive.');
+    expect(formatAlert(heat(40, '2026-10-14T22:00:00.000Z'), zurich)).toContain('Inseminated 40 days before (Thu 15 Oct), not the usual 18–24 days: if she may be in calf, have her checked before inseminating again.');
+    expect(formatAlert(heat(21, '2026-11-02T23:00:00.000Z'), { ...zurich, language: 'de' })).toMatch(/Besamt 21 Tage davor \(Di\.?,? 3\. Nov\.?\): sie ist wieder brünstig/);
+  });
 });
 
 

@@ -216,6 +216,20 @@ describe('heat cycle', () => {
     expect(withRecord({ calvedAt: det0().dayStart('2026-01-20') })).toEqual([]);
   });
 
+  it("says when the register's insemination before a heat was, from 3 days on", () => {
+    const first = START + 7 * DAY + 9 * HOUR; // 2026-01-12 09:00
+    const heatAt = (t: number) => (t > first && t <= first + 14 * HOUR ? 3 : 1);
+    const heatWith = (inseminated: string) => {
+      const det = new FarmDetector('farm', rules);
+      det.setRecords(new Map([['C1', { inseminatedAt: det.dayStart(inseminated) }]]));
+      return firing(run(stream({ days: 10, act: heatAt }), det), 'heat')[0]!.evidence;
+    };
+    expect(heatWith('2025-12-22')).toMatchObject({ inseminatedOn: '2025-12-22T00:00:00.000Z', daysSinceInsemination: 21 });
+    // Inseminated at this heat (entered before its alert came), or too long ago to tell: nothing said.
+    expect(heatWith('2026-01-12').daysSinceInsemination).toBeUndefined();
+    expect(heatWith('2025-10-01').daysSinceInsemination).toBeUndefined();
+  });
+
   it('says how many days since her last heat', () => {
     const first = START + 7 * DAY + 9 * HOUR;
     const second = first + 21 * DAY + 2 * HOUR;

@@ -70,7 +70,7 @@ const catalogueSchema = z.object({
   time: z.object({ short: text, range: text, minutes: text, hours: text, days: plural }),
   evidence: z.object({ window: text, metric: text, activity: text, rumination: text }),
   alert: z.object({
-    heat: alertText.extend({ activity: text, activityUnknown: text, checkTwoDays: text, cycle: plural }),
+    heat: alertText.extend({ activity: text, activityUnknown: text, checkTwoDays: text, cycle: plural, returned: plural, inseminated: plural }),
     health: alertText.extend({ evidence: text }),
     down_cow: alertText,
     collar_offline: alertText,
@@ -234,6 +234,9 @@ type Evidence = MetricEvidence & {
   value?: unknown;
   daysSinceLastHeat?: number;
   lastHeatSince?: string;
+  /** heat: the herd register's last insemination (the start of that day on the farm's clock) and whole days from it to this onset. */
+  inseminatedOn?: string;
+  daysSinceInsemination?: number;
   /** missed_heat: when her next heat was due (her last one + 18–24 days). */
   expectedFrom?: string;
   expectedTo?: string;
@@ -372,6 +375,19 @@ class Words {
     const days = typeof ev.daysSinceLastHeat === 'number' ? ev.daysSinceLastHeat : (a.raisedAt - since) / DAY_MS;
     return { since, days: Math.max(0, Math.round(days)) };
   }
+  /**
+   * heat: the register's insemination before it. 18–24 days on, she has come back into heat: she did not
+   * conceive. At any other time it is not the usual return, and a cow in calf can show heat: a pregnancy
+   * check before inseminating again.
+   */
+  private insemination(ev: Evidence): string[] {
+    const days = ev.daysSinceInsemination;
+    if (typeof days !== 'number' || typeof ev.inseminatedOn !== 'string') return [];
+    const date = this.date(Date.parse(ev.inseminatedOn));
+    const t = this.c.alert.heat;
+    return [this.plural(days >= 18 && days <= 24 ? t.returned : t.inseminated, days, { date })];
+  }
+
   /** Best insemination time: about 12–18 h after the onset of heat. */
   inseminate(since: number): string {
     return this.range(since + 12 * HOUR_MS, since + 18 * HOUR_MS);
@@ -432,6 +448,7 @@ class Words {
           ...(typeof cycle === 'number' && typeof ev.lastHeatSince === 'string'
             ? [this.plural(t.heat.cycle, Math.round(cycle), { date: this.date(Date.parse(ev.lastHeatSince)) })]
             : []),
+          ...this.insemination(ev),
         ];
       }
       case 'health': {

@@ -349,7 +349,8 @@ export class Agent {
     const counts = this.store.counts();
     const c = this.pipeline.counters;
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-    const warmup = this.config.rules.baseline.warmupDays;
+    // Still learning until she is judged for everything: heats come first, health after more days.
+    const warmup = Math.max(this.config.rules.baseline.warmupDays, this.config.rules.health.warmupDays);
     let warmingUp = 0;
     for (const cow of this.pipeline.detector.cows.values()) if (cow.historyDays() < warmup) warmingUp++;
     return {

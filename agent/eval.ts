@@ -74,7 +74,8 @@ export interface ScenarioOptions {
   timezone?: string;
   /**
    * Whether the farm keeps its herd register: each calving's day is given to the detector as the register
-   * gives it (the date, not the hour), from that day on. Default true; false scores a farm without one.
+   * gives it (the date, not the hour), once the farmer has entered it — at 08:00 the morning after. Default
+   * true; false scores a farm without one.
    */
   register?: boolean;
 }
@@ -108,17 +109,26 @@ const p90 = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.mi
 const round = (x: number | null, d = 2) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 
 /**
- * The herd register a farmer keeps: each cow's calving, as its date on the farm's clock. Given whole at the
- * start, which is harmless: the rules use a calving only from its day on (it says nothing of the days before).
+ * The herd register a farmer keeps: each cow's calving, as its date on the farm's clock, entered at 08:00
+ * the morning after (what the detector judged before that, it judged without it). `enter(now)` gives the
+ * detector every calving entered by `now` (arrival time, the gateway's clock).
  */
-function calvingRecords(det: FarmDetector, truth: VariedTruthEpisode[], timezone: string): Map<string, CowRecord> {
+function calvingRegister(det: FarmDetector, truth: VariedTruthEpisode[], timezone: string): (now: number) => void {
   const date = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  const due = truth
+    .filter((e) => e.type === 'calving' && typeof e.params?.calvingAt === 'number')
+    .map((e) => {
+      const calvedAt = det.dayStart(date.format(e.params!.calvingAt!));
+      return { cowId: e.cowId, calvedAt, enteredAt: calvedAt + DAY_MS + 8 * HOUR_MS };
+    })
+    .sort((a, b) => a.enteredAt - b.enteredAt);
   const records = new Map<string, CowRecord>();
-  for (const e of truth) {
-    const at = e.type === 'calving' ? e.params?.calvingAt : undefined;
-    if (typeof at === 'number') records.set(e.cowId, { calvedAt: det.dayStart(date.format(at)) });
-  }
-  return records;
+  let next = 0;
+  return (now) => {
+    if (next >= due.length || due[next]!.enteredAt > now) return;
+    while (next < due.length && due[next]!.enteredAt <= now) records.set(due[next]!.cowId, { calvedAt: due[next++]!.calvedAt });
+    det.setRecords(new Map(records));
+  };
 }
 
 export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore {
@@ -126,7 +136,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
   const timezone = o.timezone ? { timezone: o.timezone } : {};
   const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed, ...timezone });
   const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...timezone });
-  if (o.register !== false) det.setRecords(calvingRecords(det, sim.truth, o.timezone ?? 'UTC'));
+  const enter = o.register !== false ? calvingRegister(det, sim.truth, o.timezone ?? 'UTC') : () => {};
   const skew = new Map(sim.cows.map((c) => [c.cowId, c.clockSkewMs]));
   const raised: AlertEvent[] = []; // raisedAt in true time
   let readings = 0;
@@ -139,6 +149,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
     if (seen.has(key)) continue;
     seen.add(key);
     readings++;
+    enter(arrivedAt);
     for (const e of det.observe(reading, reading.collarId, arrivedAt).events) {
       if (e.state === 'firing') raised.push({ ...e, raisedAt: e.raisedAt - (skew.get(e.cowId) ?? 0) });
     }

@@ -11,7 +11,7 @@ import type { CowSnapshot, FarmSnapshot } from './snapshot.js';
  * An hour is the herd's when more of its cows were hot together than chance allows. In an ordinary hour
  * about 3 % are (a cow comes into heat every 21 days or so and is hot for some 8 hours of it, and the odd
  * restless one: 2 % in the median hour of the scorecard's herds, 4 % in one hour in ten), so "more than
- * chance" is three binomial standard deviations over that: 13 cows of 200 (6.6 %), 4 of 30, 46 of 1000.
+ * chance" is three binomial standard deviations over that: 14 cows of 200 (7 %), 4 of 30, 47 of 1000.
  * A pasture move of a fifth of the herd puts 9-16 % of it over the line; 15 % (the old fixed line) missed
  * such hours and raised the heats of the few cows a move excites most. Never more than 15 % is asked.
  */

@@ -71,13 +71,15 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
 }
 
 /**
- * In the days after a calving the herd register knows of: a dip of both signals is the calving's. Only the
- * deep drop of one signal (a whole day at 60-65 % of normal or less) is judged then.
+ * On the day of a calving the herd register knows of and the `afterCalvingDays` after it (the register
+ * keeps the day, not the hour: an evening calving is held as long after it as the days allow): a dip of
+ * both signals is the calving's. Only the deep drop of one signal (a whole day at 60-65 % of normal or
+ * less) is judged then.
  */
 function afterCalving(ctx: RuleContext, end: number): boolean {
   const calved = ctx.state.record?.calvedAt;
   const at = end * HOUR_MS;
-  return calved !== undefined && at >= calved && at - calved <= ctx.rules.health.trend.afterCalvingDays * DAY_MS;
+  return calved !== undefined && at >= calved && at - calved <= (1 + ctx.rules.health.trend.afterCalvingDays) * DAY_MS;
 }
 
 /**
@@ -109,7 +111,13 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   // illness. The deep 24-hour drops above are not held back by any of this.
   if (alerts.open.heat) return null;
   if (run && run.n >= 2 && run.last - run.from >= HOUR_MS) return null;
-  if (end - trend[RISE]! <= t.afterRiseHours || afterCalving(ctx, end)) return null;
+  if (afterCalving(ctx, end)) {
+    // What the trend gathered of the calving's dip would fire the hour the hold ends: it starts afresh, and
+    // judges her again once it has hours of its own (a fast trend needs 12).
+    delete ctx.state.trend;
+    return null;
+  }
+  if (end - trend[RISE]! <= t.afterRiseHours) return null;
   // Most hours of most cows are near normal: above the loosest lines (which her noise and the herd can only
   // move down), nothing can fire and the streak of both-down hours is broken.
   const fastAct = trendDrop(ctx, 'act', 0);

@@ -114,7 +114,8 @@ export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): voi
   // began in the evening) and no heat since: presumed in calf, which is what the farmer hoped for. A calving
   // since that heat starts her cycles afresh. Neither is a cycle missed.
   const { inseminatedAt, calvedAt } = s.record ?? {};
-  if ((inseminatedAt !== undefined && inseminatedAt >= s.lastHeat - DAY_MS) || (calvedAt !== undefined && calvedAt > s.lastHeat)) return;
+  // Dates still to come (a calving expected, typed in ahead) say nothing yet.
+  if ((inseminatedAt !== undefined && inseminatedAt >= s.lastHeat - DAY_MS && inseminatedAt <= at) || (calvedAt !== undefined && calvedAt > s.lastHeat && calvedAt <= at)) return;
   push(raise(s.alerts, s.subject, 'missed_heat', {
     at,
     since: s.lastHeat,

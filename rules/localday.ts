@@ -40,13 +40,14 @@ export function localDays(timezone: string): DayShift {
 }
 
 /**
- * The start of a day given as "YYYY-MM-DD" on the farm's clock (ms); NaN when it is not such a date. The
- * offset is the one in force at that UTC midnight: on the one day a year the clock moves at night, the
- * hour this may be out does not matter to a date the register keeps to the day.
+ * The start of a day given as "YYYY-MM-DD" on the farm's clock (ms); NaN when it is not such a date.
  */
 export function localDayStart(day: string, shift: DayShift = utcDays): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
   if (!m) return NaN;
   const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  return t - (shift.offset?.(t) ?? 0);
+  if (!shift.offset) return t;
+  // The offset at midnight there, not at UTC midnight: on a day the clock moves early in the morning (New
+  // Zealand, Australia, Chile) the two differ.
+  return t - shift.offset(t - shift.offset(t));
 }

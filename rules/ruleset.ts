@@ -106,8 +106,8 @@ export const RuleSetSchema = z
         /** ...after which a dip is its aftermath, not an illness, for this long. */
         afterRiseHours: hours,
         /**
-         * Days from the start of her calving day (in the herd register) in which a dip is the calving's: cows
-         * ruminate and move less for one to three days after calving. The deep 24-hour lines still apply.
+         * Days after her calving day (in the herd register) in which, as on that day, a dip is the calving's:
+         * cows ruminate and move less for one to three days after calving. The deep 24-hour lines still apply.
          */
         afterCalvingDays: z.number().min(0).max(14),
       }),
@@ -173,6 +173,9 @@ export const RuleSetSchema = z
     if (r.heat.minHotHours > r.heat.windowHours) bad(['heat', 'minHotHours'], 'must not exceed heat.windowHours');
     if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.ruminationMaxRatio, r.health.bothMaxRatio))
       bad(['health', 'resolveRatio'], 'must be above the firing ratios (hysteresis)');
+    const t = r.health.trend;
+    if (t.resolveDrop >= Math.min(t.bothRuminationDrop, t.bothActivityDrop, t.ruminationDrop, t.activityDrop, t.slowDrop, t.activitySlowDrop))
+      bad(['health', 'trend', 'resolveDrop'], 'must be below every trend drop (hysteresis)');
     if (r.downCow.resolveRatio <= Math.max(r.downCow.maxActivityRatio, r.downCow.restActivityRatio))
       bad(['downCow', 'resolveRatio'], 'must be above downCow.maxActivityRatio and downCow.restActivityRatio (hysteresis)');
     if (r.batteryLow.resolveAbovePct < r.batteryLow.belowPct)

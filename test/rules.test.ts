@@ -212,8 +212,9 @@ describe('heat cycle', () => {
     expect(withRecord({ inseminatedAt: det0().dayStart('2026-01-13') })).toEqual([]);
     expect(withRecord({ inseminatedAt: det0().dayStart('2026-01-12') })).toEqual([]);
     expect(withRecord({ inseminatedAt: det0().dayStart('2025-12-20') }).map((e) => e.state)).toEqual(['firing']);
-    // A calving after her last heat starts her cycles afresh.
+    // A calving after her last heat starts her cycles afresh; one typed in ahead (expected) is not one yet.
     expect(withRecord({ calvedAt: det0().dayStart('2026-01-20') })).toEqual([]);
+    expect(withRecord({ calvedAt: det0().dayStart('2026-03-20') }).map((e) => e.state)).toEqual(['firing']);
   });
 
   it("says when the register's insemination before a heat was, from 3 days on", () => {
@@ -431,6 +432,9 @@ describe('daylight saving', () => {
     expect(new Date(det.dayStart('2026-07-01')).toISOString()).toBe('2026-06-30T22:00:00.000Z');
     expect(new Date(det.dayStart('2026-12-01')).toISOString()).toBe('2026-11-30T23:00:00.000Z');
     expect(det.dayStart('1.12.2026')).toBeNaN();
+    // New Zealand moves its clock at 02:00 on 27 September 2026: that day still began at NZST midnight.
+    expect(new Date(new FarmDetector('farm', rules, { timezone: 'Pacific/Auckland' }).dayStart('2026-09-27')).toISOString()).toBe('2026-09-26T12:00:00.000Z');
+    expect(new Date(new FarmDetector('farm', rules, { timezone: 'Pacific/Auckland' }).dayStart('2026-09-28')).toISOString()).toBe('2026-09-27T11:00:00.000Z');
   });
 
   const fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
@@ -558,11 +562,26 @@ describe('health', () => {
     expect(withCalving(dip)).toEqual([]);
     // A cow off feed is called whatever the register says: a whole day ruminating at 40 % of her normal.
     expect(withCalving(() => 1, during(calving, calving + 2 * DAY, 0.4))).toHaveLength(1);
+    // An evening calving: the register's day is nearly over, and the hold runs on from it; nor does what the
+    // trend gathered of the dip fire when the hold ends (a dip of three days, as some cows have).
+    const evening = START + 10 * DAY + 22 * HOUR;
+    expect(withCalving(during(evening, evening + 3 * DAY, 0.8))).toEqual([]);
+    expect(withCalving(during(evening, evening + 2 * DAY, 0.72))).toEqual([]);
     // The same dip setting in on her fourth day after calving is an illness (ketosis, metritis come then).
     const later = during(calving + 4 * DAY, calving + 6 * DAY, 0.72);
     const h = withCalving(later);
     expect(h).toHaveLength(1);
     expect(h[0]!.at).toBeGreaterThan(calving + 4 * DAY);
+  });
+
+  it('judges health only after 4 comparable days (heats after 2): a new collar on a cow off feed on day 3 is not called', () => {
+    const offFeed = (day: number) => firing(run(stream({ days: 9, rum: during(START + day * DAY, START + (day + 2) * DAY, 0.4) })), 'health');
+    const early = offFeed(2);
+    // Called, if at all, only once her fourth day is in: never on the two days off feed while learning.
+    expect(early.every((h) => h.at >= START + 4 * DAY)).toBe(true);
+    expect(offFeed(5)).toHaveLength(1);
+    const first = START + 2 * DAY + 9 * HOUR;
+    expect(firing(run(stream({ days: 4, act: (t) => (t > first && t <= first + 14 * HOUR ? 3 : 1) })), 'heat')).toHaveLength(1);
   });
 
   it('fires on a drop of rumination alone, and not on a short quiet spell', () => {
@@ -931,6 +950,8 @@ describe('resolveRules', () => {
   it('enforces hysteresis and consistency', () => {
     expect(fails({ heat: { resolveRatio: DEFAULT_RULES.heat.minRatio } })).toMatch(/rules\.heat\.resolveRatio: .*hysteresis/);
     expect(fails({ health: { resolveRatio: 0.6 } })).toMatch(/rules\.health\.resolveRatio: .*hysteresis/);
+    expect(fails({ health: { trend: { resolveDrop: 0.08 } } })).toMatch(/rules\.health\.trend\.resolveDrop: .*hysteresis/);
+    expect(fails({ health: { warmupDays: 20 } })).toMatch(/rules\.health\.warmupDays: must not exceed baseline\.days/);
     expect(fails({ batteryLow: { belowPct: 30, resolveAbovePct: 20 } })).toMatch(/rules\.batteryLow\.resolveAbovePct/);
     expect(fails({ baseline: { days: 5, warmupDays: 6 } })).toMatch(/rules\.baseline\.warmupDays/);
     expect(fails({ heat: { windowHours: 4, minHotHours: 5 } })).toMatch(/rules\.heat\.minHotHours/);

@@ -19,7 +19,7 @@ export function cowPage(d: CowDetail, t: Times, o: { farm: string; actions: bool
 <span><i style="background:#e67e22;height:1em;width:3px"></i>heat</span><span><i style="background:#c0392b;height:1em;width:3px"></i>health, down</span><span><i style="background:#7f8c8d;height:1em;width:3px"></i>collar</span></div>`;
   const body = `<p><a href="/">← herd</a></p>
 <dl class="kv">
-<dt>State</dt><dd>${stateBadge(c.state)}${c.state === 'learning' ? ` <span class="muted">${c.historyDays} of ${d.warmupDays} days needed before she is judged</span>` : c.historyDays < d.healthWarmupDays && c.collarId !== null ? ` <span class="muted">judged for heat; for health from day ${d.healthWarmupDays}</span>` : ''}</dd>
+<dt>State</dt><dd>${stateBadge(c.state)}${c.state === 'learning' ? ` <span class="muted">${c.historyDays} of ${d.warmupDays} days needed before she is judged</span>` : c.historyDays < d.healthWarmupDays && c.collarId !== null ? ` <span class="muted">judged for heat; for health after about ${d.healthWarmupDays} days of readings</span>` : ''}</dd>
 <dt>Collar</dt><dd>${esc(c.collarId ?? 'none (herd register)')}${c.registered ? '' : ' <span class="muted">not in the herd register: give it to its cow with "cowbell herd import"</span>'}</dd>
 ${c.group ? `<dt>Group</dt><dd>${esc(c.group)}</dd>` : ''}
 <dt>Last reading</dt><dd>${last === null ? '—' : `${esc(t.when(last))} (${esc(t.ago(last))})`}</dd>

@@ -17,7 +17,7 @@ import { TelegramChannel } from './notify/telegram.js';
 import { WhatsAppChannel } from './notify/whatsapp.js';
 import type { AlertRow } from './store/store.js';
 import { formatHerdCsv, parseHerdCsv } from './herd/csv.js';
-import { applyHerd, type HerdImportResult } from './herd/register.js';
+import { applyHerd, noteCalving, type HerdImportResult } from './herd/register.js';
 import { ReadingPipeline } from './pipeline.js';
 import { Store } from './store/store.js';
 
@@ -103,6 +103,8 @@ export class Agent {
       feedsFor,
       onFeedQueued: () => this.outbox.nudge(),
       onFatal: (err) => this.fatal(err),
+      // The pipeline is made below; a reply can only come once the agent runs.
+      onCalved: (cowIds, now) => noteCalving(this.store, this.pipeline, cowIds, farmDay(now, config.farm.timezone), now),
       clock: this.clock,
       ...(o.random && { random: o.random }),
       ...o.notifier,
@@ -369,4 +371,9 @@ export class Agent {
       recentQuarantine: this.store.recentQuarantine(10).map((q) => ({ ...q, receivedAt: new Date(q.receivedAt).toISOString() })),
     };
   }
+}
+
+/** The day ("YYYY-MM-DD") it is at `t` on the farm's clock. */
+function farmDay(t: number, timezone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(t);
 }

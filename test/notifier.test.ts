@@ -7,6 +7,11 @@ import { quietHoursEnd } from '../agent/notify/compose.js';
 import type { Recipient, RenderedMessage } from '../agent/notify/message.js';
 import { Notifier } from '../agent/notify/notifier.js';
 import { Store } from '../agent/store/store.js';
+import { parseHerdCsv } from '../agent/herd/csv.js';
+import { applyHerd, noteCalving } from '../agent/herd/register.js';
+import { ReadingPipeline } from '../agent/pipeline.js';
+import { readingTopic } from '../collar-sim/index.js';
+import { DEFAULT_RULES } from '../rules/index.js';
 import type { AlertEvent, AlertType, Severity } from '../rules/index.js';
 import { memoryLogger, tempDir } from './helpers.js';
 
@@ -206,6 +211,38 @@ describe('notifier: what reaches the farmer, and when', () => {
     await run(nf, 3 * HOUR, 5 * MIN);
     expect(chat.to('Vet')).toHaveLength(1);
     expect(store.alert(`health:C8:${Date.parse('2026-11-25T11:32:00Z')}`)?.state ?? store.openAlerts().find((a) => a.cowId === 'C8')?.state).toBe('acknowledged');
+  });
+
+  // A fresh cow's dip is the calving's: the farmer who reads "may be unwell" and knows she just calved says so,
+  // and the register (and so the rules) know it from then on.
+  it('a reply "calved" notes the calving in the herd register, gives it to the rules, and acknowledges', async () => {
+    const pipeline = new ReadingPipeline({ farmId: 'f', rules: DEFAULT_RULES, retentionDays: 60, store, logger: memoryLogger().logger, feedsFor: () => [], notify: () => {}, clock: () => now });
+    applyHerd(store, pipeline, 'f', parseHerdCsv('cow,name,collar\n412,Bella,412\n'), now);
+    pipeline.handleMessages([{ topic: readingTopic('f', '412'), payload: Buffer.from(JSON.stringify({ ts: new Date(now - MIN).toISOString(), intervalS: 900, activity: 40, rumination: 8 })) }]);
+    const nf = new Notifier({
+      store, recipients: parseConfig({ farm: { id: 'f', timezone: 'UTC' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, recipients: [{ name: 'Anna', channel: 'console' }] }).recipients,
+      escalation: [], policy: parseConfig({ farm: { id: 'f', timezone: 'UTC' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, recipients: [{ name: 'Anna', channel: 'console' }] }).notify,
+      farmName: 'Hillside', channels: [chat], logger: memoryLogger().logger, feedsFor: () => [], clock: () => now, random: () => 0.5,
+      onCalved: (cowIds, t) => noteCalving(store, pipeline, cowIds, '2026-11-25', t),
+    });
+    record(nf, alert('health', '412', now));
+    await run(nf, 2 * MIN);
+    const msg = store.notify.latestSentTo('Anna')!;
+    const answer = nf.handleInbound({ type: 'text', channel: 'console', from: '', text: 'Calved', id: `c${n}`, at: now });
+    expect(answer.outcome).toBe('calved');
+    expect(answer.reply).toMatch(/Cow 412 calved today, noted in the herd register/);
+    expect(store.herd.list().find((c) => c.cow === '412')?.calved).toBe('2026-11-25');
+    expect(pipeline.detector.cows.get('412')!.state.record).toEqual({ calvedAt: Date.parse('2026-11-25T00:00:00Z') });
+    expect(store.openAlerts().find((a) => a.cowId === '412')?.state).toBe('acknowledged');
+    expect(store.notify.alertIdsOfMessage(msg.id)).toHaveLength(1);
+    // A cow the register does not know cannot have a calving noted: the answer says how to add her.
+    record(nf, alert('health', 'C9', now));
+    await run(nf, 10 * MIN);
+    expect(store.notify.alertIdsOfMessage(store.notify.latestSentTo('Anna')!.id)).toEqual([expect.stringMatching(/^health:C9:/)]);
+    const stray = nf.handleInbound({ type: 'text', channel: 'console', from: '', text: 'calved', id: `d${n}`, at: now });
+    expect(stray.outcome).toBe('nothing-to-do');
+    expect(stray.reply).toMatch(/herd register/);
+    expect(store.openAlerts().find((a) => a.cowId === 'C9')?.state).toBe('firing');
   });
 
   it('a snooze silences reminders and escalation for its hours, then reminds', async () => {

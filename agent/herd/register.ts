@@ -107,3 +107,14 @@ export function applyHerd(store: Store, pipeline: ReadingPipeline, farmId: strin
     }
   }
 }
+
+/**
+ * Cows that calved on `day` ("YYYY-MM-DD" on the farm's clock), as a farmer's reply says: noted in the herd
+ * register and given to the rules at once, so the dip of the days after it is taken as the calving. Only
+ * the register's cows have a record; returns the ones noted.
+ */
+export function noteCalving(store: Store, pipeline: ReadingPipeline, cowIds: readonly string[], day: string, now: number): string[] {
+  const noted = cowIds.filter((cowId) => store.herd.setCalved(cowId, day, now));
+  if (noted.length) pipeline.reloadHerd();
+  return noted;
+}

@@ -51,7 +51,7 @@ export type InboundEvent =
   | { type: 'status'; channel: Recipient['channel']; providerId: string; status: 'sent' | 'delivered' | 'read' | 'failed'; error?: string | undefined; id: string; at: number };
 
 export interface InboundOutcome {
-  outcome: 'acknowledged' | 'snoozed' | 'stopped' | 'started' | 'status' | 'duplicate' | 'unknown-sender' | 'nothing-to-do' | 'not-understood';
+  outcome: 'acknowledged' | 'snoozed' | 'calved' | 'stopped' | 'started' | 'status' | 'duplicate' | 'unknown-sender' | 'nothing-to-do' | 'not-understood';
   /** What to tell the person back (the Telegram button toast, a WhatsApp reply), in their language. */
   reply?: string;
 }

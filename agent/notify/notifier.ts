@@ -41,6 +41,11 @@ export interface NotifierOptions {
   pauseMs?: number;
   /** The database failed under a notifier step. */
   onFatal?: (err: Error) => void;
+  /**
+   * A person replied that the cows of a message have calved (today): noted in the herd register, in the
+   * caller's transaction. Returns the cows it could note (only the register's cows have a record).
+   */
+  onCalved?: (cowIds: string[], now: number) => string[];
 }
 
 export interface NotifierStats {
@@ -391,7 +396,7 @@ export class Notifier {
       }
       // Any message from the person opens WhatsApp's 24-h window for free-form replies.
       ns.updateState(r.name, { windowUntil: Math.min(e.at, now) + 24 * HOUR_MS });
-      let action: 'acknowledge' | 'snooze' | 'stop' | 'start' | null;
+      let action: 'acknowledge' | 'snooze' | 'stop' | 'start' | 'calved' | null;
       let messageId: number | undefined;
       if (e.type === 'button') {
         const m = /^(ack|snooze):(\d+)$/.exec(e.data);
@@ -418,6 +423,7 @@ export class Notifier {
       const m = messageId === undefined ? undefined : ns.message(messageId);
       // A button carries our message id; only the person it was sent to may act on it.
       if (!m || m.recipient !== r.name) return { outcome: 'nothing-to-do', reply: renderReceipt('nothing', [], r) };
+      if (action === 'calved') return this.calved(m.id, r, now);
       const changed = this.setAck(ns.alertIdsOfMessage(m.id), action, r.name, now);
       if (!changed.length) return { outcome: 'nothing-to-do', reply: renderReceipt('nothing', [], r) };
       if (action === 'acknowledge') this.stats.acknowledged += changed.length;
@@ -426,6 +432,24 @@ export class Notifier {
       queueMicrotask(() => this.o.onFeedQueued?.());
       return { outcome: action === 'acknowledge' ? 'acknowledged' : 'snoozed', reply: renderReceipt(action === 'acknowledge' ? 'acknowledged' : 'snoozed', changed, r, this.o.policy.snoozeHours) };
     });
+  }
+
+  /**
+   * "Calved" in answer to a message: its cows calved today. Noted in the herd register (so their dip in the
+   * next days is the calving's, not an illness), and the message's alerts about them acknowledged.
+   */
+  private calved(messageId: number, r: Recipient, now: number): InboundOutcome {
+    const { store, logger } = this.o;
+    const alerts = store.notify.alertIdsOfMessage(messageId).map((id) => store.alert(id)).filter((a): a is AlertRow => !!a);
+    const noted = new Set(this.o.onCalved?.([...new Set(alerts.map((a) => a.cowId))], now) ?? []);
+    if (!noted.size) return { outcome: 'nothing-to-do', reply: renderReceipt('calvedUnknown', [], r) };
+    const ofNoted = alerts.filter((a) => noted.has(a.cowId));
+    this.stats.acknowledged += this.setAck(ofNoted.map((a) => a.id), 'acknowledge', r.name, now).length;
+    logger.info({ recipient: r.name, cows: [...noted] }, 'calving noted in the herd register from a reply');
+    queueMicrotask(() => this.o.onFeedQueued?.());
+    // One line per cow, not per alert.
+    const perCow = [...new Map(ofNoted.map((a) => [a.cowId, a])).values()];
+    return { outcome: 'calved', reply: renderReceipt('calved', perCow, r) };
   }
 
   /** Acknowledge from the status page or the API (the technician, the farmer at the PC). */

@@ -105,6 +105,7 @@ export class Agent {
       onFatal: (err) => this.fatal(err),
       // The pipeline is made below; a reply can only come once the agent runs.
       onCalved: (cowIds, now) => noteCalving(this.store, this.pipeline, cowIds, farmDay(now, config.farm.timezone), now),
+      calvingDays: config.rules.health.trend.afterCalvingDays,
       clock: this.clock,
       ...(o.random && { random: o.random }),
       ...o.notifier,

@@ -310,8 +310,11 @@ export class CowDetector implements RuleContext {
     if (rumKnown) foldHour(trend, this.rules.health, 1, rum, rumNormal);
     // A rise: busier than usual (a heat), or up and about while hardly ruminating (the restless hours before a
     // calving, when a cow walks more and ruminates a third less). What follows either is its aftermath.
-    const fastAct = trendRatio(trend, 0, 0, 1);
-    const fastRum = trendRatio(trend, 1, 0, 1);
+    // Only once the trend has some hours of its own: just (re)started (after a calving, a long gap), one busy
+    // hour would be a "rise" and hold her trend back for two days.
+    const settled = this.rules.health.fastHalfLifeHours;
+    const fastAct = trendRatio(trend, 0, 0, settled);
+    const fastRum = trendRatio(trend, 1, 0, settled);
     const t2 = this.rules.health.trend;
     if (fastAct >= t2.riseRatio || (fastAct >= 1.1 && fastRum <= 1 - t2.bothRuminationDrop)) trend[RISE] = t;
     if (!this.herd) return;

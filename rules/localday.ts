@@ -48,6 +48,6 @@ export function localDayStart(day: string, shift: DayShift = utcDays): number {
   const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   if (!shift.offset) return t;
   // The offset at midnight there, not at UTC midnight: on a day the clock moves early in the morning (New
-  // Zealand, Australia, Chile) the two differ.
+  // Zealand, Australia) the two differ. Where midnight itself is skipped (Chile), the day starts an hour early.
   return t - shift.offset(t - shift.offset(t));
 }

@@ -232,8 +232,16 @@ describe('notifier: what reaches the farmer, and when', () => {
     expect(answer.outcome).toBe('calved');
     expect(answer.reply).toMatch(/Cow 412 calved today, noted in the herd register/);
     expect(store.herd.list().find((c) => c.cow === '412')?.calved).toBe('2026-11-25');
+    // The rules read the register once the reply's transaction has committed.
+    await Promise.resolve();
     expect(pipeline.detector.cows.get('412')!.state.record).toEqual({ calvedAt: Date.parse('2026-11-25T00:00:00Z') });
     expect(store.openAlerts().find((a) => a.cowId === '412')?.state).toBe('acknowledged');
+    // Said again the next day, it is the same calving; a week on, a new one.
+    noteCalving(store, pipeline, ['412'], '2026-11-26', now);
+    expect(store.herd.list().find((c) => c.cow === '412')?.calved).toBe('2026-11-25');
+    noteCalving(store, pipeline, ['412'], '2026-12-02', now);
+    expect(store.herd.list().find((c) => c.cow === '412')?.calved).toBe('2026-12-02');
+    noteCalving(store, pipeline, ['412'], '2026-11-25', now);
     expect(store.notify.alertIdsOfMessage(msg.id)).toHaveLength(1);
     // A cow the register does not know cannot have a calving noted: the answer says how to add her.
     record(nf, alert('health', 'C9', now));
@@ -243,6 +251,16 @@ describe('notifier: what reaches the farmer, and when', () => {
     expect(stray.outcome).toBe('nothing-to-do');
     expect(stray.reply).toMatch(/herd register/);
     expect(store.openAlerts().find((a) => a.cowId === 'C9')?.state).toBe('firing');
+    // A question is not an answer; a message about two cows cannot say which calved.
+    expect(nf.handleInbound({ type: 'text', channel: 'console', from: '', text: 'calved?', id: `q${n}`, at: now }).outcome).toBe('not-understood');
+    store.transaction(() => {
+      for (const cow of ['412', '413']) if (store.recordAlert(alert('heat', cow, now), [], now)) nf.route(alert('heat', cow, now), now);
+    });
+    await run(nf, 10 * MIN);
+    expect(store.notify.alertIdsOfMessage(store.notify.latestSentTo('Anna')!.id)).toHaveLength(2);
+    const two = nf.handleInbound({ type: 'text', channel: 'console', from: '', text: 'calved', id: `t${n}`, at: now });
+    expect(two.outcome).toBe('nothing-to-do');
+    expect(two.reply).toMatch(/Which cow calved/);
   });
 
   it('a snooze silences reminders and escalation for its hours, then reminds', async () => {

@@ -115,6 +115,7 @@ export function applyHerd(store: Store, pipeline: ReadingPipeline, farmId: strin
  */
 export function noteCalving(store: Store, pipeline: ReadingPipeline, cowIds: readonly string[], day: string, now: number): string[] {
   const noted = cowIds.filter((cowId) => store.herd.setCalved(cowId, day, now));
-  if (noted.length) pipeline.reloadHerd();
+  // Read by the rules once the caller's transaction has committed (a rollback leaves them as they were).
+  if (noted.length) queueMicrotask(() => pipeline.reloadHerd());
   return noted;
 }

@@ -46,6 +46,8 @@ export interface NotifierOptions {
    * caller's transaction. Returns the cows it could note (only the register's cows have a record).
    */
   onCalved?: (cowIds: string[], now: number) => string[];
+  /** The days after a calving day whose dip is the calving's (rules.health.trend.afterCalvingDays), for the answer. */
+  calvingDays?: number;
 }
 
 export interface NotifierStats {
@@ -58,6 +60,9 @@ export interface NotifierStats {
   acknowledged: number;
   snoozed: number;
 }
+
+/** Alerts about the collar, not the cow. */
+const COLLAR_TYPES: ReadonlySet<string> = new Set(['collar_offline', 'collar_fault', 'battery_low']);
 
 /**
  * "Back to normal" is news only where the farmer would act on it: a recovered cow, a collar sending again.
@@ -423,7 +428,7 @@ export class Notifier {
       const m = messageId === undefined ? undefined : ns.message(messageId);
       // A button carries our message id; only the person it was sent to may act on it.
       if (!m || m.recipient !== r.name) return { outcome: 'nothing-to-do', reply: renderReceipt('nothing', [], r) };
-      if (action === 'calved') return this.calved(m.id, r, now);
+      if (action === 'calved') return this.calved(m.id, r, Math.min(e.at, now), now);
       const changed = this.setAck(ns.alertIdsOfMessage(m.id), action, r.name, now);
       if (!changed.length) return { outcome: 'nothing-to-do', reply: renderReceipt('nothing', [], r) };
       if (action === 'acknowledge') this.stats.acknowledged += changed.length;
@@ -438,10 +443,16 @@ export class Notifier {
    * "Calved" in answer to a message: its cows calved today. Noted in the herd register (so their dip in the
    * next days is the calving's, not an illness), and the message's alerts about them acknowledged.
    */
-  private calved(messageId: number, r: Recipient, now: number): InboundOutcome {
+  private calved(messageId: number, r: Recipient, said: number, now: number): InboundOutcome {
     const { store, logger } = this.o;
-    const alerts = store.notify.alertIdsOfMessage(messageId).map((id) => store.alert(id)).filter((a): a is AlertRow => !!a);
-    const noted = new Set(this.o.onCalved?.([...new Set(alerts.map((a) => a.cowId))], now) ?? []);
+    // About a cow, not her collar: a message about collars, or about several cows, cannot say which calved.
+    const alerts = store.notify.alertIdsOfMessage(messageId).map((id) => store.alert(id))
+      .filter((a): a is AlertRow => !!a && !COLLAR_TYPES.has(a.type));
+    const cows = [...new Set(alerts.map((a) => a.cowId))];
+    if (!this.o.onCalved || cows.length === 0) return { outcome: 'nothing-to-do', reply: renderReceipt('nothing', [], r) };
+    if (cows.length > 1) return { outcome: 'nothing-to-do', reply: renderReceipt('calvedWhich', [], r) };
+    // The day she was said to have calved: when the farmer wrote, not when a backlog of replies came in.
+    const noted = new Set(this.o.onCalved(cows, said));
     if (!noted.size) return { outcome: 'nothing-to-do', reply: renderReceipt('calvedUnknown', [], r) };
     const ofNoted = alerts.filter((a) => noted.has(a.cowId));
     this.stats.acknowledged += this.setAck(ofNoted.map((a) => a.id), 'acknowledge', r.name, now).length;
@@ -449,7 +460,7 @@ export class Notifier {
     queueMicrotask(() => this.o.onFeedQueued?.());
     // One line per cow, not per alert.
     const perCow = [...new Map(ofNoted.map((a) => [a.cowId, a])).values()];
-    return { outcome: 'calved', reply: renderReceipt('calved', perCow, r) };
+    return { outcome: 'calved', reply: renderReceipt('calved', perCow, r, undefined, this.o.calvingDays) };
   }
 
   /** Acknowledge from the status page or the API (the technician, the farmer at the PC). */

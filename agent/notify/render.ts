@@ -27,7 +27,7 @@ export interface FormatOptions {
 }
 
 export type Reply = 'acknowledge' | 'snooze' | 'stop' | 'start' | 'calved';
-export type ReceiptKind = 'acknowledged' | 'snoozed' | 'calved' | 'calvedUnknown' | 'nothing' | 'help' | 'stopped' | 'started';
+export type ReceiptKind = 'acknowledged' | 'snoozed' | 'calved' | 'calvedUnknown' | 'calvedWhich' | 'nothing' | 'help' | 'stopped' | 'started';
 
 export interface WhatsAppTemplate {
   name: string;
@@ -96,7 +96,7 @@ const catalogueSchema = z.object({
     params: z.object({ collarOffline: text, batteryLow: text, collarFault: text }),
   }),
   /** What the agent answers when the farmer replies. */
-  receipts: z.object({ acknowledged: plural, snoozed: plural, calved: plural, calvedUnknown: text, nothing: text, help: text, stopped: text, started: text }),
+  receipts: z.object({ acknowledged: plural, snoozed: plural, calved: plural, calvedUnknown: text, calvedWhich: text, nothing: text, help: text, stopped: text, started: text }),
   replies: z.object({ acknowledge: words, snooze: words, stop: words, start: words, calved: words }),
 });
 export type Catalogue = z.infer<typeof catalogueSchema>;
@@ -778,7 +778,8 @@ export function parseReply(message: string, language: string): Reply | null {
   // A tap on a template's quick-reply button arrives as its label.
   if (has([...c.replies.acknowledge, c.whatsapp.buttons.acknowledge, en.whatsapp.buttons.acknowledge], c.locale)) return 'acknowledge';
   if (has([...c.replies.snooze, c.whatsapp.buttons.snooze, en.whatsapp.buttons.snooze], c.locale)) return 'snooze';
-  if (has(c.replies.calved, c.locale) || has(en.replies.calved, en.locale)) return 'calved';
+  // A question ("calved?") is not an answer.
+  if (!/\?\s*$/.test(message) && (has(c.replies.calved, c.locale) || has(en.replies.calved, en.locale))) return 'calved';
   return null;
 }
 
@@ -788,13 +789,15 @@ export function renderReceipt(
   alerts: readonly AlertRow[],
   r: Pick<Recipient, 'language' | 'timezone'>,
   snoozeHours?: number,
+  /** calved: the days after the calving day that its dip is taken as the calving's. */
+  calvingDays?: number,
 ): string {
   const w = new Words(r.language, r.timezone);
   const t = w.c.receipts;
   if (kind !== 'acknowledged' && kind !== 'snoozed' && kind !== 'calved') return t[kind];
   const list = w.list(alerts.map((a) => w.subject(a)));
   const hours = new Intl.NumberFormat(w.c.locale, { maximumFractionDigits: 1 }).format(snoozeHours ?? 4);
-  return w.plural(t[kind], alerts.length, { list, hours });
+  return w.plural(t[kind], alerts.length, { list, hours, days: calvingDays ?? 3 });
 }
 
 /** How long a collar has been silent: the rule's own measure when it gives one (by the clock it can exceed at − since). */

@@ -27,7 +27,9 @@ export class HerdStore {
         ON CONFLICT (cow_id) DO UPDATE SET name = excluded.name, grp = excluded.grp, calved_on = excluded.calved_on,
           inseminated_on = excluded.inseminated_on, notes = excluded.notes, updated_at = excluded.updated_at`),
       cowRow: db.prepare<[string], Record<string, string | null>>('SELECT * FROM cows WHERE cow_id = ?'),
-      setCalved: db.prepare<[string, number, string]>('UPDATE cows SET calved_on = ?, updated_at = ? WHERE cow_id = ?'),
+      // A date already there from the two days before stays: "calved" said again, or late, is the same calving.
+      setCalved: db.prepare<[string, string, string, number, string]>(
+        `UPDATE cows SET calved_on = CASE WHEN calved_on BETWEEN date(?, '-2 days') AND ? THEN calved_on ELSE ? END, updated_at = ? WHERE cow_id = ?`),
       addCollar: db.prepare(`INSERT INTO herd (collar_id, farm_id, cow_id, assigned, from_rx, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, 0)`),
       enroll: db.prepare(`INSERT INTO herd (collar_id, farm_id, cow_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`),
       touch: db.prepare('UPDATE herd SET last_seen = ? WHERE collar_id = ?'),
@@ -160,7 +162,7 @@ export class HerdStore {
 
   /** A cow of the register calved on `day` ("YYYY-MM-DD"); false when the register has no such cow. */
   setCalved(cowId: string, day: string, now: number): boolean {
-    return this.s.setCalved.run(day, now, cowId).changes > 0;
+    return this.s.setCalved.run(day, day, day, now, cowId).changes > 0;
   }
 
   /** The register as `cowbell herd export` writes it. */

@@ -335,6 +335,21 @@ describe('Telegram: buttons and replies by long polling', () => {
     expect(h.tg.sent[2]!.text).not.toContain('Cow C1');
   });
 
+  it('a text reply "calved" to a message about one cow notes her calving day in the herd register, for the rules', async () => {
+    const h = await setup('polling');
+    h.agent.importHerd('cow,name,collar\nC1,Bella,C1\n');
+    h.raise({ ...health(1), farmId: 'testfarm' });
+    await h.agent.notifier.drain();
+    await eventually(() => h.tg.sent.some((m) => m.chatId === ANNA), 10_000, 'the alert to Anna');
+    // Late in the evening in UTC, the farm's clock: written at 22:30, it is that day's calving.
+    now = Date.parse('2026-11-25T22:30:00Z');
+    await h.tg.userWrites(ANNA, 'calved');
+    await eventually(() => h.tg.sent.some((m) => /calved today/.test(m.text)), 10_000, 'the receipt');
+    expect(h.tg.sent.find((m) => /calved today/.test(m.text))!.text).toMatch(/Cow C1 calved today, noted in the herd register/);
+    expect(h.agent.store.herd.list().find((c) => c.cow === 'C1')?.calved).toBe('2026-11-25');
+    expect(h.agent.store.openAlerts().find((a) => a.cowId === 'C1')?.state).toBe('acknowledged');
+  });
+
   it('stop() returns promptly even while polling backs off after failures', async () => {
     const h = await setup('polling');
     // A webhook set behind the agent's back makes every getUpdates answer 409; the loop backs off 1 s, 2 s, …

@@ -13,6 +13,8 @@ import type { WindowStats } from './normal.js';
  */
 /** How long after an insemination a heat is told with it (two cycles and a half: a late return is news too). */
 const INSEMINATION_NEWS_DAYS = 60;
+/** How long after a calving a heat is told with it: days in milk while she is to be served again. */
+const CALVING_NEWS_DAYS = 150;
 
 export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, raiseOnly = false): void {
   const cfg = ctx.rules.heat;
@@ -83,6 +85,12 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // Inseminated in the weeks before (the register's day): a heat now says whether she conceived, and a cow
   // in calf can show heat too (a few in a hundred), where inseminating again may cost the pregnancy.
   const ins = ctx.state.record?.inseminatedAt;
+  // Days since calving, as a heat report gives them: whether she is past the farm's waiting period before
+  // inseminating is for the farmer to say.
+  const calved = ctx.state.record?.calvedAt;
+  if (calved !== undefined && since - calved >= 3 * DAY_MS && since - calved <= CALVING_NEWS_DAYS * DAY_MS) {
+    Object.assign(evidence, { calvedOn: iso(calved), daysSinceCalving: Math.floor((since - calved) / DAY_MS) });
+  }
   // (Within 3 days of it, this is the heat she was inseminated at, entered before the alert came.)
   if (ins !== undefined && since - ins >= 3 * DAY_MS && since - ins <= INSEMINATION_NEWS_DAYS * DAY_MS) {
     Object.assign(evidence, { inseminatedOn: iso(ins), daysSinceInsemination: Math.floor((since - ins) / DAY_MS) });

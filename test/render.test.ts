@@ -338,6 +338,9 @@ describe('heat cycle', () => {
     expect(formatAlert(heat(21, '2026-11-02T23:00:00.000Z'), zurich)).toContain('Inseminated 21 days before (Tue 3 Nov): she has come back into heat, so she most likely did not conceive.');
     expect(formatAlert(heat(40, '2026-10-14T22:00:00.000Z'), zurich)).toContain('Inseminated 40 days before (Thu 15 Oct), not the usual 18–24 days: if she may be in calf, have her checked before inseminating again.');
     expect(formatAlert(heat(21, '2026-11-02T23:00:00.000Z'), { ...zurich, language: 'de' })).toMatch(/Besamt 21 Tage davor \(Di\.?,? 3\. Nov\.?\): sie ist wieder brünstig/);
+    // Days since calving, as a heat report gives them, before the insemination.
+    const fresh = { ...heat(21, '2026-11-02T23:00:00.000Z'), evidence: { ...heat(21, '2026-11-02T23:00:00.000Z').evidence, calvedOn: '2026-09-19T22:00:00.000Z', daysSinceCalving: 65 } };
+    expect(formatAlert(fresh, zurich)).toMatch(/She calved 65 days before \(Sun 20 Sept?\)\.\nInseminated 21 days before/);
   });
 });
 

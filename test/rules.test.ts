@@ -226,6 +226,9 @@ describe('heat cycle', () => {
       return firing(run(stream({ days: 10, act: heatAt }), det), 'heat')[0]!.evidence;
     };
     expect(heatWith('2025-12-22')).toMatchObject({ inseminatedOn: '2025-12-22T00:00:00.000Z', daysSinceInsemination: 21 });
+    const det = new FarmDetector('farm', rules);
+    det.setRecords(new Map([['C1', { calvedAt: det.dayStart('2025-11-08') }]]));
+    expect(firing(run(stream({ days: 10, act: heatAt }), det), 'heat')[0]!.evidence).toMatchObject({ calvedOn: '2025-11-08T00:00:00.000Z', daysSinceCalving: 65 });
     // Inseminated at this heat (entered before its alert came), or too long ago to tell: nothing said.
     expect(heatWith('2026-01-12').daysSinceInsemination).toBeUndefined();
     expect(heatWith('2025-10-01').daysSinceInsemination).toBeUndefined();

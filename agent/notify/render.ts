@@ -70,7 +70,7 @@ const catalogueSchema = z.object({
   time: z.object({ short: text, range: text, minutes: text, hours: text, days: plural }),
   evidence: z.object({ window: text, metric: text, activity: text, rumination: text }),
   alert: z.object({
-    heat: alertText.extend({ activity: text, activityUnknown: text, checkTwoDays: text, cycle: plural, returned: plural, inseminated: plural }),
+    heat: alertText.extend({ activity: text, activityUnknown: text, checkTwoDays: text, cycle: plural, returned: plural, inseminated: plural, calved: plural }),
     health: alertText.extend({ evidence: text }),
     down_cow: alertText,
     collar_offline: alertText,
@@ -237,6 +237,9 @@ type Evidence = MetricEvidence & {
   /** heat: the herd register's last insemination (the start of that day on the farm's clock) and whole days from it to this onset. */
   inseminatedOn?: string;
   daysSinceInsemination?: number;
+  /** heat: the herd register's calving (the start of that day on the farm's clock) and whole days from it. */
+  calvedOn?: string;
+  daysSinceCalving?: number;
   /** missed_heat: when her next heat was due (her last one + 18–24 days). */
   expectedFrom?: string;
   expectedTo?: string;
@@ -381,11 +384,15 @@ class Words {
    * check before inseminating again.
    */
   private insemination(ev: Evidence): string[] {
-    const days = ev.daysSinceInsemination;
-    if (typeof days !== 'number' || typeof ev.inseminatedOn !== 'string') return [];
-    const date = this.date(Date.parse(ev.inseminatedOn));
     const t = this.c.alert.heat;
-    return [this.plural(days >= 18 && days <= 24 ? t.returned : t.inseminated, days, { date })];
+    const out: string[] = [];
+    const dim = ev.daysSinceCalving;
+    if (typeof dim === 'number' && typeof ev.calvedOn === 'string') out.push(this.plural(t.calved, dim, { date: this.date(Date.parse(ev.calvedOn)) }));
+    const days = ev.daysSinceInsemination;
+    if (typeof days !== 'number' || typeof ev.inseminatedOn !== 'string') return out;
+    const date = this.date(Date.parse(ev.inseminatedOn));
+    out.push(this.plural(days >= 18 && days <= 24 ? t.returned : t.inseminated, days, { date }));
+    return out;
   }
 
   /** Best insemination time: about 12–18 h after the onset of heat. */

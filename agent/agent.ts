@@ -104,7 +104,7 @@ export class Agent {
       onFeedQueued: () => this.outbox.nudge(),
       onFatal: (err) => this.fatal(err),
       // The pipeline is made below; a reply can only come once the agent runs.
-      onCalved: (cowIds, now) => noteCalving(this.store, this.pipeline, cowIds, farmDay(now, config.farm.timezone), now),
+      onCalved: (cowIds, now) => noteCalving(this.store, this.pipeline, cowIds, this.pipeline.detector.localDate(now), now),
       calvingDays: config.rules.health.trend.afterCalvingDays,
       clock: this.clock,
       ...(o.random && { random: o.random }),
@@ -372,9 +372,4 @@ export class Agent {
       recentQuarantine: this.store.recentQuarantine(10).map((q) => ({ ...q, receivedAt: new Date(q.receivedAt).toISOString() })),
     };
   }
-}
-
-/** The day ("YYYY-MM-DD") it is at `t` on the farm's clock. */
-function farmDay(t: number, timezone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(t);
 }

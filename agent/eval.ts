@@ -113,12 +113,11 @@ const round = (x: number | null, d = 2) => (x === null ? null : Math.round(x * 1
  * the morning after (what the detector judged before that, it judged without it). `enter(now)` gives the
  * detector every calving entered by `now` (arrival time, the gateway's clock).
  */
-function calvingRegister(det: FarmDetector, truth: VariedTruthEpisode[], timezone: string): (now: number) => void {
-  const date = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
+function calvingRegister(det: FarmDetector, truth: VariedTruthEpisode[]): (now: number) => void {
   const due = truth
     .filter((e) => e.type === 'calving' && typeof e.params?.calvingAt === 'number')
     .map((e) => {
-      const calvedAt = det.dayStart(date.format(e.params!.calvingAt!));
+      const calvedAt = det.dayStart(det.localDate(e.params!.calvingAt!));
       return { cowId: e.cowId, calvedAt, enteredAt: calvedAt + DAY_MS + 8 * HOUR_MS };
     })
     .sort((a, b) => a.enteredAt - b.enteredAt);
@@ -136,7 +135,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
   const timezone = o.timezone ? { timezone: o.timezone } : {};
   const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed, ...timezone });
   const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...timezone });
-  const enter = o.register !== false ? calvingRegister(det, sim.truth, o.timezone ?? 'UTC') : () => {};
+  const enter = o.register !== false ? calvingRegister(det, sim.truth) : () => {};
   const skew = new Map(sim.cows.map((c) => [c.cowId, c.clockSkewMs]));
   const raised: AlertEvent[] = []; // raisedAt in true time
   let readings = 0;

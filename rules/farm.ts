@@ -2,7 +2,7 @@ import type { AlertEvent } from './alerts.js';
 import { HOUR_MS } from './baseline.js';
 import type { CowRecord, CowState, HerdView } from './context.js';
 import { CowDetector, type ObserveResult } from './cow.js';
-import { localDayStart, localDays, utcDays, type DayShift } from './localday.js';
+import { localDate, localDayStart, localDays, utcDays, type DayShift } from './localday.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
 import type { CowSnapshot, FarmSnapshot } from './snapshot.js';
@@ -145,6 +145,11 @@ export class FarmDetector {
   /** The start of a day the register gives ("YYYY-MM-DD") on this farm's clock; NaN when it is not one. */
   dayStart(day: string): number {
     return localDayStart(day, this.dayShift);
+  }
+
+  /** The day ("YYYY-MM-DD") it is at `t` on this farm's clock, as the register writes it. */
+  localDate(t: number): string {
+    return localDate(t, this.dayShift);
   }
 
   /** The farm's state for a snapshot, and back. */

@@ -4,6 +4,20 @@ import type { HerdView, Push, RuleContext } from './context.js';
 import { iso, round, windowEvidence } from './evidence.js';
 import type { WindowStats } from './normal.js';
 
+/** How long after an insemination a heat is told with it (two cycles and a half: a late return is news too). */
+const INSEMINATION_NEWS_DAYS = 60;
+/** How long after a calving a heat is told with it: days in milk while she is to be served again. */
+const CALVING_NEWS_DAYS = 150;
+
+/**
+ * Whole days from a register date to a heat's onset, when the heat is news about it: from 3 days on (within
+ * 3 days of it, this is the heat she was inseminated at, or her calving's restlessness, entered before the
+ * alert came) up to `maxDays`; null otherwise.
+ */
+function daysAfter(day: number | undefined, since: number, maxDays: number): number | null {
+  return day !== undefined && since - day >= 3 * DAY_MS && since - day <= maxDays * DAY_MS ? Math.floor((since - day) / DAY_MS) : null;
+}
+
 /**
  * Heat: a sustained rise of activity over the last completed hours against her normal for those hours (see
  * README.md, "Heat"). `end` is the hour number the window ends at; `at` of a raise or resolve is the end of
@@ -11,11 +25,6 @@ import type { WindowStats } from './normal.js';
  * `intervalS`: how often her collar reports (the reading being judged). `raiseOnly`: a window in the past,
  * filled in by a backlog: it may show a heat, but not that one is over.
  */
-/** How long after an insemination a heat is told with it (two cycles and a half: a late return is news too). */
-const INSEMINATION_NEWS_DAYS = 60;
-/** How long after a calving a heat is told with it: days in milk while she is to be served again. */
-const CALVING_NEWS_DAYS = 150;
-
 export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, raiseOnly = false): void {
   const cfg = ctx.rules.heat;
   const herd = ctx.herd;
@@ -82,19 +91,15 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   const last = ctx.state.lastHeat;
   // Days since her last heat: 18-24 is a cycle; much shorter or longer is worth a second look.
   if (last !== null && last < since) Object.assign(evidence, { lastHeatSince: iso(last), daysSinceLastHeat: round((since - last) / DAY_MS, 1) });
-  // Inseminated in the weeks before (the register's day): a heat now says whether she conceived, and a cow
-  // in calf can show heat too (a few in a hundred), where inseminating again may cost the pregnancy.
-  const ins = ctx.state.record?.inseminatedAt;
   // Days since calving, as a heat report gives them: whether she is past the farm's waiting period before
   // inseminating is for the farmer to say.
-  const calved = ctx.state.record?.calvedAt;
-  if (calved !== undefined && since - calved >= 3 * DAY_MS && since - calved <= CALVING_NEWS_DAYS * DAY_MS) {
-    Object.assign(evidence, { calvedOn: iso(calved), daysSinceCalving: Math.floor((since - calved) / DAY_MS) });
-  }
-  // (Within 3 days of it, this is the heat she was inseminated at, entered before the alert came.)
-  if (ins !== undefined && since - ins >= 3 * DAY_MS && since - ins <= INSEMINATION_NEWS_DAYS * DAY_MS) {
-    Object.assign(evidence, { inseminatedOn: iso(ins), daysSinceInsemination: Math.floor((since - ins) / DAY_MS) });
-  }
+  const { calvedAt, inseminatedAt } = ctx.state.record ?? {};
+  const inMilk = daysAfter(calvedAt, since, CALVING_NEWS_DAYS);
+  if (inMilk !== null) Object.assign(evidence, { calvedOn: iso(calvedAt!), daysSinceCalving: inMilk });
+  // Inseminated in the weeks before: a heat now says whether she conceived, and a cow in calf can show heat
+  // too (a few in a hundred), where inseminating again may cost the pregnancy.
+  const sinceService = daysAfter(inseminatedAt, since, INSEMINATION_NEWS_DAYS);
+  if (sinceService !== null) Object.assign(evidence, { inseminatedOn: iso(inseminatedAt!), daysSinceInsemination: sinceService });
   const raised = raise(alerts, subject, 'heat', { at: w.to, since, severity: 'warning', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS });
   if (raised) {
     ctx.state.lastHeat = raised.since;

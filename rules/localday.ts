@@ -51,3 +51,8 @@ export function localDayStart(day: string, shift: DayShift = utcDays): number {
   // Zealand, Australia) the two differ. Where midnight itself is skipped (Chile), the day starts an hour early.
   return t - shift.offset(t - shift.offset(t));
 }
+
+/** The day ("YYYY-MM-DD") it is at `t` on the farm's clock: the register's way of writing a day. */
+export function localDate(t: number, shift: DayShift = utcDays): string {
+  return new Date(t + (shift.offset?.(t) ?? 0)).toISOString().slice(0, 10);
+}

@@ -435,6 +435,11 @@ describe('daylight saving', () => {
     expect(new Date(det.dayStart('2026-07-01')).toISOString()).toBe('2026-06-30T22:00:00.000Z');
     expect(new Date(det.dayStart('2026-12-01')).toISOString()).toBe('2026-11-30T23:00:00.000Z');
     expect(det.dayStart('1.12.2026')).toBeNaN();
+    // And back: the day it is on the farm's clock, as the register writes it (23:30 UTC is past midnight there).
+    expect(det.localDate(Date.parse('2026-07-01T21:59:00Z'))).toBe('2026-07-01');
+    expect(det.localDate(Date.parse('2026-07-01T22:00:00Z'))).toBe('2026-07-02');
+    expect(det.localDate(Date.parse('2026-12-01T23:30:00Z'))).toBe('2026-12-02');
+    expect(det.localDate(det.dayStart('2026-10-25'))).toBe('2026-10-25');
     // New Zealand moves its clock at 02:00 on 27 September 2026: that day still began at NZST midnight.
     expect(new Date(new FarmDetector('farm', rules, { timezone: 'Pacific/Auckland' }).dayStart('2026-09-27')).toISOString()).toBe('2026-09-26T12:00:00.000Z');
     expect(new Date(new FarmDetector('farm', rules, { timezone: 'Pacific/Auckland' }).dayStart('2026-09-28')).toISOString()).toBe('2026-09-27T11:00:00.000Z');

@@ -379,11 +379,11 @@ class Words {
     return { since, days: Math.max(0, Math.round(days)) };
   }
   /**
-   * heat: the register's insemination before it. 18–24 days on, she has come back into heat: she did not
-   * conceive. At any other time it is not the usual return, and a cow in calf can show heat: a pregnancy
-   * check before inseminating again.
+   * heat: what the herd register adds — days since she calved, and the insemination before it. 18–24 days
+   * on, she has come back into heat: she did not conceive. At any other time it is not the usual return,
+   * and a cow in calf can show heat: a pregnancy check before inseminating again.
    */
-  private insemination(ev: Evidence): string[] {
+  private registerLines(ev: Evidence): string[] {
     const t = this.c.alert.heat;
     const out: string[] = [];
     const dim = ev.daysSinceCalving;
@@ -455,7 +455,7 @@ class Words {
           ...(typeof cycle === 'number' && typeof ev.lastHeatSince === 'string'
             ? [this.plural(t.heat.cycle, Math.round(cycle), { date: this.date(Date.parse(ev.lastHeatSince)) })]
             : []),
-          ...this.insemination(ev),
+          ...this.registerLines(ev),
         ];
       }
       case 'health': {

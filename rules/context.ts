@@ -46,6 +46,14 @@ export interface DownSpell {
   /** Start of the spell (null until a still quarter-hour begins it) and the end of her newest reading. */
   from: number | null;
   last: number;
+  /**
+   * A lead-in: the end of a long reading in which she moved little, and the seconds at its end she is taken
+   * to have been still, should the spell begin where it ends (down-cow.ts). Absent in older snapshots.
+   */
+  leadTo: number;
+  leadS: number;
+  /** Seconds of the latest quarter-hours in a row in which she chewed at her usual rate or more. */
+  chewingS: number;
   /** The quarter-hour being gathered (down-cow.ts judges a quarter-hour at a time). */
   chunkFrom: number;
   chunkS: number;

@@ -685,6 +685,39 @@ describe('down_cow', () => {
     expect(firing(run(stream({ days: 12, act: down, rum: (t) => (down(t) < 1 ? 0.85 : 1) })), 'down_cow')).toEqual([]);
   });
 
+  // Found on the scorecard: a single quarter-hour of chewing at her usual rate, amid a third of it, started
+  // the count again, and a cow down was called an hour late. Chewing is told by half an hour of it.
+  it('one quarter-hour of chewing does not start the count again; half an hour does', () => {
+    const down = downFor(8);
+    const spike = (k: number) => (t: number) => (down(t) < 1 ? (t > onset + HOUR && t <= onset + HOUR + k * Q * 1000 ? 0.9 : 0.3) : 1);
+    const [up] = firing(run(stream({ days: 12, act: down, rum: spike(1) })), 'down_cow') as [AlertEvent];
+    expect(up.at - onset).toBeLessThanOrEqual(1.5 * HOUR);
+    const [late] = firing(run(stream({ days: 12, act: down, rum: spike(2) })), 'down_cow') as [AlertEvent];
+    expect(late.at - onset).toBeGreaterThanOrEqual(2.5 * HOUR);
+  });
+
+  // A collar reporting every hour: the reading she went down in shows her moving little, and if she is
+  // still from then on she went down part-way through it. Called on the next reading, not the one after.
+  it('on an hourly collar, counts the still end of the reading she went down in', () => {
+    const mid = onset + 15 * 60_000;
+    const down = (t: number) => (t > mid && t <= mid + 6 * HOUR ? 0.03 : 1);
+    const quarter = stream({ days: 12, act: down, rum: (t) => (down(t) < 1 ? 0.3 : 1) });
+    const hourly = (readings: Reading[]) => {
+      const out: Reading[] = [];
+      for (let i = 3; i < readings.length; i += 4) {
+        const part = readings.slice(i - 3, i + 1);
+        out.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: 3600, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
+      }
+      return out;
+    };
+    const [up] = firing(run(hourly(quarter)), 'down_cow') as [AlertEvent];
+    expect(up.at - mid).toBe(1.75 * HOUR);
+    expect(up.since).toBeLessThanOrEqual(mid + 10 * 60_000);
+    // The same hour of hers, but she only lay down to chew: no lead-in makes a rest a cow down.
+    const resting = stream({ days: 12, act: (t) => (t > mid && t <= mid + 1.75 * HOUR ? 0.05 : 1) });
+    expect(firing(run(hourly(resting)), 'down_cow')).toEqual([]);
+  });
+
   // Found on a fresh scorecard seed and in a second read: on a collar reporting every minute, a minute's
   // rumination is a tenth or two and its activity a count or two (all rounding); each minute over a line
   // started the count again or ended the spell, so she was never called.

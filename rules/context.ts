@@ -95,6 +95,10 @@ export interface SignalRun {
  */
 export interface HerdView {
   busyHour(hour: number): boolean;
+  /** Whether the hour in progress is the herd's so far; null while too few cows have told half of it. */
+  busySoFar(hour: number): boolean | null;
+  /** A cow's word on the hour in progress, once her readings cover half of it (once an hour). */
+  reportSoFar(hour: number, hot: boolean): void;
   /** The herd's typical ratio to normal over the hours [first, last] (1 when too few cows report). */
   herdRatio(metric: 'act' | 'rum', first: number, last: number): number;
   report(hour: number, hot: boolean, actRatio: number, rumRatio: number): void;

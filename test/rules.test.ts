@@ -283,10 +283,18 @@ describe('the early heat word', () => {
   const onset = START + 10 * DAY + 9 * HOUR;
   const heatAt = (o: Partial<StreamOpts>) => firing(run(stream({ days: 12, act: during(onset, onset + 14 * HOUR, 3), ...o })), 'heat')[0]!.at - onset;
 
-  it('comes after 2 hot hours when her rumination is down as well, after 3 without it', () => {
-    expect(heatAt({ rum: during(onset, onset + 14 * HOUR, 0.75) })).toBe(2 * HOUR);
-    expect(heatAt({})).toBe(3 * HOUR);
-    expect(heatAt({ rumination: false })).toBe(3 * HOUR);
+  // The last of its hours may be the one in progress, told as of the reading that shows it: once half of it
+  // is in with rumination as a second witness, three quarters on activity alone.
+  it('comes after 2 hot hours when her rumination is down as well, after 3 without it, the last in progress', () => {
+    expect(heatAt({ rum: during(onset, onset + 14 * HOUR, 0.75) })).toBe(1.5 * HOUR);
+    expect(heatAt({})).toBe(2.75 * HOUR);
+    expect(heatAt({ rumination: false })).toBe(2.75 * HOUR);
+  });
+
+  it('is not said from a quarter of the hour in progress, nor from a half that is not hot', () => {
+    // Hot for 2 hours and a quarter, then back to normal: the third hour's first half is not hot enough.
+    const short = during(onset, onset + 2.25 * HOUR, 3);
+    expect(firing(run(stream({ days: 12, act: short })), 'heat')).toEqual([]);
   });
 
   // Found on the scorecard: on a collar reporting every 2 hours, the 2 hours of the early word were one
@@ -302,6 +310,24 @@ describe('the early heat word', () => {
     }
     expect(twoHourly.some((r) => r.ts === from + 2 * HOUR)).toBe(true);
     expect(firing(run(twoHourly), 'heat')).toEqual([]);
+  });
+
+  // Found on the scorecard: a milking moved an hour earlier makes the whole herd busy in the hour in progress,
+  // which the herd's completed hours cannot tell yet; a cow already busy the hour before was called in heat.
+  it('is not said from the hour in progress when her herd-mates are busy in it too', () => {
+    const mine = during(onset, onset + 4 * HOUR, 3);
+    const rum = during(onset, onset + 4 * HOUR, 0.7);
+    // Named to come before her herd-mates in each quarter-hour: when she has half of the hour, they have not
+    // told theirs yet.
+    const her = stream({ collarId: 'A1', days: 12, act: mine, rum });
+    const mates = (act: (t: number) => number) => Array.from({ length: 20 }, (_, i) => stream({ collarId: `H${i}`, days: 12, seed: 60 + i, act }));
+    const herdOf = (rs: Reading[][]) => rs.flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    // Alone in it, she is told after her hour and half of the next, once her herd-mates have told theirs: a
+    // quarter of an hour later.
+    const [alone] = firing(run(herdOf([her, ...mates(() => 1)])), 'heat');
+    expect(alone).toMatchObject({ cowId: 'A1', at: onset + 1.75 * HOUR });
+    // The herd busy from her second hour on (a milking moved): no heat.
+    expect(firing(run(herdOf([her, ...mates(during(onset + HOUR, onset + 4 * HOUR, 3))])), 'heat')).toEqual([]);
   });
 
   // Found on the scorecard: with 2 hours, the early word was said for many cows in a herd-wide busy spell.

@@ -39,6 +39,8 @@ export interface AgentOptions {
   storeRetryMs?: number;
   /** Called when the agent cannot go on (the store failed); the CLI exits non-zero so a supervisor restarts it. */
   onFatal?: (err: Error) => void;
+  /** Name the farm at the head of each message to people (set when one process serves several farms). */
+  nameFarm?: boolean;
 }
 
 /**
@@ -98,6 +100,7 @@ export class Agent {
       escalation: config.escalation,
       policy: config.notify,
       farmName: config.farm.name ?? config.farm.id,
+      nameFarm: !!o.nameFarm,
       channels: chats,
       logger: this.logger,
       feedsFor,

@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { publishHerd, simulateHerd, truthToJson } from '../collar-sim/index.js';
 import { DAY_MS, DEFAULT_RULES, resolveRules } from '../rules/index.js';
 import { Agent } from './agent.js';
+import { FarmHost } from './farms.js';
 import { startDemo } from './demo.js';
 import { acrossDst, csvSources, formatScore, scoreIceTag, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
 import { loadConfigFile, LOG_LEVELS } from './config.js';
@@ -50,7 +51,10 @@ Options:
   agent: `cowbell agent — run against a real broker
 
 Options:
-  -c, --config FILE   the config file (JSON, or YAML for comments; see README "Config file")
+  -c, --config FILE   the config file (JSON, or YAML for comments; see README "Config file"); given
+                      more than once, one process serves several farms, each with its own database,
+                      MQTT session and farm page (no two may share a farm id, store.path, mqtt.clientId
+                      or http.port)
   --log-level LEVEL   overrides log.level: fatal, error, warn, info, debug, trace or silent
   -h, --help`,
   check: `cowbell check — validate a config file
@@ -150,16 +154,17 @@ function onSignal(stop: () => Promise<void>): void {
 }
 
 async function runAgent(argv: string[]): Promise<void> {
-  const o = args(argv, { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' } });
+  const o = args(argv, { config: { type: 'string', short: 'c', multiple: true }, 'log-level': { type: 'string' } });
   if (o.help) return void console.log(HELP.agent);
-  if (!o.config) throw new CowbellError('COWBELL_USAGE', 'cowbell agent needs --config FILE (see cowbell agent --help)');
-  const config = loadConfigFile(o.config);
+  if (!o.config?.length) throw new CowbellError('COWBELL_USAGE', 'cowbell agent needs --config FILE (see cowbell agent --help)');
+  const configs = o.config.map((file) => loadConfigFile(file));
   const level = o['log-level'];
   if (level !== undefined) {
     if (!LOG_LEVELS.includes(level as (typeof LOG_LEVELS)[number])) throw new CowbellError('COWBELL_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
-    config.log.level = level as (typeof LOG_LEVELS)[number];
+    for (const c of configs) c.log.level = level as (typeof LOG_LEVELS)[number];
   }
-  const agent = new Agent(config);
+  // One farm as always; several, each with its own database, session and page, in one process.
+  const agent = configs.length === 1 ? new Agent(configs[0]!) : new FarmHost(configs);
   onSignal(() => agent.stop());
   await agent.start();
 }

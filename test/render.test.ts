@@ -125,6 +125,17 @@ describe('a message to one farmer', () => {
     expect(both.text).toMatch(/^DRINGEND: Von Anna und Beat seit 45 Min\. nicht bestätigt: Kuh 412 liegt möglicherweise fest/);
   });
 
+  // One box serving several farms: a vet on two farms' lists must see which farm a message is about.
+  it('names the farm first when one box serves several farms, and not otherwise', () => {
+    const urgent = content({ items: [item({ type: 'down_cow', severity: 'urgent' })], urgent: true });
+    expect(renderMessage(urgent, { ...en, nameFarm: true }).text.split('\n').slice(0, 2)).toEqual([
+      'Farm Sonnhalde:',
+      'URGENT: Cow 412 may be down and unable to get up, since about Tue 24 Nov, 09:00.',
+    ]);
+    expect(renderMessage(urgent, { ...de, nameFarm: true }).text.split('\n')[0]).toBe('Betrieb Sonnhalde:');
+    expect(renderMessage(urgent, en).text).not.toContain('Sonnhalde');
+  });
+
   it('several fresh alerts: one message, most urgent first, a window per cow in heat, and what to do', () => {
     const m = renderMessage(
       content({

@@ -50,6 +50,11 @@ export interface RenderContext {
   /** IANA time zone for every time in the text. */
   timezone: string;
   farmName: string;
+  /**
+   * Name the farm at the head of each message: one box serving several farms, where a person (a vet, a
+   * contractor) may be told of more than one.
+   */
+  nameFarm?: boolean;
 }
 
 /** A WhatsApp message template as sent to the Cloud API (must match one approved in Meta's manager). */

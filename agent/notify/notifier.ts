@@ -27,6 +27,8 @@ export interface NotifierOptions {
   escalation: EscalationStep[];
   policy: NotifyConfig;
   farmName: string;
+  /** Name the farm at the head of each message (one box, several farms). */
+  nameFarm?: boolean;
   channels: ChatChannel[];
   logger: Logger;
   /** Feed channels (MQTT, webhooks) that publish acknowledgements and snoozes like every other change. */
@@ -272,7 +274,7 @@ export class Notifier {
       return 0;
     }
     if (capped) content.overflow = { heldSince: Math.min(...due.map((n) => n.createdAt)) };
-    const rendered = renderMessage(content, { language: r.language, timezone: r.timezone, farmName: this.o.farmName });
+    const rendered = renderMessage(content, { language: r.language, timezone: r.timezone, farmName: this.o.farmName, nameFarm: !!this.o.nameFarm });
     const actions = [...content.items].some((i) => i.alert.state !== 'resolved' && i.kind !== 'resolved');
     const messageId = store.transaction(() => ns.startMessage({ recipient: r.name, channel: r.channel, urgent: content.urgent, text: rendered.text }, carried, merged, now));
 

@@ -85,7 +85,7 @@ const catalogueSchema = z.object({
     missed_heat: lineSet,
   }),
   message: z.object({
-    urgent: text, reminder: text, reminderHead: text, escalation: text, backToNormal: text, todo: text,
+    farm: text, urgent: text, reminder: text, reminderHead: text, escalation: text, backToNormal: text, todo: text,
     catchUp: text, catchUpSince: text, catchUpCount: plural, overflow: text, more: plural, listMore: plural,
   }),
   storm: z.object({ offline: plural, online: plural, offlineShort: plural, onlineShort: plural, collars: text }),
@@ -742,6 +742,7 @@ export function renderMessage(content: MessageContent, ctx: RenderContext): Rend
 
   const lines = sections.flatMap((s, i) => (i === 0 ? s : [{ text: '', items: 0 }, ...s]));
   if (content.urgent && lines[0]) lines[0] = { ...lines[0], text: fill(w.c.message.urgent, { text: lines[0].text }) };
+  if (ctx.nameFarm) lines.unshift({ text: fill(w.c.message.farm, { farm: ctx.farmName }), items: 0 });
   const { acknowledge, snooze } = w.c.whatsapp.buttons;
   return { text: fit(w, lines, tail, TEXT_MAX), template: chooseTemplate(w, content), buttons: { acknowledge, snooze } };
 }

@@ -1,0 +1,101 @@
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../agent/errors.js';
+import { FarmHost } from '../agent/farms.js';
+import { publishHerd, simulateHerd } from '../collar-sim/index.js';
+import { eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const simEnd = () => Math.floor((Date.now() - HOUR) / 900_000) * 900_000;
+
+/**
+ * One process, two farms on one broker (issue 8, "past one box"): each farm's readings land in its own
+ * database only — though both herds use the same collar ids — its alerts go out on its own topics, and one
+ * farm stopping leaves the other running.
+ */
+describe('two farms in one process, one broker', () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    broker = await startBroker('aedes');
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+
+  it('keeps each farm to its own readings, alerts and topics, and one stopping does not stop the other', async () => {
+    const tmp = tempDir();
+    // Both herds have collars C001…C006: only the topic's farm id tells them apart.
+    const herds = {
+      north: simulateHerd({ farmId: 'north', cows: 6, startMs: simEnd() - 14 * DAY, days: 14, seed: 3, episodes: 'default' }),
+      south: simulateHerd({ farmId: 'south', cows: 6, startMs: simEnd() - 14 * DAY, days: 14, seed: 4, episodes: 'default' }),
+    };
+    const config = (id: 'north' | 'south') => testConfig(broker.url, join(tmp.dir, `${id}.db`), { farm: { id, timezone: 'UTC' }, notify: { groupWaitS: 0 }, log: { level: 'info' } });
+    const consoles = { north: memoryStream(), south: memoryStream() };
+    const log = memoryLogger();
+    const host = new FarmHost([config('north'), config('south')], { logger: log.logger, agent: (id) => ({ consoleOut: consoles[id as 'north' | 'south'].stream }) });
+    const [north, south] = host.agents as [(typeof host.agents)[0], (typeof host.agents)[0]];
+    await host.start();
+    const watcher = await mqtt.connectAsync(broker.url, { clientId: `watch-${Math.random().toString(36).slice(2)}` });
+    const published: { topic: string; farmId: string; cowId: string }[] = [];
+    watcher.on('message', (topic, payload) => published.push({ topic, ...JSON.parse(String(payload)) }));
+    await watcher.subscribeAsync('farm/+/alert/#', { qos: 1 });
+    try {
+      const total = (id: 'north' | 'south') => [...herds[id].readings()].length;
+      await Promise.all((['north', 'south'] as const).map((id) => publishHerd({ url: broker.url, farmId: id, sim: herds[id], speed: 1e12 })));
+      await eventually(() => north.pipeline.counters.readings === total('north') && south.pipeline.counters.readings === total('south'), 60_000, 'both herds stored');
+      expect(north.store.readingCount()).toBe(total('north'));
+      expect(south.store.readingCount()).toBe(total('south'));
+
+      // Each farm's alerts are its own herd's episodes, in its own database and on its own topics.
+      const heatCows = (id: 'north' | 'south') => new Set(herds[id].truth.filter((e) => e.type === 'heat').map((e) => e.cowId));
+      for (const [id, agent] of [['north', north], ['south', south]] as const) {
+        const heats = agent.store.alertsSince(0, 1000).filter((a) => a.type === 'heat');
+        expect(heats.length).toBeGreaterThan(0);
+        expect(heats.every((a) => a.farmId === id && heatCows(id).has(a.cowId))).toBe(true);
+      }
+      await eventually(() => published.some((p) => p.farmId === 'north') && published.some((p) => p.farmId === 'south'), 15_000, 'alerts of both farms on MQTT');
+      expect(published.every((p) => p.topic.startsWith(`farm/${p.farmId}/alert/`))).toBe(true);
+      // Each farm's people are told of their own cows, each message naming the farm (a vet may be on both
+      // lists), and every log line says whose farm it is about.
+      const messages = (id: 'north' | 'south') => consoles[id].text().split(/\n(?=\S)/).filter((m) => m.trim());
+      for (const id of ['north', 'south'] as const) {
+        expect(messages(id).length).toBeGreaterThan(0);
+        expect(consoles[id].text()).toContain(`Farm ${id}:`);
+        expect(consoles[id].text()).not.toContain(`Farm ${id === 'north' ? 'south' : 'north'}:`);
+      }
+      expect(log.lines().filter((l) => l.msg === 'cowbell agent started').map((l) => l.farm).sort()).toEqual(['north', 'south']);
+
+      // North stops (its database, say, needs moving); south goes on taking readings.
+      await north.stop();
+      // Half an hour more of two of its cows, after what they sent before.
+      const later = simulateHerd({ farmId: 'south', cows: 2, startMs: simEnd(), days: 1 / 48, seed: 9, episodes: 'none' });
+      const more = [...later.readings()].length;
+      await publishHerd({ url: broker.url, farmId: 'south', sim: later, speed: 1e12 });
+      await eventually(() => south.pipeline.counters.readings === total('south') + more, 15_000, 'south still ingesting');
+    } finally {
+      await watcher.endAsync();
+      await host.stop();
+      tmp.cleanup();
+    }
+  }, 90_000);
+
+  it('refuses farms that would share a database, a session, a page or an id, before anything starts', () => {
+    const tmp = tempDir();
+    try {
+      const a = testConfig(broker.url, join(tmp.dir, 'a.db'), { farm: { id: 'north', timezone: 'UTC' }, http: { port: 18080 } });
+      const sameDb = testConfig(broker.url, join(tmp.dir, 'a.db'), { farm: { id: 'south', timezone: 'UTC' } });
+      const samePage = testConfig(broker.url, join(tmp.dir, 'b.db'), { farm: { id: 'south', timezone: 'UTC' }, http: { port: 18080 } });
+      const sameId = testConfig(broker.url, join(tmp.dir, 'c.db'), { farm: { id: 'north', timezone: 'UTC' } });
+      const sameSession = testConfig(broker.url, join(tmp.dir, 'd.db'), { farm: { id: 'east', timezone: 'UTC' }, mqtt: { url: broker.url, clientId: a.mqtt.clientId } });
+      for (const [other, what] of [[sameDb, 'store.path'], [samePage, 'http.port'], [sameId, 'farm.id'], [sameSession, 'mqtt.clientId']] as const) {
+        expect(() => new FarmHost([a, other])).toThrow(ConfigError);
+        expect(() => new FarmHost([a, other])).toThrow(what);
+      }
+      expect(() => new FarmHost([])).toThrow(/at least one/);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

@@ -224,7 +224,8 @@ export class Agent {
       this.logger.warn('WhatsApp sends, but farmers\' buttons and replies are off: set channels.whatsapp.appSecret and verifyToken, and point Meta\'s webhook at /webhooks/whatsapp (docs/whatsapp.md)');
     }
     this.logger.info(
-      { farm: this.config.farm.id, broker: redactUrl(this.config.mqtt.url), http: `http://${this.config.http.host}:${this.httpPort}/` },
+      // Under a FarmHost every line already carries the farm.
+      { ...(this.logger.bindings().farm === undefined && { farm: this.config.farm.id }), broker: redactUrl(this.config.mqtt.url), http: `http://${this.config.http.host}:${this.httpPort}/` },
       'cowbell agent started',
     );
   }

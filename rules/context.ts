@@ -47,12 +47,9 @@ export interface DownSpell {
   from: number | null;
   last: number;
   /**
-   * A lead-in: the end of a long reading in which she moved little, and the seconds at its end she is taken
-   * to have been still, should the spell begin where it ends (down-cow.ts). Absent in older snapshots.
+   * Seconds of the latest quarter-hours in a row in which she chewed at her usual rate or more (absent in
+   * older snapshots).
    */
-  leadTo: number;
-  leadS: number;
-  /** Seconds of the latest quarter-hours in a row in which she chewed at her usual rate or more. */
   chewingS: number;
   /** The quarter-hour being gathered (down-cow.ts judges a quarter-hour at a time). */
   chunkFrom: number;
@@ -95,10 +92,6 @@ export interface SignalRun {
  */
 export interface HerdView {
   busyHour(hour: number): boolean;
-  /** Whether the hour in progress is the herd's so far; null while too few cows have told half of it. */
-  busySoFar(hour: number): boolean | null;
-  /** A cow's word on the hour in progress, once her readings cover half of it (once an hour). */
-  reportSoFar(hour: number, hot: boolean): void;
   /** The herd's typical ratio to normal over the hours [first, last] (1 when too few cows report). */
   herdRatio(metric: 'act' | 'rum', first: number, last: number): number;
   report(hour: number, hot: boolean, actRatio: number, rumRatio: number): void;

@@ -5,7 +5,7 @@ import { judgeImpossible, judgeSignal } from './collar-fault.js';
 import type { CowState, HerdView, Push, RuleContext } from './context.js';
 import { judgeDownLate, judgeDownReading, judgeDownResolved } from './down-cow.js';
 import { judgeHealth } from './health.js';
-import { IN_PROGRESS_COVER_S, judgeHeat, judgeHeatInProgress, judgeMissedCycle } from './heat.js';
+import { judgeHeat, judgeMissedCycle } from './heat.js';
 import { CowHistory } from './history.js';
 import { utcDays, type DayShift } from './localday.js';
 import { Normals } from './normal.js';
@@ -64,8 +64,6 @@ export class CowDetector implements RuleContext {
   impossibleReadings = 0;
   /** Readings held until `reorder.minutes` of newer ones have come; oldest first. */
   private pending: Reading[];
-  /** The hour in progress she last told the herd about (not kept in snapshots: told again after a restart at worst). */
-  private toldSoFar = -1;
   /** Where the rules' events go during one call (one array per call, no closure per reading). */
   private out: AlertEvent[] = [];
   private readonly emit: Push = (e) => {
@@ -277,9 +275,6 @@ export class CowDetector implements RuleContext {
       judgeMissedCycle(this, end, push);
       judgeHealth(this, end, push);
       judgeDownResolved(this, end, push);
-    } else if (newest) {
-      this.tellHerdSoFar(end);
-      judgeHeatInProgress(this, end, push, reading.intervalS);
     }
     return true;
   }
@@ -323,24 +318,9 @@ export class CowDetector implements RuleContext {
     const t2 = this.rules.health.trend;
     if (fastAct >= t2.riseRatio || (fastAct >= 1.1 && fastRum <= 1 - t2.bothRuminationDrop)) trend[RISE] = t;
     if (!this.herd) return;
-    const norm = this.herdNormal(t, normal);
-    this.herd.report(t, rate >= this.rules.heat.hotRatio * norm, rate / norm, rumKnown ? rum / rumNormal : NaN);
-  }
-
-  /** Her normal for an hour as the herd's count judges it: at least a share of her mean rate over the day. */
-  private herdNormal(t: number, normal: number): number {
     const day = this.normal.stretchNormal('act', t - 23, t);
-    return Math.max(normal, day ? this.rules.heat.floorShare * day.median : 0);
-  }
-
-  /** Her word on the hour in progress, once half of it is in (warm cows only, once an hour). */
-  private tellHerdSoFar(t: number): void {
-    if (!this.herd || this.toldSoFar === t) return;
-    const rate = this.history.rate('act', t, IN_PROGRESS_COVER_S);
-    const normal = this.normal.hourNormal('act', t);
-    if (rate !== rate || normal <= 0) return;
-    this.toldSoFar = t;
-    this.herd.reportSoFar(t, rate >= this.rules.heat.hotRatio * this.herdNormal(t, normal));
+    const norm = Math.max(normal, day ? this.rules.heat.floorShare * day.median : 0);
+    this.herd.report(t, rate >= this.rules.heat.hotRatio * norm, rate / norm, rumKnown ? rum / rumNormal : NaN);
   }
 
   judgeSilence(now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline'], maxAheadMs?: number): AlertEvent | null {

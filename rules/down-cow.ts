@@ -1,6 +1,6 @@
 import { raise, resolve } from './alerts.js';
 import { HOUR_MS } from './baseline.js';
-import type { CowState, DownSpell, Push, RuleContext } from './context.js';
+import type { DownSpell, Push, RuleContext } from './context.js';
 import { iso, round } from './evidence.js';
 import { isFlat } from './collar-fault.js';
 import type { Reading } from './reading.js';
@@ -27,7 +27,7 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   // Most readings of most cows: a quarter-hour or longer, and she moves. Nothing is kept, and nothing more
   // is looked up (this runs for every reading of every cow).
   if (norm <= 0 || (!d && movedIn(ctx, r, norm) && (r.rumination === undefined || r.activity > cfg.restActivityRatio * norm * hours || !restHour(ctx, norm)))) {
-    leadOrEnd(s, r, norm);
+    if (s.down) delete s.down;
     return;
   }
   const rumNormal = r.rumination === undefined ? 0 : normal.hourNormal('rum', t);
@@ -53,35 +53,26 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   const still = q.act <= cfg.maxActivityRatio * q.actNormal;
   const resting = q.rest && q.rumKnown && q.act <= cfg.restActivityRatio * q.actNormal && q.rum <= READING_SLACK * cfg.restRuminationRatio * q.rumNormal;
   if (!still && !resting) {
-    leadOrEnd(s, r, norm);
+    delete s.down;
     return;
   }
   d.from ??= q.from;
   // What counts towards calling her down: quarter-hours with rumination (where the collar tells it) at most
   // three quarters of its normal — a cow lying to chew, then going down, is judged from then — or, without
   // rumination, stillness in her active hours only: lying through her usual night is no sign of trouble.
-  // Any other quarter-hour keeps the spell (she has not got up) but the count starts again.
+  // Half an hour of chewing over that line keeps the spell (she has not got up) but the count starts again.
   // Chewing is told by half an hour of it: a resting cow chews in bouts of half an hour to an hour, while
   // one quarter-hour's rumination swings by a third around its hour's (a cow down, ruminating at a third of
-  // her usual, was called an hour late when one quarter-hour's swing started her count again).
+  // her usual, was called an hour late when one quarter-hour's swing started her count again). A single
+  // quarter-hour over the line is counted, and the spell's sums below decide.
   const over = q.rumKnown && q.rum > cfg.stillRuminationRatio * q.rumNormal;
   d.chewingS = over ? (d.chewingS ?? 0) + q.s : 0;
   const countsNot = q.rumKnown ? d.chewingS >= CHEWING_S : q.rest;
   if (countsNot || (d.countedS > 0 && d.rumination !== q.rumKnown)) {
     resetCount(d);
-    d.leadS = 0;
     if (countsNot) return;
   }
-  if (d.countedS === 0) {
-    d.countFrom = q.from;
-    // The reading before, if it ended where this stillness begins, showed her going down part-way through it.
-    if (d.leadS > 0 && Math.abs(d.leadTo - q.from) <= LEAD_JOIN_MS && !q.rest) {
-      d.countFrom -= d.leadS * 1000;
-      d.from = Math.min(d.from, d.countFrom);
-      d.countedS = d.leadS;
-    }
-    d.leadS = 0;
-  }
+  if (d.countedS === 0) d.countFrom = q.from;
   d.rumination = q.rumKnown;
   d.countedS += q.s;
   d.act += q.act;
@@ -152,26 +143,6 @@ function movedIn(ctx: RuleContext, r: Reading, norm: number): boolean {
   return r.intervalS >= CHUNK_S && r.activity > ctx.rules.downCow.maxActivityRatio * norm * (r.intervalS / 3600);
 }
 
-/**
- * A reading in which she moved, ending her spell — unless it is a long reading (a collar that reports every
- * half-hour or less often) in which she moved so little that, if she is still from here on, she went down
- * part-way through it. Its still part, as she moved about as usual until then, is 1 minus her activity
- * ratio: kept as a lead-in, so that such a collar need not wait for a second reading wholly inside the spell
- * (a cow down at 03:20 on an hourly collar is called at 05:00, not 06:00). Only in her active hours: lying
- * through part of her night is no sign.
- */
-function leadOrEnd(s: CowState, r: Reading, norm: number): void {
-  const ratio = r.activity / (norm * (r.intervalS / 3600));
-  if (r.intervalS < LEAD_MIN_S || !(ratio <= LEAD_MAX_RATIO)) {
-    if (s.down) delete s.down;
-    return;
-  }
-  const d = (s.down = newSpell());
-  d.last = r.ts;
-  d.leadTo = r.ts;
-  d.leadS = Math.round((1 - ratio) * r.intervalS);
-}
-
 /** Whether she normally rests in the hour: her normal for it well under her mean hourly rate. */
 function restHour(ctx: RuleContext, norm: number): boolean {
   const end = ctx.history.newest;
@@ -187,17 +158,12 @@ const CHUNK_S = 15 * 60;
 const MIN_COVER = 0.75;
 /** How long she must chew at her usual rate, lying still, for the count of a spell to start again. */
 const CHEWING_S = 30 * 60;
-/** A lead-in: readings of at least half an hour, in which she moved at most half her normal for it. */
-const LEAD_MIN_S = 30 * 60;
-const LEAD_MAX_RATIO = 0.5;
-/** A lead-in joins the spell when it ends where the spell's first quarter-hour begins (clocks drift). */
-const LEAD_JOIN_MS = 60_000;
 
 const EMPTY_CHUNK = { chunkFrom: 0, chunkS: 0, chunkAct: 0, chunkActNormal: 0, chunkRum: 0, chunkRumNormal: 0, chunkNoRum: false, chunkRest: false };
 const EMPTY_COUNT = { countFrom: 0, countedS: 0, act: 0, actNormal: 0, rum: 0, rumNormal: 0, restS: 0, rumination: false };
 
 function newSpell(): DownSpell {
-  return { from: null, last: 0, leadTo: 0, leadS: 0, chewingS: 0, ...EMPTY_CHUNK, ...EMPTY_COUNT };
+  return { from: null, last: 0, chewingS: 0, ...EMPTY_CHUNK, ...EMPTY_COUNT };
 }
 
 /** The spell goes on (she has not got up), but what counts towards calling her down starts again. */

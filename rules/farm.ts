@@ -56,38 +56,10 @@ function histogramMedian(h: number[], n: number): number {
 
 class Herd implements HerdView {
   readonly hours = new Map<number, HerdHour>();
-  /** Hours in progress: cows that have reported half of the hour so far, and how many of them were hot. */
-  private readonly soFar = new Map<number, { n: number; hot: number }>();
 
-  /**
-   * Whether the hour was the herd's: by the cows that completed it or, while few have (the first cows to
-   * complete an hour judge it before their herd-mates do), by the half of it they had all reported.
-   */
   busyHour(t: number): boolean {
     const h = this.hours.get(t);
-    if (h && h.n >= HERD_MIN_COWS && h.hot >= busyLine(h.n)) return true;
-    const p = this.soFar.get(t);
-    return !!p && p.n >= HERD_MIN_COWS && p.hot >= busyLine(p.n);
-  }
-
-  busySoFar(t: number): boolean | null {
-    const p = this.soFar.get(t);
-    const before = this.hours.get(t - 1)?.n ?? 0;
-    // A herd too small to say anything, as in busyHour.
-    if (before < HERD_MIN_COWS) return false;
-    // Too few herd-mates have told this much of the hour yet: unknown, not quiet.
-    if (!p || p.n < HERD_MIN_COWS || p.n * 2 < before) return null;
-    return p.hot >= busyLine(p.n);
-  }
-
-  reportSoFar(t: number, hot: boolean): void {
-    let p = this.soFar.get(t);
-    if (!p) {
-      this.soFar.set(t, (p = { n: 0, hot: 0 }));
-      for (const k of this.soFar.keys()) if (k < t - HERD_KEEP_HOURS) this.soFar.delete(k);
-    }
-    p.n++;
-    if (hot) p.hot++;
+    return !!h && h.n >= HERD_MIN_COWS && h.hot >= busyLine(h.n);
   }
 
   herdRatio(metric: 'act' | 'rum', first: number, last: number): number {

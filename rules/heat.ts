@@ -4,14 +4,6 @@ import type { HerdView, Push, RuleContext } from './context.js';
 import { iso, round, windowEvidence } from './evidence.js';
 import type { WindowStats } from './normal.js';
 
-/**
- * How much of the hour in progress her readings must cover for it to count as the last of the early word's
- * hours. With rumination down as a second witness, half of it (two quarter-hour readings): heats were told
- * half an hour sooner on the scorecard. On activity alone, three quarters: real cows' bursts of two to three
- * hours are common, and at half, three real leg-tagged cows raised heats off them.
- */
-export const IN_PROGRESS_COVER_S = 0.5 * 3600;
-const IN_PROGRESS_COVER_ACTIVITY_ONLY_S = 0.75 * 3600;
 /** How long after an insemination a heat is told with it (two cycles and a half: a late return is news too). */
 const INSEMINATION_NEWS_DAYS = 60;
 /** How long after a calving a heat is told with it: days in milk while she is to be served again. */
@@ -31,11 +23,9 @@ function daysAfter(day: number | undefined, since: number, maxDays: number): num
  * README.md, "Heat"). `end` is the hour number the window ends at; `at` of a raise or resolve is the end of
  * the window that shows it (event time of the data), not the time of whichever reading completed it.
  * `intervalS`: how often her collar reports (the reading being judged). `raiseOnly`: a window in the past,
- * filled in by a backlog: it may show a heat, but not that one is over. `inProgress`: `end` is the hour after
- * the one in progress, which her readings already cover for the most part: only the early word is said from
- * it (the early word's hours are a few draws each, and the last is the one a heat grows fastest in).
+ * filled in by a backlog: it may show a heat, but not that one is over.
  */
-export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, raiseOnly = false, inProgress = false): void {
+export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, raiseOnly = false): void {
   const cfg = ctx.rules.heat;
   const herd = ctx.herd;
   const { alerts, subject } = ctx.state;
@@ -58,7 +48,7 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // Most hours of most cows are nowhere near a heat: with too few hours at the hot ratio times their own
   // normal (an upper bound of the hours a window counts hot), nothing can fire; the window is not computed.
   let w: WindowStats | null = null;
-  if (!inProgress && hotHoursAtMost(ctx, end, cfg.windowHours, cfg.hotRatio) >= cfg.minHotHours) {
+  if (hotHoursAtMost(ctx, end, cfg.windowHours, cfg.hotRatio) >= cfg.minHotHours) {
     const long = judge(cfg.windowHours, cfg.hotRatio);
     if (long && long.ratio >= cfg.minRatio && long.z >= cfg.minZ && long.hotHours >= cfg.minHotHours) w = long;
   }
@@ -78,10 +68,10 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   const earlyOk = intervalS <= early.maxIntervalMinutes * 60;
   const rumHours = earlyOk && early.withRumination.hours > 0 && ctx.history.covered('rum', end - 1) > 0 ? early.withRumination.hours : 0;
   if (!w && earlyOk && (rumHours || early.hours) > 0 && everyHourKnown(ctx, end, cfg.windowHours)) {
-    const earlyWord = (hours: number, hotRatio: number, minRatio: number, inProgressCoverS: number) => {
+    const earlyWord = (hours: number, hotRatio: number, minRatio: number) => {
       // Each of its hours mostly covered and hot (cheap, and most hours fail it): one wild reading spread
       // thin over the edge of an hour is not an hour.
-      if (hours <= 0 || hotHoursAtMost(ctx, end, hours, hotRatio, inProgress ? inProgressCoverS : 0.75 * 3600) < hours) return null;
+      if (hours <= 0 || hotHoursAtMost(ctx, end, hours, hotRatio, 0.75 * 3600) < hours) return null;
       const e = judge(hours, hotRatio);
       // A few hours are as easily a herd's as hers (feed pushed up late, a pasture move, a milking moved): no
       // early word in a herd's busy hour.
@@ -89,11 +79,11 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
     };
     const wr = early.withRumination;
     if (rumHours && rumHours < early.hours) {
-      const e = earlyWord(rumHours, wr.hotRatio, wr.minRatio, IN_PROGRESS_COVER_S);
+      const e = earlyWord(rumHours, wr.hotRatio, wr.minRatio);
       const rum = e && ctx.normal.window('rum', rumHours, end);
       if (rum && rum.coverage >= cfg.minCoverage && rum.ratio <= wr.maxRuminationRatio) w = e;
     }
-    w ??= earlyWord(early.hours, early.hotRatio, early.minRatio, IN_PROGRESS_COVER_ACTIVITY_ONLY_S);
+    w ??= earlyWord(early.hours, early.hotRatio, early.minRatio);
   }
   if (!w) return;
   const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio, 3 * cfg.windowHours) * HOUR_MS;
@@ -110,32 +100,14 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // too (a few in a hundred), where inseminating again may cost the pregnancy.
   const sinceService = daysAfter(inseminatedAt, since, INSEMINATION_NEWS_DAYS);
   if (sinceService !== null) Object.assign(evidence, { inseminatedOn: iso(inseminatedAt!), daysSinceInsemination: sinceService });
-  // An hour in progress is told as of her newest reading, not as of the hour's end still to come.
-  const at = inProgress ? Math.min(w.to, ctx.state.lastTs ?? w.to) : w.to;
-  const raised = raise(alerts, subject, 'heat', { at, since, severity: 'warning', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS });
+  const raised = raise(alerts, subject, 'heat', { at: w.to, since, severity: 'warning', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS });
   if (raised) {
     ctx.state.lastHeat = raised.since;
     delete ctx.state.missedCycleTold;
     const open = alerts.open.missed_heat;
-    if (open) push(resolve(alerts, subject, 'missed_heat', { at, evidence: { ...open.evidence, heatSince: iso(since) } }));
+    if (open) push(resolve(alerts, subject, 'missed_heat', { at: w.to, evidence: { ...open.evidence, heatSince: iso(since) } }));
   }
   push(raised);
-}
-
-/**
- * The early word from the hour in progress (`hour`), once her readings cover half of it: a quarter to
- * half an hour sooner than waiting for the hour to complete, as a heat grows fastest in its first hours.
- * Runs on most readings of frequent collars, so the hour in progress is looked at first: most are not hot.
- */
-export function judgeHeatInProgress(ctx: RuleContext, hour: number, push: Push, intervalS: number): void {
-  const early = ctx.rules.heat.early;
-  if (ctx.state.alerts.open.heat || intervalS > early.maxIntervalMinutes * 60) return;
-  const rate = ctx.history.rate('act', hour, IN_PROGRESS_COVER_S);
-  if (!(rate >= Math.min(early.hotRatio, early.withRumination.hotRatio) * ctx.normal.hourNormal('act', hour))) return;
-  // Whether the herd is busy together in this hour is known only once most herd-mates have told half of it
-  // too (a milking moved an hour earlier makes every cow hot at once): until then, she waits.
-  if (ctx.herd && ctx.herd.busySoFar(hour) !== false) return;
-  judgeHeat(ctx, hour + 1, push, intervalS, false, true);
 }
 
 /**

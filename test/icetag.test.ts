@@ -9,7 +9,7 @@ import { DAY_MS, DEFAULT_RULES } from '../rules/index.js';
  * and cycling). A cycling cow comes into heat every 18-24 days, about 1.45 times a cow-month, so the count of
  * heat alerts alone says little; what matters is whether each is explained. A heat is explained when the one
  * before or after it on the same cow is a cycle away (17-25 days) or two (36-48 days: one between not
- * seen). With the defaults: 516b_2 05-03 and 06-09 (37 days), 678_2 07-05 and 07-29 (24), 689b_3 05-11,
+ * seen). With the defaults: 516b_2 05-03 and 06-11 (39 days), 678_2 07-05 and 07-29 (24), 689b_3 05-11,
  * 05-21 and 06-14 (10, then 24): one heat unexplained, and no health alert.
  */
 describe.skipIf(!existsSync(ICETAG_DIR))('IceTag real cows', () => {

@@ -68,6 +68,11 @@ export class Agent {
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   private stopped = false;
   private failed = false;
+  /**
+   * Whether the detector was restored from the store: stopped before that (a signal during start-up, a
+   * farm beside it failing to start), its empty state must not be saved over the stored one.
+   */
+  private restored = false;
 
   constructor(
     readonly config: AgentConfig,
@@ -198,13 +203,22 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    if (this.stopped) return;
     this.startedAt = this.clock();
     this.loopDelay.enable();
     const t0 = performance.now();
     const restored = this.pipeline.restore();
+    this.restored = true;
     this.logger.info({ ...restored, ms: Math.round(performance.now() - t0) }, 'detector state restored');
     // The page first: a config mistake there (a port in use) stops start-up before anything is connected.
-    this.httpPort = await this.http.start(this.config.http.host, this.config.http.port);
+    try {
+      this.httpPort = await this.http.start(this.config.http.host, this.config.http.port);
+    } catch (err) {
+      if (this.stopped) return;
+      throw err;
+    }
+    // Stopped while the page was opening (a signal at start-up): nothing more is started.
+    if (this.stopped) return;
     this.alertPublisher.start();
     this.outbox.start();
     this.notifier.start();
@@ -287,7 +301,7 @@ export class Agent {
     await this.outbox.stop();
     await this.alertPublisher.stop();
     try {
-      if (!this.failed) this.pipeline.snapshot();
+      if (!this.failed && this.restored) this.pipeline.snapshot();
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, 'final snapshot failed; state will be rebuilt from readings');
     }

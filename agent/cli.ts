@@ -5,10 +5,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { publishHerd, simulateHerd, truthToJson } from '../collar-sim/index.js';
 import { DAY_MS, DEFAULT_RULES, resolveRules } from '../rules/index.js';
 import { Agent } from './agent.js';
-import { FarmHost } from './farms.js';
+import { checkFarms, FarmHost } from './farms.js';
 import { startDemo } from './demo.js';
 import { acrossDst, csvSources, formatScore, scoreIceTag, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
-import { loadConfigFile, LOG_LEVELS } from './config.js';
+import { loadConfigFile, LOG_LEVELS, type AgentConfig } from './config.js';
 import { ConfigError, CowbellError } from './errors.js';
 import { exportHerd, importHerd } from './herd/import.js';
 import { preflight } from './preflight.js';
@@ -60,7 +60,8 @@ Options:
   check: `cowbell check — validate a config file
 
 Options:
-  -c, --config FILE   the config file to check
+  -c, --config FILE   the config file to check; more than once, as for several farms in one agent
+                      (also checks what the farms must not share)
   -h, --help`,
   doctor: `cowbell doctor — try, on the gateway, what the running agent depends on
 
@@ -169,13 +170,26 @@ async function runAgent(argv: string[]): Promise<void> {
   await agent.start();
 }
 
+/** The one --config a command works on: given more than once, it says so rather than taking the last. */
+function oneConfig(files: string[] | undefined, command: string): string {
+  if (!files?.length) throw new CowbellError('COWBELL_USAGE', `cowbell ${command} needs --config FILE`);
+  if (files.length > 1) throw new CowbellError('COWBELL_USAGE', `cowbell ${command} takes one --config FILE: run it once per farm`);
+  return files[0]!;
+}
+
 async function runCheck(argv: string[]): Promise<void> {
-  const o = args(argv, { config: { type: 'string', short: 'c' } });
+  const o = args(argv, { config: { type: 'string', short: 'c', multiple: true } });
   if (o.help) return void console.log(HELP.check);
-  if (!o.config) throw new CowbellError('COWBELL_USAGE', 'cowbell check needs --config FILE');
-  const c = loadConfigFile(o.config);
+  if (!o.config?.length) throw new CowbellError('COWBELL_USAGE', 'cowbell check needs --config FILE');
+  const configs = o.config.map((file) => loadConfigFile(file));
+  // Several farms for one process: first what they must not share, then each on its own.
+  if (configs.length > 1) checkFarms(configs);
+  for (const [i, c] of configs.entries()) await checkOne(o.config[i]!, c);
+}
+
+async function checkOne(file: string, c: AgentConfig): Promise<void> {
   const issues = await preflight(c);
-  if (issues.length) throw new ConfigError(`${o.config} is valid, but the agent would not start here`, issues);
+  if (issues.length) throw new ConfigError(`${file} is valid, but the agent would not start here`, issues);
   console.log(`config OK: farm ${c.farm.id} (${c.farm.timezone}), broker ${redactUrl(c.mqtt.url)} as ${c.mqtt.clientId}`);
   console.log(`store ${c.store.path} (readings kept ${c.store.retentionDays} days), http ${c.http.host}:${c.http.port}`);
   console.log(`people: ${c.recipients.map((r) => `${r.name} (${r.channel}, ${r.language})`).join(", ")}; feeds: mqtt on farm/${c.farm.id}/alert/{type}${c.channels.webhooks.map((w) => `, webhook ${w.name}`).join("")}`);
@@ -188,21 +202,19 @@ async function runCheck(argv: string[]): Promise<void> {
 }
 
 async function runDoctorCommand(argv: string[]): Promise<void> {
-  const o = args(argv, { config: { type: 'string', short: 'c' }, 'mosquitto-conf': { type: 'string' } });
+  const o = args(argv, { config: { type: 'string', short: 'c', multiple: true }, 'mosquitto-conf': { type: 'string' } });
   if (o.help) return void console.log(HELP.doctor);
-  if (!o.config) throw new CowbellError('COWBELL_USAGE', 'cowbell doctor needs --config FILE');
-  process.exitCode = await runDoctor(o.config, { ...(o['mosquitto-conf'] !== undefined && { mosquittoConf: o['mosquitto-conf'] }) }, (line) => console.log(line));
+  process.exitCode = await runDoctor(oneConfig(o.config, 'doctor'), { ...(o['mosquitto-conf'] !== undefined && { mosquittoConf: o['mosquitto-conf'] }) }, (line) => console.log(line));
 }
 
 async function runHerd(argv: string[]): Promise<void> {
   const [verb, ...rest] = argv;
   const { values: o, positionals: [file] } = parseArgs({
     args: rest, allowPositionals: true, strict: true,
-    options: { config: { type: 'string', short: 'c' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c', multiple: true }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
   });
   if (o.help || verb === undefined || verb === '-h' || verb === '--help') return void console.log(HELP.herd);
-  if (!o.config) throw new CowbellError('COWBELL_USAGE', `cowbell herd ${verb} needs --config FILE`);
-  const config = loadConfigFile(o.config);
+  const config = loadConfigFile(oneConfig(o.config, `herd ${verb}`));
   if (verb === 'export') {
     const csv = exportHerd(config);
     return o.output ? writeFileSync(o.output, csv) : void process.stdout.write(csv);

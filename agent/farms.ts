@@ -1,7 +1,10 @@
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Agent, type AgentOptions } from './agent.js';
 import type { AgentConfig } from './config.js';
 import { ConfigError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
+import { uplinkTopic } from './ingest/lorawan.js';
+import { createLogger, redactUrl, type Logger } from './log.js';
 
 /**
  * Several farms in one process (a vendor's or a cooperative's box; docs/scaling.md): one Agent per farm,
@@ -12,6 +15,7 @@ import { createLogger, type Logger } from './log.js';
  */
 export class FarmHost {
   readonly agents: Agent[];
+  private readonly logger: Logger;
   private stopping: Promise<void> | null = null;
 
   constructor(
@@ -19,13 +23,13 @@ export class FarmHost {
     private readonly o: { logger?: Logger; agent?: (farmId: string) => AgentOptions; onFatal?: (err: Error) => void } = {},
   ) {
     checkFarms(configs);
-    const root = o.logger ?? createLogger(configs[0]?.log.level ?? 'info');
+    this.logger = o.logger ?? createLogger(configs[0]?.log.level ?? 'info');
     this.agents = configs.map(
       (config) =>
         new Agent(config, {
           ...o.agent?.(config.farm.id),
           // Every line says whose farm it is about.
-          logger: root.child({ farm: config.farm.id }, { level: config.log.level }),
+          logger: this.logger.child({ farm: config.farm.id }, { level: config.log.level }),
           onFatal: (err) => this.fatal(err),
           // A person may be on more than one farm's list: each message says which farm it is about.
           nameFarm: true,
@@ -33,23 +37,34 @@ export class FarmHost {
     );
   }
 
-  /** Starts the farms in order; if one cannot start (its port taken, its database locked), none is left running. */
+  /**
+   * Starts the farms in order. If one cannot start (its port taken, its database locked), it and those
+   * already started are stopped again, and the error is thrown: none is left running. A stop() meanwhile
+   * (a signal during start-up) starts no further farm.
+   */
   async start(): Promise<void> {
-    const started: Agent[] = [];
-    try {
-      for (const a of this.agents) {
+    for (const a of this.agents) {
+      if (this.stopping) return;
+      try {
         await a.start();
-        started.push(a);
+      } catch (err) {
+        await this.stop();
+        throw err;
       }
-    } catch (err) {
-      await Promise.allSettled(started.map((a) => a.stop()));
-      throw err;
     }
   }
 
-  /** Stops every farm, each finishing its own in-flight work; one farm's failure to stop cleanly does not hold the others. */
+  /**
+   * Stops every farm, each finishing its own in-flight work, and closes the databases of those never
+   * started (an Agent stopped before it restored its state does not save over the stored one). One farm
+   * failing to stop cleanly does not hold the others, and is logged.
+   */
   stop(): Promise<void> {
-    this.stopping ??= Promise.allSettled(this.agents.map((a) => a.stop())).then(() => undefined);
+    this.stopping ??= Promise.allSettled(this.agents.map((a) => a.stop())).then((results) =>
+      results.forEach((r, i) => {
+        if (r.status === 'rejected') this.logger.error({ farm: this.agents[i]!.config.farm.id, err: (r.reason as Error).message }, 'farm did not stop cleanly');
+      }),
+    );
     return this.stopping;
   }
 
@@ -60,27 +75,62 @@ export class FarmHost {
 }
 
 /**
- * What two farms in one process must not share, refused before anything starts: the farm id (its topics and
- * its alerts' ids), the database file, the MQTT client id (a broker drops the older of two sessions with one
- * id, and the farms would take turns being disconnected) and the farm page's port.
+ * What two farms in one process must not share, refused before anything starts:
+ * - the farm id (its topics, its alerts' ids);
+ * - the database file;
+ * - an MQTT client id on one broker (the ingest session's or the alert publisher's, `<id>-alerts`): a
+ *   broker drops the older of two connections with one id, and the alert publisher's clean connection
+ *   would wipe the other's persistent session and the readings queued in it;
+ * - a LoRaWAN application's uplinks on one broker (their topics carry no farm: each farm would take the
+ *   other's collars);
+ * - a Telegram bot or a WhatsApp number: a button pressed or a reply sent reaches one farm only, which
+ *   would take it for one of its own messages (its message ids count from 1 like every farm's);
+ * - the farm page's port.
  */
 export function checkFarms(configs: AgentConfig[]): void {
   if (configs.length === 0) throw new ConfigError('no farm to run: give at least one --config FILE');
   const issues: string[] = [];
-  const clash = (what: string, key: (c: AgentConfig) => string | number | null) => {
-    const seen = new Map<string | number, string>();
+  const clash = (what: string, keys: (c: AgentConfig) => { key: string; shown: string }[]) => {
+    const seen = new Map<string, string>();
     for (const c of configs) {
-      const k = key(c);
-      if (k === null) continue;
-      const other = seen.get(k);
-      if (other !== undefined) issues.push(`farms "${other}" and "${c.farm.id}" have the same ${what} (${k}): each farm needs its own`);
-      else seen.set(k, c.farm.id);
+      for (const { key, shown } of keys(c)) {
+        const other = seen.get(key);
+        if (other !== undefined && other !== c.farm.id) issues.push(`farms "${other}" and "${c.farm.id}" have the same ${what}${shown ? ` (${shown})` : ''}: each farm needs its own`);
+        else seen.set(key, c.farm.id);
+      }
     }
   };
-  clash('farm.id', (c) => c.farm.id);
-  clash('store.path', (c) => (c.store.path === ':memory:' ? null : c.store.path));
-  clash('mqtt.clientId', (c) => `${c.mqtt.url} ${c.mqtt.clientId}`);
-  // Port 0 asks the system for a free one.
-  clash('http.port', (c) => (c.http.port === 0 ? null : `${c.http.host}:${c.http.port}`));
+  const one = (key: string, shown = key) => [{ key, shown }];
+  clash('farm.id', (c) => one(c.farm.id.toLowerCase(), c.farm.id));
+  clash('store.path', (c) => (c.store.path === ':memory:' ? [] : one(realPath(c.store.path))));
+  clash('MQTT client id on one broker', (c) =>
+    [c.mqtt.clientId, `${c.mqtt.clientId}-alerts`].map((id) => ({ key: `${brokerKey(c.mqtt.url)} ${id}`, shown: `${id} at ${redactUrl(c.mqtt.url)}` })),
+  );
+  clash('LoRaWAN application on one broker', (c) => c.sources.map((s) => ({ key: `${brokerKey(c.mqtt.url)} ${uplinkTopic(s)}`, shown: uplinkTopic(s) })));
+  // Secrets are compared, never shown.
+  clash('Telegram bot (channels.telegram.botToken)', (c) => (c.channels.telegram ? one(`tg ${c.channels.telegram.botToken.reveal()}`, '') : []));
+  clash('WhatsApp number (channels.whatsapp.phoneNumberId)', (c) => (c.channels.whatsapp ? one(c.channels.whatsapp.phoneNumberId) : []));
+  // Port 0 asks the system for a free one; one port on two addresses is refused too (0.0.0.0 holds them all).
+  clash('http.port', (c) => (c.http.port === 0 ? [] : one(String(c.http.port))));
   if (issues.length) throw new ConfigError('these farms cannot run in one process', issues);
+}
+
+/** A database's real path: two spellings of one file (a symlinked directory) are one file. */
+function realPath(path: string): string {
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return path;
+  }
+}
+
+/** One broker however its URL is written: scheme, host and port (1883 or 8883 when left out). */
+function brokerKey(url: string): string {
+  try {
+    const u = new URL(url);
+    const port = u.port || (u.protocol === 'mqtts:' || u.protocol === 'ssl:' || u.protocol === 'wss:' ? '8883' : '1883');
+    return `${u.hostname === 'localhost' ? '127.0.0.1' : u.hostname}:${port}`;
+  } catch {
+    return url;
+  }
 }

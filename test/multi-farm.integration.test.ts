@@ -1,8 +1,10 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../agent/errors.js';
 import { FarmHost } from '../agent/farms.js';
+import type { AgentConfig } from '../agent/config.js';
 import { publishHerd, simulateHerd } from '../collar-sim/index.js';
 import { eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
 
@@ -81,20 +83,76 @@ describe('two farms in one process, one broker', () => {
     }
   }, 90_000);
 
-  it('refuses farms that would share a database, a session, a page or an id, before anything starts', () => {
+  it('refuses farms that would share a database, a session, a bot, a LoRaWAN application, a page or an id, before anything starts, naming no secret', () => {
     const tmp = tempDir();
     try {
-      const a = testConfig(broker.url, join(tmp.dir, 'a.db'), { farm: { id: 'north', timezone: 'UTC' }, http: { port: 18080 } });
-      const sameDb = testConfig(broker.url, join(tmp.dir, 'a.db'), { farm: { id: 'south', timezone: 'UTC' } });
-      const samePage = testConfig(broker.url, join(tmp.dir, 'b.db'), { farm: { id: 'south', timezone: 'UTC' }, http: { port: 18080 } });
-      const sameId = testConfig(broker.url, join(tmp.dir, 'c.db'), { farm: { id: 'north', timezone: 'UTC' } });
-      const sameSession = testConfig(broker.url, join(tmp.dir, 'd.db'), { farm: { id: 'east', timezone: 'UTC' }, mqtt: { url: broker.url, clientId: a.mqtt.clientId } });
-      for (const [other, what] of [[sameDb, 'store.path'], [samePage, 'http.port'], [sameId, 'farm.id'], [sameSession, 'mqtt.clientId']] as const) {
-        expect(() => new FarmHost([a, other])).toThrow(ConfigError);
-        expect(() => new FarmHost([a, other])).toThrow(what);
+      const url = 'mqtt://cowbell:S3cretBrokerPw@127.0.0.1:1883';
+      const farm = (id: string, db: string, extra: Record<string, unknown> = {}) =>
+        testConfig(url, join(tmp.dir, db), { farm: { id, timezone: 'UTC' }, mqtt: { url }, ...extra });
+      const bot = { telegram: { botToken: '123456:SECRET-BOT-TOKEN', mode: 'polling' } };
+      const a = farm('north', 'a.db', { http: { port: 18080 }, sources: [{ type: 'chirpstack', applicationId: 'app-1', fields: { activity: 'act' } }], channels: bot });
+      const cases: [AgentConfig, string][] = [
+        [farm('south', 'a.db'), 'store.path'],
+        [farm('south', 'b.db', { http: { host: '0.0.0.0', port: 18080, password: 'correct-horse-battery' } }), 'http.port'],
+        [farm('NORTH', 'c.db'), 'farm.id'],
+        // The same broker written another way, and the client id of the north farm's alert publisher.
+        [farm('east', 'd.db', { mqtt: { url: 'mqtt://127.0.0.1', clientId: 'cowbell-north-alerts' } }), 'MQTT client id'],
+        [farm('west', 'e.db', { sources: [{ type: 'chirpstack', applicationId: 'app-1', fields: { activity: 'act' } }] }), 'LoRaWAN application'],
+        [farm('west', 'f.db', { channels: bot }), 'Telegram bot'],
+      ];
+      for (const [other, what] of cases) {
+        let err: unknown;
+        try {
+          new FarmHost([a, other]);
+        } catch (e) {
+          err = e;
+        }
+        expect(err, what).toBeInstanceOf(ConfigError);
+        expect((err as Error).message).toContain(what);
+        expect((err as Error).message).not.toMatch(/S3cretBrokerPw|SECRET-BOT-TOKEN/);
       }
+      // What they may share: a broker, a LoRaWAN network server with another application, a port chosen by the system.
+      expect(() => new FarmHost([farm('north', 'g.db', { http: { port: 0 } }), farm('south', 'h.db', { http: { port: 0 }, sources: [{ type: 'chirpstack', applicationId: 'app-2', fields: { activity: 'act' } }] })])).not.toThrow();
       expect(() => new FarmHost([])).toThrow(/at least one/);
     } finally {
+      tmp.cleanup();
+    }
+  });
+
+  // Found in a second read: a farm that could not start was left with its database open, and a farm never
+  // started, stopped, saved its empty detector state over its stored one.
+  it('a farm that cannot start stops the others, and no farm saves an empty state over its stored one', async () => {
+    const tmp = tempDir();
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (blocker.address() as AddressInfo).port;
+      const config = (id: string, extra: Record<string, unknown> = {}) => testConfig(broker.url, join(tmp.dir, `${id}.db`), { farm: { id, timezone: 'UTC' }, ...extra });
+      // A first run gives each farm a stored state with its event-time clock.
+      const sim = (id: string) => simulateHerd({ farmId: id, cows: 2, startMs: simEnd() - DAY, days: 1, seed: 1, episodes: 'none' });
+      const first = new FarmHost([config('one'), config('two'), config('three')], { logger: memoryLogger().logger });
+      await first.start();
+      for (const id of ['one', 'two', 'three']) await publishHerd({ url: broker.url, farmId: id, sim: sim(id), speed: 1e12 });
+      const total = [...sim('one').readings()].length;
+      await eventually(() => first.agents.every((a) => a.pipeline.counters.readings === total), 15_000, 'every farm heard');
+      const watermarks = first.agents.map((a) => a.pipeline.detector.farm.watermark);
+      await first.stop();
+
+      // Now the second farm's page port is taken.
+      const log = memoryLogger();
+      const second = new FarmHost([config('one'), config('two', { http: { port } }), config('three')], { logger: log.logger });
+      await expect(second.start()).rejects.toThrow(/cannot listen/);
+      await fetch(`http://127.0.0.1:${second.agents[0]!.httpPort}/`).then(
+        () => expect.fail('the first farm is still serving its page'),
+        () => undefined,
+      );
+      // Every farm's stored clock is as it was, the one never started included.
+      const third = new FarmHost([config('one'), config('two'), config('three')], { logger: memoryLogger().logger });
+      await third.start();
+      expect(third.agents.map((a) => a.pipeline.detector.farm.watermark)).toEqual(watermarks);
+      await third.stop();
+    } finally {
+      blocker.close();
       tmp.cleanup();
     }
   });

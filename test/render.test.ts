@@ -128,11 +128,12 @@ describe('a message to one farmer', () => {
   // One box serving several farms: a vet on two farms' lists must see which farm a message is about.
   it('names the farm first when one box serves several farms, and not otherwise', () => {
     const urgent = content({ items: [item({ type: 'down_cow', severity: 'urgent' })], urgent: true });
-    expect(renderMessage(urgent, { ...en, nameFarm: true }).text.split('\n').slice(0, 2)).toEqual([
-      'Farm Sonnhalde:',
-      'URGENT: Cow 412 may be down and unable to get up, since about Tue 24 Nov, 09:00.',
-    ]);
-    expect(renderMessage(urgent, { ...de, nameFarm: true }).text.split('\n')[0]).toBe('Betrieb Sonnhalde:');
+    // First the urgency, then the farm: what a locked phone shows.
+    expect(renderMessage(urgent, { ...en, nameFarm: true }).text.split('\n')[0]).toBe(
+      'URGENT: Farm Sonnhalde: Cow 412 may be down and unable to get up, since about Tue 24 Nov, 09:00.',
+    );
+    expect(renderMessage(urgent, { ...de, nameFarm: true }).text).toMatch(/^DRINGEND: Betrieb Sonnhalde: Kuh 412 /);
+    expect(renderMessage(content({ items: [item()] }), { ...en, nameFarm: true }).text).toMatch(/^Farm Sonnhalde: Cow 412 is probably in heat/);
     expect(renderMessage(urgent, en).text).not.toContain('Sonnhalde');
   });
 

@@ -109,6 +109,8 @@ export class HttpServer {
       // as a stack trace.
       const fail = (err: NodeJS.ErrnoException) => reject(new CowbellError('COWBELL_HTTP_LISTEN', `http: cannot listen on ${host}:${port}: ${listenProblem(err)}`, { cause: err }));
       server.once('error', fail);
+      // Stopped before it was listening (a signal during start-up): the caller is told, not left waiting.
+      server.once('close', () => reject(new CowbellError('COWBELL_HTTP_LISTEN', `http: closed before listening on ${host}:${port}`)));
       server.listen(port, host, () => {
         server.off('error', fail);
         resolve();

@@ -741,8 +741,9 @@ export function renderMessage(content: MessageContent, ctx: RenderContext): Rend
   const tail = content.overflow ? fill(w.c.message.overflow, { since: w.short(content.overflow.heldSince) }) : undefined;
 
   const lines = sections.flatMap((s, i) => (i === 0 ? s : [{ text: '', items: 0 }, ...s]));
+  // The farm, then the urgency, on the first line: what a locked phone shows ("URGENT: Farm north: Cow …").
+  if (ctx.nameFarm && lines[0]) lines[0] = { ...lines[0], text: fill(w.c.message.farm, { farm: ctx.farmName, text: lines[0].text }) };
   if (content.urgent && lines[0]) lines[0] = { ...lines[0], text: fill(w.c.message.urgent, { text: lines[0].text }) };
-  if (ctx.nameFarm) lines.unshift({ text: fill(w.c.message.farm, { farm: ctx.farmName }), items: 0 });
   const { acknowledge, snooze } = w.c.whatsapp.buttons;
   return { text: fit(w, lines, tail, TEXT_MAX), template: chooseTemplate(w, content), buttons: { acknowledge, snooze } };
 }

@@ -53,8 +53,8 @@ Options:
 Options:
   -c, --config FILE   the config file (JSON, or YAML for comments; see README "Config file"); given
                       more than once, one process serves several farms, each with its own database,
-                      MQTT session and farm page (no two may share a farm id, store.path, mqtt.clientId
-                      or http.port)
+                      MQTT session and farm page (no two may share a farm id, store.path, mqtt.clientId,
+                      LoRaWAN application, Telegram bot, WhatsApp number or http.port)
   --log-level LEVEL   overrides log.level: fatal, error, warn, info, debug, trace or silent
   -h, --help`,
   check: `cowbell check — validate a config file
@@ -122,7 +122,8 @@ Options:
   --cows N        herd size (default 20)
   --days N        days to simulate (default 30)
   --start ISO     first reading time (default: --days before now)
-  --speed X       simulated seconds per real second (default 86400); at "now" it continues in real time
+  --speed X       simulated seconds per real second (default 86400), never ahead of the wall clock; it
+                  stops at the end of --days (by default, now)
   --seed N        seed (default 1); the same seed gives the same herd and episodes
   --truth FILE    write the ground truth (injected episodes) here
   --batch N       readings per MQTT message, one collar each (default 1, as live collars send)
@@ -165,7 +166,7 @@ async function runAgent(argv: string[]): Promise<void> {
     for (const c of configs) c.log.level = level as (typeof LOG_LEVELS)[number];
   }
   // One farm as always; several, each with its own database, session and page, in one process.
-  const agent = configs.length === 1 ? new Agent(configs[0]!) : new FarmHost(configs);
+  const agent = configs.length === 1 ? new Agent(configs[0]!) : new FarmHost(configs, { files: o.config });
   onSignal(() => agent.stop());
   await agent.start();
 }
@@ -183,8 +184,9 @@ async function runCheck(argv: string[]): Promise<void> {
   if (!o.config?.length) throw new CowbellError('COWBELL_USAGE', 'cowbell check needs --config FILE');
   const configs = o.config.map((file) => loadConfigFile(file));
   // Several farms for one process: first what they must not share, then each on its own.
-  if (configs.length > 1) checkFarms(configs);
+  if (configs.length > 1) checkFarms(configs, o.config);
   for (const [i, c] of configs.entries()) await checkOne(o.config[i]!, c);
+  if (configs.length > 1) console.log(`${configs.length} farms for one process: no farm id, database, MQTT client id, LoRaWAN application, bot, number or port shared`);
 }
 
 async function checkOne(file: string, c: AgentConfig): Promise<void> {

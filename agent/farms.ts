@@ -20,9 +20,15 @@ export class FarmHost {
 
   constructor(
     readonly configs: AgentConfig[],
-    private readonly o: { logger?: Logger; agent?: (farmId: string) => AgentOptions; onFatal?: (err: Error) => void } = {},
+    private readonly o: {
+      logger?: Logger;
+      agent?: (farmId: string) => AgentOptions;
+      onFatal?: (err: Error) => void;
+      /** The config files the farms came from, to name them in a clash. */
+      files?: readonly string[];
+    } = {},
   ) {
-    checkFarms(configs);
+    checkFarms(configs, o.files);
     this.logger = o.logger ?? createLogger(configs[0]?.log.level ?? 'info');
     this.agents = configs.map(
       (config) =>
@@ -87,18 +93,21 @@ export class FarmHost {
  *   would take it for one of its own messages (its message ids count from 1 like every farm's);
  * - the farm page's port.
  */
-export function checkFarms(configs: AgentConfig[]): void {
+export function checkFarms(configs: AgentConfig[], files?: readonly string[]): void {
   if (configs.length === 0) throw new ConfigError('no farm to run: give at least one --config FILE');
   const issues: string[] = [];
+  // Each farm by its config file where known: two files may well give the same farm id.
+  const name = (i: number) => (files?.[i] !== undefined ? `${files[i]} (farm "${configs[i]!.farm.id}")` : `farm "${configs[i]!.farm.id}"`);
   const clash = (what: string, keys: (c: AgentConfig) => { key: string; shown: string }[]) => {
-    const seen = new Map<string, string>();
-    for (const c of configs) {
+    const seen = new Map<string, number>();
+    configs.forEach((c, i) => {
       for (const { key, shown } of keys(c)) {
         const other = seen.get(key);
-        if (other !== undefined && other !== c.farm.id) issues.push(`farms "${other}" and "${c.farm.id}" have the same ${what}${shown ? ` (${shown})` : ''}: each farm needs its own`);
-        else seen.set(key, c.farm.id);
+        // A config's own keys (its session's and its alert publisher's client ids) never clash with each other.
+        if (other !== undefined && other !== i) issues.push(`${name(other)} and ${name(i)} have the same ${what}${shown ? ` (${shown})` : ''}: each farm needs its own`);
+        else seen.set(key, i);
       }
-    }
+    });
   };
   const one = (key: string, shown = key) => [{ key, shown }];
   clash('farm.id', (c) => one(c.farm.id.toLowerCase(), c.farm.id));

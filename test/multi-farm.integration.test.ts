@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../agent/errors.js';
-import { FarmHost } from '../agent/farms.js';
+import { checkFarms, FarmHost } from '../agent/farms.js';
 import type { AgentConfig } from '../agent/config.js';
 import { publishHerd, simulateHerd } from '../collar-sim/index.js';
 import { eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
@@ -95,6 +95,8 @@ describe('two farms in one process, one broker', () => {
         [farm('south', 'a.db'), 'store.path'],
         [farm('south', 'b.db', { http: { host: '0.0.0.0', port: 18080, password: 'correct-horse-battery' } }), 'http.port'],
         [farm('NORTH', 'c.db'), 'farm.id'],
+        // Found trying the README: the same id spelt the same way passed (the check skipped a farm's own id).
+        [farm('north', 'c2.db'), 'farm.id'],
         // The same broker written another way, and the client id of the north farm's alert publisher.
         [farm('east', 'd.db', { mqtt: { url: 'mqtt://127.0.0.1', clientId: 'cowbell-north-alerts' } }), 'MQTT client id'],
         [farm('west', 'e.db', { sources: [{ type: 'chirpstack', applicationId: 'app-1', fields: { activity: 'act' } }] }), 'LoRaWAN application'],
@@ -111,6 +113,8 @@ describe('two farms in one process, one broker', () => {
         expect((err as Error).message).toContain(what);
         expect((err as Error).message).not.toMatch(/S3cretBrokerPw|SECRET-BOT-TOKEN/);
       }
+      // Each clash names the config files when they are known: two files may give the same farm id.
+      expect(() => checkFarms([a, farm('north', 'c3.db')], ['north.yaml', 'other.yaml'])).toThrow(/north\.yaml \(farm "north"\) and other\.yaml \(farm "north"\) have the same farm\.id/);
       // What they may share: a broker, a LoRaWAN network server with another application, a port chosen by the system.
       expect(() => new FarmHost([farm('north', 'g.db', { http: { port: 0 } }), farm('south', 'h.db', { http: { port: 0 }, sources: [{ type: 'chirpstack', applicationId: 'app-2', fields: { activity: 'act' } }] })])).not.toThrow();
       expect(() => new FarmHost([])).toThrow(/at least one/);

@@ -1,4 +1,4 @@
-import type { AlertEvent } from './alerts.js';
+import type { AlertEvent, Subject } from './alerts.js';
 import { HOUR_MS } from './baseline.js';
 import type { CowRecord, CowState, HerdView } from './context.js';
 import { CowDetector, type ObserveResult } from './cow.js';
@@ -127,9 +127,16 @@ export class FarmDetector {
   }
 
   restoreCow(snapshot: CowSnapshot): void {
-    const cow = new CowDetector(this.rules, snapshot, this.dayShift, this.herd);
-    applyRecord(cow.state, this.records.get(snapshot.subject.cowId));
-    this.cows.set(snapshot.subject.cowId, cow);
+    this.addCow(snapshot);
+  }
+
+  /** A cow's detector, made from her snapshot or afresh, with what the herd register says of her. */
+  private addCow(from: Subject | CowSnapshot): CowDetector {
+    const cow = new CowDetector(this.rules, from, this.dayShift, this.herd);
+    const cowId = cow.state.subject.cowId;
+    applyRecord(cow.state, this.records.get(cowId));
+    this.cows.set(cowId, cow);
+    return cow;
   }
 
   /**
@@ -171,12 +178,7 @@ export class FarmDetector {
   }
 
   observe(reading: Reading, cowId: string, arrivalWall: number): ObserveResult {
-    let cow = this.cows.get(cowId);
-    if (!cow) {
-      cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId: reading.collarId }, this.dayShift, this.herd);
-      applyRecord(cow.state, this.records.get(cowId));
-      this.cows.set(cowId, cow);
-    }
+    const cow = this.cows.get(cowId) ?? this.addCow({ farmId: this.farmId, cowId, collarId: reading.collarId });
     this.dirty.add(cowId);
     const cap = this.opts.maxAheadOfArrivalMs;
     const result = cow.observe(reading, arrivalWall, cap);
@@ -193,12 +195,7 @@ export class FarmDetector {
 
   /** A battery level from the network server (no reading): see CowDetector.observeBattery. */
   observeBattery(cowId: string, collarId: string, ts: number, batteryPct: number): AlertEvent[] {
-    let cow = this.cows.get(cowId);
-    if (!cow) {
-      cow = new CowDetector(this.rules, { farmId: this.farmId, cowId, collarId }, this.dayShift, this.herd);
-      applyRecord(cow.state, this.records.get(cowId));
-      this.cows.set(cowId, cow);
-    }
+    const cow = this.cows.get(cowId) ?? this.addCow({ farmId: this.farmId, cowId, collarId });
     const events = cow.observeBattery(ts, batteryPct);
     if (events.length) this.dirty.add(cowId);
     return events;

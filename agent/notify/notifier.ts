@@ -9,7 +9,7 @@ import type { ChatChannel, InboundEvent, InboundOutcome } from './chat.js';
 import { compose, isEmpty, quietHoursEnd } from './compose.js';
 import { Loop, withDeadline } from './loop.js';
 import { SEVERITY_RANK, type Recipient } from './message.js';
-import { parseReply, renderMessage, renderReceipt } from './render.js';
+import { COLLAR_TYPES, parseReply, renderMessage, renderReceipt } from './render.js';
 
 /**
  * People's side of the outbox. An alert change becomes one notification row per person who wants it, in
@@ -62,9 +62,6 @@ export interface NotifierStats {
   acknowledged: number;
   snoozed: number;
 }
-
-/** Alerts about the collar, not the cow. */
-const COLLAR_TYPES: ReadonlySet<string> = new Set(['collar_offline', 'collar_fault', 'battery_low']);
 
 /**
  * "Back to normal" is news only where the farmer would act on it: a recovered cow, a collar sending again.

@@ -221,7 +221,8 @@ const capitalise = (s: string) => s.charAt(0).toLocaleUpperCase() + s.slice(1);
  * for heat comes last: it is a matter of days (watch her, a vet check), never of hours.
  */
 const TYPE_ORDER: readonly AlertType[] = ['down_cow', 'health', 'heat', 'collar_fault', 'collar_offline', 'battery_low', 'missed_heat'];
-const COLLAR_TYPES: ReadonlySet<AlertType> = new Set(['collar_offline', 'battery_low', 'collar_fault']);
+/** Alerts about the collar, not the cow. */
+export const COLLAR_TYPES: ReadonlySet<string> = new Set<AlertType>(['collar_offline', 'battery_low', 'collar_fault']);
 const LIST_MAX = 10;
 const TEXT_MAX = 1024;
 const PARAM_MAX = 200;

@@ -29,6 +29,11 @@ export interface CowState {
   down?: DownSpell;
   /** What the herd register says of her (FarmDetector.setRecords); absent when it says nothing. */
   record?: CowRecord;
+  /**
+   * A heat her window showed while the herd's last hours were not yet told by most of its cows: judged again
+   * once they are (FarmDetector), as whether those hours were the herd's decides it.
+   */
+  heatRecheck?: { end: number; intervalS: number };
 }
 
 /**
@@ -92,6 +97,11 @@ export interface SignalRun {
  */
 export interface HerdView {
   busyHour(hour: number): boolean;
+  /**
+   * Whether enough of the herd has told the hour for busyHour to be its verdict, not the first few cows'
+   * (always, for a herd too small to tell anything).
+   */
+  settled(hour: number): boolean;
   /** The herd's typical ratio to normal over the hours [first, last] (1 when too few cows report). */
   herdRatio(metric: 'act' | 'rum', first: number, last: number): number;
   report(hour: number, hot: boolean, actRatio: number, rumRatio: number): void;

@@ -209,6 +209,16 @@ export class CowDetector implements RuleContext {
     while (this.pending.length && this.pending[0]!.ts <= upTo) this.judge(this.pending.shift()!, push);
   }
 
+  /** Her heat window held back for the herd (CowState.heatRecheck), judged now. */
+  recheckHeat(): readonly AlertEvent[] {
+    const r = this.state.heatRecheck;
+    if (!r) return NO_EVENTS;
+    delete this.state.heatRecheck;
+    const events: AlertEvent[] = (this.out = []);
+    judgeHeat(this, r.end, this.emit, r.intervalS, 'recheck');
+    return events;
+  }
+
   /** Readings held for reordering. */
   get held(): number {
     return this.pending.length;
@@ -269,7 +279,7 @@ export class CowDetector implements RuleContext {
     // end of the hour the reading completes, as it would have been live (raised, never resolved, in the
     // past: her newest window says whether it is over). Within two days: older is history, not news.
     const filled = Math.floor((reading.ts - 1) / HOUR_MS) + 1;
-    if (!newest && filled < end && filled >= end - BACKFILL_HOURS) judgeHeat(this, filled, push, reading.intervalS, true);
+    if (!newest && filled < end && filled >= end - BACKFILL_HOURS) judgeHeat(this, filled, push, reading.intervalS, 'backfill');
     if (end !== completedBefore || reading.ts - reading.intervalS * 1000 < end * HOUR_MS) {
       judgeHeat(this, end, push, reading.intervalS);
       judgeMissedCycle(this, end, push);

@@ -23,6 +23,12 @@ const busyLine = (n: number) => Math.min(HERD_BUSY_SHARE * n, n * HERD_HOT_SHARE
 const HERD_MIN_COWS = 10;
 const HERD_KEEP_HOURS = 72;
 
+/**
+ * A heat held back for the herd's count of its hours (see heat.ts) waits for most of the herd at most this
+ * far past the hour, in the farm's event time: collars reporting every hour or two tell an hour that late.
+ */
+const SETTLE_MAX_MS = 30 * 60_000;
+
 /** How far the farm's event time must move before all collars are checked for silence again. */
 const SILENCE_SCAN_STEP_MS = 15 * 60_000;
 
@@ -56,10 +62,22 @@ function histogramMedian(h: number[], n: number): number {
 
 class Herd implements HerdView {
   readonly hours = new Map<number, HerdHour>();
+  private typical = { hour: NaN, n: 0 };
 
   busyHour(t: number): boolean {
     const h = this.hours.get(t);
     return !!h && h.n >= HERD_MIN_COWS && h.hot >= busyLine(h.n);
+  }
+
+  /** Told by half the cows that told the busiest hour of the day before, or the herd is too small to tell. */
+  settled(t: number): boolean {
+    if (this.typical.hour !== t) {
+      let n = 0;
+      for (let k = t - 24; k < t; k++) n = Math.max(n, this.hours.get(k)?.n ?? 0);
+      this.typical = { hour: t, n };
+    }
+    const typical = this.typical.n;
+    return typical < HERD_MIN_COWS || (this.hours.get(t)?.n ?? 0) >= Math.max(HERD_MIN_COWS, typical / 2);
   }
 
   herdRatio(metric: 'act' | 'rum', first: number, last: number): number {
@@ -115,6 +133,8 @@ export class FarmDetector {
   farm: FarmSnapshot = { watermark: null, lastSilenceScan: null };
   private readonly dayShift: DayShift;
   private readonly herd = new Herd();
+  /** Cows with a heat window held back for the herd (CowState.heatRecheck). */
+  private readonly rechecks = new Set<string>();
   /** The herd register's dates by cow, applied to her detector when it is made and whenever they change. */
   private records = new Map<string, CowRecord>();
 
@@ -136,6 +156,7 @@ export class FarmDetector {
     const cowId = cow.state.subject.cowId;
     applyRecord(cow.state, this.records.get(cowId));
     this.cows.set(cowId, cow);
+    if (cow.state.heatRecheck) this.rechecks.add(cowId);
     return cow;
   }
 
@@ -183,6 +204,7 @@ export class FarmDetector {
     const cap = this.opts.maxAheadOfArrivalMs;
     const result = cow.observe(reading, arrivalWall, cap);
     if (result.future) return result;
+    if (cow.state.heatRecheck) this.rechecks.add(cowId);
     const f = this.farm;
     const ts = cap === undefined ? reading.ts : Math.min(reading.ts, arrivalWall + cap);
     f.watermark = Math.max(f.watermark ?? ts, ts);
@@ -190,7 +212,25 @@ export class FarmDetector {
       f.lastSilenceScan = f.watermark;
       result.events.push(...this.scanSilence(f.watermark, 'event_time'));
     }
+    if (this.rechecks.size) this.recheckHeats(result.events);
     return result;
+  }
+
+  /** Judges the heat windows held back for the herd whose hours the herd has told by now, or can no longer. */
+  private recheckHeats(events: AlertEvent[]): void {
+    const watermark = this.farm.watermark ?? -Infinity;
+    for (const cowId of this.rechecks) {
+      const cow = this.cows.get(cowId);
+      const r = cow?.state.heatRecheck;
+      if (!cow || !r) {
+        this.rechecks.delete(cowId);
+        continue;
+      }
+      if (watermark < r.end * HOUR_MS + SETTLE_MAX_MS && !this.herd.settled(r.end - 1)) continue;
+      this.rechecks.delete(cowId);
+      this.dirty.add(cowId);
+      events.push(...cow.recheckHeat());
+    }
   }
 
   /** A battery level from the network server (no reading): see CowDetector.observeBattery. */
@@ -216,6 +256,7 @@ export class FarmDetector {
         const held = cow.held;
         const flushed = cow.flush(now - holdMs);
         if (flushed.length) events.push(...flushed);
+        if (cow.state.heatRecheck) this.rechecks.add(cowId);
         // Released readings changed her state whether or not they raised anything: she is to be saved.
         if (cow.held !== held) this.dirty.add(cowId);
       }

@@ -22,13 +22,16 @@ function daysAfter(day: number | undefined, since: number, maxDays: number): num
  * Heat: a sustained rise of activity over the last completed hours against her normal for those hours (see
  * README.md, "Heat"). `end` is the hour number the window ends at; `at` of a raise or resolve is the end of
  * the window that shows it (event time of the data), not the time of whichever reading completed it.
- * `intervalS`: how often her collar reports (the reading being judged). `raiseOnly`: a window in the past,
- * filled in by a backlog: it may show a heat, but not that one is over.
+ * `intervalS`: how often her collar reports (the reading being judged). `mode`: 'live' for her newest
+ * window; 'backfill' for a window in the past, filled in by a backlog: it may show a heat, but not that one
+ * is over; 'recheck' for a live window held back until the herd had told its hours (see below).
  */
-export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, raiseOnly = false): void {
+export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, mode: 'live' | 'backfill' | 'recheck' = 'live'): void {
   const cfg = ctx.rules.heat;
   const herd = ctx.herd;
   const { alerts, subject } = ctx.state;
+  const raiseOnly = mode === 'backfill';
+  if (mode === 'live') delete ctx.state.heatRecheck;
   const judge = (hours: number, hotRatio: number) => {
     const w = ctx.normal.window('act', hours, end, {
       capRatio: cfg.hourCapRatio,
@@ -42,7 +45,7 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   if (alerts.open.heat) {
     if (raiseOnly) return;
     const w = judge(cfg.windowHours, cfg.hotRatio);
-    if (w && w.ratio < cfg.resolveRatio) push(resolve(alerts, subject, 'heat', { at: w.to, evidence: windowEvidence(w) }));
+    if (w && w.ratio < cfg.resolveRatio * levelOf(ctx, w.from)) push(resolve(alerts, subject, 'heat', { at: w.to, evidence: windowEvidence(w) }));
     return;
   }
   // Most hours of most cows are nowhere near a heat: with too few hours at the hot ratio times their own
@@ -86,7 +89,23 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
     w ??= earlyWord(early.hours, early.hotRatio, early.minRatio);
   }
   if (!w) return;
-  const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio, 3 * cfg.windowHours) * HOUR_MS;
+  // A heat is a rise out of the level she has been holding (see levelOf): over a level that is up, the window
+  // must be a heat over that level too, uncapped (each hour's cap is 3x the out-of-date normal, so a true
+  // heat on top of the new level would read no higher than her return does).
+  const level = levelOf(ctx, w.from);
+  if (level > 1) {
+    const raw = ctx.normal.window('act', (w.to - w.from) / HOUR_MS, end);
+    if (!raw || raw.ratio / level < cfg.minRatio) return;
+  }
+  // Whether her hours were the herd's is told by the herd's count of them; a cow whose hour completes among
+  // the first few of the herd's would be judged on those few (on the scorecard, two cows of 200 raised a heat
+  // at a milking moved an hour, told by 5 and 2 cows). So a heat waits until most of the herd has told the
+  // hours (the same event time: the rest of the herd's readings of that hour arriving), half an hour at most.
+  if (mode === 'live' && herd && !settledAll(herd, w.from / HOUR_MS, end)) {
+    ctx.state.heatRecheck = { end, intervalS };
+    return;
+  }
+  const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio * level, 3 * cfg.windowHours) * HOUR_MS;
   const evidence = windowEvidence(w);
   const last = ctx.state.lastHeat;
   // Days since her last heat: 18-24 is a cycle; much shorter or longer is worth a second look.
@@ -143,6 +162,21 @@ export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): voi
   }));
 }
 
+/**
+ * The level she has been holding before a window that starts at `from` (ms), as a multiple of her normal: 1
+ * unless three hours in four of the day before were at `stepUpRatio` times her normal or more. Then her
+ * normal is out of date, not her: she is back from weeks of lameness or illness that her past 14 days still
+ * remember, or moved to a livelier group. The day before a heat's first hours is an ordinary day: on six of
+ * the scorecard's herds this level was at most 1.23 before every true heat alert, and 1.31-1.69 before
+ * twelve of its fifteen false ones, every one a cow getting over two weeks of lameness.
+ */
+function levelOf(ctx: RuleContext, from: number): number {
+  const stepUp = ctx.rules.heat.stepUpRatio;
+  if (stepUp <= 0) return 1;
+  const level = ctx.normal.levelBefore('act', from / HOUR_MS, 24, 0.25);
+  return level >= stepUp ? level : 1;
+}
+
 function hotHoursAtMost(ctx: RuleContext, end: number, hours: number, hotRatio: number, minCoverS = 1): number {
   let hot = 0;
   for (let t = end - hours; t < end; t++) {
@@ -150,6 +184,11 @@ function hotHoursAtMost(ctx: RuleContext, end: number, hours: number, hotRatio: 
     if (rate === rate && rate >= hotRatio * ctx.normal.hourNormal('act', t)) hot++;
   }
   return hot;
+}
+
+function settledAll(herd: HerdView, first: number, end: number): boolean {
+  for (let t = first; t < end; t++) if (!herd.settled(t)) return false;
+  return true;
 }
 
 function busyAny(herd: HerdView, end: number, hours: number): boolean {

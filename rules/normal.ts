@@ -41,6 +41,8 @@ export interface WindowOptions {
 
 /** Scratch space shared by every cow (judging is synchronous, one cow at a time): nothing per cow. */
 const rates = new Float64Array(64);
+/** levelBefore's own: hourNormal, which it calls, fills `rates`. */
+const levels = new Float64Array(64);
 const norms = new Float64Array(64);
 const scratchSum = newSum();
 
@@ -217,6 +219,23 @@ export class Normals {
     out.value = value;
     out.coveredS = cov;
     return out;
+  }
+
+  /**
+   * The level she held over the `hours` hours before `from` (an hour number): the `share`-quantile of each
+   * hour's rate over its clock hour's normal, so "three hours in four at this many times her normal or more"
+   * for share 0.25. NaN with fewer than three quarters of the hours known or while warming up.
+   */
+  levelBefore(metric: Metric, from: number, hours: number, share: number): number {
+    let n = 0;
+    for (let t = from - Math.min(hours, levels.length); t < from; t++) {
+      const rate = this.h.rate(metric, t);
+      const normal = rate === rate ? this.hourNormal(metric, t) : 0;
+      if (normal > 0) levels[n++] = rate / normal;
+    }
+    if (n * 4 < hours * 3) return NaN;
+    const sorted = levels.subarray(0, n).sort();
+    return sorted[Math.floor(share * n)]!;
   }
 
   /**

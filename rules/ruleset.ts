@@ -58,6 +58,12 @@ export const RuleSetSchema = z
         /** Only for collars reporting at least this often: a few hours must be several readings. */
         maxIntervalMinutes: z.number().min(0).max(240),
       }),
+      /**
+       * When three hours in four of the day before a window were at this many times her normal or more, her
+       * normal is out of date (back from lameness, a livelier group): the window must be `minRatio` times
+       * that level too. 0: off.
+       */
+      stepUpRatio: z.number().min(0),
       /** No heat this many days after her last one (a cycle runs 18-24): a missed cycle. 0: not told. */
       missedCycle: z.strictObject({ afterDays: z.number().min(0).max(60) }),
     }),

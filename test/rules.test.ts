@@ -279,6 +279,35 @@ describe('herd-wide events', () => {
   });
 });
 
+describe('a cow back to her old self', () => {
+  // Two weeks lame at under half her steps, then three days getting back: her past 14 days still remember
+  // the lame ones, so on her return every hour reads twice her "normal" for days.
+  const lameFrom = START + 3 * DAY;
+  const back = START + 17 * DAY;
+  const well = back + 3 * DAY;
+  const lame = (t: number) => (t <= lameFrom ? 1 : t <= back ? 0.45 : t <= well ? 0.45 + (0.55 * (t - back)) / (well - back) : 1);
+
+  it('raises no heat on her return, and a heat a few days later is still found', () => {
+    const steady = stream({ days: 30, act: lame });
+    const off = new FarmDetector('farm', resolveRules({ heat: { stepUpRatio: 0 } }));
+    // Without the check, her return is a heat.
+    expect(firing(run(steady, off), 'heat').length).toBeGreaterThan(0);
+    expect(firing(run(steady), 'heat')).toEqual([]);
+    // A heat 3x her true normal five days after she is well: 3x her level, however out of date her normal.
+    const onset = well + 5 * DAY + 9 * HOUR;
+    const events = run(stream({ days: 30, act: (t) => lame(t) * during(onset, onset + 14 * HOUR, 3)(t) }));
+    const heats = firing(events, 'heat');
+    expect(heats).toHaveLength(1);
+    // Her onset is where she rose over her level, not where she rose over the lame weeks: the insemination
+    // advice depends on it. And the heat is over when she is back to that level.
+    expect(heats[0]!.since).toBeGreaterThanOrEqual(onset - HOUR);
+    expect(heats[0]!.at).toBeLessThanOrEqual(onset + 7 * HOUR);
+    const over = resolved(events, 'heat');
+    expect(over).toHaveLength(1);
+    expect(over[0]!.at).toBeLessThanOrEqual(onset + 14 * HOUR + 8 * HOUR);
+  });
+});
+
 describe('the early heat word', () => {
   const onset = START + 10 * DAY + 9 * HOUR;
   const heatAt = (o: Partial<StreamOpts>) => firing(run(stream({ days: 12, act: during(onset, onset + 14 * HOUR, 3), ...o })), 'heat')[0]!.at - onset;
@@ -311,6 +340,28 @@ describe('the early heat word', () => {
     const herd = Array.from({ length: 20 }, (_, i) => stream({ collarId: `H${i}`, days: 12, seed: 60 + i, act: spell, rum }));
     const merged = herd.flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
     expect(firing(run(merged), 'heat')).toEqual([]);
+  });
+
+  // Found on the scorecard: a milking moved an hour earlier, and two cows of 200 whose hour completed among
+  // the herd's first few, judged on what 5 and 2 cows had told of that hour, raised a heat.
+  it("waits for the herd to tell an hour before it says whether the hour was the herd's", () => {
+    const milking = onset;
+    const herdHour = (t: number) => t > milking && t <= milking + HOUR;
+    const restless = (t: number) => t > milking - HOUR && t <= milking;
+    const herd = Array.from({ length: 20 }, (_, i) =>
+      stream({
+        collarId: `H${String(i).padStart(2, '0')}`,
+        days: 12,
+        seed: 80 + i,
+        act: (t) => (herdHour(t) ? 3 : i === 0 && restless(t) ? 2.3 : 1),
+        rum: (t) => (herdHour(t) || (i === 0 && restless(t)) ? 0.7 : 1),
+      }),
+    );
+    // H00 tells each hour first: her early word is judged when she alone has told the milking hour.
+    const merged = herd.flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    expect(firing(run(merged), 'heat')).toEqual([]);
+    // Her two hours are an early word on their own: without her herd, she is called in heat.
+    expect(firing(run(herd[0]!), 'heat')).toHaveLength(1);
   });
 });
 

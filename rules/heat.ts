@@ -42,10 +42,13 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
     });
     return w && w.coverage >= cfg.minCoverage ? w : null;
   };
-  if (alerts.open.heat) {
+  const open = alerts.open.heat;
+  if (open) {
     if (raiseOnly) return;
     const w = judge(cfg.windowHours, cfg.hotRatio);
-    if (w && w.ratio < cfg.resolveRatio * levelOf(ctx, w.from)) push(resolve(alerts, subject, 'heat', { at: w.to, evidence: windowEvidence(w) }));
+    // Over when she is back to the level she held before it (1: her normal).
+    const level = typeof open.evidence.level === 'number' ? open.evidence.level : 1;
+    if (w && w.ratio < cfg.resolveRatio * level) push(resolve(alerts, subject, 'heat', { at: w.to, evidence: windowEvidence(w) }));
     return;
   }
   // Most hours of most cows are nowhere near a heat: with too few hours at the hot ratio times their own
@@ -107,6 +110,7 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   }
   const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio * level, 3 * cfg.windowHours) * HOUR_MS;
   const evidence = windowEvidence(w);
+  if (level > 1) evidence.level = round(level);
   const last = ctx.state.lastHeat;
   // Days since her last heat: 18-24 is a cycle; much shorter or longer is worth a second look.
   if (last !== null && last < since) Object.assign(evidence, { lastHeatSince: iso(last), daysSinceLastHeat: round((since - last) / DAY_MS, 1) });

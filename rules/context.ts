@@ -27,6 +27,8 @@ export interface CowState {
   trend?: number[];
   /** The spell of readings in which she has hardly moved (down-cow.ts). */
   down?: DownSpell;
+  /** Her last collar fault, from its onset to the first true reading (event time): what it read is not hers. */
+  faultSpan?: { from: number; to: number };
   /** What the herd register says of her (FarmDetector.setRecords); absent when it says nothing. */
   record?: CowRecord;
   /**

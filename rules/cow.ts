@@ -258,15 +258,20 @@ export class CowDetector implements RuleContext {
       h.advanceTo(Math.floor(reading.ts / HOUR_MS));
       s.lastTs = reading.ts;
     }
-    // What a faulty collar reads is not the cow: kept out of her history, as the stretch before it was.
-    const faulty = !!s.alerts.open.collar_fault;
-    if (!impossible && !(newest && faulty)) h.add(reading);
+    // What a faulty collar reads is not the cow: kept out of her history, as the stretch before it was. So is a
+    // backlog's reading measured while it was faulty, arriving late (a gateway outage during a flat line):
+    // its zeros would read as a cow hardly moving or chewing, an urgent health alarm once the fault is over.
+    const fault = s.alerts.open.collar_fault;
+    const faulty = !!fault;
+    const span = fault ? { from: fault.since, to: Infinity } : s.faultSpan;
+    const measuredFaulty = !!span && reading.ts > span.from && reading.ts <= span.to;
+    if (!impossible && !(newest && faulty) && !measuredFaulty) h.add(reading);
     // Windows are made of completed hours only (a past day's hour is only known whole, so the hour in
     // progress cannot be compared fairly). They change when an hour completes or a late reading fills one in.
     // A collar known to be faulty says nothing about the cow: her rules wait until it reads true again.
     const end = Math.floor(s.lastTs! / HOUR_MS);
     if (faulty) return true;
-    if (!impossible) {
+    if (!impossible && !measuredFaulty) {
       if (newest) judgeDownReading(this, reading, push);
       else judgeDownLate(this, reading);
     }

@@ -829,6 +829,29 @@ describe('collar_fault', () => {
     expect(firing(events, 'down_cow')).toEqual([]);
   });
 
+  // Found on the scorecard: a gateway outage during a flat line delivered the collar's zeros late, as a
+  // backlog; they went into her history, and the hour the fault was over she was called urgently unwell.
+  it("a backlog of a faulty collar's readings, arriving late, is not her either", () => {
+    const flatHours = 48;
+    const gapFrom = from + 12 * HOUR;
+    const gapTo = from + 46 * HOUR;
+    const readings = replace(stream({ days: 14 }), flatHours, (r) => ({ ...r, activity: 0, rumination: 0 }));
+    const inGap = (r: Reading) => r.ts > gapFrom && r.ts <= gapTo;
+    const backlog = readings.filter(inGap);
+    const live = readings.filter((r) => !inGap(r));
+    // The backlog comes an hour after the outage, while the collar still reads flat.
+    const at = live.findIndex((r) => r.ts > gapTo + HOUR);
+    const events = run([...live.slice(0, at), ...backlog, ...live.slice(at)]);
+    expect(events.filter((e) => e.type === 'collar_fault').map((e) => e.state)).toEqual(['firing', 'resolved']);
+    expect(firing(events, 'health')).toEqual([]);
+    expect(firing(events, 'down_cow')).toEqual([]);
+    // ...nor when it comes after the collar reads true again.
+    const after = live.findIndex((r) => r.ts > from + (flatHours + 2) * HOUR);
+    const later = run([...live.slice(0, after), ...backlog, ...live.slice(after)]);
+    expect(firing(later, 'health')).toEqual([]);
+    expect(firing(later, 'down_cow')).toEqual([]);
+  });
+
   it('a stuck collar repeating one value is a collar fault; zeros on a tag that reports her lying are not', () => {
     const stuck = run(replace(stream({ days: 12 }), 6, (r) => ({ ...r, activity: 57, rumination: 7 })));
     expect(firing(stuck, 'collar_fault')).toEqual([expect.objectContaining({ since: from, evidence: expect.objectContaining({ kind: 'stuck', value: 57 }) })]);

@@ -172,8 +172,8 @@ export class CowDetector implements RuleContext {
       if (i === this.pending.length) this.pending.push(reading);
       else this.pending.splice(i, 0, reading);
       if (maxAheadOfArrivalMs !== undefined) {
-        if (reading.ts <= arrivalWall + maxAheadOfArrivalMs) delete s.aheadSince;
-        else s.aheadSince ??= arrivalWall;
+        if (reading.ts > arrivalWall + maxAheadOfArrivalMs) s.aheadSince ??= arrivalWall;
+        else if (s.aheadSince !== undefined) delete s.aheadSince;
       }
       this.release(this.frontier(arrivalWall, maxAheadOfArrivalMs) - holdMs, push);
       return { events, judged: true };

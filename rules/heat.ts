@@ -31,7 +31,8 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   const herd = ctx.herd;
   const { alerts, subject } = ctx.state;
   const raiseOnly = mode === 'backfill';
-  if (mode === 'live') delete ctx.state.heatRecheck;
+  // (Asked first: `delete` is a call into the runtime even when there is nothing to delete.)
+  if (mode === 'live' && ctx.state.heatRecheck) delete ctx.state.heatRecheck;
   const judge = (hours: number, hotRatio: number) => {
     const w = ctx.normal.window('act', hours, end, {
       capRatio: cfg.hourCapRatio,
@@ -46,9 +47,11 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   if (open) {
     if (raiseOnly) return;
     const w = judge(cfg.windowHours, cfg.hotRatio);
-    // Over when she is back to the level she held before it (1: her normal).
+    // Over when she is back under 1.3x the level she held before it (1: her normal), each hour capped at 3x
+    // that level: capped at 3x her out-of-date normal, a heat over a level of 2.3 or more would read as over.
     const level = typeof open.evidence.level === 'number' ? open.evidence.level : 1;
-    if (w && w.ratio < cfg.resolveRatio * level) push(resolve(alerts, subject, 'heat', { at: w.to, evidence: windowEvidence(w) }));
+    const v = level > 1 ? overLevel(ctx, cfg.windowHours, end, level) : w;
+    if (w && v && v.ratio < cfg.resolveRatio * level) push(resolve(alerts, subject, 'heat', { at: w.to, evidence: windowEvidence(w) }));
     return;
   }
   // Most hours of most cows are nowhere near a heat: with too few hours at the hot ratio times their own
@@ -93,12 +96,12 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   }
   if (!w) return;
   // A heat is a rise out of the level she has been holding (see levelOf): over a level that is up, the window
-  // must be a heat over that level too, uncapped (each hour's cap is 3x the out-of-date normal, so a true
-  // heat on top of the new level would read no higher than her return does).
+  // must be a heat over that level too, each hour capped at 3x that level (capped at 3x the out-of-date
+  // normal, a true heat on top of the new level would read no higher than her return does).
   const level = levelOf(ctx, w.from);
   if (level > 1) {
-    const raw = ctx.normal.window('act', (w.to - w.from) / HOUR_MS, end);
-    if (!raw || raw.ratio / level < cfg.minRatio) return;
+    const over = overLevel(ctx, (w.to - w.from) / HOUR_MS, end, level);
+    if (!over || over.ratio / level < cfg.minRatio) return;
   }
   // Whether her hours were the herd's is told by the herd's count of them; a cow whose hour completes among
   // the first few of the herd's would be judged on those few (on the scorecard, two cows of 200 raised a heat
@@ -142,7 +145,8 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
 export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): void {
   const cfg = ctx.rules.heat.missedCycle;
   const s = ctx.state;
-  if (cfg.afterDays <= 0 || s.lastHeat === null || s.missedCycleTold) return;
+  // A heat held back for the herd (heatRecheck) may be the very one that comes on time.
+  if (cfg.afterDays <= 0 || s.lastHeat === null || s.missedCycleTold || s.heatRecheck) return;
   const at = end * HOUR_MS;
   if (at - s.lastHeat < cfg.afterDays * DAY_MS || s.alerts.open.heat) return;
   s.missedCycleTold = true;
@@ -171,9 +175,16 @@ export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): voi
  * unless three hours in four of the day before were at `stepUpRatio` times her normal or more. Then her
  * normal is out of date, not her: she is back from weeks of lameness or illness that her past 14 days still
  * remember, or moved to a livelier group. The day before a heat's first hours is an ordinary day: on six of
- * the scorecard's herds this level was at most 1.23 before every true heat alert, and 1.31-1.69 before
- * twelve of its fifteen false ones, every one a cow getting over two weeks of lameness.
+ * the scorecard's herds this level was at most 1.23 before every true heat alert; on nine, 1.31-1.70 before
+ * fifteen of its eighteen false ones, every one a cow getting over two weeks of lameness.
  */
+/** The window's activity against her normal, each hour counted up to 3x (hourCapRatio) `level` times it. */
+function overLevel(ctx: RuleContext, hours: number, end: number, level: number): WindowStats | null {
+  const cfg = ctx.rules.heat;
+  const w = ctx.normal.window('act', hours, end, { capRatio: cfg.hourCapRatio * level, floorShare: cfg.floorShare });
+  return w && w.coverage >= cfg.minCoverage ? w : null;
+}
+
 function levelOf(ctx: RuleContext, from: number): number {
   const stepUp = ctx.rules.heat.stepUpRatio;
   if (stepUp <= 0) return 1;

@@ -224,12 +224,13 @@ export class Normals {
   /**
    * The level she held over the `hours` hours before `from` (an hour number): the `share`-quantile of each
    * hour's rate over its clock hour's normal, so "three hours in four at this many times her normal or more"
-   * for share 0.25. NaN with fewer than three quarters of the hours known or while warming up.
+   * for share 0.25. An hour counts when half of it is known; NaN with fewer than three quarters of the hours
+   * counting, or while warming up.
    */
   levelBefore(metric: Metric, from: number, hours: number, share: number): number {
     let n = 0;
     for (let t = from - Math.min(hours, levels.length); t < from; t++) {
-      const rate = this.h.rate(metric, t);
+      const rate = this.h.rate(metric, t, 0.5 * 3600);
       const normal = rate === rate ? this.hourNormal(metric, t) : 0;
       if (normal > 0) levels[n++] = rate / normal;
     }

@@ -63,7 +63,7 @@ export const RuleSetSchema = z
        * normal is out of date (back from lameness, a livelier group): the window must be `minRatio` times
        * that level too. 0: off.
        */
-      stepUpRatio: z.number().min(0),
+      stepUpRatio: z.number().refine((v) => v === 0 || v >= 1, 'stepUpRatio is 0 (off) or at least 1'),
       /** No heat this many days after her last one (a cycle runs 18-24): a missed cycle. 0: not told. */
       missedCycle: z.strictObject({ afterDays: z.number().min(0).max(60) }),
     }),

@@ -306,6 +306,21 @@ describe('a cow back to her old self', () => {
     expect(over).toHaveLength(1);
     expect(over[0]!.at).toBeLessThanOrEqual(onset + 14 * HOUR + 8 * HOUR);
   });
+
+  // Found in review: lamer still (0.40), she is back at 2.4x her "normal", where 3x its hours is all a
+  // window can count of them; a heat over that level read as over an hour after it was raised.
+  it('a heat over a high level is over when she is back to that level, not an hour after it is raised', () => {
+    const lamer = (t: number) => Math.min(1, lame(t) - 0.05 * (t > lameFrom && t <= well ? 1 : 0));
+    const onset = well + DAY + 9 * HOUR;
+    const events = run(stream({ days: 30, act: (t) => lamer(t) * during(onset, onset + 14 * HOUR, 3)(t) }));
+    const heat = firing(events, 'heat');
+    expect(heat).toHaveLength(1);
+    expect((heat[0]!.evidence as { level?: number }).level).toBeGreaterThan(2.3);
+    const over = resolved(events, 'heat');
+    expect(over).toHaveLength(1);
+    expect(over[0]!.at).toBeGreaterThan(onset + 12 * HOUR);
+    expect(over[0]!.at).toBeLessThanOrEqual(onset + 14 * HOUR + 8 * HOUR);
+  });
 });
 
 describe('the early heat word', () => {
@@ -362,6 +377,35 @@ describe('the early heat word', () => {
     expect(firing(run(merged), 'heat')).toEqual([]);
     // Her two hours are an early word on their own: without her herd, she is called in heat.
     expect(firing(run(herd[0]!), 'heat')).toHaveLength(1);
+  });
+
+  // Found in review: the wait was measured in event time only, which stands still when the whole farm goes
+  // quiet (a gateway down): her heat waited for as long as the outage lasted.
+  it('a heat waiting for the herd is judged by the clock when the whole farm goes quiet', () => {
+    const inHeat = (t: number) => t > onset && t <= onset + 14 * HOUR;
+    const herd = Array.from({ length: 20 }, (_, i) =>
+      stream({
+        collarId: `H${String(i).padStart(2, '0')}`,
+        days: 12,
+        seed: 100 + i,
+        act: (t) => (i === 0 && inHeat(t) ? 3 : 1),
+        rum: (t) => (i === 0 && inHeat(t) ? 0.7 : 1),
+      }),
+    );
+    // The gateway the rest of the herd talks through goes down a quarter-hour before her second hot hour is
+    // over, hers an hour later, and nothing more comes: the herd never tells that hour.
+    const quiet = onset + 2 * HOUR + 15 * 60_000;
+    const merged = herd
+      .flat()
+      .filter((r) => r.ts <= onset + HOUR + 45 * 60_000 || (r.collarId === 'H00' && r.ts <= quiet))
+      .sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const det = det0();
+    expect(firing(run(merged, det), 'heat')).toEqual([]);
+    expect(firing(det.checkSilence(quiet + 20 * 60_000), 'heat')).toEqual([]);
+    const heat = firing(det.checkSilence(quiet + 31 * 60_000), 'heat');
+    expect(heat.map((e) => e.cowId)).toEqual(['H00']);
+    // Stamped with her data's time, not the clock's.
+    expect(heat[0]!.at).toBe(onset + 2 * HOUR);
   });
 });
 

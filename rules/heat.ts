@@ -95,6 +95,9 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
     w ??= earlyWord(early.hours, early.hotRatio, early.minRatio);
   }
   if (!w) return;
+  // In the cooldown after her last heat nothing is raised: spare the work of telling whether it would be.
+  const lastResolved = alerts.resolvedAt.heat;
+  if (lastResolved !== undefined && w.to < lastResolved + cfg.cooldownHours * HOUR_MS) return;
   // A heat is a rise out of the level she has been holding (see levelOf): over a level that is up, the window
   // must be a heat over that level too, each hour capped at 3x that level (capped at 3x the out-of-date
   // normal, a true heat on top of the new level would read no higher than her return does).

@@ -33,7 +33,7 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
     s.run = { act: r.activity, rum, from: r.ts - r.intervalS * 1000, last: r.ts, coveredS: r.intervalS, n: 1 };
     const open = s.alerts.open.collar_fault;
     if (open) {
-      s.faultSpan = { from: open.since, to: r.ts - r.intervalS * 1000 };
+      if (run) s.faultSpan = { from: open.since, to: r.ts - r.intervalS * 1000, act: run.act, rum: run.rum };
       push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
     }
     return;
@@ -67,9 +67,7 @@ export function judgeImpossible(ctx: RuleContext, r: Reading, impossible: boolea
   if (!impossible) {
     if (s.impossible) {
       delete s.impossible;
-      const open = s.alerts.open.collar_fault;
-      if (open?.evidence.kind === 'impossible') {
-        s.faultSpan = { from: open.since, to: r.ts - r.intervalS * 1000 };
+      if (s.alerts.open.collar_fault?.evidence.kind === 'impossible') {
         push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { kind: 'impossible', metric: 'activity', value: r.activity, backAt: iso(r.ts), ...(rescaled && { rescaled: true }) } }));
       }
     }

@@ -27,8 +27,11 @@ export interface CowState {
   trend?: number[];
   /** The spell of readings in which she has hardly moved (down-cow.ts). */
   down?: DownSpell;
-  /** Her last collar fault, from its onset to the first true reading (event time): what it read is not hers. */
-  faultSpan?: { from: number; to: number };
+  /**
+   * Her last flat or stuck collar: from its onset to the first true reading to arrive (event time), and the
+   * value it read. A late reading of that value in that span is the fault's, not hers.
+   */
+  faultSpan?: { from: number; to: number; act: number; rum: number | null };
   /** What the herd register says of her (FarmDetector.setRecords); absent when it says nothing. */
   record?: CowRecord;
   /**

@@ -259,12 +259,14 @@ export class CowDetector implements RuleContext {
       s.lastTs = reading.ts;
     }
     // What a faulty collar reads is not the cow: kept out of her history, as the stretch before it was. So is a
-    // backlog's reading measured while it was faulty, arriving late (a gateway outage during a flat line):
-    // its zeros would read as a cow hardly moving or chewing, an urgent health alarm once the fault is over.
+    // backlog's reading of the fault, arriving late (a gateway outage during a flat line): its zeros would
+    // read as a cow hardly moving or chewing, an urgent health alarm once the fault is over. Only a reading
+    // measured within the fault and reading what the fault read: a backlog also holds the true readings
+    // after the collar mended, measured before the first of them arrived.
     const fault = s.alerts.open.collar_fault;
     const faulty = !!fault;
-    const span = fault ? { from: fault.since, to: Infinity } : s.faultSpan;
-    const measuredFaulty = !!span && reading.ts > span.from && reading.ts <= span.to;
+    const sig = fault ? (fault.evidence.kind !== 'impossible' && s.run ? { from: fault.since, to: Infinity, act: s.run.act, rum: s.run.rum } : undefined) : s.faultSpan;
+    const measuredFaulty = !!sig && reading.ts > sig.from && reading.ts <= sig.to && reading.activity === sig.act && (reading.rumination ?? null) === sig.rum;
     if (!impossible && !(newest && faulty) && !measuredFaulty) h.add(reading);
     // Windows are made of completed hours only (a past day's hour is only known whole, so the hour in
     // progress cannot be compared fairly). They change when an hour completes or a late reading fills one in.

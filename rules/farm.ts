@@ -25,8 +25,7 @@ const HERD_KEEP_HOURS = 72;
 
 /**
  * A heat held back for the herd's count of its hours (see heat.ts) waits for most of the herd at most this
- * long: this far past the hour in the farm's event time (collars reporting every hour or two tell an hour
- * that late), or this long by the clock when the whole farm has gone quiet and event time stands still.
+ * far past the hour in the farm's event time (collars reporting every hour or two tell an hour that late).
  */
 const SETTLE_MAX_MS = 30 * 60_000;
 /** The share of the herd (of the most cows that told any hour of the day before) that settles an hour. */
@@ -73,7 +72,7 @@ class Herd implements HerdView {
   }
 
   /**
-   * Told by three quarters of the most cows that told any hour of the day before, or the herd is too small to
+   * Told by three quarters of the most cows that told any one hour of the day before, or the herd is too small to
    * tell. (With half, the verdict on 100 cows of 200 differed from the whole herd's in about one shuffle of
    * the arrival order in eight; the quarter left is mostly collars reporting every hour or two.)
    */
@@ -140,11 +139,8 @@ export class FarmDetector {
   farm: FarmSnapshot = { watermark: null, lastSilenceScan: null };
   private readonly dayShift: DayShift;
   private readonly herd = new Herd();
-  /**
-   * Cows with a heat window held back for the herd (CowState.heatRecheck), and the clock's time it was first
-   * seen held (NaN until a wall-clock check sees it: after a restore, or held by an event-time scan).
-   */
-  private readonly rechecks = new Map<string, number>();
+  /** Cows with a heat window held back for the herd (CowState.heatRecheck). */
+  private readonly rechecks = new Set<string>();
   /** The herd register's dates by cow, applied to her detector when it is made and whenever they change. */
   private records = new Map<string, CowRecord>();
 
@@ -166,7 +162,7 @@ export class FarmDetector {
     const cowId = cow.state.subject.cowId;
     applyRecord(cow.state, this.records.get(cowId));
     this.cows.set(cowId, cow);
-    if (cow.state.heatRecheck) this.rechecks.set(cowId, NaN);
+    if (cow.state.heatRecheck) this.rechecks.add(cowId);
     return cow;
   }
 
@@ -214,7 +210,7 @@ export class FarmDetector {
     const cap = this.opts.maxAheadOfArrivalMs;
     const result = cow.observe(reading, arrivalWall, cap);
     if (result.future) return result;
-    if (cow.state.heatRecheck && !this.rechecks.has(cowId)) this.rechecks.set(cowId, arrivalWall);
+    if (cow.state.heatRecheck) this.rechecks.add(cowId);
     const f = this.farm;
     const ts = cap === undefined ? reading.ts : Math.min(reading.ts, arrivalWall + cap);
     f.watermark = Math.max(f.watermark ?? ts, ts);
@@ -228,21 +224,19 @@ export class FarmDetector {
 
   /**
    * Judges the heat windows held back for the herd whose hours the herd has told by now, or can no longer:
-   * the farm's event time has moved SETTLE_MAX_MS past them, or (`nowWall`, the clock's check of a farm gone
-   * quiet) they have waited that long by the clock.
+   * the farm's event time has moved SETTLE_MAX_MS past them. Not by the clock: a farm gone quiet tells
+   * nothing more, and a verdict taken then would be the first few cows' again, and differ from a replay's.
    */
-  private recheckHeats(events: AlertEvent[], nowWall?: number): void {
+  private recheckHeats(events: AlertEvent[]): void {
     const watermark = this.farm.watermark ?? -Infinity;
-    for (const [cowId, heldSince] of this.rechecks) {
+    for (const cowId of this.rechecks) {
       const cow = this.cows.get(cowId);
       const r = cow?.state.heatRecheck;
       if (!cow || !r) {
         this.rechecks.delete(cowId);
         continue;
       }
-      if (nowWall !== undefined && heldSince !== heldSince) this.rechecks.set(cowId, nowWall);
-      const waitedOut = watermark >= r.end * HOUR_MS + SETTLE_MAX_MS || (nowWall !== undefined && nowWall - heldSince >= SETTLE_MAX_MS);
-      if (!waitedOut && !this.herd.settled(r.end - 1)) continue;
+      if (watermark < r.end * HOUR_MS + SETTLE_MAX_MS && !this.herd.settled(r.end - 1)) continue;
       this.rechecks.delete(cowId);
       this.dirty.add(cowId);
       events.push(...cow.recheckHeat());
@@ -259,9 +253,7 @@ export class FarmDetector {
 
   /** The wall-clock half of silence detection: catches a farm where every collar went quiet at once. */
   checkSilence(nowWall: number): AlertEvent[] {
-    const events = this.scanSilence(nowWall, 'wall_clock');
-    if (this.rechecks.size) this.recheckHeats(events, nowWall);
-    return events;
+    return this.scanSilence(nowWall, 'wall_clock');
   }
 
   private scanSilence(now: number, judgedBy: 'event_time' | 'wall_clock'): AlertEvent[] {
@@ -274,7 +266,7 @@ export class FarmDetector {
         const held = cow.held;
         const flushed = cow.flush(now - holdMs);
         if (flushed.length) events.push(...flushed);
-        if (cow.state.heatRecheck && !this.rechecks.has(cowId)) this.rechecks.set(cowId, NaN);
+        if (cow.state.heatRecheck) this.rechecks.add(cowId);
         // Released readings changed her state whether or not they raised anything: she is to be saved.
         if (cow.held !== held) this.dirty.add(cowId);
       }

@@ -379,9 +379,10 @@ describe('the early heat word', () => {
     expect(firing(run(herd[0]!), 'heat')).toHaveLength(1);
   });
 
-  // Found in review: the wait was measured in event time only, which stands still when the whole farm goes
-  // quiet (a gateway down): her heat waited for as long as the outage lasted.
-  it('a heat waiting for the herd is judged by the clock when the whole farm goes quiet', () => {
+  // The herd's gateway goes down while hers keeps talking: the herd never tells the hour, and her heat is
+  // judged half an hour of the farm's time later, on what the herd had told. Not by the clock alone: a
+  // verdict taken on a quiet farm would be the first few cows' again, and differ from a replay's.
+  it('a heat waiting for a herd that does not tell the hour is judged half an hour of farm time later', () => {
     const inHeat = (t: number) => t > onset && t <= onset + 14 * HOUR;
     const herd = Array.from({ length: 20 }, (_, i) =>
       stream({
@@ -392,19 +393,18 @@ describe('the early heat word', () => {
         rum: (t) => (i === 0 && inHeat(t) ? 0.7 : 1),
       }),
     );
-    // The gateway the rest of the herd talks through goes down a quarter-hour before her second hot hour is
-    // over, hers an hour later, and nothing more comes: the herd never tells that hour.
-    const quiet = onset + 2 * HOUR + 15 * 60_000;
-    const merged = herd
-      .flat()
-      .filter((r) => r.ts <= onset + HOUR + 45 * 60_000 || (r.collarId === 'H00' && r.ts <= quiet))
-      .sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
-    const det = det0();
-    expect(firing(run(merged, det), 'heat')).toEqual([]);
-    expect(firing(det.checkSilence(quiet + 20 * 60_000), 'heat')).toEqual([]);
-    const heat = firing(det.checkSilence(quiet + 31 * 60_000), 'heat');
+    const herdDown = onset + HOUR + 45 * 60_000;
+    const upTo = (last: number) =>
+      herd
+        .flat()
+        .filter((r) => r.ts <= herdDown || (r.collarId === 'H00' && r.ts <= last))
+        .sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const early = det0();
+    expect(firing(run(upTo(onset + 2 * HOUR + 15 * 60_000), early), 'heat')).toEqual([]);
+    expect(firing(early.checkSilence(onset + 5 * HOUR), 'heat')).toEqual([]);
+    const heat = firing(run(upTo(onset + 2 * HOUR + 45 * 60_000)), 'heat');
     expect(heat.map((e) => e.cowId)).toEqual(['H00']);
-    // Stamped with her data's time, not the clock's.
+    // Stamped with her data's time.
     expect(heat[0]!.at).toBe(onset + 2 * HOUR);
   });
 });
@@ -894,6 +894,22 @@ describe('collar_fault', () => {
     const later = run([...live.slice(0, after), ...backlog, ...live.slice(after)]);
     expect(firing(later, 'health')).toEqual([]);
     expect(firing(later, 'down_cow')).toEqual([]);
+  });
+
+  // Found in review: the fault's span ran to the first true reading to arrive, so a backlog's true
+  // readings after the collar mended, measured before that one, were dropped with the fault's.
+  it("keeps a backlog's true readings from after the collar mended, and finds a heat in them", () => {
+    const heatFrom = from + 14 * HOUR;
+    const readings = replace(stream({ days: 14, act: during(heatFrom, heatFrom + 14 * HOUR, 3) }), 10, (r) => ({ ...r, activity: 0, rumination: 0 }));
+    const inGap = (r: Reading) => r.ts > from + 8 * HOUR && r.ts <= from + 30 * HOUR;
+    const live = readings.filter((r) => !inGap(r));
+    // The first readings after the outage arrive live (and are judged), then the gateway uploads what it held.
+    const at = live.findIndex((r) => r.ts > from + 30 * HOUR) + 3;
+    const events = run([...live.slice(0, at), ...readings.filter(inGap), ...live.slice(at)]);
+    const heat = firing(events, 'heat');
+    expect(heat).toHaveLength(1);
+    expect(heat[0]!.since).toBeGreaterThanOrEqual(heatFrom - HOUR);
+    expect(heat[0]!.since).toBeLessThanOrEqual(heatFrom + 2 * HOUR);
   });
 
   it('a stuck collar repeating one value is a collar fault; zeros on a tag that reports her lying are not', () => {

@@ -4,13 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
 import { publishHerd, readingTopic, readingToWire, simulateHerd, type HerdSimulation } from '../collar-sim/index.js';
 import { FarmDetector, type Reading } from '../rules/index.js';
-import { brokerKinds, eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
+import { brokerKinds, eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, simEnd, type TestBroker } from './helpers.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const FARM = 'testfarm';
-/** Readings end an hour before now so the agent's "ts in the future" guard never trips. */
-const simEnd = () => Math.floor((Date.now() - HOUR) / 900_000) * 900_000;
 
 function herd(cows: number, days: number, seed: number): HerdSimulation {
   return simulateHerd({ farmId: FARM, cows, startMs: simEnd() - days * DAY, days, seed, episodes: 'default' });

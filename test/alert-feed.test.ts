@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
 import { readingTopic, readingToWire, simulateHerd } from '../collar-sim/index.js';
 import type { AlertEvent } from '../rules/index.js';
-import { brokerKinds, eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
+import { brokerKinds, eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, simEnd, type TestBroker } from './helpers.js';
 
 const HOUR = 3_600_000;
 const FARM = 'testfarm';
@@ -37,7 +37,7 @@ describe.each(brokerKinds)('alerts on MQTT while a backlog drains (%s)', (kind) 
     await agent.stop();
 
     // As a collar uploads after a gap: a day of 15-minute readings per message.
-    const end = Math.floor((Date.now() - HOUR) / 900_000) * 900_000;
+    const end = simEnd();
     const sim = simulateHerd({ farmId: FARM, cows: 60, startMs: end - 30 * 24 * HOUR, days: 30, seed: 11, episodes: 'none' });
     const byCollar = new Map<string, Record<string, unknown>[]>();
     for (const r of sim.readings()) byCollar.set(r.collarId, [...(byCollar.get(r.collarId) ?? []), readingToWire(r)]);

@@ -6,7 +6,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readingTopic, readingToWire, simulateHerd } from '../collar-sim/index.js';
 import type { Reading } from '../rules/index.js';
-import { eventually, hasMosquitto, startBroker, tempDir, testPipeline, type TestBroker } from './helpers.js';
+import { eventually, hasMosquitto, startBroker, tempDir, testPipeline, simEnd, type TestBroker } from './helpers.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -44,7 +44,7 @@ describe.skipIf(!hasMosquitto)('kill -9 while readings stream in (a real Mosquit
   });
 
   it('loses nothing, stores nothing twice, raises the crash-free alerts, and repeats at most one message per crash', async () => {
-    const end = Math.floor((Date.now() - HOUR) / 900_000) * 900_000;
+    const end = simEnd();
     const sim = simulateHerd({ farmId: FARM, cows: 12, startMs: end - 10 * DAY, days: 10, seed: 4, episodes: 'default' });
     const readings: Reading[] = [...sim.readings()];
     const dir = join(tmp.dir, 'farm');

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
 import { publishHerd, simulateHerd, type HerdSimulation } from '../collar-sim/index.js';
-import { eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
+import { eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, simEnd, type TestBroker } from './helpers.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -23,7 +23,7 @@ export async function startFarm(o: { cows?: number; days?: number; seed?: number
   const broker: TestBroker = await startBroker('aedes');
   const tmp = tempDir();
   // Readings end an hour before now, so the agent's "stamped in the future" guard never trips.
-  const end = Math.floor((Date.now() - HOUR) / 900_000) * 900_000;
+  const end = simEnd();
   const days = o.days ?? 16;
   const sim = simulateHerd({ farmId: 'testfarm', cows: o.cows ?? 8, startMs: end - days * DAY, days, seed: o.seed ?? 3, episodes: 'default' });
   const agent = new Agent(

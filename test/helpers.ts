@@ -123,6 +123,12 @@ export function memoryStream(): { stream: Writable; text: () => string } {
   return { stream, text: () => chunks.join('') };
 }
 
+/**
+ * The last quarter-hour at least an hour before now: where a simulated history laid out back from now ends,
+ * so no reading trips the agent's "stamped in the future" guard.
+ */
+export const simEnd = (): number => Math.floor((Date.now() - 3_600_000) / 900_000) * 900_000;
+
 export function testConfig(brokerUrl: string, dbPath: string, overrides: Record<string, unknown> = {}): AgentConfig {
   return parseConfig({
     farm: { id: 'testfarm', timezone: 'UTC' },

@@ -7,7 +7,7 @@ import { formatHerdCsv, parseHerdCsv } from '../agent/herd/csv.js';
 import { exportHerd, importHerd } from '../agent/herd/import.js';
 import { applyHerd } from '../agent/herd/register.js';
 import { publishHerd, readingTopic, simulateHerd } from '../collar-sim/index.js';
-import { eventually, freePort, memoryStream, startBroker, tempDir, testConfig, testPipeline, type TestBroker } from './helpers.js';
+import { eventually, freePort, memoryStream, startBroker, tempDir, testConfig, testPipeline, simEnd, type TestBroker } from './helpers.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -61,7 +61,7 @@ describe('herd register in a running agent (real broker, real HTTP, real SQLite)
   it('names cows as the farmer knows them, keeps what an unassigned collar learned, and forgets a cow whose collar moved', async () => {
     const tmp = tempDir();
     const db = join(tmp.dir, 'herd.db');
-    const end = Math.floor((Date.now() - HOUR) / 900_000) * 900_000;
+    const end = simEnd();
     const sim = simulateHerd({ farmId: 'testfarm', cows: 3, startMs: end - 6 * DAY, days: 6, seed: 5, episodes: 'none' });
     const [a, b, c] = sim.cows.map((x) => x.collarId) as [string, string, string];
     const consoleOut = memoryStream();
@@ -169,7 +169,7 @@ describe('herd register in a running agent (real broker, real HTTP, real SQLite)
     await agent.start();
     const client = await mqtt.connectAsync(broker.url, { clientId: `stray-${Math.random().toString(36).slice(2)}` });
     try {
-      const ts = new Date(Math.floor((Date.now() - HOUR) / 900_000) * 900_000).toISOString();
+      const ts = new Date(simEnd()).toISOString();
       await agent.importHerd('cow,name,collar\n1,Anna,REG-1\n');
       for (const collar of ['STRAY-1', 'REG-1']) {
         await client.publishAsync(readingTopic('testfarm', collar), JSON.stringify({ ts, intervalS: 900, activity: 20, batteryPct: 4 }), { qos: 1 });

@@ -6,11 +6,10 @@ import { ConfigError } from '../agent/errors.js';
 import { checkFarms, FarmHost } from '../agent/farms.js';
 import type { AgentConfig } from '../agent/config.js';
 import { publishHerd, simulateHerd } from '../collar-sim/index.js';
-import { eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
+import { eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, simEnd, type TestBroker } from './helpers.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const simEnd = () => Math.floor((Date.now() - HOUR) / 900_000) * 900_000;
 
 /**
  * One process, two farms on one broker (issue 8, "past one box"): each farm's readings land in its own

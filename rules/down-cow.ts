@@ -80,7 +80,10 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   d.rum += q.rum;
   d.rumNormal += q.rumNormal;
   if (q.rest) d.restS += q.s;
-  const need = q.rumKnown ? cfg.hours : cfg.hoursWithoutRumination;
+  // A collar that reports hourly or less often is judged on one reading once it covers an hour: waiting for
+  // a second would call her two to three hours after she went down (the reading she went down in is only
+  // partly still), where a quarter-hourly collar calls her in an hour and a half. Rumination must agree.
+  const need = !q.rumKnown ? cfg.hoursWithoutRumination : r.intervalS >= 3600 ? Math.min(cfg.hours, r.intervalS / 3600) : cfg.hours;
   // Her readings cover most of the time counted: stillness either side of a stretch not heard is not one
   // spell (she may have been up in between, and those readings may come late).
   if (d.countedS < need * 3600 || d.countedS * 1000 < MIN_COVER * (r.ts - d.countFrom)) return;

@@ -735,6 +735,31 @@ describe('down_cow', () => {
     expect(down[0]!.at - onset).toBeLessThanOrEqual(6 * HOUR);
   });
 
+  // Found on the scorecard: a collar reporting hourly was held to 1.5 hours of stillness, which takes two of
+  // its readings after the one she went down in: she was called 2.5-3.5 hours after she went down.
+  it('calls a cow down on an hourly collar from her first still hour, not her second', () => {
+    const hourly = (act: (t: number) => number, rum: (t: number) => number) => {
+      const quarter = stream({ days: 12, act, rum });
+      const out: Reading[] = [];
+      for (let i = 3; i < quarter.length; i += 4) {
+        const part = quarter.slice(i - 3, i + 1);
+        out.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: 3600, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
+      }
+      return out;
+    };
+    // Down twenty minutes into an hour: that hour's reading is only partly still; the next one is all still.
+    const mid = onset + 20 * 60_000;
+    const down = (t: number) => (t > mid && t <= mid + 6 * HOUR ? 0.03 : 1);
+    const [up] = firing(run(hourly(down, (t) => (down(t) < 1 ? 0.3 : 1))), 'down_cow') as [AlertEvent];
+    expect(up).toMatchObject({ severity: 'urgent' });
+    expect(up.at - mid).toBeLessThanOrEqual(2 * HOUR);
+    // An hour lying still to ruminate, as a resting cow does, is not a cow down; nor is an hour lying with
+    // her head moving a little while she chews at 60 %.
+    expect(firing(run(hourly(downFor(1), () => 1)), 'down_cow')).toEqual([]);
+    const lying = (t: number) => (t > onset && t <= onset + HOUR ? 0.13 : 1);
+    expect(firing(run(hourly(lying, (t) => (lying(t) < 1 ? 0.6 : 1))), 'down_cow')).toEqual([]);
+  });
+
   it('does not fire for a cow lying down to ruminate, nor for her usual night', () => {
     expect(firing(run(stream({ days: 12, act: downFor(3) })), 'down_cow')).toEqual([]);
     const night = START + 10 * DAY + 1 * HOUR;

@@ -39,6 +39,12 @@ export interface CowState {
    * once they are (FarmDetector), as whether those hours were the herd's decides it.
    */
   heatRecheck?: { end: number; intervalS: number };
+  /**
+   * Heat windows a backlog filled in (ending at hours `from`..`to`) while the herd had not yet told those
+   * hours — a gateway down for the whole herd, its backlogs still coming: judged again once it has, or half
+   * an hour of the farm's time after `heldAt` (the farm's event time when first held; set by FarmDetector).
+   */
+  heatBackfill?: { from: number; to: number; intervalS: number; heldAt?: number };
 }
 
 /**

@@ -49,6 +49,8 @@ const TRUSTED_AHEAD_MS = 2 * HOUR_MS;
 
 /** How far back a backlog's hours are judged for a heat (a heat lasts 8-20 h; insemination 12-18 h after onset). */
 const BACKFILL_HOURS = 48;
+/** Seconds of an hour her readings must cover for the herd to be told how it went. */
+const HERD_HOUR_S = 0.5 * 3600;
 
 /** Hours of history a cow keeps: her comparison days, plus room for the longest window and its onset. */
 export function historyHours(rules: RuleSet): number {
@@ -219,6 +221,16 @@ export class CowDetector implements RuleContext {
     return events;
   }
 
+  /** The heat windows a backlog filled in, held back for the herd (CowState.heatBackfill), judged now, oldest first. */
+  recheckBackfill(): readonly AlertEvent[] {
+    const r = this.state.heatBackfill;
+    if (!r) return NO_EVENTS;
+    delete this.state.heatBackfill;
+    const events: AlertEvent[] = (this.out = []);
+    for (let end = r.from; end <= r.to && !this.state.alerts.open.heat; end++) judgeHeat(this, end, this.emit, r.intervalS, 'backfill-recheck');
+    return events;
+  }
+
   /** Readings held for reordering. */
   get held(): number {
     return this.pending.length;
@@ -267,7 +279,10 @@ export class CowDetector implements RuleContext {
     const faulty = !!fault;
     const sig = fault ? (fault.evidence.kind !== 'impossible' && s.run ? { from: fault.since, to: Infinity, act: s.run.act, rum: s.run.rum } : undefined) : s.faultSpan;
     const measuredFaulty = !!sig && reading.ts > sig.from && reading.ts <= sig.to && reading.activity === sig.act && (reading.rumination ?? null) === sig.rum;
-    if (!impossible && !(newest && faulty) && !measuredFaulty) h.add(reading);
+    if (!impossible && !(newest && faulty) && !measuredFaulty) {
+      if (!newest && this.herd) this.addLate(reading);
+      else h.add(reading);
+    }
     // Windows are made of completed hours only (a past day's hour is only known whole, so the hour in
     // progress cannot be compared fairly). They change when an hour completes or a late reading fills one in.
     // A collar known to be faulty says nothing about the cow: her rules wait until it reads true again.
@@ -316,11 +331,11 @@ export class CowDetector implements RuleContext {
    */
   private closeHour(t: number): void {
     const h = this.history;
-    const rate = h.rate('act', t, 0.5 * 3600);
+    const rate = h.rate('act', t, HERD_HOUR_S);
     const normal = this.normal.hourNormal('act', t);
     if (rate !== rate || normal <= 0) return;
     const rumNormal = this.normal.hourNormal('rum', t);
-    const rum = h.rate('rum', t, 0.5 * 3600);
+    const rum = h.rate('rum', t, HERD_HOUR_S);
     const rumKnown = rumNormal > 0 && rum === rum;
     const trend = (this.state.trend ??= newTrend());
     foldHour(trend, this.rules.health, 0, rate, normal);
@@ -334,10 +349,40 @@ export class CowDetector implements RuleContext {
     const fastRum = trendRatio(trend, 1, 0, settled);
     const t2 = this.rules.health.trend;
     if (fastAct >= t2.riseRatio || (fastAct >= 1.1 && fastRum <= 1 - t2.bothRuminationDrop)) trend[RISE] = t;
+    this.tellHerd(t, rate, normal, rumKnown ? rum / rumNormal : NaN);
+  }
+
+  /** How her completed hour went, for the herd (warm cows only): hot or not, and her ratios to normal. */
+  private tellHerd(t: number, rate: number, normal: number, rumRatio: number): void {
     if (!this.herd) return;
     const day = this.normal.stretchNormal('act', t - 23, t);
     const norm = Math.max(normal, day ? this.rules.heat.floorShare * day.median : 0);
-    this.herd.report(t, rate >= this.rules.heat.hotRatio * norm, rate / norm, rumKnown ? rum / rumNormal : NaN);
+    this.herd.report(t, rate >= this.rules.heat.hotRatio * norm, rate / norm, rumRatio);
+  }
+
+  /**
+   * A late reading, into her history; the completed hours it makes known (half an hour covered, as a closing
+   * hour needs to be told) are told to the herd now, as they could not be when they closed. The herd's hours
+   * of a gateway outage come so, in its cows' backlogs: without them, a spell of the whole herd in the
+   * outage was nobody's, and a heat for each cow.
+   */
+  private addLate(r: Reading): void {
+    const h = this.history;
+    const first = Math.floor((r.ts - r.intervalS * 1000) / HOUR_MS);
+    const last = Math.min(Math.floor((r.ts - 1) / HOUR_MS), Math.floor(this.state.lastTs! / HOUR_MS) - 1);
+    const lo = Math.max(first, last - BACKFILL_HOURS);
+    let before = 0;
+    // A bit per hour it touches (a reading of up to a day: backlogs are quarter-hours to a few hours).
+    for (let t = lo; t <= last && t - lo < 30; t++) if (h.covered('act', t) < HERD_HOUR_S) before |= 1 << (t - lo);
+    h.add(r);
+    for (let t = lo; t <= last && t - lo < 30; t++) {
+      if (!(before & (1 << (t - lo))) || h.covered('act', t) < HERD_HOUR_S) continue;
+      const normal = this.normal.hourNormal('act', t);
+      if (normal <= 0) continue;
+      const rumNormal = this.normal.hourNormal('rum', t);
+      const rum = h.rate('rum', t, HERD_HOUR_S);
+      this.tellHerd(t, h.rate('act', t, HERD_HOUR_S), normal, rumNormal > 0 && rum === rum ? rum / rumNormal : NaN);
+    }
   }
 
   judgeSilence(now: number, judgedBy: 'event_time' | 'wall_clock', cfg: RuleSet['collarOffline'], maxAheadMs?: number): AlertEvent | null {

@@ -109,6 +109,8 @@ class Herd implements HerdView {
     }
     h.n++;
     if (hot) h.hot++;
+    // An hour told late (a backlog) may be one the remembered typical count was taken over.
+    if (t < this.typical.hour) this.typical.hour = NaN;
     h.act[binOf(actRatio)]!++;
     if (rumRatio === rumRatio) {
       h.rumN++;
@@ -162,7 +164,7 @@ export class FarmDetector {
     const cowId = cow.state.subject.cowId;
     applyRecord(cow.state, this.records.get(cowId));
     this.cows.set(cowId, cow);
-    if (cow.state.heatRecheck) this.rechecks.add(cowId);
+    if (cow.state.heatRecheck || cow.state.heatBackfill) this.rechecks.add(cowId);
     return cow;
   }
 
@@ -210,7 +212,7 @@ export class FarmDetector {
     const cap = this.opts.maxAheadOfArrivalMs;
     const result = cow.observe(reading, arrivalWall, cap);
     if (result.future) return result;
-    if (cow.state.heatRecheck) this.rechecks.add(cowId);
+    if (cow.state.heatRecheck || cow.state.heatBackfill) this.rechecks.add(cowId);
     const f = this.farm;
     const ts = cap === undefined ? reading.ts : Math.min(reading.ts, arrivalWall + cap);
     f.watermark = Math.max(f.watermark ?? ts, ts);
@@ -232,15 +234,31 @@ export class FarmDetector {
     for (const cowId of this.rechecks) {
       const cow = this.cows.get(cowId);
       const r = cow?.state.heatRecheck;
-      if (!cow || !r) {
+      const b = cow?.state.heatBackfill;
+      if (!cow || (!r && !b)) {
         this.rechecks.delete(cowId);
         continue;
       }
-      if (watermark < r.end * HOUR_MS + SETTLE_MAX_MS && !this.herd.settled(r.end - 1)) continue;
-      this.rechecks.delete(cowId);
-      this.dirty.add(cowId);
-      events.push(...cow.recheckHeat());
+      if (r && (watermark >= r.end * HOUR_MS + SETTLE_MAX_MS || this.herd.settled(r.end - 1))) {
+        this.dirty.add(cowId);
+        events.push(...cow.recheckHeat());
+      }
+      // A backlog's hours were long past when it came: its wait is counted from then.
+      if (b) {
+        b.heldAt ??= watermark;
+        if (watermark >= b.heldAt + SETTLE_MAX_MS || this.settledFrom(b.from - this.rules.heat.windowHours, b.to)) {
+          this.dirty.add(cowId);
+          events.push(...cow.recheckBackfill());
+        }
+      }
+      if (!cow.state.heatRecheck && !cow.state.heatBackfill) this.rechecks.delete(cowId);
     }
+  }
+
+  /** Whether the herd has told every hour in [first, end). */
+  private settledFrom(first: number, end: number): boolean {
+    for (let t = first; t < end; t++) if (!this.herd.settled(t)) return false;
+    return true;
   }
 
   /** A battery level from the network server (no reading): see CowDetector.observeBattery. */
@@ -266,7 +284,7 @@ export class FarmDetector {
         const held = cow.held;
         const flushed = cow.flush(now - holdMs);
         if (flushed.length) events.push(...flushed);
-        if (cow.state.heatRecheck) this.rechecks.add(cowId);
+        if (cow.state.heatRecheck || cow.state.heatBackfill) this.rechecks.add(cowId);
         // Released readings changed her state whether or not they raised anything: she is to be saved.
         if (cow.held !== held) this.dirty.add(cowId);
       }

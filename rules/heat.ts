@@ -24,13 +24,14 @@ function daysAfter(day: number | undefined, since: number, maxDays: number): num
  * the window that shows it (event time of the data), not the time of whichever reading completed it.
  * `intervalS`: how often her collar reports (the reading being judged). `mode`: 'live' for her newest
  * window; 'backfill' for a window in the past, filled in by a backlog: it may show a heat, but not that one
- * is over; 'recheck' for a live window held back until the herd had told its hours (see below).
+ * is over; 'recheck' for a live window held back until the herd had told its hours (see below), and
+ * 'backfill-recheck' for a backfilled one.
  */
-export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, mode: 'live' | 'backfill' | 'recheck' = 'live'): void {
+export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, mode: 'live' | 'backfill' | 'recheck' | 'backfill-recheck' = 'live'): void {
   const cfg = ctx.rules.heat;
   const herd = ctx.herd;
   const { alerts, subject } = ctx.state;
-  const raiseOnly = mode === 'backfill';
+  const raiseOnly = mode === 'backfill' || mode === 'backfill-recheck';
   // (Asked first: `delete` is a call into the runtime even when there is nothing to delete.)
   if (mode === 'live' && ctx.state.heatRecheck) delete ctx.state.heatRecheck;
   const judge = (hours: number, hotRatio: number) => {
@@ -114,6 +115,14 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
     ctx.state.heatRecheck = { end, intervalS };
     return;
   }
+  // So does a heat in a backlog: when the whole herd was not heard (a gateway down), its hours come as the
+  // herd's backlogs do, and a spell of the whole herd judged on the first few backlogs would be a heat for
+  // each cow whose backlog came first.
+  if (mode === 'backfill' && herd && !settledAll(herd, w.from / HOUR_MS, end)) {
+    const held = ctx.state.heatBackfill;
+    ctx.state.heatBackfill = held ? { ...held, from: Math.min(held.from, end), to: Math.max(held.to, end) } : { from: end, to: end, intervalS };
+    return;
+  }
   const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio * level, 3 * cfg.windowHours) * HOUR_MS;
   const evidence = windowEvidence(w);
   if (level > 1) evidence.level = round(level);
@@ -148,8 +157,8 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
 export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): void {
   const cfg = ctx.rules.heat.missedCycle;
   const s = ctx.state;
-  // A heat held back for the herd (heatRecheck) may be the very one that comes on time.
-  if (cfg.afterDays <= 0 || s.lastHeat === null || s.missedCycleTold || s.heatRecheck) return;
+  // A heat held back for the herd (heatRecheck, heatBackfill) may be the very one that comes on time.
+  if (cfg.afterDays <= 0 || s.lastHeat === null || s.missedCycleTold || s.heatRecheck || s.heatBackfill) return;
   const at = end * HOUR_MS;
   if (at - s.lastHeat < cfg.afterDays * DAY_MS || s.alerts.open.heat) return;
   s.missedCycleTold = true;

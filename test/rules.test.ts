@@ -409,6 +409,53 @@ describe('the early heat word', () => {
   });
 });
 
+describe('a herd-wide spell in a backlog', () => {
+  // Found in a second read: the herd learnt an hour only from cows' newest readings, so a spell of the whole
+  // herd that reached the agent as a backlog after newer readings (a gateway down for eight hours, then
+  // uploading what it missed while the collars talked live again) was nobody's: each of 20 cows was called
+  // in heat. The backlog now tells the herd its hours, and a heat in a backlog waits until most of the herd
+  // has told them (half an hour of the farm's time at most).
+  const spell = START + 10 * DAY + 9 * HOUR;
+  const down = spell - HOUR;
+  const up = spell + 8 * HOUR;
+  const herdOf = (heatCow: boolean) =>
+    Array.from({ length: 20 }, (_, i) =>
+      stream({
+        collarId: `H${String(i).padStart(2, '0')}`,
+        days: 12,
+        seed: 120 + i,
+        act: (t) => (heatCow && i === 0 && t > spell && t <= spell + 14 * HOUR ? 3.2 : t > spell && t <= spell + 6 * HOUR ? 2.3 : 1),
+        rum: (t) => (t > spell && t <= spell + 6 * HOUR ? 0.8 : 1),
+      }),
+    );
+  /**
+   * Live until the gateway goes down; from when it is back, live readings, and the backlog: the collars
+   * uploading side by side, two hours of every cow's with each quarter-hour of live readings, or, once live
+   * readings have been judged (held a quarter-hour for reordering), one collar's whole backlog after another.
+   */
+  const delivered = (herd: Reading[][], sideBySide: boolean) => {
+    const byTs = (x: Reading, y: Reading) => x.ts - y.ts || x.collarId.localeCompare(y.collarId);
+    const all = herd.flat().sort(byTs);
+    const out = all.filter((r) => r.ts <= down);
+    const live = all.filter((r) => r.ts > up);
+    const backlog = sideBySide ? all.filter((r) => r.ts > down && r.ts <= up) : herd.flatMap((rs) => rs.filter((r) => r.ts > down && r.ts <= up));
+    let sent = 0;
+    for (const r of live) {
+      const upTo = down + Math.floor((r.ts - up) / (Q * 1000)) * 2 * HOUR;
+      if (sideBySide) while (sent < backlog.length && backlog[sent]!.ts <= upTo) out.push(backlog[sent++]!);
+      else if (r.ts > up + 2 * Q * 1000) while (sent < backlog.length) out.push(backlog[sent++]!);
+      out.push(r);
+    }
+    return out;
+  };
+
+  it.each([true, false])('is the herd\'s, not twenty heats; a cow truly in heat in it is still found (side by side: %s)', (sideBySide) => {
+    expect(firing(run(delivered(herdOf(false), sideBySide)), 'heat')).toEqual([]);
+    const heats = firing(run(delivered(herdOf(true), sideBySide)), 'heat');
+    expect(heats.map((e) => e.cowId)).toEqual(['H00']);
+  });
+});
+
 describe('heat from a backfill', () => {
   // Found when tried as a new user would: a collar out of reach 08:00–16:00 uploads that stretch at 20:00.
   // The heat began at 09:00; judged while the upload was still filling in the window, it was reported with

@@ -36,13 +36,14 @@ export interface CowState {
   record?: CowRecord;
   /**
    * A heat her window showed while the herd's last hours were not yet told by most of its cows: judged again
-   * once they are (FarmDetector), as whether those hours were the herd's decides it.
+   * once they are (FarmDetector), as whether those hours were the herd's decides it, or half an hour of the
+   * farm's time after the later of the window's end and `heldAt` (the farm's event time when it was held).
    */
-  heatRecheck?: { end: number; intervalS: number };
+  heatRecheck?: { end: number; intervalS: number; heldAt?: number };
   /**
    * Heat windows a backlog filled in (ending at hours `from`..`to`) while the herd had not yet told those
    * hours — a gateway down for the whole herd, its backlogs still coming: judged again once it has, or half
-   * an hour of the farm's time after `heldAt` (the farm's event time when first held; set by FarmDetector).
+   * an hour of the farm's time after `heldAt` (the farm's event time when the newest window was held).
    */
   heatBackfill?: { from: number; to: number; intervalS: number; heldAt?: number };
 }

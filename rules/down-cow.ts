@@ -80,15 +80,19 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   d.rum += q.rum;
   d.rumNormal += q.rumNormal;
   if (q.rest) d.restS += q.s;
-  // A collar that reports hourly or less often is judged on one reading once it covers an hour: waiting for
-  // a second would call her two to three hours after she went down (the reading she went down in is only
-  // partly still), where a quarter-hourly collar calls her in an hour and a half. Rumination must agree.
-  const need = !q.rumKnown ? cfg.hoursWithoutRumination : r.intervalS >= 3600 ? Math.min(cfg.hours, r.intervalS / 3600) : cfg.hours;
+  const need = q.rumKnown ? cfg.hours : cfg.hoursWithoutRumination;
+  // A collar reporting every hour shows 1.5 hours only with two still readings after the one she went down
+  // in (which is only partly still): 2-3 hours after she went down. Its first still hour is judged on its
+  // own where it says more than the spell's lines ask: stock-still and hardly chewing (a cow down with milk
+  // fever stops ruminating). An hour lying still chewing at half her usual is a rest too, and is left to
+  // the second reading (on the scorecard's hourly collars, a cow down chewed at 0.1-0.45 of her usual).
+  const oneHour = q.rumKnown && r.intervalS >= 3600 && d.countedS >= 3600 && d.countedS < need * 3600;
   // Her readings cover most of the time counted: stillness either side of a stretch not heard is not one
   // spell (she may have been up in between, and those readings may come late).
-  if (d.countedS < need * 3600 || d.countedS * 1000 < MIN_COVER * (r.ts - d.countFrom)) return;
+  if ((d.countedS < need * 3600 && !oneHour) || d.countedS * 1000 < MIN_COVER * (r.ts - d.countFrom)) return;
   const actRatio = d.act / d.actNormal;
   const rumRatio = q.rumKnown ? d.rum / d.rumNormal : NaN;
+  if (oneHour && !(actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.restRuminationRatio)) return;
   // Her spell as a whole. In her active hours: rumination at most half its normal — a cow lying down to
   // ruminate is resting, not down — or up to three quarters of it while stock-still: an injured cow down may
   // ruminate a little, but a resting cow moves her head and jaw, which a collar counts. Where most of it lies

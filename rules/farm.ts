@@ -239,7 +239,10 @@ export class FarmDetector {
         this.rechecks.delete(cowId);
         continue;
       }
-      if (r && (watermark >= r.end * HOUR_MS + SETTLE_MAX_MS || this.herd.settled(r.end - 1))) {
+      // Counted from when it was held, if that is later than its window's end: a backlog that is her newest
+      // readings is judged long after its hours, and counted from their end, it would not wait at all.
+      if (r) r.heldAt ??= watermark;
+      if (r && (watermark >= Math.max(r.end * HOUR_MS, r.heldAt!) + SETTLE_MAX_MS || this.herd.settled(r.end - 1))) {
         this.dirty.add(cowId);
         events.push(...cow.recheckHeat());
       }

@@ -120,7 +120,8 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // each cow whose backlog came first.
   if (mode === 'backfill' && herd && !settledAll(herd, w.from / HOUR_MS, end)) {
     const held = ctx.state.heatBackfill;
-    ctx.state.heatBackfill = held ? { ...held, from: Math.min(held.from, end), to: Math.max(held.to, end) } : { from: end, to: end, intervalS };
+    // A window added to the hold starts its wait afresh (heldAt unset): it is as new to the herd as the first.
+    ctx.state.heatBackfill = held ? { from: Math.min(held.from, end), to: Math.max(held.to, end), intervalS: held.intervalS } : { from: end, to: end, intervalS };
     return;
   }
   const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio * level, 3 * cfg.windowHours) * HOUR_MS;

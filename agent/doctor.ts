@@ -9,6 +9,7 @@ import { loadConfigFile, type AgentConfig, type TelegramConfig, type WhatsAppCon
 import { uplinkTopic } from './ingest/lorawan.js';
 import { brokerOptions } from './ingest/mqtt-source.js';
 import { redactUrl } from './log.js';
+import { collarTopicFilter } from './wire.js';
 import { writableDir } from './preflight.js';
 import { MIGRATIONS } from './store/migrations.js';
 
@@ -80,7 +81,7 @@ export async function runDoctor(configPath: string, o: DoctorOptions, print: (li
 async function brokerChecks(c: AgentConfig, o: DoctorOptions): Promise<Check[]> {
   const m = c.mqtt;
   const where = redactUrl(m.url);
-  const topics = [`farm/${c.farm.id}/collar/+/reading`, ...c.sources.map(uplinkTopic)];
+  const topics = [collarTopicFilter(c.farm.id), ...c.sources.map(uplinkTopic)];
   const probe = await probeBroker(m, topics, o.brokerTimeoutMs ?? 5_000);
   const out: Check[] = [];
   if (!probe.ok) out.push({ level: 'FAIL', what: 'broker', text: `${where}: ${probe.why}` });

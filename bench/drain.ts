@@ -16,6 +16,7 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { parseConfig } from '../agent/config.js';
+import { collarTopicFilter } from '../agent/wire.js';
 import { publishHerd, simulateHerd } from '../collar-sim/index.js';
 import { startMosquitto } from './mosquitto.js';
 
@@ -23,7 +24,7 @@ const cows = Number(process.argv[2] ?? 50);
 const days = Number(process.argv[3] ?? 14);
 const inflight = process.argv[4];
 const DAY = 86_400_000;
-const TOPIC = 'farm/bench/collar/+/reading';
+const TOPIC = collarTopicFilter('bench');
 /** Creates the consumer's persistent session and leaves, so what is published next queues for it. */
 async function openSession(url: string, clientId: string): Promise<void> {
   const c = await mqtt.connectAsync(url, { clientId, clean: false });

@@ -8,7 +8,7 @@ export {
   type HerdOptions,
   type HerdSimulation,
 } from './herd.js';
-export { readingTopic, readingToWire } from './wire.js';
+export { collarTopic, readingToWire } from '../agent/wire.js';
 export { publishHerd, type PublishOptions, type PublishStats } from './publish.js';
 export {
   simulateVariedHerd,

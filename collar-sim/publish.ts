@@ -1,7 +1,7 @@
 import { connectAsync, type MqttClient } from 'mqtt';
 import type { Reading } from '../rules/reading.js';
 import type { HerdSimulation } from './herd.js';
-import { readingToWire, readingTopic } from './wire.js';
+import { collarTopic, readingToWire } from '../agent/wire.js';
 
 export interface PublishOptions {
   url: string;
@@ -73,7 +73,7 @@ export async function publishHerd(opts: PublishOptions): Promise<PublishStats> {
   };
   const send = async (collarId: string, batch: Reading[]) => {
     const body = batch.length === 1 ? readingToWire(batch[0]!) : { readings: batch.map(readingToWire) };
-    pending.push(client.publishAsync(readingTopic(farmId, collarId), JSON.stringify(body), { qos: 1 }));
+    pending.push(client.publishAsync(collarTopic(farmId, collarId), JSON.stringify(body), { qos: 1 }));
     messages++;
     published += batch.length;
     if (pending.length >= IN_FLIGHT) await drain();

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { readingTopic, readingToWire } from '../collar-sim/index.js';
+import { collarTopic, readingToWire } from '../collar-sim/index.js';
 import { brokerKinds, eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
 
 describe.each(brokerKinds)('acknowledge after commit (%s)', (kind) => {
@@ -23,7 +23,7 @@ describe.each(brokerKinds)('acknowledge after commit (%s)', (kind) => {
     first.store.db.exec(`CREATE TRIGGER disk_full BEFORE INSERT ON readings BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
     const ts = Math.floor((Date.now() - 3_600_000) / 900_000) * 900_000;
     const pub = await mqtt.connectAsync(broker.url, { clientId: `ack-pub-${kind}` });
-    await pub.publishAsync(readingTopic('testfarm', 'C1'), JSON.stringify(readingToWire({ collarId: 'C1', ts, intervalS: 900, activity: 10 })), { qos: 1 });
+    await pub.publishAsync(collarTopic('testfarm', 'C1'), JSON.stringify(readingToWire({ collarId: 'C1', ts, intervalS: 900, activity: 10 })), { qos: 1 });
     await pub.endAsync();
     await eventually(() => fatal.length > 0, 5000, 'the fatal store error');
     expect(fatal[0]!.message).toMatch(/disk I\/O error/);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { publishHerd, readingTopic, readingToWire, simulateHerd, type HerdSimulation } from '../collar-sim/index.js';
+import { publishHerd, collarTopic, readingToWire, simulateHerd, type HerdSimulation } from '../collar-sim/index.js';
 import { FarmDetector, type Reading } from '../rules/index.js';
 import { brokerKinds, eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, simEnd, type TestBroker } from './helpers.js';
 
@@ -98,7 +98,7 @@ describe.each(brokerKinds)('agent against a real %s broker over TCP', (kind) => 
     try {
       await eventually(() => agent.mqtt.connected, 5000, 'connect');
       const ts = new Date(simEnd()).toISOString();
-      const topic = readingTopic(FARM, 'C100');
+      const topic = collarTopic(FARM, 'C100');
       await publishRaw(broker.url, [
         [topic, '{"ts": "2026-11-25T10:00:00Z", "activity": 12'],
         [topic, JSON.stringify({ ts, activity: 'lots' })],
@@ -140,10 +140,10 @@ describe.each(brokerKinds)('agent against a real %s broker over TCP', (kind) => 
     try {
       await eventually(() => agent.mqtt.connected, 5000, 'connect');
       const t = simEnd() - 2 * HOUR;
-      const topic = readingTopic(FARM, 'C200');
+      const topic = collarTopic(FARM, 'C200');
       const msg = (ts: number, activity: number) => [topic, JSON.stringify(readingToWire({ collarId: 'C200', ts, intervalS: 900, activity }))] as [string, string];
       // And a collar whose clock runs two days ahead: its reading is kept, but it cannot drag the farm's event time.
-      const ahead = [readingTopic(FARM, 'C201'), JSON.stringify(readingToWire({ collarId: 'C201', ts: Date.now() + 2 * DAY, intervalS: 900, activity: 5 }))] as [string, string];
+      const ahead = [collarTopic(FARM, 'C201'), JSON.stringify(readingToWire({ collarId: 'C201', ts: Date.now() + 2 * DAY, intervalS: 900, activity: 5 }))] as [string, string];
       await publishRaw(broker.url, [msg(t, 10), msg(t, 10), msg(t + HOUR, 30), msg(t + HOUR / 2, 20), msg(t + HOUR, 99), ahead]);
       await eventually(() => agent.pipeline.counters.duplicates === 2 && agent.pipeline.counters.readings === 4, 10_000, 'readings');
       expect(agent.pipeline.counters.aheadOfClock).toBe(1);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { readingTopic, readingToWire, simulateHerd } from '../collar-sim/index.js';
+import { collarTopic, readingToWire, simulateHerd } from '../collar-sim/index.js';
 import type { AlertEvent } from '../rules/index.js';
 import { brokerKinds, eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, simEnd, type TestBroker } from './helpers.js';
 
@@ -48,7 +48,7 @@ describe.each(brokerKinds)('alerts on MQTT while a backlog drains (%s)', (kind) 
       for (let i = 0; i < readings.length; i += 96) {
         const batch = readings.slice(i, i + 96);
         total += batch.length;
-        inFlight.push(publisher.publishAsync(readingTopic(FARM, collarId), JSON.stringify({ readings: batch }), { qos: 1 }));
+        inFlight.push(publisher.publishAsync(collarTopic(FARM, collarId), JSON.stringify({ readings: batch }), { qos: 1 }));
       }
       await Promise.all(inFlight);
     }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { readingTopic } from '../collar-sim/index.js';
+import { collarTopic } from '../collar-sim/index.js';
 import { eventually, hasMosquitto, memoryLogger, memoryStream, startBroker, tempDir, testConfig } from './helpers.js';
 
 /**
@@ -26,7 +26,7 @@ describe.skipIf(!hasMosquitto)('a Mosquitto with its default limits', () => {
       // 3 collars × 1000 readings while the agent is away.
       const t0 = Math.floor((Date.now() - 12 * 86_400_000) / 900_000) * 900_000;
       const send = (c: string, i: number) =>
-        pub.publishAsync(readingTopic('testfarm', c), JSON.stringify({ ts: new Date(t0 + i * 900_000).toISOString(), intervalS: 900, activity: 10, seq: 5000 + i }), { qos: 1 });
+        pub.publishAsync(collarTopic('testfarm', c), JSON.stringify({ ts: new Date(t0 + i * 900_000).toISOString(), intervalS: 900, activity: 10, seq: 5000 + i }), { qos: 1 });
       for (let i = 0; i < 1000; i += 100) {
         await Promise.all(Array.from({ length: 100 }, (_, k) => ['A', 'B', 'C'].map((c) => send(c, i + k))).flat());
       }

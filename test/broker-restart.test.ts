@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { readingTopic } from '../collar-sim/index.js';
+import { collarTopic } from '../collar-sim/index.js';
 import { eventually, freePort, hasMosquitto, memoryLogger, memoryStream, runMosquitto, tempDir, testConfig } from './helpers.js';
 
 /**
@@ -32,7 +32,7 @@ describe.skipIf(!hasMosquitto)('the broker restarted under load', () => {
       const total = 2000;
       const sent: Promise<unknown>[] = [];
       for (let i = 0; i < total; i++) {
-        sent.push(pub.publishAsync(readingTopic('testfarm', `C${i % 4}`), JSON.stringify({ ts: new Date(t0 + Math.floor(i / 4) * 900_000).toISOString(), intervalS: 900, activity: 12 }), { qos: 1 }));
+        sent.push(pub.publishAsync(collarTopic('testfarm', `C${i % 4}`), JSON.stringify({ ts: new Date(t0 + Math.floor(i / 4) * 900_000).toISOString(), intervalS: 900, activity: 12 }), { qos: 1 }));
         if (i === 1000) {
           await broker.stop();
           broker = await runMosquitto(conf, port);

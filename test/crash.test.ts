@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readingTopic, readingToWire, simulateHerd } from '../collar-sim/index.js';
+import { collarTopic, readingToWire, simulateHerd } from '../collar-sim/index.js';
 import type { Reading } from '../rules/index.js';
 import { eventually, hasMosquitto, startBroker, tempDir, testPipeline, simEnd, type TestBroker } from './helpers.js';
 
@@ -95,7 +95,7 @@ describe.skipIf(!hasMosquitto)('kill -9 while readings stream in (a real Mosquit
       // Stream the herd at a pace that spans the crashes (10 days × 12 cows in about 10 s).
       const streaming = (async () => {
         for (let i = 0; i < readings.length; i += 120) {
-          await Promise.all(readings.slice(i, i + 120).map((r) => pub.publishAsync(readingTopic(FARM, r.collarId), JSON.stringify(readingToWire(r)), { qos: 1 })));
+          await Promise.all(readings.slice(i, i + 120).map((r) => pub.publishAsync(collarTopic(FARM, r.collarId), JSON.stringify(readingToWire(r)), { qos: 1 })));
           await new Promise((r) => setTimeout(r, 100));
         }
       })();
@@ -135,7 +135,7 @@ describe.skipIf(!hasMosquitto)('kill -9 while readings stream in (a real Mosquit
 
       // The same readings in the same order through the same pipeline, without a crash.
       const ref = testPipeline({ farmId: FARM, timezone: 'UTC' });
-      for (const x of readings) ref.pipeline.handleMessage(readingTopic(FARM, x.collarId), Buffer.from(JSON.stringify(readingToWire(x))));
+      for (const x of readings) ref.pipeline.handleMessage(collarTopic(FARM, x.collarId), Buffer.from(JSON.stringify(readingToWire(x))));
       const expected = (ref.store.db.prepare("SELECT id, CASE WHEN state = 'resolved' THEN 'resolved' ELSE 'open' END AS s FROM alerts ORDER BY id").all() as { id: string; s: string }[]).map((a) => `${a.id} ${a.s}`);
       ref.close();
       expect(expected.length).toBeGreaterThan(3);

@@ -4,7 +4,7 @@ import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { readingTopic } from '../collar-sim/index.js';
+import { collarTopic } from '../collar-sim/index.js';
 import { eventually, memoryLogger, memoryStream, tempDir, testConfig } from './helpers.js';
 
 /**
@@ -29,7 +29,7 @@ describe('the database disk full', () => {
     await agent.start();
     const pub = await mqtt.connectAsync(url, { clientId: `full-pub-${Math.random().toString(36).slice(2)}` });
     const t0 = Math.floor((Date.now() - 3 * 86_400_000) / 900_000) * 900_000;
-    const send = (i: number) => pub.publishAsync(readingTopic('testfarm', `C${i % 5}`), JSON.stringify({ ts: new Date(t0 + Math.floor(i / 5) * 900_000).toISOString(), intervalS: 900, activity: 10 + (i % 13), rumination: 7 }), { qos: 1 });
+    const send = (i: number) => pub.publishAsync(collarTopic('testfarm', `C${i % 5}`), JSON.stringify({ ts: new Date(t0 + Math.floor(i / 5) * 900_000).toISOString(), intervalS: 900, activity: 10 + (i % 13), rumination: 7 }), { qos: 1 });
     try {
       await eventually(() => agent.mqtt.subscribed, 5000, 'subscribed');
       for (let i = 0; i < 50; i++) await send(i);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CowDetail, CowSeries, CowSummary } from '../agent/http/farm.js';
 import mqtt from 'mqtt';
-import { readingTopic } from '../collar-sim/index.js';
+import { collarTopic } from '../collar-sim/index.js';
 import { startFarm, type Farm } from './farm-fixture.js';
 import { eventually } from './helpers.js';
 
@@ -40,7 +40,7 @@ describe('farm page routes', () => {
     // A month old: kept (within the 60-day retention), but older than anything her detector still holds.
     const ts = Math.floor((Date.now() - 30 * 86_400_000) / 900_000) * 900_000;
     const pub = await mqtt.connectAsync(farm.brokerUrl, { clientId: `late-${Math.random().toString(36).slice(2)}` });
-    await pub.publishAsync(readingTopic('testfarm', cow.collarId), JSON.stringify({ ts: new Date(ts).toISOString(), intervalS: 60, activity: 3 }), { qos: 1 });
+    await pub.publishAsync(collarTopic('testfarm', cow.collarId), JSON.stringify({ ts: new Date(ts).toISOString(), intervalS: 60, activity: 3 }), { qos: 1 });
     await pub.endAsync();
     await eventually(() => farm.agent.pipeline.counters.lateUnjudged > before, 10_000, 'the late reading');
     const html = await (await get('/')).text();

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { publishHerd, readingTopic, simulateHerd } from '../collar-sim/index.js';
+import { publishHerd, collarTopic, simulateHerd } from '../collar-sim/index.js';
 import { eventually, hasMosquitto, memoryLogger, memoryStream, startBroker, tempDir, testConfig } from './helpers.js';
 
 /**
@@ -57,7 +57,7 @@ describe('group commit, acknowledged after commit', () => {
     const pub = await mqtt.connectAsync(b.url, { clientId: `group-pub-${Math.random().toString(36).slice(2)}` });
     try {
       const n = 400;
-      await Promise.all(Array.from({ length: n }, (_, i) => pub.publishAsync(readingTopic('testfarm', 'C1'), reading(i), { qos: 1 })));
+      await Promise.all(Array.from({ length: n }, (_, i) => pub.publishAsync(collarTopic('testfarm', 'C1'), reading(i), { qos: 1 })));
       await eventually(() => acked.length === n, 20_000, 'every PUBACK');
       expect(acked.every((a) => a.committed)).toBe(true);
       expect(acked.map((a) => a.i)).toEqual(Array.from({ length: n }, (_, i) => i));
@@ -129,9 +129,9 @@ describe('group commit, acknowledged after commit', () => {
     first.store.db.exec(`CREATE TRIGGER disk_full BEFORE INSERT ON readings WHEN NEW.collar_id = 'BAD' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
     const pub = await mqtt.connectAsync(b.url, { clientId: `fatal-pub-${Math.random().toString(36).slice(2)}` });
     try {
-      await pub.publishAsync(readingTopic('testfarm', 'BAD'), reading(0), { qos: 1 });
+      await pub.publishAsync(collarTopic('testfarm', 'BAD'), reading(0), { qos: 1 });
       await eventually(() => fatal.length > 0, 5000, 'the fatal store error');
-      for (let i = 1; i <= 5; i++) await pub.publishAsync(readingTopic('testfarm', 'GOOD'), reading(i), { qos: 1 }).catch(() => undefined);
+      for (let i = 1; i <= 5; i++) await pub.publishAsync(collarTopic('testfarm', 'GOOD'), reading(i), { qos: 1 }).catch(() => undefined);
       await new Promise((r) => setTimeout(r, 300)); // the later messages had every chance to be taken
       expect(first.store.counts().readings).toBe(0);
       expect(acks).toEqual([]);
@@ -165,7 +165,7 @@ describe('group commit, acknowledged after commit', () => {
     };
     const pub = await mqtt.connectAsync(b.url, { clientId: `half-pub-${Math.random().toString(36).slice(2)}` });
     try {
-      for (let i = 0; i < 7; i++) await pub.publishAsync(readingTopic('testfarm', 'C1'), reading(i), { qos: 1 });
+      for (let i = 0; i < 7; i++) await pub.publishAsync(collarTopic('testfarm', 'C1'), reading(i), { qos: 1 });
       await eventually(() => agent.pipeline.counters.messages === 7, 10_000, 'seven messages');
       const stored = agent.store.db.prepare('SELECT activity FROM readings ORDER BY ts').all() as { activity: number }[];
       expect(stored.map((r) => r.activity)).toEqual([10, 11, 12, 14, 15, 16]);

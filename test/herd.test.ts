@@ -6,7 +6,7 @@ import { CowbellError } from '../agent/errors.js';
 import { formatHerdCsv, parseHerdCsv } from '../agent/herd/csv.js';
 import { exportHerd, importHerd } from '../agent/herd/import.js';
 import { applyHerd } from '../agent/herd/register.js';
-import { publishHerd, readingTopic, simulateHerd } from '../collar-sim/index.js';
+import { publishHerd, collarTopic, simulateHerd } from '../collar-sim/index.js';
 import { eventually, freePort, memoryStream, startBroker, tempDir, testConfig, testPipeline, simEnd, type TestBroker } from './helpers.js';
 
 const HOUR = 3_600_000;
@@ -84,7 +84,7 @@ describe('herd register in a running agent (real broker, real HTTP, real SQLite)
       expect(agent.pipeline.detector.cows.get('412')!.subject).toMatchObject({ cowId: '412', collarId: a });
 
       // An alert after the import names her; a collar alert names the collar and her.
-      await client.publishAsync(readingTopic('testfarm', a), JSON.stringify({ ts: new Date(end + 15 * 60_000).toISOString(), intervalS: 900, activity: 20, rumination: 8, batteryPct: 5 }), { qos: 1 });
+      await client.publishAsync(collarTopic('testfarm', a), JSON.stringify({ ts: new Date(end + 15 * 60_000).toISOString(), intervalS: 900, activity: 20, rumination: 8, batteryPct: 5 }), { qos: 1 });
       const battery = await eventually(() => agent.store.openAlerts().find((x) => x.type === 'battery_low' && x.cowId === '412'), 10_000, 'battery alert');
       expect(battery.cowName).toBe('Bella');
       await eventually(() => consoleOut.text().includes(`${a} on cow 412 Bella`), 10_000, 'the farmer\'s message naming Bella');
@@ -98,7 +98,7 @@ describe('herd register in a running agent (real broker, real HTTP, real SQLite)
       expect(agent.pipeline.detector.cows.has('413')).toBe(false); // nothing heard from a on her yet
       expect(agent.store.alert(battery.id)).toMatchObject({ state: 'resolved', evidence: { closedBy: `collar ${a} taken off` } });
       expect(agent.store.herd.collar(b)).toMatchObject({ key: b, assigned: false });
-      await client.publishAsync(readingTopic('testfarm', a), JSON.stringify({ ts: new Date(end + 30 * 60_000).toISOString(), intervalS: 900, activity: 20, rumination: 8, batteryPct: 90 }), { qos: 1 });
+      await client.publishAsync(collarTopic('testfarm', a), JSON.stringify({ ts: new Date(end + 30 * 60_000).toISOString(), intervalS: 900, activity: 20, rumination: 8, batteryPct: 90 }), { qos: 1 });
       await eventually(() => agent.pipeline.detector.cows.get('413'), 10_000, 'cow 413 heard through collar a');
       expect(agent.pipeline.detector.cows.get('413')!.historyDays()).toBeLessThan(1);
 
@@ -172,7 +172,7 @@ describe('herd register in a running agent (real broker, real HTTP, real SQLite)
       const ts = new Date(simEnd()).toISOString();
       await agent.importHerd('cow,name,collar\n1,Anna,REG-1\n');
       for (const collar of ['STRAY-1', 'REG-1']) {
-        await client.publishAsync(readingTopic('testfarm', collar), JSON.stringify({ ts, intervalS: 900, activity: 20, batteryPct: 4 }), { qos: 1 });
+        await client.publishAsync(collarTopic('testfarm', collar), JSON.stringify({ ts, intervalS: 900, activity: 20, batteryPct: 4 }), { qos: 1 });
       }
       await eventually(() => agent.store.openAlerts().filter((x) => x.type === 'battery_low').length === 2, 10_000, 'both battery alerts');
       await eventually(() => consoleOut.text().includes('REG-1 on cow 1 Anna'), 10_000, 'the registered cow\'s message');
@@ -191,7 +191,7 @@ describe('collars outside the herd register are bounded', () => {
     const t = testPipeline({ clock: () => now, maxUnassignedCollars: 3 });
     const { store, pipeline } = t;
     const send = (collar: string, i = 0) =>
-      pipeline.handleMessages([{ topic: readingTopic('testfarm', collar), payload: Buffer.from(JSON.stringify({ ts: new Date(now - 3_600_000 + i * 60_000).toISOString(), intervalS: 900, activity: 9 })) }]);
+      pipeline.handleMessages([{ topic: collarTopic('testfarm', collar), payload: Buffer.from(JSON.stringify({ ts: new Date(now - 3_600_000 + i * 60_000).toISOString(), intervalS: 900, activity: 9 })) }]);
     try {
       store.transaction(() => store.herd.setCollar('testfarm', 'REG', '7', 0, now));
       pipeline.reloadHerd();
@@ -228,7 +228,7 @@ describe('herd register edge cases (from a second read of the change)', () => {
     // Three days of quarter-hours for each collar, so each has a history of its own.
     const feed = (collar: string, activity: number, days = 3) => {
       const group = [];
-      for (let i = 0; i < days * 96; i++) group.push({ topic: readingTopic('testfarm', collar), payload: Buffer.from(JSON.stringify({ ts: new Date(now - days * DAY + i * 900_000).toISOString(), intervalS: 900, activity: activity + (i % 7) * 3 + (i % 96 < 48 ? 10 : 0) })) });
+      for (let i = 0; i < days * 96; i++) group.push({ topic: collarTopic('testfarm', collar), payload: Buffer.from(JSON.stringify({ ts: new Date(now - days * DAY + i * 900_000).toISOString(), intervalS: 900, activity: activity + (i % 7) * 3 + (i % 96 < 48 ? 10 : 0) })) });
       pipeline.handleMessages(group);
     };
     const imp = (csv: string) => applyHerd(store, pipeline, 'testfarm', parseHerdCsv(csv), now);

@@ -10,7 +10,7 @@ import { Store } from '../agent/store/store.js';
 import { parseHerdCsv } from '../agent/herd/csv.js';
 import { applyHerd, noteCalving } from '../agent/herd/register.js';
 import { ReadingPipeline } from '../agent/pipeline.js';
-import { readingTopic } from '../collar-sim/index.js';
+import { collarTopic } from '../collar-sim/index.js';
 import { DEFAULT_RULES } from '../rules/index.js';
 import type { AlertEvent, AlertType, Severity } from '../rules/index.js';
 import { memoryLogger, tempDir } from './helpers.js';
@@ -218,7 +218,7 @@ describe('notifier: what reaches the farmer, and when', () => {
   it('a reply "calved" notes the calving in the herd register, gives it to the rules, and acknowledges', async () => {
     const pipeline = new ReadingPipeline({ farmId: 'f', rules: DEFAULT_RULES, retentionDays: 60, store, logger: memoryLogger().logger, feedsFor: () => [], notify: () => {}, clock: () => now });
     applyHerd(store, pipeline, 'f', parseHerdCsv('cow,name,collar\n412,Bella,412\n'), now);
-    pipeline.handleMessages([{ topic: readingTopic('f', '412'), payload: Buffer.from(JSON.stringify({ ts: new Date(now - MIN).toISOString(), intervalS: 900, activity: 40, rumination: 8 })) }]);
+    pipeline.handleMessages([{ topic: collarTopic('f', '412'), payload: Buffer.from(JSON.stringify({ ts: new Date(now - MIN).toISOString(), intervalS: 900, activity: 40, rumination: 8 })) }]);
     const nf = new Notifier({
       store, recipients: parseConfig({ farm: { id: 'f', timezone: 'UTC' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, recipients: [{ name: 'Anna', channel: 'console' }] }).recipients,
       escalation: [], policy: parseConfig({ farm: { id: 'f', timezone: 'UTC' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, recipients: [{ name: 'Anna', channel: 'console' }] }).notify,

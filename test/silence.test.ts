@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { readingTopic, readingToWire } from '../collar-sim/index.js';
+import { collarTopic, readingToWire } from '../collar-sim/index.js';
 import { eventually, memoryLogger, memoryStream, startBroker, tempDir, testConfig, type TestBroker } from './helpers.js';
 
 const HOUR = 3_600_000;
@@ -26,7 +26,7 @@ describe('a collar gone silent, judged by the wall clock (injected)', () => {
     await eventually(() => first.mqtt.connected, 5000, 'connect');
     const pub = await mqtt.connectAsync(broker.url, { clientId: 'silence-pub' });
     for (const collarId of ['C1', 'C2']) {
-      await pub.publishAsync(readingTopic('testfarm', collarId), JSON.stringify(readingToWire({ collarId, ts: t0, intervalS: 900, activity: 10 })), { qos: 1 });
+      await pub.publishAsync(collarTopic('testfarm', collarId), JSON.stringify(readingToWire({ collarId, ts: t0, intervalS: 900, activity: 10 })), { qos: 1 });
     }
     await eventually(() => first.pipeline.counters.readings === 2, 5000, 'readings');
 
@@ -35,7 +35,7 @@ describe('a collar gone silent, judged by the wall clock (injected)', () => {
     expect(first.store.openAlerts()).toEqual([]);
 
     // C2 keeps talking; C1 says nothing more.
-    await pub.publishAsync(readingTopic('testfarm', 'C2'), JSON.stringify(readingToWire({ collarId: 'C2', ts: now, intervalS: 900, activity: 10 })), { qos: 1 });
+    await pub.publishAsync(collarTopic('testfarm', 'C2'), JSON.stringify(readingToWire({ collarId: 'C2', ts: now, intervalS: 900, activity: 10 })), { qos: 1 });
     await eventually(() => first.pipeline.counters.readings === 3, 5000, 'C2 again');
     now = t0 + 6 * HOUR + 60_000;
     first.checkSilence();
@@ -58,7 +58,7 @@ describe('a collar gone silent, judged by the wall clock (injected)', () => {
       second.checkSilence();
       expect(second.store.openAlerts().map((a) => a.collarId).sort()).toEqual(['C1', 'C2']);
       // And a reading from C1 resolves its alert.
-      await pub.publishAsync(readingTopic('testfarm', 'C1'), JSON.stringify(readingToWire({ collarId: 'C1', ts: now, intervalS: 900, activity: 10 })), { qos: 1 });
+      await pub.publishAsync(collarTopic('testfarm', 'C1'), JSON.stringify(readingToWire({ collarId: 'C1', ts: now, intervalS: 900, activity: 10 })), { qos: 1 });
       await eventually(() => !second.store.openAlerts().some((a) => a.collarId === 'C1'), 5000, 'C1 resolved');
     } finally {
       await pub.endAsync();

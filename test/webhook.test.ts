@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../agent/agent.js';
-import { alertToJson, type AlertRow } from '../agent/store/store.js';
+import type { AlertRow } from '../agent/store/store.js';
+import { alertToJson } from '../agent/wire.js';
 import type { AlertEvent } from '../rules/index.js';
 import { eventually, memoryLogger, memoryStream, tempDir, testConfig } from './helpers.js';
 

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { CowbellError } from '../errors.js';
 import { listenProblem } from '../preflight.js';
-import { alertToJson, type AlertRow } from '../store/store.js';
+import type { AlertRow } from '../store/store.js';
+import { alertToJson } from '../wire.js';
 import { asset } from './assets.js';
 import { cowPage, notFoundPage } from './cow-page.js';
 import type { CowDetail, CowSeries, CowSummary, GatewayInfo } from './farm.js';

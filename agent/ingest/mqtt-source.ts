@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { AgentConfig } from '../config.js';
 import { redactUrl, type Logger } from '../log.js';
+import { collarTopicFilter } from '../wire.js';
 
 export interface MqttSourceOptions {
   config: AgentConfig['mqtt'];
@@ -124,9 +125,9 @@ export class MqttSource {
   readonly optional: ReadonlyMap<string, string>;
 
   constructor(private readonly o: MqttSourceOptions) {
-    this.required = [`farm/${o.farmId}/collar/+/reading`, ...(o.sourceTopics ?? [])];
+    this.required = [collarTopicFilter(o.farmId), ...(o.sourceTopics ?? [])];
     this.optional = new Map([
-      [`farm/${o.farmId}/collar/+/accel`, 'raw accelerometer topic refused by the broker; counted readings still arrive (allow it in the broker ACL for raw collars)'],
+      [collarTopicFilter(o.farmId, 'accel'), 'raw accelerometer topic refused by the broker; counted readings still arrive (allow it in the broker ACL for raw collars)'],
       ...(o.statusTopics ?? []).map((t): [string, string] => [t, 'device-status topic refused by the broker; readings still arrive, battery levels only through the codec (allow it in the broker ACL)']),
     ]);
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_INTERVAL_S, type Reading } from '../../rules/index.js';
+import { splitCollarTopic, type CollarTopicKind } from '../wire.js';
 import { accelToReadings, captureEnd, MIN_ACCEL_READING_S, type Sample } from './accel.js';
 
 /**
@@ -13,7 +14,6 @@ export const MAX_ACCEL_SAMPLES = 100_000;
 export const MAX_ACCEL_HZ = 200;
 /** The widest range collar accelerometers measure; beyond it a value is corrupt, not a jolt. */
 export const MAX_ACCEL_G = 16;
-const TOPIC = /^farm\/([^/]+)\/collar\/([^/]+)\/(reading|accel)$/;
 /** Anything below this is epoch seconds or nonsense, not milliseconds (it is 2001-09-09). */
 const MIN_EPOCH_MS = 1e12;
 /** Beyond this a date is a corrupt value, not a clock drift (and past 8.64e15 JavaScript has no date at all). */
@@ -154,12 +154,10 @@ export type ParsedMessage =
   | { ok: true; farmId: string; collarId: string; readings: Reading[]; rejected: Rejected[] }
   | { ok: false; reason: string };
 
-export type TopicKind = 'reading' | 'accel';
-
-export function parseTopic(topic: string): { farmId: string; collarId: string; kind: TopicKind } | null {
-  const m = TOPIC.exec(topic);
-  if (!m || !ID.test(m[1]!) || !ID.test(m[2]!)) return null;
-  return { farmId: m[1]!, collarId: m[2]!, kind: m[3] as TopicKind };
+/** A collar topic with plain ids; null otherwise. */
+export function parseTopic(topic: string): { farmId: string; collarId: string; kind: CollarTopicKind } | null {
+  const t = splitCollarTopic(topic);
+  return t && ID.test(t.farmId) && ID.test(t.collarId) ? t : null;
 }
 
 function describe(error: z.ZodError): string {

@@ -5,11 +5,11 @@ import type { AgentConfig, WebhookConfig } from '../config.js';
 import { DeliveryError } from '../errors.js';
 import { brokerOptions } from '../ingest/mqtt-source.js';
 import { redactUrl, type Logger } from '../log.js';
-import { alertToJson, type AlertRow } from '../store/store.js';
+import type { AlertRow } from '../store/store.js';
+import { alertToJson, alertTopic } from '../wire.js';
 import type { FeedChannel } from './outbox.js';
 
 /** The topic every alert change is published on. */
-export const alertTopic = (a: Pick<AlertRow, 'farmId' | 'type'>) => `farm/${a.farmId}/alert/${a.type}`;
 
 /**
  * Publishes every alert change as JSON on farm/{farmId}/alert/{type}: the integration point for Home
@@ -43,7 +43,7 @@ export class MqttAlertChannel implements FeedChannel {
     const client = this.client;
     if (!client?.connected) throw new DeliveryError('alert publisher is not connected to the broker', true);
     try {
-      await client.publishAsync(alertTopic(alert), JSON.stringify(alertToJson(alert)), { qos: 1, retain: false });
+      await client.publishAsync(alertTopic(alert.farmId, alert.type), JSON.stringify(alertToJson(alert)), { qos: 1, retain: false });
     } catch (err) {
       // An MQTT 5 PUBACK with a reason code of 0x80 or more is the broker saying no (e.g. its ACL): final.
       const code = (err as { code?: unknown }).code;

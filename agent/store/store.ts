@@ -476,14 +476,3 @@ export function toAlertRow(e: NamedAlertEvent): AlertRow {
   };
 }
 
-/** The alert as the wire contract and `/api/alerts` show it: times as ISO strings. */
-export function alertToJson(a: AlertRow) {
-  return {
-    id: a.id, farmId: a.farmId, cowId: a.cowId, ...(a.cowName !== undefined && { cowName: a.cowName }), collarId: a.collarId, type: a.type, state: a.state,
-    severity: a.severity, at: new Date(a.at).toISOString(), since: new Date(a.since).toISOString(), evidence: a.evidence,
-    ...(a.ack && {
-      ack: { by: a.ack.by, at: new Date(a.ack.at).toISOString(), ...(a.ack.until !== undefined && { until: new Date(a.ack.until).toISOString() }) },
-    }),
-    ...(a.recordedAt !== undefined && { recordedAt: new Date(a.recordedAt).toISOString() }),
-  };
-}

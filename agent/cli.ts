@@ -14,6 +14,7 @@ import { exportHerd, importHerd } from './herd/import.js';
 import { preflight } from './preflight.js';
 import { runDoctor } from './doctor.js';
 import { redactUrl } from './log.js';
+import { alertTopic } from './wire.js';
 
 
 const HELP: Record<string, string> = {
@@ -194,7 +195,7 @@ async function checkOne(file: string, c: AgentConfig): Promise<void> {
   if (issues.length) throw new ConfigError(`${file} is valid, but the agent would not start here`, issues);
   console.log(`config OK: farm ${c.farm.id} (${c.farm.timezone}), broker ${redactUrl(c.mqtt.url)} as ${c.mqtt.clientId}`);
   console.log(`store ${c.store.path} (readings kept ${c.store.retentionDays} days), http ${c.http.host}:${c.http.port}`);
-  console.log(`people: ${c.recipients.map((r) => `${r.name} (${r.channel}, ${r.language})`).join(", ")}; feeds: mqtt on farm/${c.farm.id}/alert/{type}${c.channels.webhooks.map((w) => `, webhook ${w.name}`).join("")}`);
+  console.log(`people: ${c.recipients.map((r) => `${r.name} (${r.channel}, ${r.language})`).join(", ")}; feeds: mqtt on ${alertTopic(c.farm.id, '{type}')}${c.channels.webhooks.map((w) => `, webhook ${w.name}`).join("")}`);
   const wa = c.channels.whatsapp;
   if (wa) console.log(`whatsapp: sends as phone number id ${wa.phoneNumberId} (${wa.apiVersion}); farmers' buttons and replies ${wa.appSecret && wa.verifyToken ? 'on (Meta must reach /webhooks/whatsapp)' : 'OFF: set appSecret and verifyToken'}`);
   const tg = c.channels.telegram;

@@ -14,6 +14,7 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { parseConfig } from '../agent/config.js';
+import { alertTopic, collarTopic } from '../agent/wire.js';
 import { publishHerd, simulateHerd } from '../collar-sim/index.js';
 import { startMosquitto } from './mosquitto.js';
 
@@ -43,14 +44,14 @@ async function main(): Promise<void> {
       sentAt.delete(a.collarId);
     }
   });
-  await watcher.subscribeAsync(`farm/${FARM}/alert/battery_low`, { qos: 1 });
+  await watcher.subscribeAsync(alertTopic(FARM, 'battery_low'), { qos: 1 });
   const pub = await mqtt.connectAsync(url, { clientId: 'lat-pub' });
   const ts = new Date(Math.floor((Date.now() - 3_600_000) / 900_000) * 900_000).toISOString();
   let n = 0;
   const probe = async () => {
     const collar = `P${n++}`;
     sentAt.set(collar, performance.now());
-    await pub.publishAsync(`farm/${FARM}/collar/${collar}/reading`, JSON.stringify({ ts, intervalS: 900, activity: 10, batteryPct: 5 }), { qos: 1 });
+    await pub.publishAsync(collarTopic(FARM, collar), JSON.stringify({ ts, intervalS: 900, activity: 10, batteryPct: 5 }), { qos: 1 });
   };
   const run = async (label: string, busy: () => boolean) => {
     latencies.length = 0;

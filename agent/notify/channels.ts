@@ -9,8 +9,6 @@ import type { AlertRow } from '../store/store.js';
 import { alertToJson, alertTopic } from '../wire.js';
 import type { FeedChannel } from './outbox.js';
 
-/** The topic every alert change is published on. */
-
 /**
  * Publishes every alert change as JSON on farm/{farmId}/alert/{type}: the integration point for Home
  * Assistant and Node-RED. It has a broker connection of its own: on the ingest connection, the PUBACK for

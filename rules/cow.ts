@@ -211,6 +211,11 @@ export class CowDetector implements RuleContext {
     while (this.pending.length && this.pending[0]!.ts <= upTo) this.judge(this.pending.shift()!, push);
   }
 
+  /** Whether a heat window of hers waits for the herd to tell its hours (heatRecheck, heatBackfill). */
+  get heatHeld(): boolean {
+    return !!(this.state.heatRecheck || this.state.heatBackfill);
+  }
+
   /** Her heat window held back for the herd (CowState.heatRecheck), judged now. */
   recheckHeat(): readonly AlertEvent[] {
     const r = this.state.heatRecheck;
@@ -349,15 +354,18 @@ export class CowDetector implements RuleContext {
     const fastRum = trendRatio(trend, 1, 0, settled);
     const t2 = this.rules.health.trend;
     if (fastAct >= t2.riseRatio || (fastAct >= 1.1 && fastRum <= 1 - t2.bothRuminationDrop)) trend[RISE] = t;
-    this.tellHerd(t, rate, normal, rumKnown ? rum / rumNormal : NaN);
+    this.tellHerd(t, rate, normal, rum, rumNormal);
   }
 
-  /** How her completed hour went, for the herd (warm cows only): hot or not, and her ratios to normal. */
-  private tellHerd(t: number, rate: number, normal: number, rumRatio: number): void {
+  /**
+   * How her completed hour went, for the herd (warm cows only): hot or not, and her ratios to normal (her
+   * rumination's, where both it and its normal are known).
+   */
+  private tellHerd(t: number, rate: number, normal: number, rum: number, rumNormal: number): void {
     if (!this.herd) return;
     const day = this.normal.stretchNormal('act', t - 23, t);
     const norm = Math.max(normal, day ? this.rules.heat.floorShare * day.median : 0);
-    this.herd.report(t, rate >= this.rules.heat.hotRatio * norm, rate / norm, rumRatio);
+    this.herd.report(t, rate >= this.rules.heat.hotRatio * norm, rate / norm, rumNormal > 0 && rum === rum ? rum / rumNormal : NaN);
   }
 
   /**
@@ -379,9 +387,7 @@ export class CowDetector implements RuleContext {
       if (!(before & (1 << (t - lo))) || h.covered('act', t) < HERD_HOUR_S) continue;
       const normal = this.normal.hourNormal('act', t);
       if (normal <= 0) continue;
-      const rumNormal = this.normal.hourNormal('rum', t);
-      const rum = h.rate('rum', t, HERD_HOUR_S);
-      this.tellHerd(t, h.rate('act', t, HERD_HOUR_S), normal, rumNormal > 0 && rum === rum ? rum / rumNormal : NaN);
+      this.tellHerd(t, h.rate('act', t, HERD_HOUR_S), normal, h.rate('rum', t, HERD_HOUR_S), this.normal.hourNormal('rum', t));
     }
   }
 

@@ -2,6 +2,7 @@ import type { AlertEvent, Subject } from './alerts.js';
 import { HOUR_MS } from './baseline.js';
 import type { CowRecord, CowState, HerdView } from './context.js';
 import { CowDetector, type ObserveResult } from './cow.js';
+import { settledAll } from './heat.js';
 import { localDate, localDayStart, localDays, utcDays, type DayShift } from './localday.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
@@ -141,7 +142,7 @@ export class FarmDetector {
   farm: FarmSnapshot = { watermark: null, lastSilenceScan: null };
   private readonly dayShift: DayShift;
   private readonly herd = new Herd();
-  /** Cows with a heat window held back for the herd (CowState.heatRecheck). */
+  /** Cows with a heat window held back for the herd (CowDetector.heatHeld). */
   private readonly rechecks = new Set<string>();
   /** The herd register's dates by cow, applied to her detector when it is made and whenever they change. */
   private records = new Map<string, CowRecord>();
@@ -164,7 +165,7 @@ export class FarmDetector {
     const cowId = cow.state.subject.cowId;
     applyRecord(cow.state, this.records.get(cowId));
     this.cows.set(cowId, cow);
-    if (cow.state.heatRecheck || cow.state.heatBackfill) this.rechecks.add(cowId);
+    if (cow.heatHeld) this.rechecks.add(cowId);
     return cow;
   }
 
@@ -212,7 +213,7 @@ export class FarmDetector {
     const cap = this.opts.maxAheadOfArrivalMs;
     const result = cow.observe(reading, arrivalWall, cap);
     if (result.future) return result;
-    if (cow.state.heatRecheck || cow.state.heatBackfill) this.rechecks.add(cowId);
+    if (cow.heatHeld) this.rechecks.add(cowId);
     const f = this.farm;
     const ts = cap === undefined ? reading.ts : Math.min(reading.ts, arrivalWall + cap);
     f.watermark = Math.max(f.watermark ?? ts, ts);
@@ -249,19 +250,13 @@ export class FarmDetector {
       // A backlog's hours were long past when it came: its wait is counted from then.
       if (b) {
         b.heldAt ??= watermark;
-        if (watermark >= b.heldAt + SETTLE_MAX_MS || this.settledFrom(b.from - this.rules.heat.windowHours, b.to)) {
+        if (watermark >= b.heldAt + SETTLE_MAX_MS || settledAll(this.herd, b.from - this.rules.heat.windowHours, b.to)) {
           this.dirty.add(cowId);
           events.push(...cow.recheckBackfill());
         }
       }
-      if (!cow.state.heatRecheck && !cow.state.heatBackfill) this.rechecks.delete(cowId);
+      if (!cow.heatHeld) this.rechecks.delete(cowId);
     }
-  }
-
-  /** Whether the herd has told every hour in [first, end). */
-  private settledFrom(first: number, end: number): boolean {
-    for (let t = first; t < end; t++) if (!this.herd.settled(t)) return false;
-    return true;
   }
 
   /** A battery level from the network server (no reading): see CowDetector.observeBattery. */
@@ -287,7 +282,7 @@ export class FarmDetector {
         const held = cow.held;
         const flushed = cow.flush(now - holdMs);
         if (flushed.length) events.push(...flushed);
-        if (cow.state.heatRecheck || cow.state.heatBackfill) this.rechecks.add(cowId);
+        if (cow.heatHeld) this.rechecks.add(cowId);
         // Released readings changed her state whether or not they raised anything: she is to be saved.
         if (cow.held !== held) this.dirty.add(cowId);
       }

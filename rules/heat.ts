@@ -111,17 +111,16 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // the first few of the herd's would be judged on those few (on the scorecard, two cows of 200 raised a heat
   // at a milking moved an hour, told by 5 and 2 cows). So a heat waits until most of the herd has told the
   // hours (the same event time: the rest of the herd's readings of that hour arriving), half an hour at most.
-  if (mode === 'live' && herd && !settledAll(herd, w.from / HOUR_MS, end)) {
-    ctx.state.heatRecheck = { end, intervalS };
-    return;
-  }
   // So does a heat in a backlog: when the whole herd was not heard (a gateway down), its hours come as the
   // herd's backlogs do, and a spell of the whole herd judged on the first few backlogs would be a heat for
   // each cow whose backlog came first.
-  if (mode === 'backfill' && herd && !settledAll(herd, w.from / HOUR_MS, end)) {
-    const held = ctx.state.heatBackfill;
-    // A window added to the hold starts its wait afresh (heldAt unset): it is as new to the herd as the first.
-    ctx.state.heatBackfill = held ? { from: Math.min(held.from, end), to: Math.max(held.to, end), intervalS: held.intervalS } : { from: end, to: end, intervalS };
+  if ((mode === 'live' || mode === 'backfill') && herd && !settledAll(herd, w.from / HOUR_MS, end)) {
+    if (mode === 'live') ctx.state.heatRecheck = { end, intervalS };
+    else {
+      // A window added to the hold starts its wait afresh (heldAt unset): it is as new to the herd as the first.
+      const held = ctx.state.heatBackfill;
+      ctx.state.heatBackfill = held ? { from: Math.min(held.from, end), to: Math.max(held.to, end), intervalS: held.intervalS } : { from: end, to: end, intervalS };
+    }
     return;
   }
   const since = ctx.normal.onset('act', end, (r) => r >= cfg.resolveRatio * level, 3 * cfg.windowHours) * HOUR_MS;
@@ -183,6 +182,13 @@ export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): voi
   }));
 }
 
+/** The window's activity against her normal, each hour counted up to 3x (hourCapRatio) `level` times it. */
+function overLevel(ctx: RuleContext, hours: number, end: number, level: number): WindowStats | null {
+  const cfg = ctx.rules.heat;
+  const w = ctx.normal.window('act', hours, end, { capRatio: cfg.hourCapRatio * level, floorShare: cfg.floorShare });
+  return w && w.coverage >= cfg.minCoverage ? w : null;
+}
+
 /**
  * The level she has been holding before a window that starts at `from` (ms), as a multiple of her normal: 1
  * unless three hours in four of the day before were at `stepUpRatio` times her normal or more. Then her
@@ -191,13 +197,6 @@ export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): voi
  * the scorecard's herds this level was at most 1.23 before every true heat alert; on nine, 1.31-1.70 before
  * fifteen of its eighteen false ones, every one a cow getting over two weeks of lameness.
  */
-/** The window's activity against her normal, each hour counted up to 3x (hourCapRatio) `level` times it. */
-function overLevel(ctx: RuleContext, hours: number, end: number, level: number): WindowStats | null {
-  const cfg = ctx.rules.heat;
-  const w = ctx.normal.window('act', hours, end, { capRatio: cfg.hourCapRatio * level, floorShare: cfg.floorShare });
-  return w && w.coverage >= cfg.minCoverage ? w : null;
-}
-
 function levelOf(ctx: RuleContext, from: number): number {
   const stepUp = ctx.rules.heat.stepUpRatio;
   if (stepUp <= 0) return 1;
@@ -214,7 +213,8 @@ function hotHoursAtMost(ctx: RuleContext, end: number, hours: number, hotRatio: 
   return hot;
 }
 
-function settledAll(herd: HerdView, first: number, end: number): boolean {
+/** Whether the herd has told every hour in [first, end) (Herd.settled). */
+export function settledAll(herd: HerdView, first: number, end: number): boolean {
   for (let t = first; t < end; t++) if (!herd.settled(t)) return false;
   return true;
 }

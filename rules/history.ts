@@ -23,8 +23,9 @@ const MAX_COVER = 0xff;
 
 export class CowHistory {
   readonly hours: number;
-  /** Hour number of the newest slot the ring holds; null before the first reading. */
-  newest: number | null = null;
+  private newestHour: number | null = null;
+  /** The ring slot of the newest hour: a held hour's slot is found from it by a subtraction, not a division. */
+  private newestSlot = 0;
   /** Bumped on every change, so what is computed from the history can be remembered until it changes. */
   version = 0;
   /** Bumped when an hour more than a day old changes (a late reading): what her past days say has changed. */
@@ -42,8 +43,18 @@ export class CowHistory {
     this.cov = new Uint8Array(buf, hours * 6, 2 * hours);
     if (from && from.data.byteLength === buf.byteLength) {
       new Uint8Array(buf).set(from.data);
-      this.newest = from.newest;
+      this.setNewest(from.newest);
     }
+  }
+
+  /** Hour number of the newest slot the ring holds; null before the first reading. */
+  get newest(): number | null {
+    return this.newestHour;
+  }
+
+  private setNewest(hour: number | null): void {
+    this.newestHour = hour;
+    if (hour !== null) this.newestSlot = this.slotOf(hour);
   }
 
   /** The oldest hour still held. */
@@ -55,8 +66,16 @@ export class CowHistory {
     return this.newest !== null && hour <= this.newest && hour > this.newest - this.hours;
   }
 
-  private index(hour: number): number {
+  private slotOf(hour: number): number {
     const i = hour % this.hours;
+    return i < 0 ? i + this.hours : i;
+  }
+
+  /** The slot of an hour: `slotOf`, without its division for the hours the ring holds (nearly every call). */
+  private index(hour: number): number {
+    const back = this.newestHour === null ? -1 : this.newestHour - hour;
+    if (back < 0 || back >= this.hours) return this.slotOf(hour);
+    const i = this.newestSlot - back;
     return i < 0 ? i + this.hours : i;
   }
 
@@ -66,8 +85,8 @@ export class CowHistory {
     this.version++;
     const from = this.newest === null ? hour : this.newest + 1;
     const n = Math.min(hour - from + 1, this.hours);
+    this.setNewest(hour);
     for (let k = 0, h = hour - n + 1; k < n; k++, h++) this.clearHour(h);
-    this.newest = hour;
   }
 
   private clearHour(hour: number): void {
@@ -136,6 +155,33 @@ export class CowHistory {
   }
 
   /**
+   * The rates of the hours `step`, 2·`step`, … `count`·`step` hours before `hour` (the same clock hour on her
+   * past days) that have at least `minCoverS` seconds covered, written to `out` as `rate` gives them;
+   * returns how many. The hour normals' inner loop, run for every hour of every cow: one pass over the ring.
+   */
+  pastRates(metric: Metric, hour: number, step: number, count: number, minCoverS: number, out: Float64Array): number {
+    const newest = this.newest;
+    if (newest === null || step <= 0 || step >= this.hours) return 0;
+    const oldest = newest - this.hours + 1;
+    // Each typed array read at a site of its own: one site reading both kinds is slower by half.
+    const act = metric === 'act';
+    const off = act ? 0 : this.hours;
+    let n = 0;
+    let t = hour - step;
+    let i = this.index(t);
+    for (let k = 1; k <= count && t >= oldest; k++) {
+      if (t <= newest) {
+        const cov = this.cov[off + i]! * COVER_UNIT_S;
+        if (cov >= minCoverS && cov !== 0) out[n++] = ((act ? this.act[i]! : this.rum[i]! * RUM_UNIT) * 3600) / cov;
+      }
+      t -= step;
+      i -= step;
+      if (i < 0) i += this.hours;
+    }
+    return n;
+  }
+
+  /**
    * Sums of a metric and its covered seconds over the hours [first, last], written to `out` (no allocation:
    * this runs several hundred times per judged hour).
    */
@@ -145,15 +191,23 @@ export class CowHistory {
     if (this.newest !== null) {
       const lo = Math.max(first, this.newest - this.hours + 1);
       const hi = Math.min(last, this.newest);
-      const vals = metric === 'act' ? this.act : this.rum;
       const off = metric === 'act' ? 0 : this.hours;
       let i = this.index(lo);
-      for (let h = lo; h <= hi; h++) {
-        value += vals[i]!;
-        cov += this.cov[off + i]!;
-        if (++i === this.hours) i = 0;
+      // A loop per typed array (see pastRates).
+      if (metric === 'act') {
+        for (let h = lo; h <= hi; h++) {
+          value += this.act[i]!;
+          cov += this.cov[i]!;
+          if (++i === this.hours) i = 0;
+        }
+      } else {
+        for (let h = lo; h <= hi; h++) {
+          value += this.rum[i]!;
+          cov += this.cov[off + i]!;
+          if (++i === this.hours) i = 0;
+        }
+        value *= RUM_UNIT;
       }
-      if (metric === 'rum') value *= RUM_UNIT;
       cov *= COVER_UNIT_S;
     }
     out.value = value;

@@ -46,7 +46,7 @@ const levels = new Float64Array(64);
 const norms = new Float64Array(64);
 const scratchSum = newSum();
 
-/** Hour normals remembered per cow: the last few hours', each asked for by several rules as it completes. */
+/** Hour normals remembered per cow: the last few hours', each asked for by several rules as it completes (a power of two). */
 const CACHED_HOURS = 8;
 
 export class Normals {
@@ -84,7 +84,7 @@ export class Normals {
       this.cache = new Array<number>(3 * CACHED_HOURS).fill(NaN);
       this.cacheVersion = h.pastVersion;
     }
-    const at = 3 * (hour % CACHED_HOURS);
+    const at = 3 * (hour & (CACHED_HOURS - 1));
     const slot = metric === 'act' ? 1 : 2;
     if (this.cache[at] !== hour) {
       this.cache[at] = hour;
@@ -100,7 +100,8 @@ export class Normals {
     const { cfg, h } = this;
     const need = cfg.minDayCoverage * 3600;
     let n = 0;
-    for (let k = 1; k <= cfg.days; k++) {
+    if (this.utc) n = h.pastRates(metric, hour, 24, cfg.days, need, rates);
+    else for (let k = 1; k <= cfg.days; k++) {
       const r = h.rate(metric, hour - this.shift(hour, k), need);
       if (r === r) rates[n++] = r;
     }

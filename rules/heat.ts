@@ -72,16 +72,17 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // Only with every hour of the full window known: after a gap (a backlog still to come) her onset cannot be
   // placed yet, and the insemination advice would be as late as the gap is long.
   const early = cfg.early;
-  // Her collar reports often enough that a few hours are several readings: one or two long readings are one
-  // or two draws of noise, not the first hours of a heat (on the scorecard, collars reporting every 1-2 hours
-  // raised most of the false early words).
+  // Its hours are at least `minReadings` of her readings: one or two long readings are one or two draws of
+  // noise, not the first hours of a heat (on the scorecard, 2-hour words on collars reporting every 1-2
+  // hours raised most of the false early words). So an hourly collar has the 3-hour word, not the 2-hour one.
   const earlyOk = intervalS <= early.maxIntervalMinutes * 60;
-  const rumHours = earlyOk && early.withRumination.hours > 0 && ctx.history.covered('rum', end - 1) > 0 ? early.withRumination.hours : 0;
-  if (!w && earlyOk && (rumHours || early.hours) > 0 && everyHourKnown(ctx, end, cfg.windowHours)) {
+  const enough = (hours: number) => hours > 0 && hours * 3600 >= early.minReadings * intervalS;
+  const rumHours = earlyOk && enough(early.withRumination.hours) && ctx.history.covered('rum', end - 1) > 0 ? early.withRumination.hours : 0;
+  if (!w && earlyOk && (rumHours || enough(early.hours)) && everyHourKnown(ctx, end, cfg.windowHours)) {
     const earlyWord = (hours: number, hotRatio: number, minRatio: number) => {
       // Each of its hours mostly covered and hot (cheap, and most hours fail it): one wild reading spread
       // thin over the edge of an hour is not an hour.
-      if (hours <= 0 || hotHoursAtMost(ctx, end, hours, hotRatio, 0.75 * 3600) < hours) return null;
+      if (!enough(hours) || hotHoursAtMost(ctx, end, hours, hotRatio, 0.75 * 3600) < hours) return null;
       const e = judge(hours, hotRatio);
       // A few hours are as easily a herd's as hers (feed pushed up late, a pasture move, a milking moved): no
       // early word in a herd's busy hour.

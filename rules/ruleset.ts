@@ -55,8 +55,10 @@ export const RuleSetSchema = z
          * with rumination at most `maxRuminationRatio` of its normal. 0 hours: off.
          */
         withRumination: z.strictObject({ hours: z.int().min(0).max(12), hotRatio: ratio, minRatio: ratio, maxRuminationRatio: ratio }),
-        /** Only for collars reporting at least this often: a few hours must be several readings. */
+        /** Only for collars reporting at least this often. */
         maxIntervalMinutes: z.number().min(0).max(240),
+        /** Its hours must hold at least this many of her readings: one long reading is one draw of noise. */
+        minReadings: z.number().min(0).max(100),
       }),
       /**
        * When three hours in four of the day before a window were at this many times her normal or more, her

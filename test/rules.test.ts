@@ -333,19 +333,38 @@ describe('the early heat word', () => {
     expect(heatAt({ rumination: false })).toBe(3 * HOUR);
   });
 
+  /** The quarter-hour stream summed into readings of `n` quarters each (a collar reporting less often). */
+  const every = (quarter: Reading[], n: number): Reading[] => {
+    const out: Reading[] = [];
+    for (let i = n - 1; i < quarter.length; i += n) {
+      const part = quarter.slice(i - n + 1, i + 1);
+      out.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: n * Q, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
+    }
+    return out;
+  };
+
   // Found on the scorecard: on a collar reporting every 2 hours, the 2 hours of the early word were one
   // reading, one draw of noise; most false early words came from such collars.
   it('is not said on one long reading: a collar reporting every 2 hours waits for the full window', () => {
     const from = onset + HOUR; // on the collar's 2-hour grid
     const up = (t: number) => (t > from && t <= from + 2 * HOUR ? 3 : 1);
-    const quarter = stream({ days: 12, act: up, rum: (t) => (up(t) > 1 ? 0.7 : 1) });
-    const twoHourly: Reading[] = [];
-    for (let i = 7; i < quarter.length; i += 8) {
-      const part = quarter.slice(i - 7, i + 1);
-      twoHourly.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: 7200, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
-    }
+    const twoHourly = every(stream({ days: 12, act: up, rum: (t) => (up(t) > 1 ? 0.7 : 1) }), 8);
     expect(twoHourly.some((r) => r.ts === from + 2 * HOUR)).toBe(true);
     expect(firing(run(twoHourly), 'heat')).toEqual([]);
+  });
+
+  // An hourly collar's heats were told only when the 6-hour window filled, 5.6 h after onset on the
+  // scorecard. Three hours are three readings: the 3-hour word, as on the three real leg-tag cows summed
+  // into hourly readings, which found the same heats as their minute data. Two hours are two readings, too
+  // few for the 2-hour word even with rumination down.
+  it('on an hourly collar: after 3 readings, not 2, even with her rumination down', () => {
+    const hourly = (o: Partial<StreamOpts>) => every(stream({ days: 12, act: during(onset, onset + 14 * HOUR, 3), ...o }), 4);
+    const at = (rs: Reading[]) => firing(run(rs), 'heat')[0]!.at - onset;
+    expect(at(hourly({ rum: during(onset, onset + 14 * HOUR, 0.75) }))).toBe(3 * HOUR);
+    expect(at(hourly({}))).toBe(3 * HOUR);
+    // A 2-hour burst on an hourly collar, rumination down: not a heat.
+    const burst = every(stream({ days: 12, act: during(onset, onset + 2 * HOUR, 3), rum: during(onset, onset + 2 * HOUR, 0.7) }), 4);
+    expect(firing(run(burst), 'heat')).toEqual([]);
   });
 
   // Found on the scorecard: with 2 hours, the early word was said for many cows in a herd-wide busy spell.

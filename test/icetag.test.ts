@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { scoreIceTag } from '../agent/eval.js';
 import { ICETAG_DIR, ICETAG_FILES, loadIceTag } from '../bench/icetag.js';
-import { DAY_MS, DEFAULT_RULES } from '../rules/index.js';
+import { DAY_MS, DEFAULT_RULES, FarmDetector, HOUR_MS, type Reading } from '../rules/index.js';
 
 /**
  * False-alarm guard on real data: three IceTag cows (../shared/data/icetag, ~46 days each, presumed normal
@@ -34,5 +34,42 @@ describe.skipIf(!existsSync(ICETAG_DIR))('IceTag real cows', () => {
     expect(unexplained).toBeLessThanOrEqual(1);
     expect(s.all.alerts.heat ?? 0).toBeLessThanOrEqual(7);
     expect(s.all.alerts.health ?? 0).toBe(0);
+  });
+
+  /**
+   * A collar reporting every hour: the same cows' minutes summed into hourly readings (an hour with at least
+   * half its minutes, scaled up to the whole hour; a third of IceTag's minutes are missing). Its heats must be
+   * the minute data's: with the early word for hourly collars (three readings), the same seven; without it,
+   * two of them were missed.
+   */
+  it('an hourly collar finds the heats the minute data finds', () => {
+    const heats = (readings: Reading[]) => {
+      const det = new FarmDetector('eval', DEFAULT_RULES);
+      const out: number[] = [];
+      for (const r of readings) for (const e of det.observe(r, r.collarId, r.ts).events) if (e.type === 'heat' && e.state === 'firing') out.push(e.raisedAt);
+      return out;
+    };
+    for (const file of ICETAG_FILES) {
+      const minutes = loadIceTag(`${ICETAG_DIR}/${file}`, 'x');
+      const hours = new Map<number, { n: number; activity: number }>();
+      for (const r of minutes) {
+        const h = Math.ceil(r.ts / HOUR_MS);
+        const b = hours.get(h) ?? { n: 0, activity: 0 };
+        b.n++;
+        b.activity += r.activity;
+        hours.set(h, b);
+      }
+      const hourly: Reading[] = [...hours]
+        .filter(([, b]) => b.n >= 30)
+        .sort((a, b) => a[0] - b[0])
+        .map(([h, b]) => ({ collarId: 'x', ts: h * HOUR_MS, intervalS: 3600, activity: Math.round((b.activity * 60) / b.n) }));
+      const byMinute = heats(minutes);
+      const byHour = heats(hourly);
+      expect(byHour.length, file).toBe(byMinute.length);
+      // The same heats, told within an hour of the minute data's. (Their onsets may differ more: walking back
+      // over the hours still up, an hour missing from the hourly readings is stepped over where the minute
+      // data had a few quiet minutes of it.)
+      byMinute.forEach((t, i) => expect(Math.abs(byHour[i]! - t), file).toBeLessThanOrEqual(HOUR_MS));
+    }
   });
 });

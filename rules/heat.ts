@@ -67,14 +67,15 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // Where the collar tells rumination, after 2 hours when it agrees: a cow in heat ruminates a fifth less
   // (Reith & Hoy 2012). A weaker second witness than it sounds, as any busy spell leaves less time to chew,
   // and tried only on the simulator: no real export with rumination was at hand. Without rumination, 2
-  // busy hours are too common on real cows (three leg-tagged cows: 6 heats in 4.5 cow-months with 3 hours,
-  // 8-10 with 2), so it takes 3.
+  // busy hours are too common on real cows (three leg-tagged cows: 6 heats in 4.5 cow-months with 3 hours
+  // then, 8-10 with 2), so it takes 3.
   // Only with every hour of the full window known: after a gap (a backlog still to come) her onset cannot be
   // placed yet, and the insemination advice would be as late as the gap is long.
   const early = cfg.early;
-  // Its hours are at least `minReadings` of her readings: one or two long readings are one or two draws of
-  // noise, not the first hours of a heat (on the scorecard, 2-hour words on collars reporting every 1-2
-  // hours raised most of the false early words). So an hourly collar has the 3-hour word, not the 2-hour one.
+  // Its hours hold at least `minReadings` readings at the rate her collar reports (that of the reading
+  // judged): one or two long readings are one or two draws of noise, not the first hours of a heat (on the
+  // scorecard, 2-hour words on collars reporting every 1-2 hours raised most of the false early words). So
+  // an hourly collar has the 3-hour word, not the 2-hour one.
   const earlyOk = intervalS <= early.maxIntervalMinutes * 60;
   const enough = (hours: number) => hours > 0 && hours * 3600 >= early.minReadings * intervalS;
   const rumHours = earlyOk && enough(early.withRumination.hours) && ctx.history.covered('rum', end - 1) > 0 ? early.withRumination.hours : 0;

@@ -156,14 +156,15 @@ export class CowHistory {
 
   /**
    * The rates of the hours `step`, 2·`step`, … `count`·`step` hours before `hour` (the same clock hour on her
-   * past days) that have at least `minCoverS` seconds covered, written to `out` as `rate` gives them;
-   * returns how many. The hour normals' inner loop, run for every hour of every cow: one pass over the ring.
+   * past days) that have at least `minCoverS` seconds covered and a rate that is a number, written to `out`
+   * as `rate` gives them; returns how many. The hour normals' inner loop, run for every hour of every cow:
+   * one pass over the ring.
    */
   pastRates(metric: Metric, hour: number, step: number, count: number, minCoverS: number, out: Float64Array): number {
     const newest = this.newest;
     if (newest === null || step <= 0 || step >= this.hours) return 0;
     const oldest = newest - this.hours + 1;
-    // Each typed array read at a site of its own: one site reading both kinds is slower by half.
+    // Each typed array read at a site of its own: a site reading both kinds is polymorphic, and slower.
     const act = metric === 'act';
     const off = act ? 0 : this.hours;
     let n = 0;
@@ -172,7 +173,11 @@ export class CowHistory {
     for (let k = 1; k <= count && t >= oldest; k++) {
       if (t <= newest) {
         const cov = this.cov[off + i]! * COVER_UNIT_S;
-        if (cov >= minCoverS && cov !== 0) out[n++] = ((act ? this.act[i]! : this.rum[i]! * RUM_UNIT) * 3600) / cov;
+        if (cov >= minCoverS && cov !== 0) {
+          const rate = ((act ? this.act[i]! : this.rum[i]! * RUM_UNIT) * 3600) / cov;
+          // NaN only from a reading that was not a number (ingest refuses those): left out, as from `rate`.
+          if (rate === rate) out[n++] = rate;
+        }
       }
       t -= step;
       i -= step;

@@ -78,6 +78,11 @@ export interface ScenarioOptions {
    * true; false scores a farm without one.
    */
   register?: boolean;
+  /**
+   * Every collar reporting at this one interval (s), as on a farm that bought one model; default the varied
+   * mix (mostly 15 minutes, some every minute to every 2 hours).
+   */
+  intervalS?: number;
 }
 
 /**
@@ -92,6 +97,8 @@ export interface ScenarioScore {
   seed: number;
   startMs: number;
   timezone?: string;
+  /** Every collar's interval, where one was set (ScenarioOptions.intervalS). */
+  intervalS?: number;
   /** Whether calvings were in the herd register (ScenarioOptions.register). */
   register: boolean;
   cows: number;
@@ -133,7 +140,7 @@ function calvingRegister(det: FarmDetector, truth: VariedTruthEpisode[]): (now: 
 export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore {
   const startMs = o.startMs ?? Date.UTC(2026, 0, 5);
   const timezone = o.timezone ? { timezone: o.timezone } : {};
-  const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed, ...timezone });
+  const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed, ...timezone, ...(o.intervalS && { intervals: [o.intervalS] }) });
   const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...timezone });
   const enter = o.register !== false ? calvingRegister(det, sim.truth) : () => {};
   const skew = new Map(sim.cows.map((c) => [c.cowId, c.clockSkewMs]));
@@ -218,7 +225,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       !heatAlerts.some((x) => x.cowId === h.cowId && x.raisedAt >= h.start && x.raisedAt <= h.end + TOLERANCE_MS)),
   ).length;
   const missedHeat = { alerts: missed.length, explained: explainedMissed, per100CowDays: round((missed.length / cowDays) * 100, 3)! };
-  return { seed: o.seed, startMs, ...timezone, register: o.register !== false, cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType, missedHeat };
+  return { seed: o.seed, startMs, ...timezone, ...(o.intervalS && { intervalS: o.intervalS }), register: o.register !== false, cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType, missedHeat };
 }
 
 /**
@@ -321,7 +328,10 @@ export function formatScore(s: ScenarioScore): string {
   const pct = (x: number | null) => (x === null ? '   —  ' : `${(x * 100).toFixed(1).padStart(5)}%`);
   const h = (x: number | null) => (x === null ? '   —' : x.toFixed(1).padStart(5));
   const day = (t: number) => new Date(t).toISOString().slice(0, 10);
-  const where = (s.timezone ? ` (${s.timezone}, ${day(s.startMs)} to ${day(s.startMs + s.days * DAY_MS)})` : '') + (s.register ? '' : ', no herd register');
+  const where =
+    (s.timezone ? ` (${s.timezone}, ${day(s.startMs)} to ${day(s.startMs + s.days * DAY_MS)})` : '') +
+    (s.intervalS ? ` (every collar every ${s.intervalS / 60} min)` : '') +
+    (s.register ? '' : ', no herd register');
   const lines = [
     `seed ${s.seed}${where}: ${s.cows} cows × ${s.days} days (${s.readings.toLocaleString('en')} readings in arrival order, replayed in ${s.seconds} s)`,
     `  type            episodes  found  sensitivity   alerts   PPV     false/100 cow-days  delay med / p90 h  from herd events`,

@@ -32,8 +32,16 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   const herd = ctx.herd;
   const { alerts, subject } = ctx.state;
   const raiseOnly = mode === 'backfill' || mode === 'backfill-recheck';
-  // (Asked first: `delete` is a call into the runtime even when there is nothing to delete.)
-  if (mode === 'live' && ctx.state.heatRecheck) delete ctx.state.heatRecheck;
+  // A window still held for the herd when her next one is judged gets its verdict first, on what the herd has
+  // told by then. Dropped unjudged, as it was, a herd whose hours are told slowly — every collar hourly, their
+  // clocks minutes apart, so half the herd tells an hour only with its next reading — had each window held
+  // in turn and none judged: an all-hourly herd lost half its heats. (Asked first: `delete` is a call into
+  // the runtime even when there is nothing to delete.)
+  if (mode === 'live' && ctx.state.heatRecheck) {
+    const held = ctx.state.heatRecheck;
+    delete ctx.state.heatRecheck;
+    if (held.end < end) judgeHeat(ctx, held.end, push, held.intervalS, 'recheck');
+  }
   const judge = (hours: number, hotRatio: number) => {
     const w = ctx.normal.window('act', hours, end, {
       capRatio: cfg.hourCapRatio,

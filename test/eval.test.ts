@@ -47,6 +47,18 @@ describe('cowbell eval: the detection scorecard', () => {
     expect(scoreScenario(DEFAULT_RULES, { seed: 11, cows: 2, days: 2 }).timezone).toBeUndefined();
   });
 
+  // Found on the scorecard's all-hourly farm: half of its heats were lost (a window held for the herd was
+  // replaced by the next before the herd had told its hours, and none was judged).
+  it('scores a farm whose collars all report every hour, and finds its heats', () => {
+    const s = scoreScenario(DEFAULT_RULES, { seed: 11, cows: 20, days: 30, intervalS: 3600 });
+    expect(s.intervalS).toBe(3600);
+    expect(formatScore(s)).toMatch(/^seed 11 \(every collar every 60 min\): 20 cows × 30 days/);
+    expect(s.byType.heat!.episodes).toBeGreaterThan(5);
+    // 0.75 here (a month, its first days warm-up; 97 % over 90 days), 0.45 when held windows went unjudged.
+    expect(s.byType.heat!.sensitivity!).toBeGreaterThan(0.65);
+    expect(s.byType.heat!.ppv!).toBeGreaterThan(0.9);
+  });
+
   it('reads real exports in the documented CSV form and reports alerts per cow-month', () => {
     const rows = ['collarId,ts,intervalS,activity,rumination'];
     const start = Date.UTC(2026, 0, 1);

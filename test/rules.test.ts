@@ -398,6 +398,27 @@ describe('the early heat word', () => {
     expect(firing(run(herd[0]!), 'heat')).toHaveLength(1);
   });
 
+  // Found on herds whose collars all report every hour or two: half the herd, its clocks a few minutes
+  // behind, tells an hour only with its next reading. A window held for the herd was replaced by her next
+  // one before the herd had told its hours, and that one by the next: none was judged, and half the heats
+  // of such herds were lost (an all-hourly and an all-2-hourly herd of 200: 45–47 % found; now 97 %).
+  it('is judged on a herd of hourly collars whose clocks are minutes apart', () => {
+    const inHeat = (t: number) => t > onset && t <= onset + 14 * HOUR;
+    const herd = Array.from({ length: 20 }, (_, i) =>
+      every(stream({ collarId: 'C1', days: 12, seed: 120 + i, act: (t) => (i === 0 && inHeat(t) ? 3 : 1) }), 4).map((r) => ({
+        ...r,
+        collarId: `H${String(i).padStart(2, '0')}`,
+        // Half the herd's clocks run 5 minutes behind, the rest 2 minutes ahead.
+        ts: r.ts + (i % 2 ? -5 : 2) * 60_000,
+      })),
+    );
+    const merged = herd.flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const heats = firing(run(merged), 'heat');
+    expect(heats.map((e) => e.cowId)).toEqual(['H00']);
+    // Told within the hour after her 3-hour word, stamped with her data's time.
+    expect(heats[0]!.at - onset).toBeLessThanOrEqual(4 * HOUR + 2 * 60_000);
+  });
+
   // The herd's gateway goes down while hers keeps talking: the herd never tells the hour, and her heat is
   // judged half an hour of the farm's time later, on what the herd had told. Not by the clock alone: a
   // verdict taken on a quiet farm would be the first few cows' again, and differ from a replay's.

@@ -277,22 +277,33 @@ export class FarmDetector {
     // A cow whose collar went quiet still has her last readings held for reordering: the farm's event time
     // has moved past them, so nothing that could still come would be measured before them.
     const holdMs = this.rules.reorder.minutes * 60_000;
-    for (const [cowId, cow] of this.cows) {
-      if (judgedBy === 'event_time' && holdMs > 0 && cow.held) {
-        const held = cow.held;
-        const flushed = cow.flush(now - holdMs);
-        if (flushed.length) events.push(...flushed);
-        if (cow.heatHeld) this.rechecks.add(cowId);
-        // Released readings changed her state whether or not they raised anything: she is to be saved.
-        if (cow.held !== held) this.dirty.add(cowId);
-      }
-      const e = cow.judgeSilence(now, judgedBy, this.rules.collarOffline, this.opts.maxAheadOfArrivalMs);
-      if (e) {
-        events.push(e);
-        this.dirty.add(cowId);
-      }
+    const release = judgedBy === 'event_time' && holdMs > 0;
+    // A cow with a heat window held for the herd comes last: her next window, released here, has the held one
+    // judged on what the herd has told (see judgeHeat), and the rest of the herd's readings released in this
+    // scan are told by then — whatever order the cows are kept in (a restart from snapshots keeps another).
+    let last: [string, CowDetector][] | null = null;
+    for (const entry of this.cows) {
+      if (release && entry[1].held && entry[1].state.heatRecheck) (last ??= []).push(entry);
+      else this.scanCow(entry[0], entry[1], now, judgedBy, release ? holdMs : 0, events);
     }
+    if (last) for (const [cowId, cow] of last) this.scanCow(cowId, cow, now, judgedBy, holdMs, events);
     return events;
+  }
+
+  private scanCow(cowId: string, cow: CowDetector, now: number, judgedBy: 'event_time' | 'wall_clock', holdMs: number, events: AlertEvent[]): void {
+    if (holdMs > 0 && cow.held) {
+      const held = cow.held;
+      const flushed = cow.flush(now - holdMs);
+      if (flushed.length) events.push(...flushed);
+      if (cow.heatHeld) this.rechecks.add(cowId);
+      // Released readings changed her state whether or not they raised anything: she is to be saved.
+      if (cow.held !== held) this.dirty.add(cowId);
+    }
+    const e = cow.judgeSilence(now, judgedBy, this.rules.collarOffline, this.opts.maxAheadOfArrivalMs);
+    if (e) {
+      events.push(e);
+      this.dirty.add(cowId);
+    }
   }
 
   /**

@@ -415,7 +415,7 @@ describe('the early heat word', () => {
     const merged = herd.flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
     const heats = firing(run(merged), 'heat');
     expect(heats.map((e) => e.cowId)).toEqual(['H00']);
-    // Told within the hour after her 3-hour word, stamped with her data's time.
+    // Stamped with her data's time: the end of her 3-hour word's window (told one reading later).
     expect(heats[0]!.at - onset).toBeLessThanOrEqual(4 * HOUR + 2 * 60_000);
   });
 

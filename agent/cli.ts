@@ -7,7 +7,7 @@ import { DAY_MS, DEFAULT_RULES, resolveRules } from '../rules/index.js';
 import { Agent } from './agent.js';
 import { checkFarms, FarmHost } from './farms.js';
 import { startDemo } from './demo.js';
-import { acrossDst, csvSources, formatScore, scoreIceTag, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
+import { acrossDst, csvSources, everyCollar, formatScore, scoreIceTag, scoreReal, scoreScenario, type ScenarioOptions } from './eval.js';
 import { loadConfigFile, LOG_LEVELS, type AgentConfig } from './config.js';
 import { ConfigError, CowbellError } from './errors.js';
 import { exportHerd, importHerd } from './herd/import.js';
@@ -298,7 +298,7 @@ async function runEval(argv: string[]): Promise<void> {
     { ...acrossDst({ seed: seeds[0]!, cows, days }), register },
     { seed: seeds[0]!, cows, days, register, intervalS: 3600 },
   ].map((s) => {
-    if (!o.json) process.stderr.write(`seed ${s.seed}${s.timezone ? ` (${s.timezone})` : ''}${s.intervalS ? ` (every collar every ${s.intervalS / 60} min)` : ''}…\n`);
+    if (!o.json) process.stderr.write(`seed ${s.seed}${s.timezone ? ` (${s.timezone})` : ''}${everyCollar(s.intervalS)}…\n`);
     return scoreScenario(rules, s);
   });
   const dataDir = resolve(o.data ?? '../shared/data');

@@ -93,6 +93,9 @@ export function acrossDst(o: { seed: number; cows: number; days: number }): Scen
   return { ...o, timezone: 'Europe/Berlin', startMs: Date.UTC(2026, 9, 25) - Math.floor(0.6 * o.days) * DAY_MS };
 }
 
+/** How a scenario whose collars all report at one interval is named in the score and the CLI's progress. */
+export const everyCollar = (intervalS: number | undefined) => (intervalS ? ` (every collar every ${intervalS / 60} min)` : '');
+
 export interface ScenarioScore {
   seed: number;
   startMs: number;
@@ -330,7 +333,7 @@ export function formatScore(s: ScenarioScore): string {
   const day = (t: number) => new Date(t).toISOString().slice(0, 10);
   const where =
     (s.timezone ? ` (${s.timezone}, ${day(s.startMs)} to ${day(s.startMs + s.days * DAY_MS)})` : '') +
-    (s.intervalS ? ` (every collar every ${s.intervalS / 60} min)` : '') +
+    everyCollar(s.intervalS) +
     (s.register ? '' : ', no herd register');
   const lines = [
     `seed ${s.seed}${where}: ${s.cows} cows × ${s.days} days (${s.readings.toLocaleString('en')} readings in arrival order, replayed in ${s.seconds} s)`,

@@ -282,9 +282,9 @@ export class FarmDetector {
     // judged on what the herd has told (see judgeHeat), and the rest of the herd's readings released in this
     // scan are told by then — whatever order the cows are kept in (a restart from snapshots keeps another).
     let last: [string, CowDetector][] | null = null;
-    for (const entry of this.cows) {
-      if (release && entry[1].held && entry[1].state.heatRecheck) (last ??= []).push(entry);
-      else this.scanCow(entry[0], entry[1], now, judgedBy, release ? holdMs : 0, events);
+    for (const [cowId, cow] of this.cows) {
+      if (release && cow.held && cow.state.heatRecheck) (last ??= []).push([cowId, cow]);
+      else this.scanCow(cowId, cow, now, judgedBy, release ? holdMs : 0, events);
     }
     if (last) for (const [cowId, cow] of last) this.scanCow(cowId, cow, now, judgedBy, holdMs, events);
     return events;

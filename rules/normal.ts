@@ -46,7 +46,10 @@ const levels = new Float64Array(64);
 const norms = new Float64Array(64);
 const scratchSum = newSum();
 
-/** Hour normals remembered per cow: the last few hours', each asked for by several rules as it completes (a power of two). */
+/**
+ * Hour normals remembered per cow: the last few hours', each asked for by several rules as it completes (a
+ * power of two: an hour's place is a mask of it).
+ */
 const CACHED_HOURS = 8;
 
 export class Normals {

@@ -64,6 +64,16 @@ function stream(o: StreamOpts): Reading[] {
 /** Multiplier `k` inside [start, end), 1 elsewhere. */
 const during = (start: number, end: number, k: number) => (t: number) => (t > start && t <= end ? k : 1);
 
+/** A quarter-hour stream summed into readings of `n` quarters each: a collar reporting less often. */
+function every(quarter: Reading[], n: number): Reading[] {
+  const out: Reading[] = [];
+  for (let i = n - 1; i < quarter.length; i += n) {
+    const part = quarter.slice(i - n + 1, i + 1);
+    out.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: n * Q, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
+  }
+  return out;
+}
+
 function run(readings: Reading[], det = new FarmDetector('farm', rules)): AlertEvent[] {
   const events: AlertEvent[] = [];
   for (const r of readings) events.push(...det.observe(r, r.collarId, r.ts).events);
@@ -332,16 +342,6 @@ describe('the early heat word', () => {
     expect(heatAt({})).toBe(3 * HOUR);
     expect(heatAt({ rumination: false })).toBe(3 * HOUR);
   });
-
-  /** The quarter-hour stream summed into readings of `n` quarters each (a collar reporting less often). */
-  const every = (quarter: Reading[], n: number): Reading[] => {
-    const out: Reading[] = [];
-    for (let i = n - 1; i < quarter.length; i += n) {
-      const part = quarter.slice(i - n + 1, i + 1);
-      out.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: n * Q, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
-    }
-    return out;
-  };
 
   // Found on the scorecard: on a collar reporting every 2 hours, the 2 hours of the early word were one
   // reading, one draw of noise; most false early words came from such collars.
@@ -817,12 +817,7 @@ describe('down_cow', () => {
   });
 
   it('finds a cow down on a collar reporting every 2 hours', () => {
-    const quarter = stream({ days: 12, act: downFor(8), rum: downFor(8) });
-    const twoHourly: Reading[] = [];
-    for (let i = 7; i < quarter.length; i += 8) {
-      const part = quarter.slice(i - 7, i + 1);
-      twoHourly.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: 7200, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
-    }
+    const twoHourly = every(stream({ days: 12, act: downFor(8), rum: downFor(8) }), 8);
     const down = firing(run(twoHourly), 'down_cow');
     expect(down).toHaveLength(1);
     // Known once a 2-hour reading inside the episode is followed by the next (held for reordering).
@@ -832,15 +827,7 @@ describe('down_cow', () => {
   // Found on the scorecard: a collar reporting hourly was held to 1.5 hours of stillness, which takes two of
   // its readings after the one she went down in: she was called 1.7-2.8 hours after she went down.
   it('calls a cow down on an hourly collar from her first still hour when she has stopped chewing', () => {
-    const hourly = (act: (t: number) => number, rum: (t: number) => number) => {
-      const quarter = stream({ days: 12, act, rum });
-      const out: Reading[] = [];
-      for (let i = 3; i < quarter.length; i += 4) {
-        const part = quarter.slice(i - 3, i + 1);
-        out.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: 3600, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
-      }
-      return out;
-    };
+    const hourly = (act: (t: number) => number, rum: (t: number) => number) => every(stream({ days: 12, act, rum }), 4);
     // Down twenty minutes into an hour: that hour's reading is only partly still; the next one is all still.
     const mid = onset + 20 * 60_000;
     const down = (t: number) => (t > mid && t <= mid + 6 * HOUR ? 0.03 : 1);

@@ -115,8 +115,9 @@ export interface HerdView {
    */
   settled(hour: number): boolean;
   /** The herd's typical ratio to normal over the hours [first, last] (1 when too few cows report). */
-  herdRatio(metric: 'act' | 'rum', first: number, last: number): number;
-  report(hour: number, hot: boolean, actRatio: number, rumRatio: number): void;
+  herdRatio(metric: 'act' | 'rum' | 'lie', first: number, last: number): number;
+  /** Her completed hour: hot or not, and her ratios to normal (NaN for a signal her collar does not tell). */
+  report(hour: number, hot: boolean, actRatio: number, rumRatio: number, lieRatio: number): void;
 }
 
 export type Push = (e: AlertEvent | null) => void;

@@ -52,6 +52,8 @@ interface HerdHour {
   act: number[];
   rum: number[];
   rumN: number;
+  lie: number[];
+  lieN: number;
 }
 
 function histogramMedian(h: number[], n: number): number {
@@ -87,24 +89,24 @@ class Herd implements HerdView {
     return typical < HERD_MIN_COWS || (this.hours.get(t)?.n ?? 0) >= Math.max(HERD_MIN_COWS, SETTLE_SHARE * typical);
   }
 
-  herdRatio(metric: 'act' | 'rum', first: number, last: number): number {
+  herdRatio(metric: 'act' | 'rum' | 'lie', first: number, last: number): number {
     let sum = 0;
     let known = 0;
     for (let t = first; t <= last; t++) {
       const h = this.hours.get(t);
-      const n = h ? (metric === 'act' ? h.n : h.rumN) : 0;
+      const n = h ? (metric === 'act' ? h.n : metric === 'rum' ? h.rumN : h.lieN) : 0;
       if (!h || n < HERD_MIN_COWS) continue;
-      sum += histogramMedian(metric === 'act' ? h.act : h.rum, n);
+      sum += histogramMedian(metric === 'act' ? h.act : metric === 'rum' ? h.rum : h.lie, n);
       known++;
     }
     // Half the window known at least, or the herd says nothing.
     return known * 2 >= last - first + 1 ? sum / known : 1;
   }
 
-  report(t: number, hot: boolean, actRatio: number, rumRatio: number): void {
+  report(t: number, hot: boolean, actRatio: number, rumRatio: number, lieRatio: number): void {
     let h = this.hours.get(t);
     if (!h) {
-      h = { n: 0, hot: 0, act: new Array<number>(BINS).fill(0), rum: new Array<number>(BINS).fill(0), rumN: 0 };
+      h = { n: 0, hot: 0, act: new Array<number>(BINS).fill(0), rum: new Array<number>(BINS).fill(0), rumN: 0, lie: new Array<number>(BINS).fill(0), lieN: 0 };
       this.hours.set(t, h);
       if (this.hours.size > HERD_KEEP_HOURS + 24) for (const k of this.hours.keys()) if (k < t - HERD_KEEP_HOURS) this.hours.delete(k);
     }
@@ -116,6 +118,10 @@ class Herd implements HerdView {
     if (rumRatio === rumRatio) {
       h.rumN++;
       h.rum[binOf(rumRatio)]!++;
+    }
+    if (lieRatio === lieRatio) {
+      h.lieN++;
+      h.lie[binOf(lieRatio)]!++;
     }
   }
 }
@@ -193,7 +199,7 @@ export class FarmDetector {
   snapshotFarm(): FarmSnapshot {
     return {
       ...this.farm,
-      herdHours: [...this.herd.hours].map(([t, h]) => [t * HOUR_MS, h.n, h.hot, h.rumN, ...h.act, ...h.rum]),
+      herdHours: [...this.herd.hours].map(([t, h]) => [t * HOUR_MS, h.n, h.hot, h.rumN, ...h.act, ...h.rum, h.lieN, ...h.lie]),
     };
   }
 
@@ -201,9 +207,12 @@ export class FarmDetector {
     this.farm = { watermark: f.watermark, lastSilenceScan: f.lastSilenceScan };
     this.herd.hours.clear();
     for (const row of f.herdHours ?? []) {
-      if (row.length !== 4 + 2 * BINS) continue;
+      // A row from before lying was counted (4 + 2 bins) restores with no lying told.
+      if (row.length !== 4 + 2 * BINS && row.length !== 5 + 3 * BINS) continue;
       const [t, n, hot, rumN] = row as [number, number, number, number];
-      this.herd.hours.set(t / HOUR_MS, { n, hot, rumN, act: row.slice(4, 4 + BINS), rum: row.slice(4 + BINS) });
+      const lie = row.length > 4 + 2 * BINS ? row.slice(5 + 2 * BINS) : new Array<number>(BINS).fill(0);
+      const lieN = row.length > 4 + 2 * BINS ? row[4 + 2 * BINS]! : 0;
+      this.herd.hours.set(t / HOUR_MS, { n, hot, rumN, act: row.slice(4, 4 + BINS), rum: row.slice(4 + BINS, 4 + 2 * BINS), lie, lieN });
     }
   }
 

@@ -4,7 +4,7 @@ import type { Push, RuleContext } from './context.js';
 import { iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
 import type { WindowStats } from './normal.js';
-import { BOTH_STREAK, RISE, STREAK_HOUR, trendRatio } from './trend.js';
+import { BOTH_STREAK, lyingRatio, RISE, STREAK_HOUR, trendRatio } from './trend.js';
 
 /**
  * Unwell: activity and rumination down against her normal (see README.md, "Unwell"). Two kinds of evidence:
@@ -86,7 +86,7 @@ function afterCalving(ctx: RuleContext, end: number): boolean {
  * Her trend over a horizon (0 fast, 1 slow) as a ratio to normal, with a drop the herd shares taken out;
  * NaN when not known. A herd-wide rise is left in: it says nothing about her being unwell.
  */
-function trendDrop(ctx: RuleContext, metric: Metric, horizon: 0 | 1, withHerd = false): number {
+function trendDrop(ctx: RuleContext, metric: 'act' | 'rum', horizon: 0 | 1, withHerd = false): number {
   const cfg = ctx.rules.health;
   const trend = ctx.state.trend;
   if (!trend) return NaN;
@@ -96,6 +96,18 @@ function trendDrop(ctx: RuleContext, metric: Metric, horizon: 0 | 1, withHerd = 
   const end = ctx.history.newest!;
   const herd = ctx.herd.herdRatio(metric, end - Math.round(2 * halfLife), end - 1);
   return ratio / Math.max(cfg.trend.herdFloor, Math.min(1, herd));
+}
+
+/**
+ * Her fast lying trend as a ratio to normal, with a rise the herd shares taken out (a schedule change, rain
+ * keeping the herd in the cubicles); NaN where her collar does not tell lying.
+ */
+function lyingUp(ctx: RuleContext): number {
+  const hours = 2 * ctx.rules.health.fastHalfLifeHours;
+  const ratio = ctx.state.trend ? lyingRatio(ctx.state.trend, hours) : NaN;
+  if (!ctx.herd || ratio !== ratio) return ratio;
+  const end = ctx.history.newest!;
+  return ratio / Math.max(1, ctx.herd.herdRatio('lie', end - hours, end - 1));
 }
 
 /** The trend paths; null when none fires. */
@@ -122,7 +134,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   // move down), nothing can fire and the streak of both-down hours is broken.
   const fastAct = trendDrop(ctx, 'act', 0);
   const fastRum = trendDrop(ctx, 'rum', 0);
-  if (!(fastAct <= 1 - Math.min(t.bothActivityDrop, t.activityDrop)) && !(fastRum <= 1 - Math.min(t.bothRuminationDrop, t.ruminationDrop))) {
+  if (!(fastAct <= 1 - Math.min(t.bothActivityDrop, t.activityDrop, t.lyingActivityDrop)) && !(fastRum <= 1 - Math.min(t.bothRuminationDrop, t.ruminationDrop))) {
     trend[STREAK_HOUR] = end;
     trend[BOTH_STREAK] = 0;
     return null;
@@ -141,7 +153,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     trend[STREAK_HOUR] = end;
     trend[BOTH_STREAK] = bothNow(false) ? trend[BOTH_STREAK]! + 1 : 0;
   }
-  const paths: { name: string; metrics: Metric[]; test: (herd: boolean) => boolean }[] = [
+  const paths: { name: string; metrics: ('act' | 'rum')[]; test: (herd: boolean) => boolean }[] = [
     {
       // Both signals sliding together: an illness setting in (ketosis, metritis, mastitis).
       name: 'both',
@@ -165,11 +177,22 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
         trendDrop(ctx, 'act', 0, herd) <= line(t.activityDrop, t.spreads + 1, 'act') &&
         trendDrop(ctx, 'act', 1, herd) <= line(t.activitySlowDrop, t.spreads, 'act'),
     },
+    {
+      // Walking less and lying down more (where the collar tells lying): lame, or unwell on a collar without
+      // rumination. Lying up is the second witness, so the slow line sits one of her spreads nearer than
+      // on activity alone: it is what held a lame cow's word back to the second day.
+      name: 'lying',
+      metrics: ['act'],
+      test: (herd) =>
+        lyingUp(ctx) >= 1 + t.lyingRise &&
+        trendDrop(ctx, 'act', 0, herd) <= line(t.lyingActivityDrop, t.spreads + 1, 'act') &&
+        trendDrop(ctx, 'act', 1, herd) <= line(t.lyingActivitySlowDrop, Math.max(0, t.spreads - 1), 'act'),
+    },
   ];
   // Her own trend first (cheap); the herd is asked only when that would fire, and can only take it back.
   const path = paths.find((p) => p.test(false) && p.test(true));
   if (!path) return null;
-  const ev = (m: Metric): Evidence => {
+  const ev = (m: 'act' | 'rum'): Evidence => {
     const w = windowOf(m);
     return {
       metric: m === 'act' ? 'activity' : 'rumination',
@@ -182,9 +205,18 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   };
   const [first, second] = path.metrics;
   const evidence: Evidence = { ...ev(first!), path: path.name };
+  if (path.name === 'lying') {
+    evidence.lying = {
+      metric: 'lying',
+      unit: UNITS.lie,
+      ratio: round(lyingUp(ctx)),
+      basis: 'trend',
+      window: { from: iso((end - 2 * cfg.fastHalfLifeHours) * HOUR_MS), to: iso(end * HOUR_MS), hours: 2 * cfg.fastHalfLifeHours },
+    };
+  }
   if (second) evidence.also = ev(second);
   else {
-    const other: Metric = first === 'act' ? 'rum' : 'act';
+    const other = first === 'act' ? 'rum' : 'act';
     const r = trendDrop(ctx, other, 0, true);
     if (r === r) evidence.also = ev(other);
   }

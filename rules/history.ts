@@ -7,17 +7,28 @@ import type { Reading } from './reading.js';
  * place in the ring is its hour modulo the ring's length and nothing but the newest hour is stored to say
  * which hours the ring holds.
  *
- * 8 bytes an hour (activity as a 32-bit float, rumination in 1/500 minute, the time each covers in
- * 15-second units): 385 hours — 14 comparison days, a 48-hour window and its onset — are 3 KB, so 100,000
- * cows fit in a third of a gigabyte. Readings are spread over the hours by the stretch of time they cover, so a collar reporting every
- * minute and one reporting every two hours fill the same slots alike.
+ * 9 bytes an hour (activity as a 32-bit float, rumination in 1/500 minute, the time each covers and the time
+ * she lay in 15-second units): 385 hours — 14 comparison days, a 48-hour window and its onset — are 3.4 KB,
+ * so 100,000 cows fit in under half a gigabyte. Readings are spread over the hours by the stretch of
+ * time they cover, so a collar reporting every minute and one reporting every two hours fill the same slots
+ * alike.
  */
-export type Metric = 'act' | 'rum';
+export type Metric = 'act' | 'rum' | 'lie';
 
-/** Activity as a 32-bit float; rumination in 1/500 minute; covered time in 15-second units, per metric. */
-const BYTES_PER_HOUR = 8;
+/**
+ * Activity as a 32-bit float; rumination in 1/500 minute; covered time in 15-second units, per metric; lying
+ * in 15-second units too, over the time activity covers. Lying comes last, so a ring written before it was
+ * kept (8 bytes an hour) is this ring's first bytes, and restores with no lying known.
+ */
+const BYTES_PER_HOUR = 9;
+const BYTES_PER_HOUR_BEFORE_LYING = 8;
 const RUM_UNIT = 1 / 500;
 const MAX_RUM = 0xffff;
+/** Lying, in 15-second units: an hour is 240. */
+const LIE_UNIT = 1 / 4;
+const MAX_LIE = 0xfe;
+/** An hour a reading without lying fell in: its lying is not known (a collar that does not tell it). */
+const LIE_UNKNOWN = 0xff;
 const COVER_UNIT_S = 15;
 const MAX_COVER = 0xff;
 
@@ -34,6 +45,8 @@ export class CowHistory {
   private readonly rum: Uint16Array;
   /** Covered 15-second units: activity at [i], rumination at [hours + i]. */
   private readonly cov: Uint8Array;
+  /** 15-second units she lay, over the time activity covers; LIE_UNKNOWN where a reading did not tell it. */
+  private readonly lie: Uint8Array;
 
   constructor(hours: number, from?: { newest: number | null; data: Uint8Array }) {
     this.hours = hours;
@@ -41,8 +54,13 @@ export class CowHistory {
     this.act = new Float32Array(buf, 0, hours);
     this.rum = new Uint16Array(buf, hours * 4, hours);
     this.cov = new Uint8Array(buf, hours * 6, 2 * hours);
+    this.lie = new Uint8Array(buf, hours * 8, hours);
     if (from && from.data.byteLength === buf.byteLength) {
       new Uint8Array(buf).set(from.data);
+      this.setNewest(from.newest);
+    } else if (from && from.data.byteLength === hours * BYTES_PER_HOUR_BEFORE_LYING) {
+      new Uint8Array(buf).set(from.data);
+      this.lie.fill(LIE_UNKNOWN);
       this.setNewest(from.newest);
     }
   }
@@ -95,6 +113,7 @@ export class CowHistory {
     this.rum[i] = 0;
     this.cov[i] = 0;
     this.cov[this.hours + i] = 0;
+    this.lie[i] = 0;
   }
 
   /** Forgets the hours [first, last] that the ring holds (a faulty collar's stretch). */
@@ -112,6 +131,7 @@ export class CowHistory {
     const startMs = r.ts - r.intervalS * 1000;
     const durMs = r.ts - startMs;
     const rum = r.rumination;
+    const lie = r.lying;
     this.version++;
     if (this.newest !== null && startMs < (this.newest - 23) * HOUR_MS) this.pastVersion++;
     for (let h = Math.floor(startMs / HOUR_MS); h * HOUR_MS < r.ts; h++) {
@@ -129,29 +149,45 @@ export class CowHistory {
         this.rum[i] = Math.min(MAX_RUM, this.rum[i]! + Math.round((rum * share) / RUM_UNIT));
         this.cov[this.hours + i] = Math.min(MAX_COVER, this.cov[this.hours + i]! + units);
       }
+      if (lie === undefined) this.lie[i] = LIE_UNKNOWN;
+      else if (this.lie[i] !== LIE_UNKNOWN) {
+        // Rounded with a dither fixed by the reading's time and the hour: a minute's 0.1 minute lying is not
+        // lost to rounding on every reading, and the same readings give the same hour in any order.
+        const x = (r.ts / 1000) * 0.6180339887498949 + h * 0.7548776662466927;
+        const dither = x - Math.floor(x) - 0.5;
+        this.lie[i] = Math.min(MAX_LIE, this.lie[i]! + Math.max(0, Math.round((lie * share) / LIE_UNIT + dither)));
+      }
     }
   }
 
   /** Total of a metric in one hour (0 outside the ring). */
   value(metric: Metric, hour: number): number {
     if (!this.holds(hour)) return 0;
-    const i = this.index(hour);
-    return metric === 'act' ? this.act[i]! : this.rum[i]! * RUM_UNIT;
+    return this.valueAt(metric, this.index(hour));
+  }
+
+  private valueAt(metric: Metric, i: number): number {
+    return metric === 'act' ? this.act[i]! : metric === 'rum' ? this.rum[i]! * RUM_UNIT : this.lie[i]! * LIE_UNIT;
+  }
+
+  private coverAt(metric: Metric, i: number): number {
+    if (metric === 'lie' && this.lie[i] === LIE_UNKNOWN) return 0;
+    return this.cov[metric === 'rum' ? this.hours + i : i]! * COVER_UNIT_S;
   }
 
   /** Seconds of one hour covered by readings carrying the metric (0 outside the ring). */
   covered(metric: Metric, hour: number): number {
     if (!this.holds(hour)) return 0;
-    return this.cov[(metric === 'act' ? 0 : this.hours) + this.index(hour)]! * COVER_UNIT_S;
+    return this.coverAt(metric, this.index(hour));
   }
 
   /** Rate per hour in one hour, or NaN when fewer than `minCoverS` seconds of it are covered. */
   rate(metric: Metric, hour: number, minCoverS = 1): number {
     if (!this.holds(hour)) return NaN;
     const i = this.index(hour);
-    const cov = this.cov[(metric === 'act' ? 0 : this.hours) + i]! * COVER_UNIT_S;
+    const cov = this.coverAt(metric, i);
     if (cov < minCoverS || cov === 0) return NaN;
-    return ((metric === 'act' ? this.act[i]! : this.rum[i]! * RUM_UNIT) * 3600) / cov;
+    return (this.valueAt(metric, i) * 3600) / cov;
   }
 
   /**
@@ -164,7 +200,8 @@ export class CowHistory {
     const newest = this.newest;
     if (newest === null || step <= 0 || step >= this.hours) return 0;
     const oldest = newest - this.hours + 1;
-    // Each typed array read at a site of its own: a site reading both kinds is polymorphic, and slower.
+    // Each typed array read at a site of its own: a site reading several kinds is polymorphic, and slower.
+    if (metric === 'lie') return this.pastLying(hour, step, count, minCoverS, out);
     const act = metric === 'act';
     const off = act ? 0 : this.hours;
     let n = 0;
@@ -186,6 +223,25 @@ export class CowHistory {
     return n;
   }
 
+  private pastLying(hour: number, step: number, count: number, minCoverS: number, out: Float64Array): number {
+    const newest = this.newest!;
+    const oldest = newest - this.hours + 1;
+    let n = 0;
+    let t = hour - step;
+    let i = this.index(t);
+    for (let k = 1; k <= count && t >= oldest; k++) {
+      if (t <= newest) {
+        const cov = this.cov[i]! * COVER_UNIT_S;
+        const lie = this.lie[i]!;
+        if (cov >= minCoverS && cov !== 0 && lie !== LIE_UNKNOWN) out[n++] = (lie * LIE_UNIT * 3600) / cov;
+      }
+      t -= step;
+      i -= step;
+      if (i < 0) i += this.hours;
+    }
+    return n;
+  }
+
   /**
    * Sums of a metric and its covered seconds over the hours [first, last], written to `out` (no allocation:
    * this runs several hundred times per judged hour).
@@ -196,22 +252,31 @@ export class CowHistory {
     if (this.newest !== null) {
       const lo = Math.max(first, this.newest - this.hours + 1);
       const hi = Math.min(last, this.newest);
-      const off = metric === 'act' ? 0 : this.hours;
       let i = this.index(lo);
-      // A loop per typed array (see pastRates).
+      // A loop per kind of typed array (see pastRates).
       if (metric === 'act') {
         for (let h = lo; h <= hi; h++) {
           value += this.act[i]!;
           cov += this.cov[i]!;
           if (++i === this.hours) i = 0;
         }
-      } else {
+      } else if (metric === 'rum') {
         for (let h = lo; h <= hi; h++) {
           value += this.rum[i]!;
-          cov += this.cov[off + i]!;
+          cov += this.cov[this.hours + i]!;
           if (++i === this.hours) i = 0;
         }
         value *= RUM_UNIT;
+      } else {
+        for (let h = lo; h <= hi; h++) {
+          const lie = this.lie[i]!;
+          if (lie !== LIE_UNKNOWN) {
+            value += lie;
+            cov += this.cov[i]!;
+          }
+          if (++i === this.hours) i = 0;
+        }
+        value *= LIE_UNIT;
       }
       cov *= COVER_UNIT_S;
     }

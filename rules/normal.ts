@@ -81,6 +81,8 @@ export class Normals {
 
   /** Median rate of one clock hour over her past days; 0 while fewer than warm-up days are known. */
   hourNormal(metric: Metric, hour: number): number {
+    // Lying's is asked once an hour (for her trend and the herd at once): not worth a place in the cache.
+    if (metric === 'lie') return this.computeHourNormal(metric, hour);
     // Her past days change only when a late reading lands in them: until then an hour's normal stays put.
     const h = this.h;
     if (this.cacheVersion !== h.pastVersion || !this.cache) {

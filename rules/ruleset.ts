@@ -118,6 +118,13 @@ export const RuleSetSchema = z
          * cows ruminate and move less for one to three days after calving. The deep 24-hour lines still apply.
          */
         afterCalvingDays: z.number().min(0).max(14),
+        /**
+         * Where her collar tells lying: when her fast lying trend is at least 1 + `lyingRise` of normal, her
+         * activity alone fires at the milder `lyingActivityDrop` (fast) and `lyingActivitySlowDrop` (slow).
+         */
+        lyingRise: z.number().min(0),
+        lyingActivityDrop: z.number().min(0).max(1),
+        lyingActivitySlowDrop: z.number().min(0).max(1),
       }),
     }),
     /**

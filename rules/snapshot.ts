@@ -41,6 +41,9 @@ export function decodeHistory(e: EncodedHistory): { newest: number | null; data:
 export interface FarmSnapshot {
   watermark: number | null;
   lastSilenceScan: number | null;
-  /** Recent hours: [hourStart ms, cows reporting, cows well above their normal, sum of activity ratios, rumination cows, sum of rumination ratios]. */
+  /**
+   * Recent hours: [hourStart ms, cows reporting, cows well above their normal, cows telling rumination, the
+   * histogram of their activity ratios, of their rumination ratios, cows telling lying, of their lying ratios].
+   */
   herdHours?: number[][];
 }

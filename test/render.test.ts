@@ -77,6 +77,14 @@ describe('one alert, as the status page and console show it', () => {
     expect(ill).toContain('Tierarzt rufen');
   });
 
+  it('names her lying time when it was the second witness to her drop of activity', () => {
+    const lame = { metric: 'activity', ratio: 0.84, window: { hours: 12 }, also: { metric: 'rumination', ratio: 0.99 }, lying: { metric: 'lying', ratio: 1.16 } };
+    expect(formatAlert(alert({ type: 'health', evidence: lame }), { timezone: 'UTC' })).toContain(
+      'Activity 84% of her normal, rumination 99% of her normal, lying 116% of her normal over the last 12 h.',
+    );
+    expect(formatAlert(alert({ type: 'health', evidence: lame }), { timezone: 'UTC', language: 'de' })).toContain('Liegezeit 116\u00a0% vom Normalwert');
+  });
+
   it('falls back to English for a language without a catalogue, and for a regional tag uses the language', () => {
     expect(formatAlert(alert(), { timezone: 'UTC', language: 'xx' })).toMatch(/^Cow 412 is probably in heat/);
     expect(formatAlert(alert(), { timezone: 'UTC', language: 'de-CH' })).toMatch(/^Kuh 412 ist wahrscheinlich brünstig/);

@@ -13,6 +13,7 @@ import {
   type CowSnapshot,
   type Reading,
 } from '../rules/index.js';
+import { CowHistory } from '../rules/history.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -37,6 +38,8 @@ interface StreamOpts {
   act?: (t: number) => number;
   rum?: (t: number) => number;
   rumination?: boolean;
+  /** Multiplier of the minutes she lies; unset, her collar does not tell lying. */
+  lying?: (t: number) => number;
   battery?: (t: number) => number | undefined;
   skip?: (t: number) => boolean;
   seed?: number;
@@ -54,6 +57,8 @@ function stream(o: StreamOpts): Reading[] {
     if (o.skip?.(ts)) continue;
     const r: Reading = { collarId: o.collarId ?? 'C1', ts, intervalS: Q, activity: Math.round(120 * rhythm * a * (o.act?.(ts) ?? 1)) };
     if (o.rumination !== false) r.rumination = Math.min(15, 6 * (2 - rhythm / 1.6) * b * (o.rum?.(ts) ?? 1));
+    // Lies most of the quiet night, least in the busy day: about 11 hours a day.
+    if (o.lying) r.lying = Math.min(15, 7 * (2.3 - rhythm) * rnd() * o.lying(ts));
     const bat = o.battery?.(ts);
     if (bat !== undefined) r.batteryPct = bat;
     out.push(r);
@@ -365,6 +370,22 @@ describe('the early heat word', () => {
     // A 2-hour burst on an hourly collar, rumination down: not a heat.
     const burst = every(stream({ days: 12, act: during(onset, onset + 2 * HOUR, 3), rum: during(onset, onset + 2 * HOUR, 0.7) }), 4);
     expect(firing(run(burst), 'heat')).toEqual([]);
+  });
+
+  // Found on the scorecard: a milking moved to another hour shifts every cow's lying against her normal for
+  // days. Lying up is a witness to her own drop of activity only where her herd's is not up with it.
+  it('a rise of lying the whole herd shares is no witness to a cow walking less', () => {
+    const onset = START + 10 * DAY + 6 * HOUR;
+    const lame = during(onset, onset + 4 * DAY, 0.84);
+    const more = during(onset, onset + 4 * DAY, 1.2);
+    const herdOf = (herdLies: boolean) =>
+      Array.from({ length: 20 }, (_, i) => stream({ collarId: `H${i}`, days: 16, seed: 90 + i, act: i === 0 ? lame : undefined, lying: i === 0 || herdLies ? more : () => 1 }))
+        .flat()
+        .sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const h0 = (events: AlertEvent[]) => firing(events, 'health').filter((e) => e.cowId === 'H0');
+    expect(h0(run(herdOf(false)))).toHaveLength(1);
+    expect(h0(run(herdOf(true)))).toEqual([]);
+    expect(firing(run(herdOf(true)), 'health')).toEqual([]);
   });
 
   // Found on the scorecard: with 2 hours, the early word was said for many cows in a herd-wide busy spell.
@@ -735,6 +756,34 @@ describe('health', () => {
     const slight = during(onset, onset + 3 * DAY, 0.88);
     expect(firing(run(stream({ days: 16, act: slight })), 'health')).toEqual([]);
     expect(firing(run(stream({ days: 16, rum: slight })), 'health')).toEqual([]);
+  });
+
+  // A lame cow walks less and lies down more, long before she eats less (Solano et al. 2016; Eberhart &
+  // Krawczel 2017): on a collar that tells lying, her lying up is the second witness to a milder drop.
+  it('finds a milder drop of activity when her collar tells she lies down more, and not lying alone', () => {
+    const lame = during(onset, onset + 4 * DAY, 0.84);
+    const more = during(onset, onset + 4 * DAY, 1.2);
+    const same = () => 1;
+    for (const rumination of [true, false]) {
+      const h = firing(run(stream({ days: 16, rumination, act: lame, lying: more })), 'health');
+      expect(h).toHaveLength(1);
+      expect(h[0]!.at - onset).toBeLessThanOrEqual(36 * HOUR);
+      expect(h[0]!.evidence).toMatchObject({ metric: 'activity', path: 'lying', lying: { metric: 'lying', unit: 'minutes lying' } });
+      expect((h[0]!.evidence as { lying: { ratio: number } }).lying.ratio).toBeGreaterThanOrEqual(1 + rules.health.trend.lyingRise);
+      // The same drop while she lies as ever is not enough for activity alone; nor is lying more while she
+      // walks as ever (a wet day in the cubicles).
+      expect(firing(run(stream({ days: 16, rumination, act: lame, lying: same })), 'health')).toEqual([]);
+      expect(firing(run(stream({ days: 16, rumination, lying: more })), 'health')).toEqual([]);
+    }
+  });
+
+  // A collar whose lying went missing (a firmware change, a gateway's decoder dropping the field): what her
+  // lying said before is no witness to a drop after.
+  it('does not take her lying from before her collar stopped telling it as a witness', () => {
+    const lame = during(onset, onset + 4 * DAY, 0.84);
+    const readings = stream({ days: 16, act: lame, lying: during(onset - 2 * DAY, onset, 1.3) });
+    for (const r of readings) if (r.ts > onset) delete r.lying;
+    expect(firing(run(readings), 'health')).toEqual([]);
   });
 
   it('fires warning on a drop of activity alone (collars without rumination)', () => {
@@ -1168,6 +1217,22 @@ describe('replay', () => {
       det2.markSaved(dirty);
       expect(det2.dirtyCows()).toEqual([]);
     }
+  });
+
+  // A gateway updated to a build that keeps lying restores its cows' rings as they were: their baselines
+  // are not relearnt, and lying is learnt from then on.
+  it('restores a history ring saved before lying was kept (8 bytes an hour), with no lying known', () => {
+    const h = new CowHistory(48);
+    const rs = stream({ days: 1, lying: () => 1 });
+    h.advanceTo(Math.floor((rs.at(-1)!.ts - 1) / HOUR));
+    for (const r of rs) h.add(r);
+    const hour = h.newest! - 3;
+    expect(h.rate('lie', hour)).toBeGreaterThan(0);
+    const before = new CowHistory(48, { newest: h.newest, data: h.bytes().slice(0, 48 * 8) });
+    expect(before.rate('act', hour)).toBe(h.rate('act', hour));
+    expect(before.rate('rum', hour)).toBe(h.rate('rum', hour));
+    expect(before.rate('lie', hour)).toBeNaN();
+    expect(new CowHistory(48, { newest: h.newest, data: h.bytes() }).rate('lie', hour)).toBe(h.rate('lie', hour));
   });
 
   it('judges late readings within the history and refuses ones older than it', () => {

@@ -68,7 +68,7 @@ const catalogueSchema = z.object({
   locale: text,
   names: z.object({ cow: text, cowNamed: text, cowWithCollar: text, collar: text, collarOnCow: text }),
   time: z.object({ short: text, range: text, minutes: text, hours: text, days: plural }),
-  evidence: z.object({ window: text, metric: text, activity: text, rumination: text }),
+  evidence: z.object({ window: text, metric: text, activity: text, rumination: text, lying: text }),
   alert: z.object({
     heat: alertText.extend({ activity: text, activityUnknown: text, checkTwoDays: text, cycle: plural, returned: plural, inseminated: plural, calved: plural }),
     health: alertText.extend({ evidence: text }),
@@ -232,6 +232,8 @@ const WEEKDAY_RANGE_MS = 6 * DAY_MS;
 type MetricEvidence = { metric?: unknown; ratio?: unknown; window?: { hours?: unknown } };
 type Evidence = MetricEvidence & {
   also?: MetricEvidence;
+  /** A health alert raised with her lying up as its second witness (a collar that tells lying). */
+  lying?: MetricEvidence;
   value?: unknown;
   daysSinceLastHeat?: number;
   lastHeatSince?: string;
@@ -357,12 +359,12 @@ class Words {
 
   private metric(e: MetricEvidence | undefined): string | null {
     if (!e || typeof e.ratio !== 'number') return null;
-    const what = e.metric === 'rumination' ? this.c.evidence.rumination : this.c.evidence.activity;
+    const what = e.metric === 'rumination' ? this.c.evidence.rumination : e.metric === 'lying' ? this.c.evidence.lying : this.c.evidence.activity;
     return fill(this.c.evidence.metric, { metric: what, percent: this.percent(e.ratio) });
   }
   metrics(a: AlertRow): string {
     const ev = a.evidence as Evidence;
-    return [this.metric(ev), this.metric(ev.also)].filter((s): s is string => s !== null).join(', ');
+    return [this.metric(ev), this.metric(ev.also), this.metric(ev.lying)].filter((s): s is string => s !== null).join(', ');
   }
   private window(a: AlertRow): string {
     const hours = (a.evidence as Evidence).window?.hours;

@@ -12,7 +12,7 @@ import { Normals } from './normal.js';
 import { collarBack, judgeSilence } from './offline.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
-import { foldHour, foldLying, forgetLying, newTrend, RISE, trendRatio, type Trend } from './trend.js';
+import { foldHour, newTrend, RISE, trendRatio } from './trend.js';
 import { SNAPSHOT_VERSION, decodeHistory, encodeHistory, type CowSnapshot } from './snapshot.js';
 
 /**
@@ -345,7 +345,6 @@ export class CowDetector implements RuleContext {
     const trend = (this.state.trend ??= newTrend());
     foldHour(trend, this.rules.health, 0, rate, normal);
     if (rumKnown) foldHour(trend, this.rules.health, 1, rum, rumNormal);
-    const lieRatio = this.lyingRatio(t, trend);
     // A rise: busier than usual (a heat), or up and about while hardly ruminating (the restless hours before a
     // calving, when a cow walks more and ruminates a third less). What follows either is its aftermath.
     // Only once the trend has some hours of its own: just (re)started (after a calving, a long gap), one busy
@@ -355,24 +354,15 @@ export class CowDetector implements RuleContext {
     const fastRum = trendRatio(trend, 1, 0, settled);
     const t2 = this.rules.health.trend;
     if (fastAct >= t2.riseRatio || (fastAct >= 1.1 && fastRum <= 1 - t2.bothRuminationDrop)) trend[RISE] = t;
-    this.tellHerd(t, rate, normal, rum, rumNormal, lieRatio);
+    this.tellHerd(t, rate, normal, rum, rumNormal, this.lyingRatio(t));
   }
 
-  /**
-   * Her lying in a completed hour against her normal for it (folded into her trend, when given); NaN where
-   * her collar does not tell lying or no normal is known yet.
-   */
-  private lyingRatio(t: number, trend?: Trend): number {
+  /** Her lying in a completed hour against her normal for it; NaN where her collar does not tell lying. */
+  private lyingRatio(t: number): number {
     const lie = this.history.rate('lie', t, HERD_HOUR_S);
-    if (lie !== lie) {
-      // An hour her collar told activity without lying: what her lying trend held is no longer about now.
-      if (trend) forgetLying(trend);
-      return NaN;
-    }
+    if (lie !== lie) return NaN;
     const normal = this.normal.hourNormal('lie', t);
-    if (!(normal > 0)) return NaN;
-    if (trend) foldLying(trend, this.rules.health, lie, normal);
-    return lie / normal;
+    return normal > 0 ? lie / normal : NaN;
   }
 
   /**

@@ -4,7 +4,7 @@ import type { Push, RuleContext } from './context.js';
 import { iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
 import type { WindowStats } from './normal.js';
-import { BOTH_STREAK, lyingRatio, RISE, STREAK_HOUR, trendRatio } from './trend.js';
+import { BOTH_STREAK, RISE, STREAK_HOUR, trendRatio } from './trend.js';
 
 /**
  * Unwell: activity and rumination down against her normal (see README.md, "Unwell"). Two kinds of evidence:
@@ -99,15 +99,17 @@ function trendDrop(ctx: RuleContext, metric: 'act' | 'rum', horizon: 0 | 1, with
 }
 
 /**
- * Her fast lying trend as a ratio to normal, with a rise the herd shares taken out (a schedule change, rain
- * keeping the herd in the cubicles); NaN where her collar does not tell lying.
+ * Her lying over the last 24 hours as a ratio to her normal day, with a rise the herd shares taken out (rain
+ * keeping the herd in the cubicles); NaN where her collar does not tell lying. A whole day's lying, not her
+ * hour-by-hour trend: a milking moved to another hour shifts when she lies down, not how long (on the
+ * scorecard, six cows of a group whose milking moved were called unwell on their hour-by-hour lying).
  */
-function lyingUp(ctx: RuleContext): number {
-  const hours = 2 * ctx.rules.health.fastHalfLifeHours;
-  const ratio = ctx.state.trend ? lyingRatio(ctx.state.trend, hours) : NaN;
-  if (!ctx.herd || ratio !== ratio) return ratio;
-  const end = ctx.history.newest!;
-  return ratio / Math.max(1, ctx.herd.herdRatio('lie', end - hours, end - 1));
+function lyingUp(ctx: RuleContext, end: number): number {
+  const cfg = ctx.rules.health;
+  const w = ctx.normal.window('lie', cfg.windowHours, end);
+  if (!w || w.coverage < cfg.minCoverage || w.comparedDays < cfg.warmupDays) return NaN;
+  if (!ctx.herd) return w.ratio;
+  return w.ratio / Math.max(1, ctx.herd.herdRatio('lie', end - cfg.windowHours, end - 1));
 }
 
 /** The trend paths; null when none fires. */
@@ -120,7 +122,8 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   // repeating one value for an hour or more is being judged as a collar; and for two days after a rise of
   // activity (a heat, the restless hours before a calving) a dip of rumination and activity is the
   // aftermath — cows ruminate less for a day or two after calving, and during and after a heat — not an
-  // illness. The deep 24-hour drops above are not held back by any of this.
+  // illness, unless her rumination is as deep as the 24-hour line (below). The deep 24-hour drops above are
+  // not held back by any of this.
   if (alerts.open.heat) return null;
   if (run && run.n >= 2 && run.last - run.from >= HOUR_MS) return null;
   if (afterCalving(ctx, end)) {
@@ -129,7 +132,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     delete ctx.state.trend;
     return null;
   }
-  if (end - trend[RISE]! <= t.afterRiseHours) return null;
+  const afterRise = end - trend[RISE]! <= t.afterRiseHours;
   // Most hours of most cows are near normal: above the loosest lines (which her noise and the herd can only
   // move down), nothing can fire and the streak of both-down hours is broken.
   const fastAct = trendDrop(ctx, 'act', 0);
@@ -149,7 +152,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     trendDrop(ctx, 'rum', 0, herd) <= line(t.bothRuminationDrop, t.spreads, 'rum') &&
     trendDrop(ctx, 'act', 0, herd) <= line(t.bothActivityDrop, t.spreads, 'act');
   // Her own (not herd-corrected) both-down streak moves once per completed hour.
-  if (trend[STREAK_HOUR] !== end) {
+  if (!afterRise && trend[STREAK_HOUR] !== end) {
     trend[STREAK_HOUR] = end;
     trend[BOTH_STREAK] = bothNow(false) ? trend[BOTH_STREAK]! + 1 : 0;
   }
@@ -184,13 +187,21 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
       name: 'lying',
       metrics: ['act'],
       test: (herd) =>
-        lyingUp(ctx) >= 1 + t.lyingRise &&
+        lyingUp(ctx, end) >= 1 + t.lyingRise &&
         trendDrop(ctx, 'act', 0, herd) <= line(t.lyingActivityDrop, t.spreads + 1, 'act') &&
         trendDrop(ctx, 'act', 1, herd) <= line(t.lyingActivitySlowDrop, Math.max(0, t.spreads - 1), 'act'),
     },
   ];
+  // In the two days after a rise, only rumination as far down as the 24-hour line (65 %) on her fast trend:
+  // the aftermath of a heat or a calving is milder (a calving's dip takes rumination to 70-85 %), and a cow
+  // whose mastitis set in the day after her heat was called 10-15 hours late, by the 24-hour line.
+  const deepAfterRise = {
+    name: 'rumination',
+    metrics: ['rum'] as ('act' | 'rum')[],
+    test: (herd: boolean) => trendDrop(ctx, 'rum', 0, herd) <= cfg.ruminationMaxRatio && !(trendDrop(ctx, 'act', 0) > 1 + t.slowDrop),
+  };
   // Her own trend first (cheap); the herd is asked only when that would fire, and can only take it back.
-  const path = paths.find((p) => p.test(false) && p.test(true));
+  const path = (afterRise ? [deepAfterRise] : paths).find((p) => p.test(false) && p.test(true));
   if (!path) return null;
   const ev = (m: 'act' | 'rum'): Evidence => {
     const w = windowOf(m);
@@ -209,9 +220,8 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     evidence.lying = {
       metric: 'lying',
       unit: UNITS.lie,
-      ratio: round(lyingUp(ctx)),
-      basis: 'trend',
-      window: { from: iso((end - 2 * cfg.fastHalfLifeHours) * HOUR_MS), to: iso(end * HOUR_MS), hours: 2 * cfg.fastHalfLifeHours },
+      ratio: round(lyingUp(ctx, end)),
+      window: { from: iso((end - cfg.windowHours) * HOUR_MS), to: iso(end * HOUR_MS), hours: cfg.windowHours },
     };
   }
   if (second) evidence.also = ev(second);

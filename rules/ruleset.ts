@@ -119,8 +119,9 @@ export const RuleSetSchema = z
          */
         afterCalvingDays: z.number().min(0).max(14),
         /**
-         * Where her collar tells lying: when her fast lying trend is at least 1 + `lyingRise` of normal, her
-         * activity alone fires at the milder `lyingActivityDrop` (fast) and `lyingActivitySlowDrop` (slow).
+         * Where her collar tells lying: when her last 24 hours' lying is at least 1 + `lyingRise` of her
+         * normal day (and of the herd's), her activity alone fires at the milder `lyingActivityDrop` (fast)
+         * and `lyingActivitySlowDrop` (slow).
          */
         lyingRise: z.number().min(0),
         lyingActivityDrop: z.number().min(0).max(1),

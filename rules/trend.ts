@@ -9,9 +9,7 @@ import type { RuleSet } from './ruleset.js';
  *
  * Layout of the state (plain numbers, for the snapshot): for metric m (0 activity, 1 rumination) and horizon
  * k (0 fast, 1 slow), [obs, norm] at 4·k + 2·m; hours folded per metric at 8 + m; at RISE, the last hour her
- * fast activity trend stood well above normal (a heat, the restlessness before a calving); at LYING, the
- * fast horizon's [obs, norm] for the minutes she lies, and at LYING + 2 its hours folded (collars that tell
- * lying: leg tags, some neck collars).
+ * fast activity trend stood well above normal (a heat, the restlessness before a calving).
  */
 export type Trend = number[];
 
@@ -19,8 +17,7 @@ export const RISE = 10;
 /** Consecutive completed hours her own trend has shown both signals down (a quiet spell is not an illness). */
 export const BOTH_STREAK = 11;
 export const STREAK_HOUR = 12;
-export const LYING = 13;
-export const newTrend = (): Trend => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, 0, -Infinity, 0, 0, 0];
+export const newTrend = (): Trend => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, 0, -Infinity];
 
 /**
  * One hour counts at most this far from her normal either way: an hour or two of a collar knocked about or
@@ -54,28 +51,4 @@ export function trendRatio(trend: Trend, metric: 0 | 1, horizon: 0 | 1, minHours
   if (trend[8 + metric]! < minHours) return NaN;
   const at = 4 * horizon + 2 * metric;
   return trend[at + 1]! > 0 ? trend[at]! / trend[at + 1]! : NaN;
-}
-
-/**
- * Lying, into the fast horizon only: it is a witness to her activity's drop (a lame or sick cow lies down
- * more), not a signal on its own. A trend from before lying was kept is shorter: it is lengthened here.
- */
-export function foldLying(trend: Trend, cfg: RuleSet['health'], observed: number, norm: number): void {
-  while (trend.length < LYING + 3) trend.push(0);
-  const obs = Math.min(CLIP_HIGH * norm, Math.max(CLIP_LOW * norm, observed));
-  const lf = decay(cfg.fastHalfLifeHours);
-  trend[LYING] = trend[LYING]! + lf * (obs - trend[LYING]!);
-  trend[LYING + 1] = trend[LYING + 1]! + lf * (norm - trend[LYING + 1]!);
-  trend[LYING + 2] = Math.min(1e6, trend[LYING + 2]! + 1);
-}
-
-/** Starts her lying trend afresh: it needs its hours again before it is a witness. */
-export function forgetLying(trend: Trend): void {
-  if (trend.length >= LYING + 3) trend[LYING] = trend[LYING + 1] = trend[LYING + 2] = 0;
-}
-
-/** Her fast lying trend as a ratio to normal; NaN until `minHours` hours of lying are folded in. */
-export function lyingRatio(trend: Trend, minHours: number): number {
-  if (!((trend[LYING + 2] ?? 0) >= minHours)) return NaN;
-  return trend[LYING + 1]! > 0 ? trend[LYING]! / trend[LYING + 1]! : NaN;
 }

@@ -786,6 +786,20 @@ describe('health', () => {
     expect(firing(run(readings), 'health')).toEqual([]);
   });
 
+  // Found on the scorecard: a mastitis setting in the day after her heat waited out the two days' hold after a
+  // rise, and was called by the 24-hour line 10-15 h later than by her trend.
+  it('in the two days after a heat, calls rumination as deep as the 24-hour line on her trend, not a milder dip', () => {
+    const heat = (t: number) => (t > onset - 14 * HOUR && t <= onset ? 3 : 1);
+    const sick = (k: number, days = 4) => run(stream({ days: 16, act: heat, rum: during(onset + 6 * HOUR, onset + days * DAY, k) }));
+    const h = firing(sick(0.4), 'health');
+    expect(firing(sick(0.4), 'heat')).toHaveLength(1);
+    expect(h).toHaveLength(1);
+    expect(h[0]!.evidence).toMatchObject({ metric: 'rumination', basis: 'trend' });
+    expect(h[0]!.at - onset).toBeLessThanOrEqual(18 * HOUR);
+    // Chewing a fifth less for a day and a half after her heat is its aftermath.
+    expect(firing(sick(0.8, 1.5), 'health')).toEqual([]);
+  });
+
   it('fires warning on a drop of activity alone (collars without rumination)', () => {
     const events = run(stream({ days: 14, rumination: false, act: during(onset, onset + 3 * DAY, 0.45) }));
     const h = firing(events, 'health');

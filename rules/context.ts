@@ -114,8 +114,11 @@ export interface HerdView {
    * (always, for a herd too small to tell anything).
    */
   settled(hour: number): boolean;
-  /** The herd's typical ratio to normal over the hours [first, last] (1 when too few cows report). */
-  herdRatio(metric: 'act' | 'rum' | 'lie', first: number, last: number): number;
+  /**
+   * The herd's typical ratio to normal over the hours [first, last] (1 when too few cows report); with
+   * `weight`, each hour counts by it (her own normal for the hour, to weigh the herd as her own day is).
+   */
+  herdRatio(metric: 'act' | 'rum' | 'lie', first: number, last: number, weight?: (hour: number) => number): number;
   /** Her completed hour: hot or not, and her ratios to normal (NaN for a signal her collar does not tell). */
   report(hour: number, hot: boolean, actRatio: number, rumRatio: number, lieRatio: number): void;
 }

@@ -89,18 +89,22 @@ class Herd implements HerdView {
     return typical < HERD_MIN_COWS || (this.hours.get(t)?.n ?? 0) >= Math.max(HERD_MIN_COWS, SETTLE_SHARE * typical);
   }
 
-  herdRatio(metric: 'act' | 'rum' | 'lie', first: number, last: number): number {
+  herdRatio(metric: 'act' | 'rum' | 'lie', first: number, last: number, weight?: (hour: number) => number): number {
     let sum = 0;
+    let weights = 0;
     let known = 0;
     for (let t = first; t <= last; t++) {
       const h = this.hours.get(t);
       const n = h ? (metric === 'act' ? h.n : metric === 'rum' ? h.rumN : h.lieN) : 0;
       if (!h || n < HERD_MIN_COWS) continue;
-      sum += histogramMedian(metric === 'act' ? h.act : metric === 'rum' ? h.rum : h.lie, n);
+      const w = weight ? weight(t) : 1;
+      if (!(w > 0)) continue;
+      sum += w * histogramMedian(metric === 'act' ? h.act : metric === 'rum' ? h.rum : h.lie, n);
+      weights += w;
       known++;
     }
     // Half the window known at least, or the herd says nothing.
-    return known * 2 >= last - first + 1 ? sum / known : 1;
+    return known * 2 >= last - first + 1 ? sum / weights : 1;
   }
 
   report(t: number, hot: boolean, actRatio: number, rumRatio: number, lieRatio: number): void {
@@ -207,12 +211,10 @@ export class FarmDetector {
     this.farm = { watermark: f.watermark, lastSilenceScan: f.lastSilenceScan };
     this.herd.hours.clear();
     for (const row of f.herdHours ?? []) {
-      // A row from before lying was counted (4 + 2 bins) restores with no lying told.
-      if (row.length !== 4 + 2 * BINS && row.length !== 5 + 3 * BINS) continue;
+      if (row.length !== 5 + 3 * BINS) continue;
       const [t, n, hot, rumN] = row as [number, number, number, number];
-      const lie = row.length > 4 + 2 * BINS ? row.slice(5 + 2 * BINS) : new Array<number>(BINS).fill(0);
-      const lieN = row.length > 4 + 2 * BINS ? row[4 + 2 * BINS]! : 0;
-      this.herd.hours.set(t / HOUR_MS, { n, hot, rumN, act: row.slice(4, 4 + BINS), rum: row.slice(4 + BINS, 4 + 2 * BINS), lie, lieN });
+      const lieN = row[4 + 2 * BINS]!;
+      this.herd.hours.set(t / HOUR_MS, { n, hot, rumN, act: row.slice(4, 4 + BINS), rum: row.slice(4 + BINS, 4 + 2 * BINS), lie: row.slice(5 + 2 * BINS), lieN });
     }
   }
 

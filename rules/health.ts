@@ -99,18 +99,37 @@ function trendDrop(ctx: RuleContext, metric: 'act' | 'rum', horizon: 0 | 1, with
 }
 
 /**
- * Her lying over the last 24 hours as a ratio to her normal day, with a rise the herd shares taken out (rain
- * keeping the herd in the cubicles); NaN where her collar does not tell lying. A whole day's lying, not her
- * hour-by-hour trend: a milking moved to another hour shifts when she lies down, not how long (on the
- * scorecard, six cows of a group whose milking moved were called unwell on their hour-by-hour lying).
+ * Her lying over the last 24 hours against what her normal for those same hours says (only the hours her
+ * collar told lying: a day missing its busy hours, when she lies least, is not a day of lying more), with a
+ * rise the herd shares taken out (rain keeping the herd in the cubicles), the herd weighed hour by hour as
+ * her own day is; NaN where her collar does not tell lying. A whole day, not her hour-by-hour trend: a
+ * milking moved shifts when she lies down, not how long (hour by hour, six cows of a group whose milking
+ * moved were called unwell on a tuning seed).
  */
 function lyingUp(ctx: RuleContext, end: number): number {
   const cfg = ctx.rules.health;
-  const w = ctx.normal.window('lie', cfg.windowHours, end);
-  if (!w || w.coverage < cfg.minCoverage || w.comparedDays < cfg.warmupDays) return NaN;
-  if (!ctx.herd) return w.ratio;
-  return w.ratio / Math.max(1, ctx.herd.herdRatio('lie', end - cfg.windowHours, end - 1));
+  const hours = cfg.windowHours;
+  const weights = lyingWeights.length >= hours ? lyingWeights : (lyingWeights = new Float64Array(hours));
+  let observed = 0;
+  let expected = 0;
+  let covered = 0;
+  for (let i = 0; i < hours; i++) {
+    const t = end - hours + i;
+    const c = ctx.history.covered('lie', t);
+    const normal = c > 0 ? ctx.normal.hourNormal('lie', t) : 0;
+    weights[i] = normal > 0 ? (normal * c) / 3600 : 0;
+    if (weights[i] === 0) continue;
+    observed += ctx.history.value('lie', t);
+    expected += weights[i]!;
+    covered += c;
+  }
+  if (expected <= 0 || covered < cfg.minCoverage * hours * 3600) return NaN;
+  const ratio = observed / expected;
+  if (!ctx.herd) return ratio;
+  const first = end - hours;
+  return ratio / Math.max(1, ctx.herd.herdRatio('lie', first, end - 1, (t) => weights[t - first]!));
 }
+let lyingWeights = new Float64Array(24);
 
 /** The trend paths; null when none fires. */
 function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => WindowStats | undefined) {
@@ -187,9 +206,9 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
       name: 'lying',
       metrics: ['act'],
       test: (herd) =>
-        lyingUp(ctx, end) >= 1 + t.lyingRise &&
         trendDrop(ctx, 'act', 0, herd) <= line(t.lyingActivityDrop, t.spreads + 1, 'act') &&
-        trendDrop(ctx, 'act', 1, herd) <= line(t.lyingActivitySlowDrop, Math.max(0, t.spreads - 1), 'act'),
+        trendDrop(ctx, 'act', 1, herd) <= line(t.lyingActivitySlowDrop, Math.max(0, t.spreads - 1), 'act') &&
+        lyingUp(ctx, end) >= 1 + t.lyingRise,
     },
   ];
   // In the two days after a rise, only rumination as far down as the 24-hour line (65 %) on her fast trend:

@@ -17,11 +17,10 @@ export type Metric = 'act' | 'rum' | 'lie';
 
 /**
  * Activity as a 32-bit float; rumination in 1/500 minute; covered time in 15-second units, per metric; lying
- * in 15-second units too, over the time activity covers. Lying comes last, so a ring written before it was
- * kept (8 bytes an hour) is this ring's first bytes, and restores with no lying known.
+ * in 15-second units too, over the time activity covers. (Rings from before lying was kept, 8 bytes an hour,
+ * came with snapshot version 4: the agent rebuilds those cows from their stored readings, lying and all.)
  */
 const BYTES_PER_HOUR = 9;
-const BYTES_PER_HOUR_BEFORE_LYING = 8;
 const RUM_UNIT = 1 / 500;
 const MAX_RUM = 0xffff;
 /** Lying, in 15-second units: an hour is 240. */
@@ -57,10 +56,6 @@ export class CowHistory {
     this.lie = new Uint8Array(buf, hours * 8, hours);
     if (from && from.data.byteLength === buf.byteLength) {
       new Uint8Array(buf).set(from.data);
-      this.setNewest(from.newest);
-    } else if (from && from.data.byteLength === hours * BYTES_PER_HOUR_BEFORE_LYING) {
-      new Uint8Array(buf).set(from.data);
-      this.lie.fill(LIE_UNKNOWN);
       this.setNewest(from.newest);
     }
   }

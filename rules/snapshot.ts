@@ -6,7 +6,7 @@ import type { Reading } from './reading.js';
  * The stored form of a cow's detector state (one JSON row per cow in the agent's store). Bump the version
  * when the shape or meaning changes: the agent then rebuilds every cow from her stored readings instead.
  */
-export const SNAPSHOT_VERSION = 4;
+export const SNAPSHOT_VERSION = 5;
 
 export interface CowSnapshot extends CowState {
   v: typeof SNAPSHOT_VERSION;

@@ -78,11 +78,19 @@ describe('one alert, as the status page and console show it', () => {
   });
 
   it('names her lying time when it was the second witness to her drop of activity', () => {
-    const lame = { metric: 'activity', ratio: 0.84, window: { hours: 12 }, also: { metric: 'rumination', ratio: 0.99 }, lying: { metric: 'lying', ratio: 1.16 } };
+    // Her lying is a whole day's, her activity's trend the last 12 hours: each is said with its own hours.
+    const lame = { metric: 'activity', ratio: 0.84, window: { hours: 12 }, also: { metric: 'rumination', ratio: 0.99 }, lying: { metric: 'lying', ratio: 1.16, window: { hours: 24 } } };
     expect(formatAlert(alert({ type: 'health', evidence: lame }), { timezone: 'UTC' })).toContain(
-      'Activity 84% of her normal, rumination 99% of her normal, lying 116% of her normal over the last 12 h.',
+      'Activity 84% of her normal, rumination 99% of her normal over the last 12 h; lying 116% of her normal over the last 24 h.',
     );
-    expect(formatAlert(alert({ type: 'health', evidence: lame }), { timezone: 'UTC', language: 'de' })).toContain('Liegezeit 116\u00a0% vom Normalwert');
+    expect(formatAlert(alert({ type: 'health', evidence: lame }), { timezone: 'UTC', language: 'de' })).toContain(
+      'Wiederkäuen 99\u00a0% vom Normalwert in den letzten 12 Stunden; Liegezeit 116\u00a0% vom Normalwert in den letzten 24 Stunden.',
+    );
+    // Over the same hours as the rest, it is one list.
+    const sameHours = { ...lame, lying: { ...lame.lying, window: { hours: 12 } } };
+    expect(formatAlert(alert({ type: 'health', evidence: sameHours }), { timezone: 'UTC' })).toContain(
+      'rumination 99% of her normal, lying 116% of her normal over the last 12 h.',
+    );
   });
 
   it('falls back to English for a language without a catalogue, and for a regional tag uses the language', () => {

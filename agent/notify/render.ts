@@ -362,9 +362,17 @@ class Words {
     const what = e.metric === 'rumination' ? this.c.evidence.rumination : e.metric === 'lying' ? this.c.evidence.lying : this.c.evidence.activity;
     return fill(this.c.evidence.metric, { metric: what, percent: this.percent(e.ratio) });
   }
-  metrics(a: AlertRow): string {
+  metrics(a: AlertRow, withLying = true): string {
     const ev = a.evidence as Evidence;
-    return [this.metric(ev), this.metric(ev.also), this.metric(ev.lying)].filter((s): s is string => s !== null).join(', ');
+    return [this.metric(ev), this.metric(ev.also), withLying ? this.metric(ev.lying) : null].filter((s): s is string => s !== null).join(', ');
+  }
+  /** Her lying with its own window, where it was measured over other hours than the rest (a whole day). */
+  private lyingApart(a: AlertRow): string | null {
+    const ev = a.evidence as Evidence;
+    const lying = this.metric(ev.lying);
+    const hours = ev.lying?.window?.hours;
+    if (!lying || typeof hours !== 'number' || !(hours > 0) || Math.round(hours) === Math.round(Number(ev.window?.hours))) return null;
+    return lying + fill(this.c.evidence.window, { hours: Math.round(hours) });
   }
   private window(a: AlertRow): string {
     const hours = (a.evidence as Evidence).window?.hours;
@@ -462,10 +470,11 @@ class Words {
         ];
       }
       case 'health': {
-        const metrics = this.metrics(a);
+        const lying = this.lyingApart(a);
+        const metrics = this.metrics(a, !lying);
         return [
           fill(t.health.headline, { cow: name, since }),
-          ...(metrics ? [fill(t.health.evidence, { metrics: capitalise(metrics), window })] : []),
+          ...(metrics ? [fill(t.health.evidence, { metrics: capitalise(metrics), window: lying ? `${window}; ${lying}` : window })] : []),
           t.health.check,
         ];
       }

@@ -388,6 +388,24 @@ describe('the early heat word', () => {
     expect(firing(run(herdOf(true)), 'health')).toEqual([]);
   });
 
+  // Found on a second read: a herd whose lying moved six hours later (a milking moved), lying as long as
+  // ever, read as a herd lying longer hour by hour, and took a lame cow's witness away.
+  it('a herd whose lying moved to other hours has not lain longer: a lame cow in it is still called', () => {
+    const onset = START + 10 * DAY + 6 * HOUR;
+    const rhythm = (t: number) => 1 + 0.6 * Math.sin(((((t - START) % DAY) / HOUR - 8) / 24) * 2 * Math.PI);
+    const moved = (t: number) => (t > onset - 2 * DAY ? (2.3 - rhythm(t + 6 * HOUR)) / (2.3 - rhythm(t)) : 1);
+    const herd = Array.from({ length: 20 }, (_, i) =>
+      stream({
+        collarId: `H${i}`, days: 16, seed: 120 + i,
+        act: i === 0 ? during(onset, onset + 4 * DAY, 0.84) : undefined,
+        lying: (t) => moved(t) * (i === 0 && t > onset && t <= onset + 4 * DAY ? 1.12 : 1),
+      }),
+    ).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const h = firing(run(herd), 'health');
+    expect(h.map((e) => e.cowId)).toEqual(['H0']);
+    expect(h[0]!.evidence).toMatchObject({ path: 'lying' });
+  });
+
   // Found on the scorecard: with 2 hours, the early word was said for many cows in a herd-wide busy spell.
   it("is not said in the herd's busy hours: a busy spell of the whole herd raises no heat", () => {
     const spell = (t: number) => (t > onset && t <= onset + 3 * HOUR ? 3 : 1);

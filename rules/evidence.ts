@@ -6,7 +6,7 @@ export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 1
 export const iso = (ms: number) => new Date(ms).toISOString();
 
 export const UNITS = { act: 'activity count', rum: 'minutes ruminating', lie: 'minutes lying' } as const;
-const METRIC_NAMES = { act: 'activity', rum: 'rumination', lie: 'lying' } as const;
+const METRIC_NAMES = { act: 'activity', rum: 'rumination' } as const;
 
 /** A window's figures as an alert states them (the alert JSON's `evidence`). */
 export function windowEvidence(w: WindowStats): Evidence {

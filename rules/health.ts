@@ -86,7 +86,7 @@ function afterCalving(ctx: RuleContext, end: number): boolean {
  * Her trend over a horizon (0 fast, 1 slow) as a ratio to normal, with a drop the herd shares taken out;
  * NaN when not known. A herd-wide rise is left in: it says nothing about her being unwell.
  */
-function trendDrop(ctx: RuleContext, metric: 'act' | 'rum', horizon: 0 | 1, withHerd = false): number {
+function trendDrop(ctx: RuleContext, metric: Metric, horizon: 0 | 1, withHerd = false): number {
   const cfg = ctx.rules.health;
   const trend = ctx.state.trend;
   if (!trend) return NaN;
@@ -175,7 +175,10 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     trend[STREAK_HOUR] = end;
     trend[BOTH_STREAK] = bothNow(false) ? trend[BOTH_STREAK]! + 1 : 0;
   }
-  const paths: { name: string; metrics: ('act' | 'rum')[]; test: (herd: boolean) => boolean }[] = [
+  // Her day's lying (24 hour normals and the herd's hours), taken once however often the paths ask for it.
+  let lying: number | undefined;
+  const lyingNow = () => (lying ??= lyingUp(ctx, end));
+  const paths: { name: string; metrics: Metric[]; test: (herd: boolean) => boolean }[] = [
     {
       // Both signals sliding together: an illness setting in (ketosis, metritis, mastitis).
       name: 'both',
@@ -208,7 +211,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
       test: (herd) =>
         trendDrop(ctx, 'act', 0, herd) <= line(t.lyingActivityDrop, t.spreads + 1, 'act') &&
         trendDrop(ctx, 'act', 1, herd) <= line(t.lyingActivitySlowDrop, Math.max(0, t.spreads - 1), 'act') &&
-        lyingUp(ctx, end) >= 1 + t.lyingRise,
+        lyingNow() >= 1 + t.lyingRise,
     },
   ];
   // In the two days after a rise, only rumination as far down as the 24-hour line (65 %) on her fast trend:
@@ -216,13 +219,13 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   // whose mastitis set in the day after her heat was called 10-15 hours late, by the 24-hour line.
   const deepAfterRise = {
     name: 'rumination',
-    metrics: ['rum'] as ('act' | 'rum')[],
+    metrics: ['rum'] as Metric[],
     test: (herd: boolean) => trendDrop(ctx, 'rum', 0, herd) <= cfg.ruminationMaxRatio && !(trendDrop(ctx, 'act', 0) > 1 + t.slowDrop),
   };
   // Her own trend first (cheap); the herd is asked only when that would fire, and can only take it back.
   const path = (afterRise ? [deepAfterRise] : paths).find((p) => p.test(false) && p.test(true));
   if (!path) return null;
-  const ev = (m: 'act' | 'rum'): Evidence => {
+  const ev = (m: Metric): Evidence => {
     const w = windowOf(m);
     return {
       metric: m === 'act' ? 'activity' : 'rumination',
@@ -239,13 +242,13 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     evidence.lying = {
       metric: 'lying',
       unit: UNITS.lie,
-      ratio: round(lyingUp(ctx, end)),
+      ratio: round(lyingNow()),
       window: { from: iso((end - cfg.windowHours) * HOUR_MS), to: iso(end * HOUR_MS), hours: cfg.windowHours },
     };
   }
   if (second) evidence.also = ev(second);
   else {
-    const other = first === 'act' ? 'rum' : 'act';
+    const other: Metric = first === 'act' ? 'rum' : 'act';
     const r = trendDrop(ctx, other, 0, true);
     if (r === r) evidence.also = ev(other);
   }

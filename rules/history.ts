@@ -13,7 +13,9 @@ import type { Reading } from './reading.js';
  * time they cover, so a collar reporting every minute and one reporting every two hours fill the same slots
  * alike.
  */
-export type Metric = 'act' | 'rum' | 'lie';
+export type Metric = 'act' | 'rum';
+/** What an hour slot holds: the two signals judged over windows, and lying (asked of single hours only). */
+export type HourMetric = Metric | 'lie';
 
 /**
  * Activity as a 32-bit float; rumination in 1/500 minute; covered time in 15-second units, per metric; lying
@@ -156,28 +158,28 @@ export class CowHistory {
   }
 
   /** Total of a metric in one hour (0 outside the ring). */
-  value(metric: Metric, hour: number): number {
+  value(metric: HourMetric, hour: number): number {
     if (!this.holds(hour)) return 0;
     return this.valueAt(metric, this.index(hour));
   }
 
-  private valueAt(metric: Metric, i: number): number {
+  private valueAt(metric: HourMetric, i: number): number {
     return metric === 'act' ? this.act[i]! : metric === 'rum' ? this.rum[i]! * RUM_UNIT : this.lie[i]! * LIE_UNIT;
   }
 
-  private coverAt(metric: Metric, i: number): number {
+  private coverAt(metric: HourMetric, i: number): number {
     if (metric === 'lie' && this.lie[i] === LIE_UNKNOWN) return 0;
     return this.cov[metric === 'rum' ? this.hours + i : i]! * COVER_UNIT_S;
   }
 
   /** Seconds of one hour covered by readings carrying the metric (0 outside the ring). */
-  covered(metric: Metric, hour: number): number {
+  covered(metric: HourMetric, hour: number): number {
     if (!this.holds(hour)) return 0;
     return this.coverAt(metric, this.index(hour));
   }
 
   /** Rate per hour in one hour, or NaN when fewer than `minCoverS` seconds of it are covered. */
-  rate(metric: Metric, hour: number, minCoverS = 1): number {
+  rate(metric: HourMetric, hour: number, minCoverS = 1): number {
     if (!this.holds(hour)) return NaN;
     const i = this.index(hour);
     const cov = this.coverAt(metric, i);
@@ -191,7 +193,7 @@ export class CowHistory {
    * as `rate` gives them; returns how many. The hour normals' inner loop, run for every hour of every cow:
    * one pass over the ring.
    */
-  pastRates(metric: Metric, hour: number, step: number, count: number, minCoverS: number, out: Float64Array): number {
+  pastRates(metric: HourMetric, hour: number, step: number, count: number, minCoverS: number, out: Float64Array): number {
     const newest = this.newest;
     if (newest === null || step <= 0 || step >= this.hours) return 0;
     const oldest = newest - this.hours + 1;
@@ -247,31 +249,22 @@ export class CowHistory {
     if (this.newest !== null) {
       const lo = Math.max(first, this.newest - this.hours + 1);
       const hi = Math.min(last, this.newest);
+      const off = metric === 'act' ? 0 : this.hours;
       let i = this.index(lo);
-      // A loop per kind of typed array (see pastRates).
+      // A loop per typed array (see pastRates).
       if (metric === 'act') {
         for (let h = lo; h <= hi; h++) {
           value += this.act[i]!;
           cov += this.cov[i]!;
           if (++i === this.hours) i = 0;
         }
-      } else if (metric === 'rum') {
+      } else {
         for (let h = lo; h <= hi; h++) {
           value += this.rum[i]!;
-          cov += this.cov[this.hours + i]!;
+          cov += this.cov[off + i]!;
           if (++i === this.hours) i = 0;
         }
         value *= RUM_UNIT;
-      } else {
-        for (let h = lo; h <= hi; h++) {
-          const lie = this.lie[i]!;
-          if (lie !== LIE_UNKNOWN) {
-            value += lie;
-            cov += this.cov[i]!;
-          }
-          if (++i === this.hours) i = 0;
-        }
-        value *= LIE_UNIT;
       }
       cov *= COVER_UNIT_S;
     }

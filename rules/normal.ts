@@ -1,5 +1,5 @@
 import { HOUR_MS, medianInPlace, robustStats, type RobustStats } from './baseline.js';
-import { newSum, type CowHistory, type Metric, type Sum } from './history.js';
+import { newSum, type CowHistory, type HourMetric, type Metric, type Sum } from './history.js';
 import { utcDays, type DayShift } from './localday.js';
 import type { RuleSet } from './ruleset.js';
 
@@ -80,7 +80,7 @@ export class Normals {
   }
 
   /** Median rate of one clock hour over her past days; 0 while fewer than warm-up days are known. */
-  hourNormal(metric: Metric, hour: number): number {
+  hourNormal(metric: HourMetric, hour: number): number {
     // Lying's is asked once an hour (for her trend and the herd at once): not worth a place in the cache.
     if (metric === 'lie') return this.computeHourNormal(metric, hour);
     // Her past days change only when a late reading lands in them: until then an hour's normal stays put.
@@ -101,7 +101,7 @@ export class Normals {
     return v;
   }
 
-  private computeHourNormal(metric: Metric, hour: number): number {
+  private computeHourNormal(metric: HourMetric, hour: number): number {
     const { cfg, h } = this;
     const need = cfg.minDayCoverage * 3600;
     let n = 0;

@@ -12,7 +12,7 @@ import { Normals } from './normal.js';
 import { collarBack, judgeSilence } from './offline.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
-import { foldHour, newTrend, RISE, trendRatio } from './trend.js';
+import { decay, foldHour, newTrend, RISE, trendRatio } from './trend.js';
 import { SNAPSHOT_VERSION, decodeHistory, encodeHistory, type CowSnapshot } from './snapshot.js';
 
 /**
@@ -353,7 +353,20 @@ export class CowDetector implements RuleContext {
     const fastAct = trendRatio(trend, 0, 0, settled);
     const fastRum = trendRatio(trend, 1, 0, settled);
     const t2 = this.rules.health.trend;
-    if (fastAct >= t2.riseRatio || (fastAct >= 1.1 && fastRum <= 1 - t2.bothRuminationDrop)) trend[RISE] = t;
+    // Hers, not the herd's: a group moved to new pasture, or feed pushed up late, is busier together for
+    // hours, and what follows is no aftermath of hers (held back for two days by it, a lame cow in that group
+    // was called on the fourth day). The herd's hours before this one (the one closing is still being told),
+    // each weighed as her trend weighs it: by her normal for it and how long ago it was. Only a herd up 10 %
+    // or more: a milking moved reads a few per cent up or down over half a day, and taken out, that was the
+    // rise of cows about to calve, whose dip after it then raised five false alerts on the scorecard. The
+    // restlessness before a calving (up while ruminating less) is hers whatever the herd does.
+    if (fastAct >= Math.min(1.1, t2.riseRatio)) {
+      const herd = this.herd;
+      const keep = 1 - decay(settled);
+      const herdUp = herd ? herd.herdRatio('act', t - 2 * settled, t - 1, (u) => this.normal.hourNormal('act', u) * keep ** (t - u)) : 1;
+      const own = herdUp >= 1.1 ? fastAct / herdUp : fastAct;
+      if (own >= t2.riseRatio || fastRum <= 1 - t2.bothRuminationDrop) trend[RISE] = t;
+    }
     this.tellHerd(t, rate, normal, rum, rumNormal, this.lyingRatio(t));
   }
 

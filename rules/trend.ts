@@ -28,7 +28,7 @@ const CLIP_HIGH = 2;
 
 const decays = new Map<number, number>();
 /** The weight of the newest hour for a half-life (remembered: a handful of half-lives, asked every hour). */
-const decay = (halfLifeHours: number) => {
+export const decay = (halfLifeHours: number) => {
   let d = decays.get(halfLifeHours);
   if (d === undefined) decays.set(halfLifeHours, (d = 1 - 2 ** (-1 / halfLifeHours)));
   return d;

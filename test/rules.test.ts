@@ -388,6 +388,26 @@ describe('the early heat word', () => {
     expect(firing(run(herdOf(true)), 'health')).toEqual([]);
   });
 
+  // Found on the scorecard: a group moved to new pasture walks half as much again for hours, and each of its
+  // cows' trends read that as her own rise: the two days' hold after a heat began, and a cow going lame in
+  // the group that day was called on the fourth (81.6 h after onset). A rise the herd shares is not hers.
+  it("a busy spell of the herd does not hold back a lame cow's call as her own heat would", () => {
+    const onset = START + 10 * DAY + 6 * HOUR;
+    const spell = during(onset + 2 * HOUR, onset + 12 * HOUR, 1.8);
+    const herd = Array.from({ length: 20 }, (_, i) =>
+      stream({
+        collarId: `H${i}`, days: 16, seed: 140 + i,
+        act: (t) => spell(t) * (i === 0 ? during(onset, onset + 4 * DAY, 0.8)(t) : 1),
+        lying: i === 0 ? during(onset, onset + 4 * DAY, 1.2) : () => 1,
+      }),
+    ).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const h = firing(run(herd), 'health');
+    expect(h.map((e) => e.cowId)).toEqual(['H0']);
+    // Held as her own rise, she waited out two days after the spell: called 64 h after onset. Now 37 h: the
+    // spell's busy hours still lift her trend for a while after it (a herd's rise is left in her trend).
+    expect(h[0]!.at - onset).toBeLessThanOrEqual(40 * HOUR);
+  });
+
   // Found on a second read: a herd whose lying moved six hours later (a milking moved), lying as long as
   // ever, read as a herd lying longer hour by hour, and took a lame cow's witness away.
   it('a herd whose lying moved to other hours has not lain longer: a lame cow in it is still called', () => {

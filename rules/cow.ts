@@ -12,7 +12,7 @@ import { Normals } from './normal.js';
 import { collarBack, judgeSilence } from './offline.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
-import { decay, foldHour, newTrend, RISE, trendRatio } from './trend.js';
+import { decay, foldHour, newTrend, OWN_RISE, RISE, RISE_CHECKED, TREND_SLOTS, trendRatio } from './trend.js';
 import { SNAPSHOT_VERSION, decodeHistory, encodeHistory, type CowSnapshot } from './snapshot.js';
 
 /**
@@ -52,6 +52,7 @@ const BACKFILL_HOURS = 48;
 /** Seconds of an hour her readings must cover for the herd to be told how it went. */
 const HERD_HOUR_S = 0.5 * 3600;
 
+
 /** Hours of history a cow keeps: her comparison days, plus room for the longest window and its onset. */
 export function historyHours(rules: RuleSet): number {
   const longest = Math.max(rules.heat.windowHours, rules.health.windowHours, 24);
@@ -83,6 +84,8 @@ export class CowDetector implements RuleContext {
     if ('v' in init) {
       const { v: _v, history, pending, ...state } = init;
       this.state = state;
+      // A trend stored before it told her own rises from the herd's: its last rise is taken as hers.
+      if (state.trend && state.trend.length < TREND_SLOTS) state.trend.push(state.trend[RISE]!, state.trend[RISE]!);
       this.history = new CowHistory(hours, decodeHistory(history));
       this.pending = pending ?? [];
     } else {
@@ -365,7 +368,9 @@ export class CowDetector implements RuleContext {
       const keep = 1 - decay(settled);
       const herdUp = herd ? herd.herdRatio('act', t - 2 * settled, t - 1, (u) => this.normal.hourNormal('act', u) * keep ** (t - u)) : 1;
       const own = herdUp >= 1.1 ? fastAct / herdUp : fastAct;
-      if (own >= t2.riseRatio || fastRum <= 1 - t2.bothRuminationDrop) trend[RISE] = t;
+      // Up while ruminating less is hers whatever the herd does (health.ts tells the rest from the herd's).
+      if (fastRum <= 1 - t2.bothRuminationDrop) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
+      else if (own >= t2.riseRatio) trend[RISE] = t;
     }
     this.tellHerd(t, rate, normal, rum, rumNormal, this.lyingRatio(t));
   }

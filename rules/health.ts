@@ -4,7 +4,7 @@ import type { Push, RuleContext } from './context.js';
 import { iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
 import type { WindowStats } from './normal.js';
-import { BOTH_STREAK, RISE, STREAK_HOUR, trendRatio } from './trend.js';
+import { BOTH_STREAK, decay, OWN_RISE, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, type Trend } from './trend.js';
 
 /**
  * Unwell: activity and rumination down against her normal (see README.md, "Unwell"). Two kinds of evidence:
@@ -131,6 +131,46 @@ function lyingUp(ctx: RuleContext, end: number): number {
 }
 let lyingWeights = new Float64Array(24);
 
+/**
+ * The last hour her fast activity stood well up that was her own rise (a heat, the restlessness before a
+ * calving), not the herd's busy hours: a group moved to new pasture is a fifth to a half of the herd hot
+ * together, which lifts her trend as a heat would and which the herd's median cow does not show. Held as
+ * hers, it held a lame cow in that group back for two days (called on the third and fourth day). A rise is
+ * looked at once the herd has told its hours; until then it holds, as her own would.
+ */
+function ownRise(ctx: RuleContext, end: number, trend: Trend): number {
+  const rise = trend[RISE]!;
+  if (rise !== trend[RISE_CHECKED]) {
+    const herds = herdsBusy(ctx, rise - 2 * ctx.rules.health.fastHalfLifeHours, rise);
+    if (herds === null) return rise;
+    trend[RISE_CHECKED] = rise;
+    if (!herds) trend[OWN_RISE] = rise;
+  }
+  return trend[OWN_RISE]!;
+}
+
+/**
+ * Whether most of what took her over her normal in hours [first, last] (weighed as her fast trend weighs
+ * them) came in the herd's busy hours; null while the herd has not told one of those hours (whether an hour
+ * was busy is a count of the herd's cows: told by half the herd, the count says another thing).
+ */
+function herdsBusy(ctx: RuleContext, first: number, last: number): boolean | null {
+  const herd = ctx.herd;
+  if (!herd) return false;
+  const keep = 1 - decay(ctx.rules.health.fastHalfLifeHours);
+  let all = 0;
+  let busy = 0;
+  for (let u = first; u <= last; u++) {
+    const rate = ctx.history.rate('act', u, 0.5 * 3600);
+    const over = rate === rate ? (rate - ctx.normal.hourNormal('act', u)) * keep ** (last - u) : 0;
+    if (!(over > 0)) continue;
+    if (!herd.settled(u)) return null;
+    all += over;
+    if (herd.busyHour(u)) busy += over;
+  }
+  return busy > 0.5 * all;
+}
+
 /** The trend paths; null when none fires. */
 function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => WindowStats | undefined) {
   const cfg = ctx.rules.health;
@@ -151,7 +191,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     delete ctx.state.trend;
     return null;
   }
-  const afterRise = end - trend[RISE]! <= t.afterRiseHours;
+  const afterRise = end - ownRise(ctx, end, trend) <= t.afterRiseHours;
   // Most hours of most cows are near normal: above the loosest lines (which her noise and the herd can only
   // move down), nothing can fire and the streak of both-down hours is broken.
   const fastAct = trendDrop(ctx, 'act', 0);

@@ -9,7 +9,8 @@ import type { RuleSet } from './ruleset.js';
  *
  * Layout of the state (plain numbers, for the snapshot): for metric m (0 activity, 1 rumination) and horizon
  * k (0 fast, 1 slow), [obs, norm] at 4·k + 2·m; hours folded per metric at 8 + m; at RISE, the last hour her
- * fast activity trend stood well above normal (a heat, the restlessness before a calving).
+ * fast activity trend stood well above normal (a heat, the restlessness before a calving); then the both-down
+ * streak, and the rises health.ts has told from the herd's.
  */
 export type Trend = number[];
 
@@ -17,7 +18,11 @@ export const RISE = 10;
 /** Consecutive completed hours her own trend has shown both signals down (a quiet spell is not an illness). */
 export const BOTH_STREAK = 11;
 export const STREAK_HOUR = 12;
-export const newTrend = (): Trend => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, 0, -Infinity];
+/** The last rise found to be hers, not her herd's busy hours (health.ts), and the last rise looked at. */
+export const OWN_RISE = 13;
+export const RISE_CHECKED = 14;
+export const TREND_SLOTS = 15;
+export const newTrend = (): Trend => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, 0, -Infinity, -Infinity, -Infinity];
 
 /**
  * One hour counts at most this far from her normal either way: an hour or two of a collar knocked about or

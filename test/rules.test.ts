@@ -389,15 +389,16 @@ describe('the early heat word', () => {
   });
 
   // Found on the scorecard: a group moved to new pasture walks half as much again for hours, and each of its
-  // cows' trends read that as her own rise: the two days' hold after a heat began, and a cow going lame in
-  // the group that day was called on the fourth (81.6 h after onset). A rise the herd shares is not hers.
-  it("a busy spell of the herd does not hold back a lame cow's call as her own heat would", () => {
+  // cows' trends read that as her own rise: the two days' hold after a heat began, and cows going lame in the
+  // group that day were called on the third and fourth (81.6 h after onset). A rise the herd shares is not
+  // hers, whether the whole herd was busy or a group too small to move the herd's median cow.
+  it.each([20, 8])("a busy spell of %i cows of 20 does not hold back a lame cow's call as her own heat would", (group) => {
     const onset = START + 10 * DAY + 6 * HOUR;
     const spell = during(onset + 2 * HOUR, onset + 12 * HOUR, 1.8);
     const herd = Array.from({ length: 20 }, (_, i) =>
       stream({
         collarId: `H${i}`, days: 16, seed: 140 + i,
-        act: (t) => spell(t) * (i === 0 ? during(onset, onset + 4 * DAY, 0.8)(t) : 1),
+        act: (t) => (i < group ? spell(t) : 1) * (i === 0 ? during(onset, onset + 4 * DAY, 0.8)(t) : 1),
         lying: i === 0 ? during(onset, onset + 4 * DAY, 1.2) : () => 1,
       }),
     ).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
@@ -406,6 +407,21 @@ describe('the early heat word', () => {
     // Held as her own rise, she waited out two days after the spell: called 64 h after onset. Now 37 h: the
     // spell's busy hours still lift her trend for a while after it (a herd's rise is left in her trend).
     expect(h[0]!.at - onset).toBeLessThanOrEqual(40 * HOUR);
+  });
+
+  // Her own rise still holds her trend, in a busy herd or not: the dip after a heat is its aftermath.
+  it('still holds back the dip after her own heat, however busy the herd was before it', () => {
+    const onset = START + 10 * DAY + 6 * HOUR;
+    const herd = Array.from({ length: 20 }, (_, i) =>
+      stream({
+        collarId: `H${i}`, days: 16, seed: 160 + i,
+        act: (t) => (i < 8 ? during(onset - 14 * HOUR, onset - 6 * HOUR, 1.8)(t) : 1) * (i === 0 ? during(onset, onset + 12 * HOUR, 2.5)(t) * during(onset + 12 * HOUR, onset + 48 * HOUR, 0.8)(t) : 1),
+        rum: i === 0 ? during(onset + 12 * HOUR, onset + 48 * HOUR, 0.85) : undefined,
+      }),
+    ).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const events = run(herd);
+    expect(firing(events, 'heat').map((e) => e.cowId)).toEqual(['H0']);
+    expect(firing(events, 'health')).toEqual([]);
   });
 
   // Found on a second read: a herd whose lying moved six hours later (a milking moved), lying as long as

@@ -141,7 +141,9 @@ let lyingWeights = new Float64Array(24);
 function ownRise(ctx: RuleContext, end: number, trend: Trend): number {
   const rise = trend[RISE]!;
   if (rise !== trend[RISE_CHECKED]) {
-    const herds = herdsBusy(ctx, rise - 2 * ctx.rules.health.fastHalfLifeHours, rise);
+    // Past the hold, whose the rise was no longer matters (and hours the herd never told, a gateway's
+    // outage, would be asked about every hour).
+    const herds = end - rise > ctx.rules.health.trend.afterRiseHours ? true : herdsBusy(ctx, rise - 2 * ctx.rules.health.fastHalfLifeHours, rise);
     if (herds === null) return rise;
     trend[RISE_CHECKED] = rise;
     if (!herds) trend[OWN_RISE] = rise;

@@ -17,6 +17,8 @@ export interface RobustStats {
 }
 
 export const HOUR_MS = 3_600_000;
+/** Seconds of an hour a cow's readings must cover for it to count as hers to the herd (and for her rises). */
+export const HERD_HOUR_S = 0.5 * 3600;
 export const DAY_MS = 24 * HOUR_MS;
 
 /** Median of the first `n` values, sorting them in place (insertion sort: n is a couple of weeks of days). */

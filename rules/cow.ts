@@ -1,5 +1,5 @@
 import { emptyAlertBook, type AlertEvent, type Subject } from './alerts.js';
-import { DAY_MS, HOUR_MS } from './baseline.js';
+import { DAY_MS, HERD_HOUR_S, HOUR_MS } from './baseline.js';
 import { judgeBattery } from './battery.js';
 import { judgeImpossible, judgeSignal } from './collar-fault.js';
 import type { CowState, HerdView, Push, RuleContext } from './context.js';
@@ -49,10 +49,6 @@ const TRUSTED_AHEAD_MS = 2 * HOUR_MS;
 
 /** How far back a backlog's hours are judged for a heat (a heat lasts 8-20 h; insemination 12-18 h after onset). */
 const BACKFILL_HOURS = 48;
-/** Seconds of an hour her readings must cover for the herd to be told how it went. */
-const HERD_HOUR_S = 0.5 * 3600;
-
-
 /** Hours of history a cow keeps: her comparison days, plus room for the longest window and its onset. */
 export function historyHours(rules: RuleSet): number {
   const longest = Math.max(rules.heat.windowHours, rules.health.windowHours, 24);
@@ -85,7 +81,7 @@ export class CowDetector implements RuleContext {
       const { v: _v, history, pending, ...state } = init;
       this.state = state;
       // A trend stored before it told her own rises from the herd's: its last rise is taken as hers.
-      if (state.trend && state.trend.length < TREND_SLOTS) state.trend.push(state.trend[RISE]!, state.trend[RISE]!);
+      if (state.trend && state.trend.length < TREND_SLOTS) state.trend = [...state.trend, state.trend[RISE]!, state.trend[RISE]!];
       this.history = new CowHistory(hours, decodeHistory(history));
       this.pending = pending ?? [];
     } else {

@@ -1,10 +1,10 @@
 import { raise, resolve, type Evidence, type Severity } from './alerts.js';
-import { DAY_MS, HOUR_MS } from './baseline.js';
+import { DAY_MS, HERD_HOUR_S, HOUR_MS } from './baseline.js';
 import type { Push, RuleContext } from './context.js';
 import { iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
 import type { WindowStats } from './normal.js';
-import { BOTH_STREAK, decay, OWN_RISE, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, type Trend } from './trend.js';
+import { BOTH_STREAK, CLIP_HIGH, decay, OWN_RISE, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, type Trend } from './trend.js';
 
 /**
  * Unwell: activity and rumination down against her normal (see README.md, "Unwell"). Two kinds of evidence:
@@ -136,14 +136,19 @@ let lyingWeights = new Float64Array(24);
  * calving), not the herd's busy hours: a group moved to new pasture is a fifth to a half of the herd hot
  * together, which lifts her trend as a heat would and which the herd's median cow does not show. Held as
  * hers, it held a lame cow in that group back for two days (called on the third and fourth day). A rise is
- * looked at once the herd has told its hours; until then it holds, as her own would.
+ * looked at once the herd has told its hours; until then it holds, as her own would. A rise her heat alert
+ * covers is hers, however many cows were hot with her: the heat rule has judged it hers already, on its own
+ * lines for the herd's busy hours (cows in heat together on a synchronisation programme make busy hours).
  */
 function ownRise(ctx: RuleContext, end: number, trend: Trend): number {
   const rise = trend[RISE]!;
   if (rise !== trend[RISE_CHECKED]) {
+    const first = rise - 2 * ctx.rules.health.fastHalfLifeHours;
+    const { open, resolvedAt } = ctx.state.alerts;
+    const heat = !!open.heat || (resolvedAt.heat ?? -Infinity) >= first * HOUR_MS;
     // Past the hold, whose the rise was no longer matters (and hours the herd never told, a gateway's
     // outage, would be asked about every hour).
-    const herds = end - rise > ctx.rules.health.trend.afterRiseHours ? true : herdsBusy(ctx, rise - 2 * ctx.rules.health.fastHalfLifeHours, rise);
+    const herds = heat ? false : end - rise > ctx.rules.health.trend.afterRiseHours ? true : herdsBusy(ctx, first, rise);
     if (herds === null) return rise;
     trend[RISE_CHECKED] = rise;
     if (!herds) trend[OWN_RISE] = rise;
@@ -152,9 +157,10 @@ function ownRise(ctx: RuleContext, end: number, trend: Trend): number {
 }
 
 /**
- * Whether most of what took her over her normal in hours [first, last] (weighed as her fast trend weighs
- * them) came in the herd's busy hours; null while the herd has not told one of those hours (whether an hour
- * was busy is a count of the herd's cows: told by half the herd, the count says another thing).
+ * Whether most of what took her over her normal in hours [first, last] came in the herd's busy hours, each
+ * hour weighed as her fast trend weighs it (up to twice her normal, and less the longer ago); null while the
+ * herd has not told one of those hours (whether an hour was busy is a count of the herd's cows: told by half
+ * the herd, the count says another thing).
  */
 function herdsBusy(ctx: RuleContext, first: number, last: number): boolean | null {
   const herd = ctx.herd;
@@ -163,8 +169,9 @@ function herdsBusy(ctx: RuleContext, first: number, last: number): boolean | nul
   let all = 0;
   let busy = 0;
   for (let u = first; u <= last; u++) {
-    const rate = ctx.history.rate('act', u, 0.5 * 3600);
-    const over = rate === rate ? (rate - ctx.normal.hourNormal('act', u)) * keep ** (last - u) : 0;
+    const rate = ctx.history.rate('act', u, HERD_HOUR_S);
+    const normal = ctx.normal.hourNormal('act', u);
+    const over = rate === rate ? (Math.min(rate, CLIP_HIGH * normal) - normal) * keep ** (last - u) : 0;
     if (!(over > 0)) continue;
     if (!herd.settled(u)) return null;
     all += over;

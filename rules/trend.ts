@@ -29,7 +29,7 @@ export const newTrend = (): Trend => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, 0
  * of her lying still says little about an illness, which shows as many hours each somewhat down.
  */
 const CLIP_LOW = 0.5;
-const CLIP_HIGH = 2;
+export const CLIP_HIGH = 2;
 
 const decays = new Map<number, number>();
 /** The weight of the newest hour for a half-life (remembered: a handful of half-lives, asked every hour). */

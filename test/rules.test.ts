@@ -1343,6 +1343,30 @@ describe('replay', () => {
     }
   });
 
+  // A restart while a cow's rise waits for the herd, or while its hold runs: the herd's hours and her trend
+  // (which rises were hers) come back from the snapshots, and nothing is judged otherwise than without it.
+  it('gives the same events after a herd restarts from its snapshots while a rise is weighed', () => {
+    const onset = START + 10 * DAY + 6 * HOUR;
+    const herd = Array.from({ length: 20 }, (_, i) =>
+      stream({
+        collarId: `H${i}`, days: 14, seed: 140 + i,
+        act: (t) => (i < 8 ? during(onset + 2 * HOUR, onset + 12 * HOUR, 1.8)(t) : 1) * (i === 0 ? during(onset, onset + 4 * DAY, 0.8)(t) : i === 9 ? during(onset, onset + 12 * HOUR, 2.5)(t) * during(onset + 12 * HOUR, onset + 48 * HOUR, 0.75)(t) : 1),
+        lying: i === 0 ? during(onset, onset + 4 * DAY, 1.2) : () => 1,
+      }),
+    ).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const full = run(herd);
+    expect(firing(full, 'health').map((e) => e.cowId)).toEqual(['H0']);
+    for (const cut of [onset + 13 * HOUR, onset + 14 * HOUR + 30 * 60_000, onset + 30 * HOUR]) {
+      const det = new FarmDetector('farm', rules);
+      const before = run(herd.filter((r) => r.ts <= cut), det);
+      const det2 = new FarmDetector('farm', rules);
+      det2.restoreFarm(JSON.parse(JSON.stringify(det.snapshotFarm())));
+      for (const cow of det.cows.values()) det2.restoreCow(JSON.parse(JSON.stringify(cow.snapshot())) as CowSnapshot);
+      const after = run(herd.filter((r) => r.ts > cut), det2);
+      expect([...before, ...after]).toEqual(full);
+    }
+  });
+
   // A collar that does not tell lying in a reading leaves that hour's lying unknown, not 0 minutes: a day of
   // zeros against her normal would read as lying far less, and hours of it as a normal of nothing.
   it('keeps lying per hour, and an hour a reading without lying fell in as unknown', () => {

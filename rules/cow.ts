@@ -32,6 +32,8 @@ export interface ObserveResult {
   judged: boolean;
   /** The reading is stamped implausibly far in the future: kept out of her history and clock. */
   future?: boolean;
+  /** Held for the farm to release in its order: judged, it will touch the herd (CowDetector.releaseOwn). */
+  touchesHerd?: boolean;
 }
 
 /**
@@ -43,12 +45,21 @@ export interface ObserveResult {
 export const FUTURE_JUMP_MS = DAY_MS;
 
 const NO_EVENTS: readonly AlertEvent[] = Object.freeze([]);
+/** What releaseThrough gives when the reading it was asked for had been judged already. */
+export const NO_RELEASE: readonly AlertEvent[] = Object.freeze([]);
 
 /** Readings stamped past the gateway's clock are taken as her time once they form a stream this long. */
 const TRUSTED_AHEAD_MS = 2 * HOUR_MS;
 
 /** How far back a backlog's hours are judged for a heat (a heat lasts 8-20 h; insemination 12-18 h after onset). */
 const BACKFILL_HOURS = 48;
+/** A cow id's place in the farm's order of release among readings measured at the same moment: FNV-1a. */
+export function orderKeyOf(cowId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < cowId.length; i++) h = Math.imul(h ^ cowId.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 /** Hours of history a cow keeps: her comparison days, plus room for the longest window and its onset. */
 export function historyHours(rules: RuleSet): number {
   const longest = Math.max(rules.heat.windowHours, rules.health.windowHours, 24);
@@ -58,6 +69,10 @@ export function historyHours(rules: RuleSet): number {
 export class CowDetector implements RuleContext {
   readonly state: CowState;
   readonly history: CowHistory;
+  /** Where she goes among cows measured at the same moment when the farm releases held readings (farm.ts). */
+  orderKey: number;
+  /** Taken off the farm (FarmDetector.retireCow): nothing of hers is judged any more. */
+  retired = false;
   readonly normal: Normals;
   /** Readings kept out of her history because no cow can do that (see `impossible`); not persisted. */
   impossibleReadings = 0;
@@ -90,6 +105,7 @@ export class CowDetector implements RuleContext {
       this.pending = [];
     }
     this.normal = new Normals(this.history, rules.baseline, dayShift);
+    this.orderKey = orderKeyOf(this.state.subject.cowId);
   }
 
   get subject(): Subject {
@@ -132,7 +148,7 @@ export class CowDetector implements RuleContext {
    * move her clock there, and every real reading after it would count as too late to judge. It does not
    * count as a sign of life either, so a collar sending nothing else is found silent.
    */
-  observe(reading: Reading, arrivalWall: number, maxAheadOfArrivalMs?: number): ObserveResult {
+  observe(reading: Reading, arrivalWall: number, maxAheadOfArrivalMs?: number, farmReleases = false): ObserveResult {
     const s = this.state;
     const events: AlertEvent[] = (this.out = []);
     const push = this.emit;
@@ -176,6 +192,8 @@ export class CowDetector implements RuleContext {
         if (reading.ts > arrivalWall + maxAheadOfArrivalMs) s.aheadSince ??= arrivalWall;
         else if (s.aheadSince !== undefined) delete s.aheadSince;
       }
+      // On a farm the held readings that touch the herd are released by the farm, in the order measured.
+      if (farmReleases) return { events, judged: true, touchesHerd: this.touchesHerd(i) };
       this.release(this.frontier(arrivalWall, maxAheadOfArrivalMs) - holdMs, push);
       return { events, judged: true };
     }
@@ -188,7 +206,7 @@ export class CowDetector implements RuleContext {
    * clock, and every real reading after them, into the past. Only a stream of them lasting TRUSTED_AHEAD_MS
    * is taken as her time (a gateway whose own clock is behind: no RTC, NTP not synced yet).
    */
-  private frontier(arrivalWall: number, maxAheadMs: number | undefined): number {
+  frontier(arrivalWall: number, maxAheadMs: number | undefined): number {
     const newest = this.newestTs!;
     if (maxAheadMs === undefined) return newest;
     const bound = arrivalWall + maxAheadMs;
@@ -240,12 +258,50 @@ export class CowDetector implements RuleContext {
     return this.pending.length;
   }
 
-  /** Everything held, now: the farm's event time has moved on without her (see FarmDetector). */
-  flush(upTo: number): readonly AlertEvent[] {
-    if (!this.pending.length || this.pending[0]!.ts > upTo) return NO_EVENTS;
+  /**
+   * Judges her held readings measured at or before `upTo`, in the order measured, up to the first that
+   * touches the herd: one that completes an hour (she tells the herd how it went, and heat and health ask
+   * the herd about its hours) or reaches back into the hour before. The rest judge only her, so when they
+   * are judged among her herd-mates' readings changes nothing; the farm releases the ones that touch the
+   * herd in one order (FarmDetector).
+   */
+  releaseOwn(upTo: number): readonly AlertEvent[] {
+    if (!this.pending.length || this.pending[0]!.ts > upTo || this.touchesHerd(0)) return NO_EVENTS;
     const events: AlertEvent[] = (this.out = []);
-    this.release(upTo, this.emit);
+    do this.judge(this.pending.shift()!, this.emit);
+    while (this.pending.length && this.pending[0]!.ts <= upTo && !this.touchesHerd(0));
     return events;
+  }
+
+  /**
+   * Judges her held readings measured at or before `ts` (the farm's turn for her reading at `ts`, which
+   * touches the herd), then those after it up to `upTo` that judge only her. NO_RELEASE when that reading
+   * has been judged already.
+   */
+  releaseThrough(ts: number, upTo: number): readonly AlertEvent[] {
+    if (!this.pending.length || this.pending[0]!.ts > ts) return NO_RELEASE;
+    const events: AlertEvent[] = (this.out = []);
+    while (this.pending.length && this.pending[0]!.ts <= ts) this.judge(this.pending.shift()!, this.emit);
+    while (this.pending.length && this.pending[0]!.ts <= upTo && !this.touchesHerd(0)) this.judge(this.pending.shift()!, this.emit);
+    return events;
+  }
+
+  /**
+   * Whether her held reading `i`, judged after the one before it, touches the herd (see releaseOwn). A
+   * reading held in between can only take that away from it (the hour then completes with that one).
+   */
+  touchesHerd(i: number): boolean {
+    const r = this.pending[i]!;
+    const last = i > 0 ? this.pending[i - 1]!.ts : this.state.lastTs;
+    const hour = Math.floor(r.ts / HOUR_MS);
+    return last === null || r.ts <= last || Math.floor(last / HOUR_MS) !== hour || r.ts - r.intervalS * 1000 < hour * HOUR_MS;
+  }
+
+  /** When her held readings that touch the herd were measured (a restored snapshot's, for the farm's order). */
+  heldTouchingHerd(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.pending.length; i++) if (this.touchesHerd(i)) out.push(this.pending[i]!.ts);
+    return out;
   }
 
   private judge(reading: Reading, push: Push): boolean {

@@ -1,7 +1,7 @@
 import type { AlertEvent, Subject } from './alerts.js';
 import { HOUR_MS } from './baseline.js';
 import type { CowRecord, CowState, HerdView } from './context.js';
-import { CowDetector, type ObserveResult } from './cow.js';
+import { CowDetector, NO_RELEASE, orderKeyOf, type ObserveResult } from './cow.js';
 import { settledAll } from './heat.js';
 import { localDate, localDayStart, localDays, utcDays, type DayShift } from './localday.js';
 import type { Reading } from './reading.js';
@@ -34,6 +34,7 @@ const SETTLE_SHARE = 0.75;
 
 /** How far the farm's event time must move before all collars are checked for silence again. */
 const SILENCE_SCAN_STEP_MS = 15 * 60_000;
+
 
 /**
  * The herd's hours: for each recent hour, how many cows reported it, how many were hot, and where the typical
@@ -149,7 +150,16 @@ export interface FarmDetectorOptions {
 export class FarmDetector {
   readonly cows = new Map<string, CowDetector>();
   private readonly dirty = new Set<string>();
-  farm: FarmSnapshot = { watermark: null, lastSilenceScan: null };
+  farm: FarmSnapshot = { watermark: null, lastSilenceScan: null, frontier: null };
+  /**
+   * Every cow's first held reading, by when it was measured (then cow id): the farm releases its cows' held
+   * readings in one order, the order measured, whatever order they arrived in. Judged cow by cow instead,
+   * whichever cow's next reading came first had her hour judged first, and told the herd first: on a herd of
+   * 24, every one of six arrival orders within the reorder window gave some heat or illness another hour.
+   * Entries go stale when a cow's first held reading changes; a stale one is skipped when it comes up.
+   * Cows measured at the same moment go by `orderKey`, a hash of the cow's id (a number: compared often).
+   */
+  private readonly heldQueue = { ts: [] as number[], key: [] as number[], cow: [] as CowDetector[] };
   private readonly dayShift: DayShift;
   private readonly herd = new Herd();
   /** Cows with a heat window held back for the herd (CowDetector.heatHeld). */
@@ -176,6 +186,7 @@ export class FarmDetector {
     applyRecord(cow.state, this.records.get(cowId));
     this.cows.set(cowId, cow);
     if (cow.heatHeld) this.rechecks.add(cowId);
+    for (const ts of cow.heldTouchingHerd()) this.queueHeld(ts, cow);
     return cow;
   }
 
@@ -208,7 +219,7 @@ export class FarmDetector {
   }
 
   restoreFarm(f: FarmSnapshot): void {
-    this.farm = { watermark: f.watermark, lastSilenceScan: f.lastSilenceScan };
+    this.farm = { watermark: f.watermark, lastSilenceScan: f.lastSilenceScan, frontier: f.frontier ?? null };
     this.herd.hours.clear();
     for (const row of f.herdHours ?? []) {
       if (row.length !== 5 + 3 * BINS) continue;
@@ -222,27 +233,110 @@ export class FarmDetector {
     const cow = this.cows.get(cowId) ?? this.addCow({ farmId: this.farmId, cowId, collarId: reading.collarId });
     this.dirty.add(cowId);
     const cap = this.opts.maxAheadOfArrivalMs;
-    const result = cow.observe(reading, arrivalWall, cap);
+    const result = cow.observe(reading, arrivalWall, cap, true);
     if (result.future) return result;
     if (cow.heatHeld) this.rechecks.add(cowId);
     const f = this.farm;
+    const holdMs = this.rules.reorder.minutes * 60_000;
+    if (result.touchesHerd) this.queueHeld(reading.ts, cow);
+    if (cow.held) {
+      const own = cow.frontier(arrivalWall, cap);
+      f.frontier = Math.max(f.frontier ?? -Infinity, own);
+      const judged = cow.releaseOwn(own - holdMs);
+      if (judged.length) result.events.push(...judged);
+    }
+    if (holdMs > 0) this.releaseHeld((f.frontier ?? -Infinity) - holdMs, result.events);
     const ts = cap === undefined ? reading.ts : Math.min(reading.ts, arrivalWall + cap);
     f.watermark = Math.max(f.watermark ?? ts, ts);
     if (f.lastSilenceScan === null || f.watermark - f.lastSilenceScan >= SILENCE_SCAN_STEP_MS) {
       f.lastSilenceScan = f.watermark;
       result.events.push(...this.scanSilence(f.watermark, 'event_time'));
     }
-    if (this.rechecks.size) this.recheckHeats(result.events);
+    // Held readings are released (and the heat windows waiting for the herd judged) in releaseHeld.
+    if (holdMs === 0 && this.rechecks.size) this.recheckHeats(result.events, f.watermark);
     return result;
+  }
+
+  private queueHeld(ts: number, cow: CowDetector): void {
+    const q = this.heldQueue;
+    const key = cow.orderKey;
+    let i = q.ts.length;
+    q.ts.push(ts);
+    q.key.push(key);
+    q.cow.push(cow);
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (!(ts < q.ts[up]! || (ts === q.ts[up] && key < q.key[up]!))) break;
+      q.ts[i] = q.ts[up]!;
+      q.key[i] = q.key[up]!;
+      q.cow[i] = q.cow[up]!;
+      i = up;
+    }
+    q.ts[i] = ts;
+    q.key[i] = key;
+    q.cow[i] = cow;
+  }
+
+  /** Takes the first entry off the queue. */
+  private dropFirstHeld(): void {
+    const q = this.heldQueue;
+    const ts = q.ts.pop()!;
+    const key = q.key.pop()!;
+    const cow = q.cow.pop()!;
+    const n = q.ts.length;
+    if (n === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && (q.ts[r]! < q.ts[l]! || (q.ts[r] === q.ts[l] && q.key[r]! < q.key[l]!)) ? r : l;
+      if (!(q.ts[c]! < ts || (q.ts[c] === ts && q.key[c]! < key))) break;
+      q.ts[i] = q.ts[c]!;
+      q.key[i] = q.key[c]!;
+      q.cow[i] = q.cow[c]!;
+      i = c;
+    }
+    q.ts[i] = ts;
+    q.key[i] = key;
+    q.cow[i] = cow;
+  }
+
+  /**
+   * Judges the farm's held readings that touch the herd, measured at or before `upTo`, in the order
+   * measured (each with her readings before it), and after each one the heat windows it let the herd
+   * settle: every verdict that asks the herd is taken on the same readings, whatever order they arrived in.
+   * After each, her readings that judge only her, up to the next that touches the herd.
+   */
+  private releaseHeld(upTo: number, events: AlertEvent[]): void {
+    const q = this.heldQueue;
+    const holdMs = this.rules.reorder.minutes * 60_000;
+    while (q.ts.length && q.ts[0]! <= upTo) {
+      const ts = q.ts[0]!;
+      const cow = q.cow[0]!;
+      this.dropFirstHeld();
+      if (cow.retired) continue;
+      const judged = cow.releaseThrough(ts, upTo);
+      if (judged === NO_RELEASE) continue;
+      if (judged.length) events.push(...judged);
+      const cowId = cow.state.subject.cowId;
+      this.dirty.add(cowId);
+      if (cow.heatHeld) this.rechecks.add(cowId);
+      if (this.rechecks.size) this.recheckHeats(events, ts + holdMs);
+    }
+    if (this.rechecks.size) this.recheckHeats(events, upTo + holdMs);
   }
 
   /**
    * Judges the heat windows held back for the herd whose hours the herd has told by now, or can no longer:
    * the farm's event time has moved SETTLE_MAX_MS past them. Not by the clock: a farm gone quiet tells
    * nothing more, and a verdict taken then would be the first few cows' again, and differ from a replay's.
+   * `now` is the farm's event time: how far its held readings are released (releaseHeld), plus the reorder
+   * hold. Asked after each reading that touches the herd and when a release ends, a wait ends with the same
+   * readings judged whatever order they arrived in.
    */
-  private recheckHeats(events: AlertEvent[]): void {
-    const watermark = this.farm.watermark ?? -Infinity;
+  private recheckHeats(events: AlertEvent[], now: number | null): void {
+    const watermark = now ?? -Infinity;
     for (const cowId of this.rechecks) {
       const cow = this.cows.get(cowId);
       const r = cow?.state.heatRecheck;
@@ -288,33 +382,24 @@ export class FarmDetector {
     // A cow whose collar went quiet still has her last readings held for reordering: the farm's event time
     // has moved past them, so nothing that could still come would be measured before them.
     const holdMs = this.rules.reorder.minutes * 60_000;
-    const release = judgedBy === 'event_time' && holdMs > 0;
-    // A cow with a heat window held for the herd comes last: her next window, released here, has the held one
-    // judged on what the herd has told (see judgeHeat), and the rest of the herd's readings released in this
-    // scan are told by then — whatever order the cows are kept in (a restart from snapshots keeps another).
-    let last: [string, CowDetector][] | null = null;
+    if (judgedBy === 'event_time' && holdMs > 0) {
+      this.releaseHeld(now - holdMs, events);
+      for (const [cowId, cow] of this.cows) {
+        const held = cow.held;
+        if (!held) continue;
+        const judged = cow.releaseOwn(now - holdMs);
+        if (judged.length) events.push(...judged);
+        if (cow.held !== held) this.dirty.add(cowId);
+      }
+    }
     for (const [cowId, cow] of this.cows) {
-      if (release && cow.held && cow.state.heatRecheck) (last ??= []).push([cowId, cow]);
-      else this.scanCow(cowId, cow, now, judgedBy, release ? holdMs : 0, events);
+      const e = cow.judgeSilence(now, judgedBy, this.rules.collarOffline, this.opts.maxAheadOfArrivalMs);
+      if (e) {
+        events.push(e);
+        this.dirty.add(cowId);
+      }
     }
-    if (last) for (const [cowId, cow] of last) this.scanCow(cowId, cow, now, judgedBy, holdMs, events);
     return events;
-  }
-
-  private scanCow(cowId: string, cow: CowDetector, now: number, judgedBy: 'event_time' | 'wall_clock', holdMs: number, events: AlertEvent[]): void {
-    if (holdMs > 0 && cow.held) {
-      const held = cow.held;
-      const flushed = cow.flush(now - holdMs);
-      if (flushed.length) events.push(...flushed);
-      if (cow.heatHeld) this.rechecks.add(cowId);
-      // Released readings changed her state whether or not they raised anything: she is to be saved.
-      if (cow.held !== held) this.dirty.add(cowId);
-    }
-    const e = cow.judgeSilence(now, judgedBy, this.rules.collarOffline, this.opts.maxAheadOfArrivalMs);
-    if (e) {
-      events.push(e);
-      this.dirty.add(cowId);
-    }
   }
 
   /**
@@ -323,6 +408,8 @@ export class FarmDetector {
    */
   retireCow(cowId: string): boolean {
     this.dirty.delete(cowId);
+    const cow = this.cows.get(cowId);
+    if (cow) cow.retired = true;
     return this.cows.delete(cowId);
   }
 
@@ -335,6 +422,7 @@ export class FarmDetector {
     if (!cow || from === to) return;
     if (this.cows.has(to)) throw new Error(`cow ${to} already has a detector`);
     cow.state.subject = { ...cow.state.subject, cowId: to };
+    cow.orderKey = orderKeyOf(to);
     applyRecord(cow.state, this.records.get(to));
     this.cows.delete(from);
     this.dirty.delete(from);

@@ -41,6 +41,8 @@ export function decodeHistory(e: EncodedHistory): { newest: number | null; data:
 export interface FarmSnapshot {
   watermark: number | null;
   lastSilenceScan: number | null;
+  /** How far the farm's held readings may be released (the newest of its cows' frontiers); absent in older snapshots. */
+  frontier?: number | null;
   /**
    * Recent hours: [hourStart ms, cows reporting, cows well above their normal, cows telling rumination, the
    * histogram of their activity ratios, of their rumination ratios, cows telling lying, of their lying ratios].

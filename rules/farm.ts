@@ -241,8 +241,13 @@ export class FarmDetector {
     if (result.touchesHerd) this.queueHeld(reading.ts, cow);
     if (cow.held) {
       const own = cow.frontier(arrivalWall, cap);
-      f.frontier = Math.max(f.frontier ?? -Infinity, own);
-      const judged = cow.releaseOwn(own - holdMs);
+      // A collar whose clock runs ahead moves the farm's frontier no further than she arrived: no reading was
+      // measured after it arrived, and ahead, she would release every herd-mate's readings before their
+      // reordering was done. One trusted hours ahead (cow.ts) has hers released as her own clock allows,
+      // the ones that touch the herd too; a few minutes ahead, they wait for the farm's frontier.
+      f.frontier = Math.max(f.frontier ?? -Infinity, cap === undefined ? own : Math.min(own, arrivalWall));
+      const trustedAhead = cap !== undefined && own > arrivalWall + cap;
+      const judged = trustedAhead ? cow.releaseThrough(own - holdMs, own - holdMs) : cow.releaseOwn(own - holdMs);
       if (judged.length) result.events.push(...judged);
     }
     if (holdMs > 0) this.releaseHeld((f.frontier ?? -Infinity) - holdMs, result.events);
@@ -383,11 +388,13 @@ export class FarmDetector {
     // has moved past them, so nothing that could still come would be measured before them.
     const holdMs = this.rules.reorder.minutes * 60_000;
     if (judgedBy === 'event_time' && holdMs > 0) {
-      this.releaseHeld(now - holdMs, events);
+      // As far as the farm's frontier, which a collar ahead of the gateway's clock cannot move (observe).
+      const upTo = Math.min(now, this.farm.frontier ?? -Infinity) - holdMs;
+      this.releaseHeld(upTo, events);
       for (const [cowId, cow] of this.cows) {
         const held = cow.held;
         if (!held) continue;
-        const judged = cow.releaseOwn(now - holdMs);
+        const judged = cow.releaseOwn(upTo);
         if (judged.length) events.push(...judged);
         if (cow.held !== held) this.dirty.add(cowId);
       }

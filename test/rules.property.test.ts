@@ -114,6 +114,25 @@ describe('rules core, property: order within the reorder window, on a herd', () 
     return [...cows].sort(([a], [b]) => a.localeCompare(b));
   };
 
+  // Found on a second read: one collar whose clock runs three hours ahead (trusted for her own readings after
+  // two hours of them) set the farm's frontier, and every herd-mate's readings were released before their
+  // reordering was done. Her readings cannot move the farm's time further than arrival allows.
+  it('gives the same alerts with a collar three hours ahead among them', () => {
+    const ahead = inOrder.filter((r) => r.collarId === 'C001').map((r) => ({ r: { ...r, collarId: 'AHEAD', ts: r.ts + 3 * HOUR }, at: r.ts }));
+    const all = [...inOrder.map((r) => ({ r, at: r.ts })), ...ahead];
+    const replayAt = (arrivals: { r: Reading; at: number }[]) => {
+      const det = new FarmDetector('f', DEFAULT_RULES, { maxAheadOfArrivalMs: 15 * 60_000 });
+      return byCow(arrivals.flatMap(({ r, at }) => det.observe(r, r.collarId, at).events).filter((e) => e.cowId !== 'AHEAD')
+        .map((e) => (e.type === 'collar_offline' && e.state === 'resolved' ? { ...e, at: 0, evidence: { ...e.evidence, backAt: null } } : e)));
+    };
+    const reference = replayAt([...all].sort((a, b) => a.at - b.at || a.r.ts - b.r.ts || a.r.collarId.localeCompare(b.r.collarId)));
+    for (let trial = 0; trial < 2; trial++) {
+      const r = rng(7100 + trial);
+      const shuffled = all.map((x) => ({ ...x, at: x.at + r() * holdMs })).sort((a, b) => a.at - b.at);
+      expect(replayAt(shuffled), `trial ${trial}`).toEqual(reference);
+    }
+  });
+
   it('gives the same alerts for 4 seeded arrival orders', () => {
     const reference = byCow(replay(inOrder));
     expect(sim.truth.some((e) => e.type === 'herd_event')).toBe(true);

@@ -152,12 +152,13 @@ export class FarmDetector {
   private readonly dirty = new Set<string>();
   farm: FarmSnapshot = { watermark: null, lastSilenceScan: null, frontier: null };
   /**
-   * Every cow's first held reading, by when it was measured (then cow id): the farm releases its cows' held
-   * readings in one order, the order measured, whatever order they arrived in. Judged cow by cow instead,
-   * whichever cow's next reading came first had her hour judged first, and told the herd first: on a herd of
-   * 24, every one of six arrival orders within the reorder window gave some heat or illness another hour.
-   * Entries go stale when a cow's first held reading changes; a stale one is skipped when it comes up.
-   * Cows measured at the same moment go by `orderKey`, a hash of the cow's id (a number: compared often).
+   * The cows' held readings that touch the herd (CowDetector.releaseOwn), by when they were measured: the
+   * farm releases them in one order, the order measured, whatever order they arrived in. Judged cow by cow
+   * instead, whichever cow's next reading came first had her hour judged first, and told the herd first: on
+   * a herd of 24, every one of six arrival orders within the reorder window gave some heat or illness
+   * another hour. An entry whose reading was judged already (with an earlier one, or by a collar trusted
+   * ahead) is skipped when it comes up. Cows measured at the same moment go by `orderKey`, a hash of the
+   * cow's id (a number: compared often). A binary heap, kept in three arrays.
    */
   private readonly heldQueue = { ts: [] as number[], key: [] as number[], cow: [] as CowDetector[] };
   private readonly dayShift: DayShift;

@@ -266,11 +266,15 @@ export class CowDetector implements RuleContext {
    * herd in one order (FarmDetector).
    */
   releaseOwn(upTo: number): readonly AlertEvent[] {
-    if (!this.pending.length || this.pending[0]!.ts > upTo || this.touchesHerd(0)) return NO_EVENTS;
+    if (!this.ownDue(upTo)) return NO_EVENTS;
     const events: AlertEvent[] = (this.out = []);
-    do this.judge(this.pending.shift()!, this.emit);
-    while (this.pending.length && this.pending[0]!.ts <= upTo && !this.touchesHerd(0));
+    while (this.ownDue(upTo)) this.judge(this.pending.shift()!, this.emit);
     return events;
+  }
+
+  /** Whether her first held reading is measured at or before `upTo` and judges only her. */
+  private ownDue(upTo: number): boolean {
+    return this.pending.length > 0 && this.pending[0]!.ts <= upTo && !this.touchesHerd(0);
   }
 
   /**
@@ -282,7 +286,7 @@ export class CowDetector implements RuleContext {
     if (!this.pending.length || this.pending[0]!.ts > ts) return NO_RELEASE;
     const events: AlertEvent[] = (this.out = []);
     while (this.pending.length && this.pending[0]!.ts <= ts) this.judge(this.pending.shift()!, this.emit);
-    while (this.pending.length && this.pending[0]!.ts <= upTo && !this.touchesHerd(0)) this.judge(this.pending.shift()!, this.emit);
+    while (this.ownDue(upTo)) this.judge(this.pending.shift()!, this.emit);
     return events;
   }
 

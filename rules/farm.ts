@@ -3,6 +3,7 @@ import { HOUR_MS } from './baseline.js';
 import type { CowRecord, CowState, HerdView } from './context.js';
 import { CowDetector, NO_RELEASE, orderKeyOf, type ObserveResult } from './cow.js';
 import { settledAll } from './heat.js';
+import { ReleaseQueue } from './release-queue.js';
 import { localDate, localDayStart, localDays, utcDays, type DayShift } from './localday.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
@@ -34,7 +35,6 @@ const SETTLE_SHARE = 0.75;
 
 /** How far the farm's event time must move before all collars are checked for silence again. */
 const SILENCE_SCAN_STEP_MS = 15 * 60_000;
-
 
 /**
  * The herd's hours: for each recent hour, how many cows reported it, how many were hot, and where the typical
@@ -158,9 +158,9 @@ export class FarmDetector {
    * a herd of 24, every one of six arrival orders within the reorder window gave some heat or illness
    * another hour. An entry whose reading was judged already (with an earlier one, or by a collar trusted
    * ahead) is skipped when it comes up. Cows measured at the same moment go by `orderKey`, a hash of the
-   * cow's id (a number: compared often). A binary heap, kept in three arrays.
+   * cow's id (a number: compared often).
    */
-  private readonly heldQueue = { ts: [] as number[], key: [] as number[], cow: [] as CowDetector[] };
+  private readonly heldQueue = new ReleaseQueue<CowDetector>();
   private readonly dayShift: DayShift;
   private readonly herd = new Herd();
   /** Cows with a heat window held back for the herd (CowDetector.heatHeld). */
@@ -187,7 +187,7 @@ export class FarmDetector {
     applyRecord(cow.state, this.records.get(cowId));
     this.cows.set(cowId, cow);
     if (cow.heatHeld) this.rechecks.add(cowId);
-    for (const ts of cow.heldTouchingHerd()) this.queueHeld(ts, cow);
+    for (const ts of cow.heldTouchingHerd()) this.heldQueue.push(ts, cow);
     return cow;
   }
 
@@ -239,7 +239,7 @@ export class FarmDetector {
     if (cow.heatHeld) this.rechecks.add(cowId);
     const f = this.farm;
     const holdMs = this.rules.reorder.minutes * 60_000;
-    if (result.touchesHerd) this.queueHeld(reading.ts, cow);
+    if (result.touchesHerd) this.heldQueue.push(reading.ts, cow);
     if (cow.held) {
       const own = cow.frontier(arrivalWall, cap);
       // A collar whose clock runs ahead moves the farm's frontier no further than she arrived: no reading was
@@ -263,51 +263,6 @@ export class FarmDetector {
     return result;
   }
 
-  private queueHeld(ts: number, cow: CowDetector): void {
-    const q = this.heldQueue;
-    const key = cow.orderKey;
-    let i = q.ts.length;
-    q.ts.push(ts);
-    q.key.push(key);
-    q.cow.push(cow);
-    while (i > 0) {
-      const up = (i - 1) >> 1;
-      if (!(ts < q.ts[up]! || (ts === q.ts[up] && key < q.key[up]!))) break;
-      q.ts[i] = q.ts[up]!;
-      q.key[i] = q.key[up]!;
-      q.cow[i] = q.cow[up]!;
-      i = up;
-    }
-    q.ts[i] = ts;
-    q.key[i] = key;
-    q.cow[i] = cow;
-  }
-
-  /** Takes the first entry off the queue. */
-  private dropFirstHeld(): void {
-    const q = this.heldQueue;
-    const ts = q.ts.pop()!;
-    const key = q.key.pop()!;
-    const cow = q.cow.pop()!;
-    const n = q.ts.length;
-    if (n === 0) return;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && (q.ts[r]! < q.ts[l]! || (q.ts[r] === q.ts[l] && q.key[r]! < q.key[l]!)) ? r : l;
-      if (!(q.ts[c]! < ts || (q.ts[c] === ts && q.key[c]! < key))) break;
-      q.ts[i] = q.ts[c]!;
-      q.key[i] = q.key[c]!;
-      q.cow[i] = q.cow[c]!;
-      i = c;
-    }
-    q.ts[i] = ts;
-    q.key[i] = key;
-    q.cow[i] = cow;
-  }
-
   /**
    * Judges the farm's held readings that touch the herd, measured at or before `upTo`, in the order
    * measured (each with her readings before it), and after each one the heat windows it let the herd
@@ -317,10 +272,10 @@ export class FarmDetector {
   private releaseHeld(upTo: number, events: AlertEvent[]): void {
     const q = this.heldQueue;
     const holdMs = this.rules.reorder.minutes * 60_000;
-    while (q.ts.length && q.ts[0]! <= upTo) {
-      const ts = q.ts[0]!;
-      const cow = q.cow[0]!;
-      this.dropFirstHeld();
+    while (q.firstTs() <= upTo) {
+      const ts = q.firstTs();
+      const cow = q.first();
+      q.shift();
       if (cow.retired) continue;
       const judged = cow.releaseThrough(ts, upTo);
       if (judged === NO_RELEASE) continue;

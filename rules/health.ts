@@ -84,7 +84,10 @@ function afterCalving(ctx: RuleContext, end: number): boolean {
 
 /**
  * Her trend over a horizon (0 fast, 1 slow) as a ratio to normal, with a drop the herd shares taken out;
- * NaN when not known. A herd-wide rise is left in: it says nothing about her being unwell.
+ * NaN when not known. A herd-wide rise is left in: it says nothing about her being unwell. The herd's hours
+ * are weighed as her trend weighs hers, by her normal for each and how long ago it was: taken all alike, a
+ * milking moved two hours (the herd down in her busiest hours, up in quiet ones) read as a herd a few per
+ * cent down, and a cow lying a little more than usual was called lame the morning it moved.
  */
 function trendDrop(ctx: RuleContext, metric: Metric, horizon: 0 | 1, withHerd = false): number {
   const cfg = ctx.rules.health;
@@ -94,7 +97,8 @@ function trendDrop(ctx: RuleContext, metric: Metric, horizon: 0 | 1, withHerd = 
   const ratio = trendRatio(trend, metric === 'act' ? 0 : 1, horizon, 2 * halfLife);
   if (!withHerd || !ctx.herd || ratio !== ratio) return ratio;
   const end = ctx.history.newest!;
-  const herd = ctx.herd.herdRatio(metric, end - Math.round(2 * halfLife), end - 1);
+  const keep = 1 - decay(halfLife);
+  const herd = ctx.herd.herdRatio(metric, end - Math.round(2 * halfLife), end - 1, (u) => ctx.normal.hourNormal(metric, u) * keep ** (end - 1 - u));
   return ratio / Math.max(cfg.trend.herdFloor, Math.min(1, herd));
 }
 

@@ -214,6 +214,16 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     trend[BOTH_STREAK] = 0;
     return null;
   }
+  // Her trend with the herd's share taken out, once per metric and horizon however many paths ask: each
+  // asking weighs up to 36 of the herd's hours by her normal for them.
+  const herdShared = [NaN, NaN, NaN, NaN];
+  const ratioOf = (m: Metric, horizon: 0 | 1, herd: boolean) => {
+    if (!herd) return trendDrop(ctx, m, horizon);
+    const k = 2 * horizon + (m === 'act' ? 0 : 1);
+    let v = herdShared[k]!;
+    if (v !== v) herdShared[k] = v = trendDrop(ctx, m, horizon, true);
+    return v;
+  };
   // How much her days differ, relative to her normal: her own noise, from the 24-hour windows' past days.
   const noise = (m: Metric) => {
     const stats = ctx.normal.stretchNormal(m, end - cfg.windowHours, end - 1);
@@ -221,8 +231,8 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   };
   const line = (drop: number, spreads: number, m: Metric) => 1 - Math.max(drop, spreads * (noise(m) || 0));
   const bothNow = (herd: boolean) =>
-    trendDrop(ctx, 'rum', 0, herd) <= line(t.bothRuminationDrop, t.spreads, 'rum') &&
-    trendDrop(ctx, 'act', 0, herd) <= line(t.bothActivityDrop, t.spreads, 'act');
+    ratioOf('rum', 0, herd) <= line(t.bothRuminationDrop, t.spreads, 'rum') &&
+    ratioOf('act', 0, herd) <= line(t.bothActivityDrop, t.spreads, 'act');
   // Her own (not herd-corrected) both-down streak moves once per completed hour.
   if (!afterRise && trend[STREAK_HOUR] !== end) {
     trend[STREAK_HOUR] = end;
@@ -243,8 +253,8 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
       name: 'rumination',
       metrics: ['rum'],
       test: (herd) =>
-        trendDrop(ctx, 'rum', 0, herd) <= line(t.ruminationDrop, t.spreads + 1, 'rum') &&
-        trendDrop(ctx, 'rum', 1, herd) <= line(t.slowDrop, t.spreads, 'rum') &&
+        ratioOf('rum', 0, herd) <= line(t.ruminationDrop, t.spreads + 1, 'rum') &&
+        ratioOf('rum', 1, herd) <= line(t.slowDrop, t.spreads, 'rum') &&
         !(trendDrop(ctx, 'act', 0) > 1 + t.slowDrop),
     },
     {
@@ -252,8 +262,8 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
       name: 'activity',
       metrics: ['act'],
       test: (herd) =>
-        trendDrop(ctx, 'act', 0, herd) <= line(t.activityDrop, t.spreads + 1, 'act') &&
-        trendDrop(ctx, 'act', 1, herd) <= line(t.activitySlowDrop, t.spreads, 'act'),
+        ratioOf('act', 0, herd) <= line(t.activityDrop, t.spreads + 1, 'act') &&
+        ratioOf('act', 1, herd) <= line(t.activitySlowDrop, t.spreads, 'act'),
     },
     {
       // Walking less and lying down more (where the collar tells lying): lame, or unwell on a collar without
@@ -262,8 +272,8 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
       name: 'lying',
       metrics: ['act'],
       test: (herd) =>
-        trendDrop(ctx, 'act', 0, herd) <= line(t.lyingActivityDrop, t.spreads + 1, 'act') &&
-        trendDrop(ctx, 'act', 1, herd) <= line(t.lyingActivitySlowDrop, Math.max(0, t.spreads - 1), 'act') &&
+        ratioOf('act', 0, herd) <= line(t.lyingActivityDrop, t.spreads + 1, 'act') &&
+        ratioOf('act', 1, herd) <= line(t.lyingActivitySlowDrop, Math.max(0, t.spreads - 1), 'act') &&
         lyingNow() >= 1 + t.lyingRise,
     },
   ];
@@ -273,7 +283,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   const deepAfterRise = {
     name: 'rumination',
     metrics: ['rum'] as Metric[],
-    test: (herd: boolean) => trendDrop(ctx, 'rum', 0, herd) <= cfg.ruminationMaxRatio && !(trendDrop(ctx, 'act', 0) > 1 + t.slowDrop),
+    test: (herd: boolean) => ratioOf('rum', 0, herd) <= cfg.ruminationMaxRatio && !(trendDrop(ctx, 'act', 0) > 1 + t.slowDrop),
   };
   // Her own trend first (cheap); the herd is asked only when that would fire, and can only take it back.
   const path = (afterRise ? [deepAfterRise] : paths).find((p) => p.test(false) && p.test(true));
@@ -283,7 +293,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     return {
       metric: m === 'act' ? 'activity' : 'rumination',
       unit: UNITS[m],
-      ratio: round(trendDrop(ctx, m, 0, true)),
+      ratio: round(ratioOf(m, 0, true)),
       basis: 'trend',
       window: { from: iso((end - 2 * cfg.fastHalfLifeHours) * HOUR_MS), to: iso(end * HOUR_MS), hours: 2 * cfg.fastHalfLifeHours },
       ...(w && { day: { ratio: round(w.ratio), value: round(w.value, 1), baseline: round(w.expected, 1) } }),
@@ -302,7 +312,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   if (second) evidence.also = ev(second);
   else {
     const other: Metric = first === 'act' ? 'rum' : 'act';
-    const r = trendDrop(ctx, other, 0, true);
+    const r = ratioOf(other, 0, true);
     if (r === r) evidence.also = ev(other);
   }
   // Urgent when her last hours are as deep as the 24-hour rules' lines already (she fell fast, both signals):

@@ -840,11 +840,24 @@ describe('health', () => {
     expect(inHerd[0]!.at - alone[0]!.at).toBeLessThanOrEqual(HOUR);
   });
 
+  // What the herd's share is for: a hot spell takes the whole herd's walking and chewing down a fifth for two
+  // days. Each cow alone would be called unwell; in her herd, none is.
+  it('a drop the whole herd shares (two hot days) is taken out: no cow is called unwell', () => {
+    const hot = during(START + 10 * DAY + 8 * HOUR, START + 12 * DAY + 8 * HOUR, 0.78);
+    const hotRum = during(START + 10 * DAY + 8 * HOUR, START + 12 * DAY + 8 * HOUR, 0.82);
+    const night = (t: number) => (((t - START) % DAY) / HOUR >= 23 || ((t - START) % DAY) / HOUR < 4 ? 0.4 : 1);
+    const cow = (i: number): StreamOpts => ({ collarId: `H${String(i).padStart(2, '0')}`, days: 14, seed: 320 + i, act: (t) => night(t) * hot(t), rum: hotRum });
+    expect(firing(run(stream(cow(0))), 'health')).toHaveLength(1);
+    const herd = Array.from({ length: 20 }, (_, i) => stream(cow(i))).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    expect(firing(run(herd), 'health')).toEqual([]);
+  });
+
   // Found on the scorecard: milking moved two hours later. Her trend weighs each hour by her normal for it,
   // so the milking hours she now spends lying count for much, and she reads a fifth down; the herd's cows all
   // read so, but the herd's hours were taken all alike, the quiet night's as much as the milking's, and the
   // herd's share came out at a few per cent. A cow lying a little more than usual these days was then called
-  // lame (on the scorecard, three cows on each of two farms the morning their milking moved).
+  // lame (here one of the five lying a tenth longer; on the scorecard, three cows on two farms the morning
+  // their milking moved).
   it('a milking moved two hours later is no lameness: the herd is weighed as her trend weighs her hours', () => {
     const moved = START + 10 * DAY;
     const herd = Array.from({ length: 20 }, (_, i) => {
@@ -853,7 +866,7 @@ describe('health', () => {
       for (let ts = START + Q * 1000; ts <= START + 14 * DAY; ts += Q * 1000) {
         const t = ts - Q * 500 - (ts > moved ? 2 * HOUR : 0);
         const p = profileAt((((t - START) % DAY) / HOUR + 24) % 24);
-        const liesMore = i === 11 && ts > moved - 2 * DAY ? 1.1 : 1;
+        const liesMore = i % 4 === 3 && ts > moved - 2 * DAY ? 1.1 : 1;
         out.push({ collarId: `H${String(i).padStart(2, '0')}`, ts, intervalS: Q, activity: Math.round(120 * p.act * rnd()), rumination: p.rum * rnd(), lying: Math.min(15, p.lie * rnd() * liesMore) });
       }
       return out;

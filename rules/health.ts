@@ -98,7 +98,10 @@ function trendDrop(ctx: RuleContext, metric: Metric, horizon: 0 | 1, withHerd = 
   if (!withHerd || !ctx.herd || ratio !== ratio) return ratio;
   const end = ctx.history.newest!;
   const keep = 1 - decay(halfLife);
-  const herd = ctx.herd.herdRatio(metric, end - Math.round(2 * halfLife), end - 1, (u) => ctx.normal.hourNormal(metric, u) * keep ** (end - 1 - u));
+  // Over the span her trend remembers: four half-lives hold 94 % of its weight, two (the window before) 75 %.
+  // A spell of the whole herd that had ended (a storm that kept it in) still weighed in her trend after the
+  // herd's window had let it go, and a cow already a little down was called unwell the night after it.
+  const herd = ctx.herd.herdRatio(metric, end - Math.round(4 * halfLife), end - 1, (u) => ctx.normal.hourNormal(metric, u) * keep ** (end - 1 - u));
   return ratio / Math.max(cfg.trend.herdFloor, Math.min(1, herd));
 }
 

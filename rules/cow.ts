@@ -12,7 +12,7 @@ import { Normals } from './normal.js';
 import { collarBack, judgeSilence } from './offline.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
-import { decay, foldHour, newTrend, OWN_RISE, RISE, RISE_CHECKED, TREND_SLOTS, trendRatio } from './trend.js';
+import { foldHour, newTrend, OWN_RISE, RISE, RISE_CHECKED, TREND_SLOTS, trendRatio, trendWeights } from './trend.js';
 import { SNAPSHOT_VERSION, decodeHistory, encodeHistory, type CowSnapshot } from './snapshot.js';
 
 /**
@@ -421,8 +421,7 @@ export class CowDetector implements RuleContext {
     // restlessness before a calving (up while ruminating less) is hers whatever the herd does.
     if (fastAct >= Math.min(1.1, t2.riseRatio)) {
       const herd = this.herd;
-      const keep = 1 - decay(settled);
-      const herdUp = herd ? herd.herdRatio('act', t - 2 * settled, t - 1, (u) => this.normal.hourNormal('act', u) * keep ** (t - u)) : 1;
+      const herdUp = herd ? herd.herdRatio('act', t - 2 * settled, t - 1, trendWeights(this.normal, 'act', settled, t)) : 1;
       const own = herdUp >= 1.1 ? fastAct / herdUp : fastAct;
       // Up while ruminating less is hers whatever the herd does (health.ts tells the rest from the herd's).
       if (fastRum <= 1 - t2.bothRuminationDrop) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;

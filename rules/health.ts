@@ -4,7 +4,7 @@ import type { Push, RuleContext } from './context.js';
 import { iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
 import type { WindowStats } from './normal.js';
-import { BOTH_STREAK, CLIP_HIGH, decay, OWN_RISE, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, type Trend } from './trend.js';
+import { BOTH_STREAK, CLIP_HIGH, decay, OWN_RISE, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, trendWeights, type Trend } from './trend.js';
 
 /**
  * Unwell: activity and rumination down against her normal (see README.md, "Unwell"). Two kinds of evidence:
@@ -97,11 +97,10 @@ function trendDrop(ctx: RuleContext, metric: Metric, horizon: 0 | 1, withHerd = 
   const ratio = trendRatio(trend, metric === 'act' ? 0 : 1, horizon, 2 * halfLife);
   if (!withHerd || !ctx.herd || ratio !== ratio) return ratio;
   const end = ctx.history.newest!;
-  const keep = 1 - decay(halfLife);
   // Over the span her trend remembers: four half-lives hold 94 % of its weight, two (the window before) 75 %.
   // A spell of the whole herd that had ended (a storm that kept it in) still weighed in her trend after the
   // herd's window had let it go, and a cow already a little down was called unwell the night after it.
-  const herd = ctx.herd.herdRatio(metric, end - Math.round(4 * halfLife), end - 1, (u) => ctx.normal.hourNormal(metric, u) * keep ** (end - 1 - u));
+  const herd = ctx.herd.herdRatio(metric, end - Math.round(4 * halfLife), end - 1, trendWeights(ctx.normal, metric, halfLife, end - 1));
   return ratio / Math.max(cfg.trend.herdFloor, Math.min(1, herd));
 }
 
@@ -218,7 +217,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     return null;
   }
   // Her trend with the herd's share taken out, once per metric and horizon however many paths ask: each
-  // asking weighs up to 36 of the herd's hours by her normal for them.
+  // asking weighs 24 or 72 of the herd's hours by her normal for them.
   const herdShared = [NaN, NaN, NaN, NaN];
   const ratioOf = (m: Metric, horizon: 0 | 1, herd: boolean) => {
     if (!herd) return trendDrop(ctx, m, horizon);

@@ -1,3 +1,5 @@
+import type { Metric } from './history.js';
+import type { Normals } from './normal.js';
 import type { RuleSet } from './ruleset.js';
 
 /**
@@ -38,6 +40,16 @@ export const decay = (halfLifeHours: number) => {
   if (d === undefined) decays.set(halfLifeHours, (d = 1 - 2 ** (-1 / halfLifeHours)));
   return d;
 };
+
+/**
+ * Hour `u`'s weight in her trend over a half-life whose newest hour is `newest`: her normal for it (a busy
+ * hour counts for more than a quiet one, as in a window sum) and less the longer ago — for weighing the
+ * herd's hours as her trend weighs hers (FarmDetector's herdRatio).
+ */
+export function trendWeights(normal: Normals, metric: Metric, halfLifeHours: number, newest: number): (u: number) => number {
+  const keep = 1 - decay(halfLifeHours);
+  return (u) => normal.hourNormal(metric, u) * keep ** (newest - u);
+}
 
 export function foldHour(trend: Trend, cfg: RuleSet['health'], metric: 0 | 1, observed: number, norm: number): void {
   const obs = Math.min(CLIP_HIGH * norm, Math.max(CLIP_LOW * norm, observed));

@@ -30,12 +30,18 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
     run.coveredS += r.intervalS;
     run.n = (run.n ?? 1) + 1;
   } else {
-    s.run = { act: r.activity, rum, from: r.ts - r.intervalS * 1000, last: r.ts, coveredS: r.intervalS, n: 1 };
     const open = s.alerts.open.collar_fault;
-    if (open) {
-      if (run) s.faultSpan = { from: open.since, to: r.ts - r.intervalS * 1000, act: run.act, rum: run.rum };
-      push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
-    }
+    if (open && run) s.faultSpan = { from: open.since, to: r.ts - r.intervalS * 1000, act: run.act, rum: run.rum };
+    // A live cow's every reading starts a run: the one she has is reused, not a new object per reading.
+    if (run) {
+      run.act = r.activity;
+      run.rum = rum;
+      run.from = r.ts - r.intervalS * 1000;
+      run.last = r.ts;
+      run.coveredS = r.intervalS;
+      run.n = 1;
+    } else s.run = { act: r.activity, rum, from: r.ts - r.intervalS * 1000, last: r.ts, coveredS: r.intervalS, n: 1 };
+    if (open) push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
     return;
   }
   const flat = isFlat(run);

@@ -26,6 +26,11 @@ import { SNAPSHOT_VERSION, decodeHistory, encodeHistory, type CowSnapshot } from
  * alerts; a reading later than that is still taken into her history and re-judges the hours it fills.
  */
 
+/** An hour of a rise (risenHours): the line a heat is over under (a hot hour is 1.5×). */
+const RISEN_HOUR = 1.3;
+/** Rumination in the restless hours before a calving (risenHours): a cow chews a third less as calving nears. */
+const RESTLESS_RUMINATION = 0.8;
+
 export interface ObserveResult {
   events: AlertEvent[];
   /** False when the reading was too late to take part in detection (it is still worth storing). */
@@ -425,9 +430,41 @@ export class CowDetector implements RuleContext {
       const own = herdUp >= 1.1 ? fastAct / herdUp : fastAct;
       // Up while ruminating less is hers whatever the herd does (health.ts tells the rest from the herd's).
       if (fastRum <= 1 - t2.bothRuminationDrop) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
-      else if (own >= t2.riseRatio) trend[RISE] = t;
+      else if (own >= t2.riseRatio && this.risenHours(t, t2.riseRatio)) trend[RISE] = t;
     }
     this.tellHerd(t, rate, normal, rum, rumNormal, this.lyingRatio(t));
+  }
+
+  /**
+   * Whether her last hours hold a rise, not one reading: her fast trend can be lifted past the rise line by
+   * a single hour (one wild reading — a knock, a cow at the brush — is a whole hour at 3× on a collar that
+   * reports every hour, and her trend takes an hour at up to 2×), or by a few hours a fifth up on a trend
+   * that already reads over 1 (hourly activity is skewed, and her normal is its median). Either held a cow
+   * falling ill after it to the deep lines for two days: on the scorecard, ketosis called at 52–60 h instead
+   * of 34–37 h. A heat is many hours at 2–4×; the restless hours before a calving are hours up while she
+   * chews less. So: two of her last four hours at RISEN_HOUR× her normal or more, or her last three hours
+   * together up at the rise line while her rumination in them is down a fifth.
+   */
+  private risenHours(t: number, riseRatio: number): boolean {
+    const h = this.history;
+    const n = this.normal;
+    let risen = 0;
+    for (let u = t - 3; u <= t; u++) {
+      const normal = n.hourNormal('act', u);
+      if (normal > 0 && h.rate('act', u, HERD_HOUR_S) >= RISEN_HOUR * normal) risen++;
+    }
+    if (risen >= 2) return true;
+    let act = 0, actNormal = 0, rum = 0, rumNormal = 0;
+    for (let u = t - 2; u <= t; u++) {
+      const a = h.rate('act', u, HERD_HOUR_S), an = n.hourNormal('act', u);
+      const r = h.rate('rum', u, HERD_HOUR_S), rn = n.hourNormal('rum', u);
+      if (!(an > 0 && rn > 0) || a !== a || r !== r) return false;
+      act += a;
+      actNormal += an;
+      rum += r;
+      rumNormal += rn;
+    }
+    return act >= riseRatio * actNormal && rum <= RESTLESS_RUMINATION * rumNormal;
   }
 
   /** Her lying in a completed hour against her normal for it; NaN where her collar does not tell lying. */

@@ -793,6 +793,38 @@ describe('health', () => {
     expect(firing(sick(0.8, 1.5), 'health')).toEqual([]);
   });
 
+  // Found on the scorecard: a collar that reports every hour sends the odd wild reading (a knock, a cow at the
+  // brush) as a whole hour at 3×, and that one hour lifted her fast trend past the rise line: for two days
+  // only the deep lines could call her, and a ketosis setting in the next morning was called at 60 h, not 37.
+  it('one wild reading on an hourly collar is no rise: an illness the next day is called as without it', () => {
+    // 13:00-14:00, the busiest hour of her day, which counts for most in her trend.
+    const wild = during(onset - 17 * HOUR, onset - 16 * HOUR, 3);
+    const ill = during(onset, onset + DAY, 0.8);
+    const sick = (act: (t: number) => number) => firing(run(every(stream({ days: 16, act: (t) => act(t) * ill(t), rum: ill }), 4)), 'health');
+    const plain = sick(() => 1);
+    expect(plain).toHaveLength(1);
+    expect(plain[0]!.at - onset).toBeLessThanOrEqual(24 * HOUR);
+    expect(sick(wild).map((h) => h.at)).toEqual(plain.map((h) => h.at));
+    // Three hours at 3× are a rise (a heat's first hours, say): the same dip after them is its aftermath.
+    expect(sick(during(onset - 18 * HOUR, onset - 15 * HOUR, 3))).toEqual([]);
+  });
+
+  // Found on the scorecard: before a calving a cow walks more and chews less. Where she is up by a fifth or a
+  // quarter, no single hour half as much again, while chewing a quarter less in the last hours, that is the
+  // restlessness the dip after it follows — not an illness, though the herd register has no calving yet.
+  it('the restless hours before a calving hold back the dip after it, without the register', () => {
+    const calving = START + 10 * DAY + 14 * HOUR;
+    const dip = during(calving, calving + 1.5 * DAY, 0.72);
+    const restless = during(calving - 12 * HOUR, calving, 1.2);
+    const chewing = during(calving - 3 * HOUR, calving, 0.7);
+    const health = (act: (t: number) => number, rum: (t: number) => number) => firing(run(stream({ days: 18, act, rum })), 'health');
+    expect(health((t) => restless(t) * dip(t), (t) => chewing(t) * dip(t))).toEqual([]);
+    // The same dip without the restless hours is called: the test is of the hold.
+    expect(health(dip, dip)).toHaveLength(1);
+    // Up by a quarter without chewing less is no sign of a calving, and no rise: the dip is called.
+    expect(health((t) => restless(t) * dip(t), dip)).toHaveLength(1);
+  });
+
   it('fires warning on a drop of activity alone (collars without rumination)', () => {
     const events = run(stream({ days: 14, rumination: false, act: during(onset, onset + 3 * DAY, 0.45) }));
     const h = firing(events, 'health');

@@ -424,28 +424,31 @@ export class CowDetector implements RuleContext {
     // or more: a milking moved reads a few per cent up or down over half a day, and taken out, that was the
     // rise of cows about to calve, whose dip after it then raised five false alerts on the scorecard. The
     // restlessness before a calving (up while ruminating less) is hers whatever the herd does.
-    if (fastAct >= Math.min(1.1, t2.riseRatio)) {
+    const upWhileChewingLess = Math.min(1.1, t2.riseRatio);
+    if (fastAct >= upWhileChewingLess) {
       const herd = this.herd;
       const herdUp = herd ? herd.herdRatio('act', t - 2 * settled, t - 1, trendWeights(this.normal, 'act', settled, t)) : 1;
       const own = herdUp >= 1.1 ? fastAct / herdUp : fastAct;
       // Up while ruminating less is hers whatever the herd does (health.ts tells the rest from the herd's).
-      if (fastRum <= 1 - t2.bothRuminationDrop) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
-      else if (own >= t2.riseRatio && this.risenHours(t, t2.riseRatio)) trend[RISE] = t;
+      if (fastRum <= 1 - t2.bothRuminationDrop) {
+        if (this.risenHours(t, upWhileChewingLess)) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
+      } else if (own >= t2.riseRatio && this.risenHours(t, t2.riseRatio)) trend[RISE] = t;
     }
     this.tellHerd(t, rate, normal, rum, rumNormal, this.lyingRatio(t));
   }
 
   /**
-   * Whether her last hours hold a rise, not one reading: her fast trend can be lifted past the rise line by
+   * Whether her last hours hold a rise, not one reading: her fast trend can be lifted past a rise line by
    * a single hour (one wild reading — a knock, a cow at the brush — is a whole hour at 3× on a collar that
    * reports every hour, and her trend takes an hour at up to 2×), or by a few hours a fifth up on a trend
    * that already reads over 1 (hourly activity is skewed, and her normal is its median). Either held a cow
    * falling ill after it to the deep lines for two days: on the scorecard, ketosis called at 52–60 h instead
-   * of 34–37 h. A heat is many hours at 2–4×; the restless hours before a calving are hours up while she
-   * chews less. So: two of her last four hours at RISEN_HOUR× her normal or more, or her last three hours
-   * together up at the rise line while her rumination in them is down a fifth.
+   * of 34–37 h, and a ketosis's own falling rumination on such a trend read as a calving coming. A heat is
+   * many hours at 2–4×; the restless hours before a calving are hours up while she chews less. So: two of her
+   * last four hours at RISEN_HOUR× her normal or more, or her last three hours together up at `line` while
+   * her rumination in them is down a fifth.
    */
-  private risenHours(t: number, riseRatio: number): boolean {
+  private risenHours(t: number, line: number): boolean {
     const h = this.history;
     const n = this.normal;
     let risen = 0;
@@ -464,7 +467,7 @@ export class CowDetector implements RuleContext {
       rum += r;
       rumNormal += rn;
     }
-    return act >= riseRatio * actNormal && rum <= RESTLESS_RUMINATION * rumNormal;
+    return act >= line * actNormal && rum <= RESTLESS_RUMINATION * rumNormal;
   }
 
   /** Her lying in a completed hour against her normal for it; NaN where her collar does not tell lying. */

@@ -809,6 +809,21 @@ describe('health', () => {
     expect(sick(during(onset - 18 * HOUR, onset - 15 * HOUR, 3))).toEqual([]);
   });
 
+  // Found on the scorecard: a cow whose trend still read a little over her normal when a ketosis set in — her
+  // rumination falling, her activity back to normal — was taken for a cow about to calve ("up while chewing
+  // less") and waited out two days' hold. A calving's restlessness is hours up, not a trend lagging behind.
+  it('a cow livelier the day before whose rumination then falls is called, not held as a calving', () => {
+    const sick = (livelier: number) =>
+      firing(run(stream({ days: 16, act: during(onset - DAY, onset, livelier), rum: during(onset, onset + 3 * DAY, 0.6) })), 'health');
+    const plain = sick(1);
+    expect(plain).toHaveLength(1);
+    expect(plain[0]!.at - onset).toBeLessThanOrEqual(12 * HOUR);
+    // A day up by a sixth, no hour of it at 1.3× her normal: her trend reads 1.18 at the onset.
+    const livelier = sick(1.18);
+    expect(livelier).toHaveLength(1);
+    expect(livelier[0]!.at - plain[0]!.at).toBeLessThanOrEqual(2 * HOUR);
+  });
+
   // Found on the scorecard: before a calving a cow walks more and chews less. Where she is up by a fifth or a
   // quarter, no single hour half as much again, while chewing a quarter less in the last hours, that is the
   // restlessness the dip after it follows — not an illness, though the herd register has no calving yet.

@@ -26,9 +26,12 @@ import { SNAPSHOT_VERSION, decodeHistory, encodeHistory, type CowSnapshot } from
  * alerts; a reading later than that is still taken into her history and re-judges the hours it fills.
  */
 
-/** An hour of a rise (risenHours): the line a heat is over under (a hot hour is 1.5×). */
+/** An hour of a rise (risenHours): a heat is over when she falls under this (a hot hour is 1.5×). */
 const RISEN_HOUR = 1.3;
-/** Rumination in the restless hours before a calving (risenHours): a cow chews a third less as calving nears. */
+/**
+ * Rumination in the restless hours before a calving (risenHours): a cow chews up to a third less as calving
+ * nears; a fifth, over three hours, so that her first restless hours count, not only her last.
+ */
 const RESTLESS_RUMINATION = 0.8;
 
 export interface ObserveResult {
@@ -364,7 +367,7 @@ export class CowDetector implements RuleContext {
     if (completedBefore !== null && end > completedBefore) {
       // After two days without a word her trend says little about her now: it starts again.
       if (end - completedBefore > 48) delete s.trend;
-      for (let t = Math.max(completedBefore, end - 6); t < end; t++) this.closeHour(t);
+      for (let t = Math.max(completedBefore, end - 6); t < end; t++) this.closeHour(t, reading.intervalS);
     }
     // A backlog from a gateway that was down fills hours already passed: a heat in them is judged at the
     // end of the hour the reading completes, as it would have been live (raised, never resolved, in the
@@ -398,7 +401,7 @@ export class CowDetector implements RuleContext {
    * cows only). The trend weighs the hour by her normal for it, so a quiet night hour counts for little in
    * it; whether she was hot is judged against at least a share of her day's mean rate, as heat is.
    */
-  private closeHour(t: number): void {
+  private closeHour(t: number, intervalS: number): void {
     const h = this.history;
     const rate = h.rate('act', t, HERD_HOUR_S);
     const normal = this.normal.hourNormal('act', t);
@@ -430,33 +433,39 @@ export class CowDetector implements RuleContext {
       const herdUp = herd ? herd.herdRatio('act', t - 2 * settled, t - 1, trendWeights(this.normal, 'act', settled, t)) : 1;
       const own = herdUp >= 1.1 ? fastAct / herdUp : fastAct;
       // Up while ruminating less is hers whatever the herd does (health.ts tells the rest from the herd's).
+      // A rise is looked for in her hours when it starts; one under way (stamped the hour before) goes on
+      // while her trend stays over the line, as long as a heat's aftermath lasts.
+      const going = trend[RISE]! >= t - 1;
       if (fastRum <= 1 - t2.bothRuminationDrop) {
-        if (this.risenHours(t, upWhileChewingLess)) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
-      } else if (own >= t2.riseRatio && this.risenHours(t, t2.riseRatio)) trend[RISE] = t;
+        if (going || this.risenHours(t, upWhileChewingLess, intervalS)) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
+      } else if (own >= t2.riseRatio && (going || this.risenHours(t, t2.riseRatio, intervalS))) trend[RISE] = t;
     }
     this.tellHerd(t, rate, normal, rum, rumNormal, this.lyingRatio(t));
   }
 
   /**
    * Whether her last hours hold a rise, not one reading: her fast trend can be lifted past a rise line by
-   * a single hour (one wild reading — a knock, a cow at the brush — is a whole hour at 3× on a collar that
+   * a single reading (a wild one — a knock, a cow at the brush — is a whole hour at 3× on a collar that
    * reports every hour, and her trend takes an hour at up to 2×), or by a few hours a fifth up on a trend
    * that already reads over 1 (hourly activity is skewed, and her normal is its median). Either held a cow
    * falling ill after it to the deep lines for two days: on the scorecard, ketosis called at 52–60 h instead
    * of 34–37 h, and a ketosis's own falling rumination on such a trend read as a calving coming. A heat is
-   * many hours at 2–4×; the restless hours before a calving are hours up while she chews less. So: two of her
-   * last four hours at RISEN_HOUR× her normal or more, or her last three hours together up at `line` while
-   * her rumination in them is down a fifth.
+   * many hours at 2–4×; the restless hours before a calving are hours up while she chews less. So: more
+   * hours at RISEN_HOUR× her normal than one reading of hers can fill (it is spread over the hour slots it
+   * covers: an hourly reading at :30 fills two, a 2-hourly one two or three), or her last three hours
+   * together up at `line` while her rumination in them is down a fifth.
    */
-  private risenHours(t: number, line: number): boolean {
+  private risenHours(t: number, line: number, intervalS: number): boolean {
     const h = this.history;
     const n = this.normal;
+    // A reading of half an hour or more can fill two hours at 1.5× alone; a shorter one, at most one.
+    const need = intervalS >= 1800 ? Math.ceil(intervalS / 3600) + 2 : 2;
     let risen = 0;
-    for (let u = t - 3; u <= t; u++) {
+    for (let u = t - need - 1; u <= t; u++) {
       const normal = n.hourNormal('act', u);
       if (normal > 0 && h.rate('act', u, HERD_HOUR_S) >= RISEN_HOUR * normal) risen++;
     }
-    if (risen >= 2) return true;
+    if (risen >= need) return true;
     let act = 0, actNormal = 0, rum = 0, rumNormal = 0;
     for (let u = t - 2; u <= t; u++) {
       const a = h.rate('act', u, HERD_HOUR_S), an = n.hourNormal('act', u);

@@ -75,9 +75,14 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
     page.on('request', (r) => {
       if (!r.url().startsWith(farm.url)) foreign.push(r.url());
     });
+    // Errors the page throws, and what the browser's console shows a technician (a failed request among them:
+    // the browser asked for /favicon.ico, which 404ed, until the page named its own icon).
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${farm.url}${path}`);
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await page.goto(`${farm.url}${path}`, { waitUntil: 'networkidle' });
     expect(errors).toEqual([]);
     return { page, foreign };
   }

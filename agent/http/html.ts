@@ -143,6 +143,7 @@ export function layout(o: { title: string; heading: string; status?: { ok: boole
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(o.title)}</title>${o.head ?? ''}
+<link rel="icon" href="data:,">
 <style>${CSS}</style></head><body>
 <header><h1>${o.heading}${status}</h1>${o.nav ?? ''}</header>
 <main>${o.body}</main>${o.script ?? ''}

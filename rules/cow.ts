@@ -426,17 +426,22 @@ export class CowDetector implements RuleContext {
     // each weighed as her trend weighs it: by her normal for it and how long ago it was. Only a herd up 10 %
     // or more: a milking moved reads a few per cent up or down over half a day, and taken out, that was the
     // rise of cows about to calve, whose dip after it then raised five false alerts on the scorecard. The
-    // restlessness before a calving (up while ruminating less) is hers whatever the herd does.
+    // restlessness before a calving (up while ruminating less) is hers whatever the herd's activity does
+    // (health.ts tells the rest from the herd's); only her chewing less is weighed against the herd's.
     const upWhileChewingLess = Math.min(1.1, t2.riseRatio);
     if (fastAct >= upWhileChewingLess) {
       const herd = this.herd;
       const herdUp = herd ? herd.herdRatio('act', t - 2 * settled, t - 1, trendWeights(this.normal, 'act', settled, t)) : 1;
       const own = herdUp >= 1.1 ? fastAct / herdUp : fastAct;
-      // Up while ruminating less is hers whatever the herd does (health.ts tells the rest from the herd's).
       // A rise is looked for in her hours when it starts; one under way (stamped the hour before) goes on
       // while her trend stays over the line, as long as a heat's aftermath lasts.
       const going = trend[RISE]! >= t - 1;
-      if (fastRum <= 1 - t2.bothRuminationDrop) {
+      // Her chewing less is counted against the herd's over the same hours, where the herd chewed less: a
+      // milking moved puts the whole herd up and not chewing in hours that used to be quiet, and every cow
+      // read as about to calve (a ketosis setting in that week waited out two days' hold, 53 h for 37).
+      const herdRum = herd ? herd.herdRatio('rum', t - 2 * settled, t - 1, trendWeights(this.normal, 'rum', settled, t)) : 1;
+      const ownRum = herdRum < 1 ? fastRum / herdRum : fastRum;
+      if (ownRum <= 1 - t2.bothRuminationDrop) {
         if (going || this.risenHours(t, upWhileChewingLess, intervalS)) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
       } else if (own >= t2.riseRatio && (going || this.risenHours(t, t2.riseRatio, intervalS))) trend[RISE] = t;
     }

@@ -1090,6 +1090,34 @@ describe('unwell, in a herd', () => {
     expect(firing(run(herd), 'health')).toEqual([]);
   });
 
+  // Found on the scorecard: a milking moved two hours earlier puts the whole herd up and not chewing in hours
+  // that used to be quiet. Each cow read as up while chewing less — a calving coming — and a cow whose ketosis
+  // set in that week waited out two days' hold (called at 53 h instead of 37 h).
+  it('a milking moved is no calving coming: a cow falling ill that week is called as in a week without it', () => {
+    const herdOf = (moveH: number) => {
+      const moved = START + 9 * DAY;
+      const onset = moved + 6 * HOUR;
+      const ill = (ts: number) => (ts > onset && ts <= onset + 3 * DAY ? Math.min(1, (ts - onset) / DAY) : 0);
+      const readings = Array.from({ length: 20 }, (_, i) => {
+        const rnd = noise(400 + i);
+        const out: Reading[] = [];
+        for (let ts = START + Q * 1000; ts <= START + 14 * DAY; ts += Q * 1000) {
+          const t = ts - Q * 500 - (ts > moved ? moveH * HOUR : 0);
+          const p = profileAt((((t - START) % DAY) / HOUR + 24) % 24);
+          const sick = i === 0 ? ill(ts) : 0;
+          out.push({ collarId: `H${String(i).padStart(2, '0')}`, ts, intervalS: Q, activity: Math.round(120 * p.act * rnd() * (1 - 0.3 * sick)), rumination: p.rum * rnd() * (1 - 0.45 * sick) });
+        }
+        return out;
+      }).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+      return { onset, health: firing(run(readings), 'health') };
+    };
+    const still = herdOf(0);
+    expect(still.health.map((h) => h.cowId)).toEqual(['H00']);
+    const moved = herdOf(-2);
+    expect(moved.health.map((h) => h.cowId)).toEqual(['H00']);
+    expect(moved.health[0]!.at - moved.onset).toBeLessThanOrEqual(still.health[0]!.at - still.onset + 3 * HOUR);
+  });
+
   // Found on a second read: the herd's share was taken over two half-lives of her trend (12 hours), which
   // hold three quarters of its weight. A storm that kept the herd in for eight hours still weighed in her
   // trend after the herd's window had let it go, and a cow already a little down (7 % less walking, 10 %

@@ -436,11 +436,12 @@ export class CowDetector implements RuleContext {
       // A rise is looked for in her hours when it starts; one under way (stamped the hour before) goes on
       // while her trend stays over the line, as long as a heat's aftermath lasts.
       const going = trend[RISE]! >= t - 1;
-      // Her chewing less is counted against the herd's over the same hours, where the herd chewed less: a
-      // milking moved puts the whole herd up and not chewing in hours that used to be quiet, and every cow
-      // read as about to calve (a ketosis setting in that week waited out two days' hold, 53 h for 37).
+      // Her chewing less is counted against the herd's over the same hours, where the herd chewed 5 % less or
+      // more: a milking moved puts the whole herd up and not chewing in hours that used to be quiet, and every
+      // cow read as about to calve (a ketosis setting in that week waited out two days' hold, 53 h for 37).
+      // Not a herd a per cent or two down, as it often is: then a calving's own restlessness was refused.
       const herdRum = herd ? herd.herdRatio('rum', t - 2 * settled, t - 1, trendWeights(this.normal, 'rum', settled, t)) : 1;
-      const ownRum = herdRum < 1 ? fastRum / herdRum : fastRum;
+      const ownRum = herdRum <= 0.95 ? fastRum / herdRum : fastRum;
       if (ownRum <= 1 - t2.bothRuminationDrop) {
         if (going || this.risenHours(t, upWhileChewingLess, intervalS)) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
       } else if (own >= t2.riseRatio && (going || this.risenHours(t, t2.riseRatio, intervalS))) trend[RISE] = t;

@@ -436,13 +436,18 @@ export class CowDetector implements RuleContext {
       // A rise is looked for in her hours when it starts; one under way (stamped the hour before) goes on
       // while her trend stays over the line, as long as a heat's aftermath lasts.
       const going = trend[RISE]! >= t - 1;
-      // Her chewing less is counted against the herd's over the same hours, where the herd chewed 5 % less or
-      // more: a milking moved puts the whole herd up and not chewing in hours that used to be quiet, and every
-      // cow read as about to calve (a ketosis setting in that week waited out two days' hold, 53 h for 37).
-      // Not a herd a per cent or two down, as it often is: then a calving's own restlessness was refused.
-      const herdRum = herd ? herd.herdRatio('rum', t - 2 * settled, t - 1, trendWeights(this.normal, 'rum', settled, t)) : 1;
-      const ownRum = herdRum <= 0.95 ? fastRum / herdRum : fastRum;
-      if (ownRum <= 1 - t2.bothRuminationDrop) {
+      // Her chewing less is counted against the herd's over its recent hours, where the herd chewed at least
+      // 5 % less: a milking moved puts the whole herd up and not chewing in hours that used to be quiet, and
+      // every cow read as about to calve (a ketosis setting in that week waited out two days' hold, 53 h for
+      // 37). Not a herd a per cent or two down, as it often is: then a calving's own restlessness was refused.
+      // (Asked only when hers is down to the line: counted against a herd down, it can only read higher.)
+      const rumLine = 1 - t2.bothRuminationDrop;
+      let ownRum = fastRum;
+      if (fastRum <= rumLine && herd) {
+        const herdRum = herd.herdRatio('rum', t - 2 * settled, t - 1, trendWeights(this.normal, 'rum', settled, t));
+        if (herdRum <= 0.95) ownRum = fastRum / herdRum;
+      }
+      if (ownRum <= rumLine) {
         if (going || this.risenHours(t, upWhileChewingLess, intervalS)) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
       } else if (own >= t2.riseRatio && (going || this.risenHours(t, t2.riseRatio, intervalS))) trend[RISE] = t;
     }

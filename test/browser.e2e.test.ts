@@ -68,7 +68,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
   });
 
   /** Every request the page makes must go to the agent: it has to work on a farm without internet. */
-  async function open(path: string, viewport?: { width: number; height: number }): Promise<{ page: Page; foreign: string[] }> {
+  async function open(path: string, viewport?: { width: number; height: number }): Promise<{ page: Page; foreign: string[]; errors: string[] }> {
     const page = await context.newPage();
     if (viewport) await page.setViewportSize(viewport);
     const foreign: string[] = [];
@@ -76,7 +76,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
       if (!r.url().startsWith(farm.url)) foreign.push(r.url());
     });
     // Errors the page throws, and what the browser's console shows a technician (a failed request among them:
-    // the browser asked for /favicon.ico, which 404ed, until the page named its own icon).
+    // the browser asked for /favicon.ico, which 404ed, until the page named its own icon): none on loading,
+    // and none by the time each test is done with the page.
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => {
@@ -84,11 +85,11 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
     });
     await page.goto(`${farm.url}${path}`, { waitUntil: 'networkidle' });
     expect(errors).toEqual([]);
-    return { page, foreign };
+    return { page, foreign, errors };
   }
 
   it('the overview lists every cow and filters them by state', async () => {
-    const { page, foreign } = await open('/');
+    const { page, foreign, errors } = await open('/');
     const rows = page.locator('#cows tbody tr[data-cow]');
     expect(await rows.count()).toBe(farm.sim.cows.length);
     for (const c of farm.sim.cows) expect(await page.locator(`#cows a[href="/cow/${c.cowId}"]`).count()).toBe(1);
@@ -105,12 +106,13 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
     const order = (await page.locator('#cows tbody tr[data-cow]').evaluateAll(IN_PAGE.cowOrder)) as string[];
     expect(order).toEqual([...order].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })));
     expect(foreign).toEqual([]);
+    expect(errors).toEqual([]);
     await page.close();
   });
 
   it("a cow's page draws her charts with uPlot", async () => {
     const withAlert = farm.agent.store.openAlerts()[0]!;
-    const { page, foreign } = await open(`/cow/${encodeURIComponent(withAlert.cowId)}`);
+    const { page, foreign, errors } = await open(`/cow/${encodeURIComponent(withAlert.cowId)}`);
     await page.waitForSelector('#charts[data-ready="true"]', { timeout: 15_000 });
     const canvases = page.locator('#charts canvas');
     expect(await canvases.count()).toBe(4);
@@ -123,11 +125,12 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
     expect(await page.locator('#open li.alert').count()).toBeGreaterThan(0);
     await page.screenshot({ path: join(SHOTS, 'cow-desktop.png'), fullPage: true });
     expect(foreign).toEqual([]);
+    expect(errors).toEqual([]);
     await page.close();
   });
 
   it('acknowledging an alert on the page shows it acknowledged', async () => {
-    const { page } = await open('/');
+    const { page, errors } = await open('/');
     const card = page.locator('#open li.alert.st-firing').first();
     const id = (await card.getAttribute('data-alert'))!;
     await Promise.all([page.waitForURL(`${farm.url}/`), card.getByRole('button', { name: 'Acknowledge' }).click()]);
@@ -136,12 +139,13 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
     expect(await after.locator('.astate').textContent()).toBe('acknowledged by status page');
     expect(await after.getByRole('button', { name: 'Acknowledge' }).count()).toBe(0);
     expect(farm.agent.store.alert(id)?.state).toBe('acknowledged');
+    expect(errors).toEqual([]);
     await page.close();
   });
 
   it('is usable on a 390 px phone: nothing scrolls sideways, no column squeezed to a letter a line', async () => {
     for (const [name, path] of [['overview', '/'], ['cow', `/cow/${encodeURIComponent(farm.agent.store.openAlerts()[0]!.cowId)}`]] as const) {
-      const { page } = await open(path, { width: 390, height: 844 });
+      const { page, errors } = await open(path, { width: 390, height: 844 });
       if (name === 'cow') await page.waitForSelector('#charts[data-ready="true"]', { timeout: 15_000 });
       await page.locator('details').evaluateAll(IN_PAGE.openDetails);
       const fit = (await page.evaluate(IN_PAGE.fit)) as { scroll: number; client: number };
@@ -155,6 +159,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
       }
       await page.evaluate('window.scrollTo(0, 0)');
       await page.screenshot({ path: join(SHOTS, `${name}-phone-top.png`) });
+      expect(errors).toEqual([]);
       await page.close();
     }
   });
@@ -162,7 +167,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
   // Last: it renames a cow, which the tests above rely on.
   it('the herd register is imported from the page, and the cow is then shown by her number and name', async () => {
     const collar = farm.sim.cows[0]!.collarId;
-    const { page } = await open('/');
+    const { page, errors } = await open('/');
     await page.locator('#register summary').click();
     await page.setInputFiles('#herd-file', { name: 'herd.csv', mimeType: 'text/csv', buffer: Buffer.from(`cow;name;collar;group\n412;Bella;${collar};dry\n`) });
     await page.locator('#herd-import').click();
@@ -174,12 +179,15 @@ describe.skipIf(!existsSync(CHROMIUM))(`farm page in a browser (needs ${CHROMIUM
     expect(await page.locator('#cows tr[data-cow="412"] td[data-label="group"]').textContent()).toBe('dry');
     expect(farm.agent.pipeline.detector.cows.get('412')!.historyDays()).toBeGreaterThan(10);
 
-    // A file with a mistake says so on the page and changes nothing.
+    // A file with a mistake says so on the page and changes nothing. The import answers it 400, which the
+    // browser's console logs; nothing else may be there.
+    expect(errors).toEqual([]);
     await page.locator('#register summary').click();
     await page.setInputFiles('#herd-file', { name: 'herd.csv', mimeType: 'text/csv', buffer: Buffer.from('cow,collar,calved\n413,,31.02.2026\n') });
     await page.locator('#herd-import').click();
     await expect.poll(() => page.locator('#herd-result').textContent()).toContain('line 2: calved "31.02.2026" is not a date');
     expect(farm.agent.store.herd.hasCow('413')).toBe(false);
+    expect(errors).toEqual([expect.stringContaining('status of 400')]);
     await page.close();
   });
 });

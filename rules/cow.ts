@@ -431,7 +431,8 @@ export class CowDetector implements RuleContext {
     const upWhileChewingLess = Math.min(1.1, t2.riseRatio);
     if (fastAct >= upWhileChewingLess) {
       const herd = this.herd;
-      const herdUp = herd ? herd.herdRatio('act', t - 2 * settled, t - 1, trendWeights(this.normal, 'act', settled, t)) : 1;
+      const herdOver = (m: 'act' | 'rum') => (herd ? herd.herdRatio(m, t - 2 * settled, t - 1, trendWeights(this.normal, m, settled, t)) : 1);
+      const herdUp = herdOver('act');
       const own = herdUp >= 1.1 ? fastAct / herdUp : fastAct;
       // A rise is looked for in her hours when it starts; one under way (stamped the hour before) goes on
       // while her trend stays over the line, as long as a heat's aftermath lasts.
@@ -443,8 +444,8 @@ export class CowDetector implements RuleContext {
       // (Asked only when hers is down to the line: counted against a herd down, it can only read higher.)
       const rumLine = 1 - t2.bothRuminationDrop;
       let ownRum = fastRum;
-      if (fastRum <= rumLine && herd) {
-        const herdRum = herd.herdRatio('rum', t - 2 * settled, t - 1, trendWeights(this.normal, 'rum', settled, t));
+      if (fastRum <= rumLine) {
+        const herdRum = herdOver('rum');
         if (herdRum <= 0.95) ownRum = fastRum / herdRum;
       }
       if (ownRum <= rumLine) {

@@ -919,6 +919,26 @@ describe('health', () => {
 });
 
 describe('unwell, in a herd', () => {
+  /**
+   * A herd of 20 (H00-H19) on the simulator's daily profile, a reading every 15 min for 14 days, whose day
+   * (its milking with it) runs `moveH` hours later from `moved` on; `cow` scales cow i's signals at `ts`.
+   * Lying is told only when `lying` is set.
+   */
+  const profileHerd = (o: { seed: number; moved: number; moveH: number; lying?: boolean; cow: (i: number, ts: number) => { act?: number; rum?: number; lie?: number } }) =>
+    Array.from({ length: 20 }, (_, i) => {
+      const rnd = noise(o.seed + i);
+      const out: Reading[] = [];
+      for (let ts = START + Q * 1000; ts <= START + 14 * DAY; ts += Q * 1000) {
+        const t = ts - Q * 500 - (ts > o.moved ? o.moveH * HOUR : 0);
+        const p = profileAt((((t - START) % DAY) / HOUR + 24) % 24);
+        const k = o.cow(i, ts);
+        const r: Reading = { collarId: `H${String(i).padStart(2, '0')}`, ts, intervalS: Q, activity: Math.round(120 * p.act * rnd() * (k.act ?? 1)), rumination: p.rum * rnd() * (k.rum ?? 1) };
+        if (o.lying) r.lying = Math.min(15, p.lie * rnd() * (k.lie ?? 1));
+        out.push(r);
+      }
+      return out;
+    }).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+
   // Found on the scorecard: a milking moved to another hour shifts every cow's lying against her normal for
   // days. Lying up is a witness to her own drop of activity only where her herd's is not up with it.
   it('a rise of lying the whole herd shares is no witness to a cow walking less', () => {
@@ -1076,17 +1096,7 @@ describe('unwell, in a herd', () => {
   // their milking moved).
   it('a milking moved two hours later is no lameness: the herd is weighed as her trend weighs her hours', () => {
     const moved = START + 10 * DAY;
-    const herd = Array.from({ length: 20 }, (_, i) => {
-      const rnd = noise(300 + i);
-      const out: Reading[] = [];
-      for (let ts = START + Q * 1000; ts <= START + 14 * DAY; ts += Q * 1000) {
-        const t = ts - Q * 500 - (ts > moved ? 2 * HOUR : 0);
-        const p = profileAt((((t - START) % DAY) / HOUR + 24) % 24);
-        const liesMore = i % 4 === 3 && ts > moved - 2 * DAY ? 1.1 : 1;
-        out.push({ collarId: `H${String(i).padStart(2, '0')}`, ts, intervalS: Q, activity: Math.round(120 * p.act * rnd()), rumination: p.rum * rnd(), lying: Math.min(15, p.lie * rnd() * liesMore) });
-      }
-      return out;
-    }).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const herd = profileHerd({ seed: 300, moved, moveH: 2, lying: true, cow: (i, ts) => ({ lie: i % 4 === 3 && ts > moved - 2 * DAY ? 1.1 : 1 }) });
     expect(firing(run(herd), 'health')).toEqual([]);
   });
 
@@ -1098,17 +1108,8 @@ describe('unwell, in a herd', () => {
       const moved = START + 9 * DAY;
       const onset = moved + 6 * HOUR;
       const ill = (ts: number) => (ts > onset && ts <= onset + 3 * DAY ? Math.min(1, (ts - onset) / DAY) : 0);
-      const readings = Array.from({ length: 20 }, (_, i) => {
-        const rnd = noise(400 + i);
-        const out: Reading[] = [];
-        for (let ts = START + Q * 1000; ts <= START + 14 * DAY; ts += Q * 1000) {
-          const t = ts - Q * 500 - (ts > moved ? moveH * HOUR : 0);
-          const p = profileAt((((t - START) % DAY) / HOUR + 24) % 24);
-          const sick = i === 0 ? ill(ts) : 0;
-          out.push({ collarId: `H${String(i).padStart(2, '0')}`, ts, intervalS: Q, activity: Math.round(120 * p.act * rnd() * (1 - 0.3 * sick)), rumination: p.rum * rnd() * (1 - 0.45 * sick) });
-        }
-        return out;
-      }).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+      const sick = (i: number, ts: number) => (i === 0 ? ill(ts) : 0);
+      const readings = profileHerd({ seed: 400, moved, moveH, cow: (i, ts) => ({ act: 1 - 0.3 * sick(i, ts), rum: 1 - 0.45 * sick(i, ts) }) });
       return { onset, health: firing(run(readings), 'health') };
     };
     const still = herdOf(0);

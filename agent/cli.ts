@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { publishHerd, simulateHerd, truthToJson } from '../collar-sim/index.js';
 import { DAY_MS, DEFAULT_RULES, resolveRules } from '../rules/index.js';
 import { Agent } from './agent.js';
@@ -15,6 +15,8 @@ import { preflight } from './preflight.js';
 import { runDoctor } from './doctor.js';
 import { redactUrl } from './log.js';
 import { alertTopic } from './wire.js';
+import { languages } from './notify/render.js';
+import { parseOptions } from './cli-options.js';
 
 
 const HELP: Record<string, string> = {
@@ -133,7 +135,7 @@ Options:
 };
 
 function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
-  return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
+  return parseOptions(argv, options).values;
 }
 
 function num(value: string | undefined, fallback: number, name: string): number {
@@ -195,7 +197,10 @@ async function checkOne(file: string, c: AgentConfig): Promise<void> {
   if (issues.length) throw new ConfigError(`${file} is valid, but the agent would not start here`, issues);
   console.log(`config OK: farm ${c.farm.id} (${c.farm.timezone}), broker ${redactUrl(c.mqtt.url)} as ${c.mqtt.clientId}`);
   console.log(`store ${c.store.path} (readings kept ${c.store.retentionDays} days), http ${c.http.host}:${c.http.port}`);
-  console.log(`people: ${c.recipients.map((r) => `${r.name} (${r.channel}, ${r.language})`).join(", ")}; feeds: mqtt on ${alertTopic(c.farm.id, '{type}')}${c.channels.webhooks.map((w) => `, webhook ${w.name}`).join("")}`);
+  // A language with no catalogue reads English (notify/render.ts): said here, where a typo is still cheap to fix.
+  const known = languages();
+  const language = (l: string) => (known.includes(l) ? l : `${l}: no catalogue, reads English; there are ${known.join(', ')}`);
+  console.log(`people: ${c.recipients.map((r) => `${r.name} (${r.channel}, ${language(r.language)})`).join(", ")}; feeds: mqtt on ${alertTopic(c.farm.id, '{type}')}${c.channels.webhooks.map((w) => `, webhook ${w.name}`).join("")}`);
   const wa = c.channels.whatsapp;
   if (wa) console.log(`whatsapp: sends as phone number id ${wa.phoneNumberId} (${wa.apiVersion}); farmers' buttons and replies ${wa.appSecret && wa.verifyToken ? 'on (Meta must reach /webhooks/whatsapp)' : 'OFF: set appSecret and verifyToken'}`);
   const tg = c.channels.telegram;
@@ -212,10 +217,7 @@ async function runDoctorCommand(argv: string[]): Promise<void> {
 
 async function runHerd(argv: string[]): Promise<void> {
   const [verb, ...rest] = argv;
-  const { values: o, positionals: [file] } = parseArgs({
-    args: rest, allowPositionals: true, strict: true,
-    options: { config: { type: 'string', short: 'c', multiple: true }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
-  });
+  const { values: o, positionals: [file] } = parseOptions(rest, { config: { type: 'string', short: 'c', multiple: true }, output: { type: 'string', short: 'o' } }, true);
   if (o.help || verb === undefined || verb === '-h' || verb === '--help') return void console.log(HELP.herd);
   const config = loadConfigFile(oneConfig(o.config, `herd ${verb}`));
   if (verb === 'export') {
@@ -335,5 +337,5 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   const e = err as Error & { code?: string };
   console.error(e instanceof CowbellError ? `cowbell: ${e.message} [${e.code}]` : `cowbell: ${e.stack ?? e.message}`);
-  process.exit(e instanceof CowbellError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
+  process.exit(e instanceof CowbellError ? 2 : 1);
 });

@@ -1,0 +1,23 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CowbellError } from './errors.js';
+import { closest } from './suggest.js';
+
+/**
+ * A command's options, as node:util's parseArgs reads them (strict), with `--help`/`-h` added. A mistyped or
+ * incomplete option is a usage error (exit code 2) that says what was wrong and what was probably meant,
+ * not a stack trace from inside Node.
+ */
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
+  const all = { ...options, help: { type: 'boolean', short: 'h' } } as const;
+  try {
+    return parseArgs({ args: argv, options: all, strict: true, allowPositionals });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (!code?.startsWith('ERR_PARSE_ARGS_')) throw err;
+    const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-{1,2}[^']*)'/.exec((err as Error).message)?.[1] : undefined;
+    let message = unknown ? `unknown option ${unknown}` : (err as Error).message.split('. ')[0]!.replace(/^Option/, 'option');
+    const meant = unknown?.startsWith('--') ? closest(unknown.slice(2).split('=')[0]!, Object.keys(all)) : undefined;
+    if (meant) message += ` (did you mean --${meant}?)`;
+    throw new CowbellError('COWBELL_USAGE', `${message}; --help lists the options`);
+  }
+}

@@ -3,10 +3,11 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { LorawanSourceSchema } from './ingest/lorawan.js';
-import { ALERT_TYPES, resolveRules, RuleSetError, type RuleSet } from '../rules/index.js';
+import { ALERT_TYPES, DEFAULT_RULES, resolveRules, RuleSetError, type RuleSet } from '../rules/index.js';
 import { ConfigError } from './errors.js';
 import type { Recipient } from './notify/message.js';
 import { Secret } from './secret.js';
+import { closest } from './suggest.js';
 
 /**
  * The one config file a technician writes. Everything is validated here, once, with every problem listed;
@@ -216,12 +217,59 @@ export interface AgentConfig extends Omit<ParsedConfig, 'rules' | 'channels' | '
 }
 export type { Secrets };
 
+/**
+ * One problem zod found, as a technician reads it: where, and what — a key the schema does not know with
+ * the one it probably meant (`farm.timezome`), a setting left out as missing rather than zod's "expected
+ * object, received undefined". `input` is what was parsed (undefined: every setting has a default).
+ */
+function describeIssue(i: z.core.$ZodIssue, prefix: string, input: unknown, knownKeys: (path: PropertyKey[]) => string[]): string[] {
+  const at = [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(top level)';
+  if (i.code === 'unrecognized_keys') {
+    return i.keys.map((key) => {
+      const meant = closest(key, knownKeys(i.path));
+      return `${at}: unknown key "${key}"${meant ? ` (did you mean "${meant}"?)` : ''}`;
+    });
+  }
+  if (input !== undefined && i.path.length && valueAt(input, i.path) === undefined) {
+    return [`${at}: missing (${i.message.replace(/^Invalid (input|option): /, '').replace(/, received undefined$/, '')})`];
+  }
+  return [`${at}: ${i.message}`];
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let v = value;
+  for (const key of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined;
+  return v;
+}
+
+function keysOfValue(value: unknown): string[] {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [];
+}
+
+/** What keysOfSchema reads of a zod schema's definition. */
+type SchemaDef = { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType; shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType };
+
+/** The keys an object schema at `path` knows, through optional, default, array and pipe wrappers. */
+function keysOfSchema(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  const defOf = (start: z.core.$ZodType | undefined): SchemaDef | undefined => {
+    let def = start?._zod.def as unknown as SchemaDef | undefined;
+    while (def && (def.innerType || (def.type === 'pipe' && def.in))) def = (def.innerType ?? def.in)!._zod.def as unknown as SchemaDef;
+    return def;
+  };
+  let def = defOf(schema);
+  for (const key of path) def = defOf(def?.type === 'object' ? def.shape?.[String(key)] : def?.type === 'array' ? def.element : undefined);
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+}
+
 /** The rule set the overrides make, or their problems. */
 function ruleOverrides(overrides: unknown): { rules: RuleSet; issues: [] } | { rules: null; issues: string[] } {
   try {
     return { rules: resolveRules(overrides), issues: [] };
   } catch (err) {
-    if (err instanceof RuleSetError) return { rules: null, issues: err.issues };
+    if (err instanceof RuleSetError) {
+      const issues = err.details.flatMap((i) => describeIssue(i, 'rules', undefined, (path) => keysOfValue(valueAt(DEFAULT_RULES, path))));
+      return { rules: null, issues: issues.length ? issues : err.issues };
+    }
     throw err;
   }
 }
@@ -229,7 +277,7 @@ function ruleOverrides(overrides: unknown): { rules: RuleSet; issues: [] } | { r
 export function parseConfig(input: unknown, baseDir = process.cwd()): AgentConfig {
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    const issues = parsed.error.issues.flatMap((i) => describeIssue(i, '', input, (path) => keysOfSchema(ConfigSchema, path)));
     // The rule overrides' own problems too, in the same list: a technician fixes everything in one pass.
     const overrides = (input as { rules?: unknown } | null)?.rules;
     if (overrides && typeof overrides === 'object' && !issues.some((i) => i.startsWith('rules'))) issues.push(...ruleOverrides(overrides).issues);
@@ -361,6 +409,15 @@ function readSecret(input: SecretInput, baseDir: string): Secret {
 }
 
 /** Paths in the file are relative to the file, so a config works whatever directory the agent starts in. */
+/** JSON.parse's "at position 71", as the line and column a technician's editor shows. */
+function withLine(message: string, text: string): string {
+  const at = /at position (\d+)/.exec(message);
+  if (!at) return message;
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split('\n').length;
+  return message.replace(at[0], `at line ${line}, column ${before.length - before.lastIndexOf('\n')}`);
+}
+
 export function loadConfigFile(path: string): AgentConfig {
   let text: string;
   try {
@@ -374,14 +431,15 @@ export function loadConfigFile(path: string): AgentConfig {
   if (yaml) {
     const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
     if (doc.errors.length) {
-      throw new ConfigError(`config file ${path} is not valid YAML`, doc.errors.map((e) => e.message.split('\n')[0]!));
+      // The first line of each, without the colon that introduced the excerpt prettyErrors puts after it.
+      throw new ConfigError(`config file ${path} is not valid YAML`, doc.errors.map((e) => e.message.split('\n')[0]!.replace(/:$/, '')));
     }
     data = doc.toJS();
   } else {
     try {
       data = JSON.parse(text);
     } catch (err) {
-      throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+      throw new ConfigError(`config file ${path} is not valid JSON: ${withLine((err as Error).message, text)}`);
     }
   }
   return parseConfig(data, dirname(resolve(path)));

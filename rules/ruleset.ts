@@ -218,7 +218,11 @@ export const DEFAULT_RULES: RuleSet = Object.freeze(RuleSetSchema.parse(defaults
 
 export class RuleSetError extends Error {
   readonly code = 'COWBELL_RULES_INVALID';
-  constructor(readonly issues: string[]) {
+  /** `issues` as strings; `details`, zod's own, for whoever words them for a person (agent/config.ts). */
+  constructor(
+    readonly issues: string[],
+    readonly details: readonly z.core.$ZodIssue[] = [],
+  ) {
     super(`invalid rule set: ${issues.join('; ')}`);
     this.name = 'RuleSetError';
   }
@@ -228,7 +232,7 @@ export function resolveRules(overrides: unknown = {}): RuleSet {
   const merged = mergeDeep(structuredClone(DEFAULT_RULES), overrides ?? {});
   const parsed = RuleSetSchema.safeParse(merged);
   if (!parsed.success) {
-    throw new RuleSetError(parsed.error.issues.map((i) => `rules.${i.path.join('.')}: ${i.message}`));
+    throw new RuleSetError(parsed.error.issues.map((i) => `rules.${i.path.join('.')}: ${i.message}`), parsed.error.issues);
   }
   return parsed.data;
 }

@@ -55,6 +55,29 @@ describe('config file', () => {
     expect(e.issues.some((i) => i.startsWith('http.password: required when http.host is "0.0.0.0"'))).toBe(true);
   });
 
+  // Found when tried as a new user would: a mistyped key was named but not the one meant, and a section left
+  // out read "Invalid input: expected object, received undefined".
+  it('names the key a typo meant, and a setting left out as missing', () => {
+    const issues = (config: unknown) => {
+      try {
+        parseConfig(config);
+      } catch (err) {
+        return (err as ConfigError).issues;
+      }
+      return [];
+    };
+    expect(issues({ farm: { id: 'f', timezome: 'UTC' }, mqtt: minimal.mqtt })).toEqual(['farm: unknown key "timezome" (did you mean "timezone"?)']);
+    expect(issues({ farm: { id: 'f' } })).toEqual(['mqtt: missing (expected object)']);
+    expect(issues({ ...minimal, recipients: [{ name: 'anna', chanel: 'console', address: 'x' }] })).toEqual([
+      'recipients.0.channel: missing (expected one of "console"|"whatsapp"|"telegram")',
+      'recipients.0: unknown key "chanel" (did you mean "channel"?)',
+    ]);
+    expect(issues({ ...minimal, storee: {} })).toEqual(['(top level): unknown key "storee" (did you mean "store"?)']);
+    expect(issues({ ...minimal, rules: { heat: { early: { minRatoi: 3 } } } })).toEqual(['rules.heat.early: unknown key "minRatoi" (did you mean "minRatio"?)']);
+    // Nothing close enough: no guess.
+    expect(issues({ ...minimal, colour: 'red' })).toEqual(['(top level): unknown key "colour"']);
+  });
+
   it('merges rule overrides onto the defaults and rejects bad ones with the rule path', () => {
     const c = parseConfig({ ...minimal, rules: { heat: { minRatio: 2.5 } } });
     expect(c.rules.heat.minRatio).toBe(2.5);
@@ -76,6 +99,9 @@ describe('config file', () => {
     expect(c.mqtt.tls?.caFile).toBe(join(dir, 'ca.pem'));
     writeFileSync(file, '{ "farm": ');
     expect(() => loadConfigFile(file)).toThrow(new RegExp(`${file} is not valid JSON`));
+    // Where, as an editor shows it (JSON.parse says "at position 60"): the brace after a trailing comma.
+    writeFileSync(file, '{\n  "farm": { "id": "f" },\n  "mqtt": { "url": "mqtt://x" },\n}\n');
+    expect(() => loadConfigFile(file)).toThrow(/not valid JSON: .* at line 4, column 1$/);
     expect(() => loadConfigFile(join(dir, 'missing.json'))).toThrow(/cannot read config file/);
   });
 
@@ -101,6 +127,8 @@ describe('config file', () => {
     expect(c.rules.heat.early.hours).toBe(4);
     writeFileSync(file, 'farm:\n  id: hillside\n  id: again\nmqtt: [unclosed\n');
     expect(() => loadConfigFile(file)).toThrow(/is not valid YAML[\s\S]*line \d+/);
+    // Each problem ends with where it is, not with the colon that introduced the excerpt left out.
+    expect(() => loadConfigFile(file)).toThrow(expect.objectContaining({ issues: [expect.stringMatching(/^Map keys must be unique at line 3, column 3$/), expect.stringMatching(/column \d+$/)] }));
     writeFileSync(file, 'farm:\n  id: has space\nmqtt:\n  url: mqtt://\n');
     expect(() => loadConfigFile(file)).toThrow(/farm\.id:[\s\S]*mqtt\.url:/);
   });

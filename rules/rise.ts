@@ -1,0 +1,97 @@
+import { HERD_HOUR_S } from './baseline.js';
+import type { RuleContext } from './context.js';
+import { OWN_RISE, RISE, RISE_CHECKED, trendRatio, trendWeights, type Trend } from './trend.js';
+
+/**
+ * A rise of hers: busier than usual (a heat), or up and about while hardly ruminating (the restless hours
+ * before a calving, when a cow walks more and ruminates a third less). For two days after one, only a deep
+ * drop is called unwell (health.ts): what follows a heat or a calving is its aftermath, not an illness. Marked
+ * in her trend (`RISE`, and `OWN_RISE` for one the herd cannot have made) as each hour completes, after the
+ * hour has been folded into it.
+ */
+
+/** An hour of a rise (risenHours): a heat is over when she falls under this (a hot hour is 1.5×). */
+const RISEN_HOUR = 1.3;
+/**
+ * Rumination in the restless hours before a calving (risenHours): a cow chews up to a third less as calving
+ * nears; a fifth, over three hours, so that her first restless hours count, not only her last.
+ */
+const RESTLESS_RUMINATION = 0.8;
+
+/** Marks a rise at hour `t`, just completed and folded into `trend`, when her hours show one. */
+export function markRise(ctx: RuleContext, trend: Trend, t: number, intervalS: number): void {
+  // Only once the trend has some hours of its own: just (re)started (after a calving, a long gap), one busy
+  // hour would be a "rise" and hold her trend back for two days.
+  const settled = ctx.rules.health.fastHalfLifeHours;
+  const fastAct = trendRatio(trend, 0, 0, settled);
+  const fastRum = trendRatio(trend, 1, 0, settled);
+  const t2 = ctx.rules.health.trend;
+  // Hers, not the herd's: a group moved to new pasture, or feed pushed up late, is busier together for
+  // hours, and what follows is no aftermath of hers (held back for two days by it, a lame cow in that group
+  // was called on the fourth day). The herd's hours before this one (the one closing is still being told),
+  // each weighed as her trend weighs it: by her normal for it and how long ago it was. Only a herd up 10 %
+  // or more: a milking moved reads a few per cent up or down over half a day, and taken out, that was the
+  // rise of cows about to calve, whose dip after it then raised five false alerts on the scorecard. The
+  // restlessness before a calving (up while ruminating less) is hers whatever the herd's activity does
+  // (health.ts tells the rest from the herd's); only her chewing less is weighed against the herd's.
+  const upWhileChewingLess = Math.min(1.1, t2.riseRatio);
+  if (fastAct >= upWhileChewingLess) {
+    const herd = ctx.herd;
+    const herdOver = (m: 'act' | 'rum') => (herd ? herd.herdRatio(m, t - 2 * settled, t - 1, trendWeights(ctx.normal, m, settled, t)) : 1);
+    const herdUp = herdOver('act');
+    const own = herdUp >= 1.1 ? fastAct / herdUp : fastAct;
+    // A rise is looked for in her hours when it starts; one under way (stamped the hour before) goes on
+    // while her trend stays over the line, as long as a heat's aftermath lasts.
+    const going = trend[RISE]! >= t - 1;
+    // Her chewing less is counted against the herd's over its recent hours, where the herd chewed at least
+    // 5 % less: a milking moved puts the whole herd up and not chewing in hours that used to be quiet, and
+    // every cow read as about to calve (a ketosis setting in that week waited out two days' hold, 53 h for
+    // 37). Not a herd a per cent or two down, as it often is: then a calving's own restlessness was refused.
+    // (Asked only when hers is down to the line: counted against a herd down, it can only read higher.)
+    const rumLine = 1 - t2.bothRuminationDrop;
+    let ownRum = fastRum;
+    if (fastRum <= rumLine) {
+      const herdRum = herdOver('rum');
+      if (herdRum <= 0.95) ownRum = fastRum / herdRum;
+    }
+    if (ownRum <= rumLine) {
+      if (going || risenHours(ctx, t, upWhileChewingLess, intervalS)) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
+    } else if (own >= t2.riseRatio && (going || risenHours(ctx, t, t2.riseRatio, intervalS))) trend[RISE] = t;
+  }
+}
+
+/**
+ * Whether her last hours hold a rise, not one reading: her fast trend can be lifted past a rise line by
+ * a single reading (a wild one — a knock, a cow at the brush — is a whole hour at 3× on a collar that
+ * reports every hour, and her trend takes an hour at up to 2×), or by a few hours a fifth up on a trend
+ * that already reads over 1 (hourly activity is skewed, and her normal is its median). Either held a cow
+ * falling ill after it to the deep lines for two days: on the scorecard, ketosis called at 52–60 h instead
+ * of 34–37 h, and a ketosis's own falling rumination on such a trend read as a calving coming. A heat is
+ * many hours at 2–4×; the restless hours before a calving are hours up while she chews less. So: more
+ * hours at RISEN_HOUR× her normal than one reading of hers can fill (it is spread over the hour slots it
+ * covers: an hourly reading at :30 fills two, a 2-hourly one two or three), or her last three hours
+ * together up at `line` while her rumination in them is down a fifth.
+ */
+function risenHours(ctx: RuleContext, t: number, line: number, intervalS: number): boolean {
+  const h = ctx.history;
+  const n = ctx.normal;
+  // A reading of half an hour or more can fill two hours at 1.5× alone; a shorter one, at most one.
+  const need = intervalS >= 1800 ? Math.ceil(intervalS / 3600) + 2 : 2;
+  let risen = 0;
+  for (let u = t - need - 1; u <= t; u++) {
+    const normal = n.hourNormal('act', u);
+    if (normal > 0 && h.rate('act', u, HERD_HOUR_S) >= RISEN_HOUR * normal) risen++;
+  }
+  if (risen >= need) return true;
+  let act = 0, actNormal = 0, rum = 0, rumNormal = 0;
+  for (let u = t - 2; u <= t; u++) {
+    const a = h.rate('act', u, HERD_HOUR_S), an = n.hourNormal('act', u);
+    const r = h.rate('rum', u, HERD_HOUR_S), rn = n.hourNormal('rum', u);
+    if (!(an > 0 && rn > 0) || a !== a || r !== r) return false;
+    act += a;
+    actNormal += an;
+    rum += r;
+    rumNormal += rn;
+  }
+  return act >= line * actNormal && rum <= RESTLESS_RUMINATION * rumNormal;
+}

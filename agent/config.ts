@@ -171,8 +171,9 @@ export const ConfigSchema = z.strictObject({
   store: z
     .strictObject({
       path: z.string().min(1).default('cowbell.db'),
-      // The detector looks back 14 days plus its windows; a rebuild from stored readings needs them all.
-      retentionDays: z.int().min(18).max(3650).default(60),
+      // The detector looks back its baseline's days plus its windows; a rebuild from stored readings needs them
+      // all. How many that is depends on the rules, so it is checked (and explained) once they are known.
+      retentionDays: z.int().min(1).max(3650).default(60),
     })
     .prefault({}),
   http: z

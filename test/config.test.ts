@@ -74,6 +74,8 @@ describe('config file', () => {
     ]);
     expect(issues({ ...minimal, storee: {} })).toEqual(['(top level): unknown key "storee" (did you mean "store"?)']);
     expect(issues({ ...minimal, rules: { heat: { early: { minRatoi: 3 } } } })).toEqual(['rules.heat.early: unknown key "minRatoi" (did you mean "minRatio"?)']);
+    // Said with the reason, not zod's bare "expected number to be >=18".
+    expect(issues({ ...minimal, store: { retentionDays: 10 } })).toEqual(['store.retentionDays: 10 is shorter than the 14-day baseline needs (at least 18)']);
     // Nothing close enough: no guess.
     expect(issues({ ...minimal, colour: 'red' })).toEqual(['(top level): unknown key "colour"']);
   });

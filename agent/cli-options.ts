@@ -15,7 +15,11 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
     const code = (err as { code?: string }).code;
     if (!code?.startsWith('ERR_PARSE_ARGS_')) throw err;
     const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-{1,2}[^']*)'/.exec((err as Error).message)?.[1] : undefined;
-    let message = unknown ? `unknown option ${unknown}` : (err as Error).message.split('. ')[0]!.replace(/^Option/, 'option');
+    // Node's own wording, its first sentence (some run on over lines with advice on '--'), in lower case.
+    const first = (err as Error).message.split('\n')[0]!.split('. ')[0]!.replace(/\.$/, '');
+    // "argument missing", or "ambiguous" when the next word is another option: either way it needs a value.
+    const valueless = /^Option '(-{1,2}[^' ]+)[^']*' argument (missing|is ambiguous)/.exec(first)?.[1];
+    let message = unknown ? `unknown option ${unknown}` : valueless ? `option ${valueless} needs a value` : first.charAt(0).toLowerCase() + first.slice(1);
     const meant = unknown?.startsWith('--') ? closest(unknown.slice(2).split('=')[0]!, Object.keys(all)) : undefined;
     if (meant) message += ` (did you mean --${meant}?)`;
     throw new CowbellError('COWBELL_USAGE', `${message}; --help lists the options`);

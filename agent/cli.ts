@@ -199,7 +199,7 @@ async function checkOne(file: string, c: AgentConfig): Promise<void> {
   console.log(`store ${c.store.path} (readings kept ${c.store.retentionDays} days), http ${c.http.host}:${c.http.port}`);
   // A language with no catalogue reads English (notify/render.ts): said here, where a typo is still cheap to fix.
   const known = languages();
-  const language = (l: string) => (known.includes(l) ? l : `${l}: no catalogue, reads English; there are ${known.join(', ')}`);
+  const language = (l: string) => (known.includes(l) ? l : `${l} — no catalogue, reads English: catalogues are ${known.join(', ')}`);
   console.log(`people: ${c.recipients.map((r) => `${r.name} (${r.channel}, ${language(r.language)})`).join(", ")}; feeds: mqtt on ${alertTopic(c.farm.id, '{type}')}${c.channels.webhooks.map((w) => `, webhook ${w.name}`).join("")}`);
   const wa = c.channels.whatsapp;
   if (wa) console.log(`whatsapp: sends as phone number id ${wa.phoneNumberId} (${wa.apiVersion}); farmers' buttons and replies ${wa.appSecret && wa.verifyToken ? 'on (Meta must reach /webhooks/whatsapp)' : 'OFF: set appSecret and verifyToken'}`);

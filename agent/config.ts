@@ -231,8 +231,10 @@ function describeIssue(i: z.core.$ZodIssue, prefix: string, input: unknown, know
       return `${at}: unknown key "${key}"${meant ? ` (did you mean "${meant}"?)` : ''}`;
     });
   }
-  if (input !== undefined && i.path.length && valueAt(input, i.path) === undefined) {
-    return [`${at}: missing (${i.message.replace(/^Invalid (input|option): /, '').replace(/, received undefined$/, '')})`];
+  // Left out, or left empty (a YAML key with nothing after it reads null).
+  if (input !== undefined && i.path.length && valueAt(input, i.path) == null) {
+    const what = i.message.replace(/^Invalid (input|option)(: )?/, '').replace(/, received (undefined|null)$/, '');
+    return [`${at}: missing${what ? ` (${what})` : ''}`];
   }
   return [`${at}: ${i.message}`];
 }
@@ -248,7 +250,7 @@ function keysOfValue(value: unknown): string[] {
 }
 
 /** What keysOfSchema reads of a zod schema's definition. */
-type SchemaDef = { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType; shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType };
+type SchemaDef = { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType; shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType; options?: z.core.$ZodType[] };
 
 /** The keys an object schema at `path` knows, through optional, default, array and pipe wrappers. */
 function keysOfSchema(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
@@ -257,9 +259,14 @@ function keysOfSchema(schema: z.core.$ZodType, path: readonly PropertyKey[]): st
     while (def && (def.innerType || (def.type === 'pipe' && def.in))) def = (def.innerType ?? def.in)!._zod.def as unknown as SchemaDef;
     return def;
   };
+  // A union (a source's kinds, a secret given inline or from the environment) knows what any of its objects knows.
+  const keysOf = (def: SchemaDef | undefined): string[] =>
+    def?.type === 'object' && def.shape ? Object.keys(def.shape) : def?.type === 'union' ? [...new Set(def.options!.flatMap((o) => keysOf(defOf(o))))] : [];
+  const step = (def: SchemaDef | undefined, key: string): SchemaDef | undefined =>
+    def?.type === 'object' ? defOf(def.shape?.[key]) : def?.type === 'array' ? defOf(def.element) : def?.type === 'union' ? def.options!.map((o) => step(defOf(o), key)).find((d) => d) : undefined;
   let def = defOf(schema);
-  for (const key of path) def = defOf(def?.type === 'object' ? def.shape?.[String(key)] : def?.type === 'array' ? def.element : undefined);
-  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+  for (const key of path) def = step(def, String(key));
+  return keysOf(def);
 }
 
 /** The rule set the overrides make, or their problems. */
@@ -409,15 +416,19 @@ function readSecret(input: SecretInput, baseDir: string): Secret {
   return new Secret(value, `file ${path}`);
 }
 
-/** Paths in the file are relative to the file, so a config works whatever directory the agent starts in. */
-/** JSON.parse's "at position 71", as the line and column a technician's editor shows. */
-function withLine(message: string, text: string): string {
-  const at = /at position (\d+)/.exec(message);
+/**
+ * JSON.parse's "at position 71", as the line and column a technician's editor shows (Node 21 and later add
+ * their own "(line 4 column 1)" after it: replaced, not said twice).
+ */
+export function withLine(message: string, text: string): string {
+  const at = /at position (\d+)(?: \(line \d+ column \d+\))?/.exec(message);
   if (!at) return message;
   const before = text.slice(0, Number(at[1]));
   const line = before.split('\n').length;
   return message.replace(at[0], `at line ${line}, column ${before.length - before.lastIndexOf('\n')}`);
 }
+
+/** Paths in the file are relative to the file, so a config works whatever directory the agent starts in. */
 
 export function loadConfigFile(path: string): AgentConfig {
   let text: string;

@@ -26,9 +26,11 @@ describe('command-line options', () => {
   });
 
   it('an option missing its value, or given one it does not take, is a usage error too', () => {
-    expect(usage(['--cows'])).toBe("option '--cows <value>' argument missing; --help lists the options");
+    expect(usage(['--cows'])).toBe('option --cows needs a value; --help lists the options');
     expect(usage(['--json=yes'])).toBe("option '--json' does not take an argument; --help lists the options");
-    expect(usage(['import.csv'])).toMatch(/^unexpected argument 'import\.csv'/i);
+    expect(usage(['import.csv'])).toMatch(/^unexpected argument 'import\.csv'/);
+    // Node calls this one ambiguous, with three lines of advice about dashes.
+    expect(usage(['--cows', '--json'])).toBe('option --cows needs a value; --help lists the options');
   });
 
   it('reads good options, positionals where allowed, and --help', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile, parseConfig } from '../agent/config.js';
+import { loadConfigFile, parseConfig, withLine } from '../agent/config.js';
 import { ConfigError } from '../agent/errors.js';
 import { DEFAULT_RULES } from '../rules/index.js';
 
@@ -74,6 +74,14 @@ describe('config file', () => {
     ]);
     expect(issues({ ...minimal, storee: {} })).toEqual(['(top level): unknown key "storee" (did you mean "store"?)']);
     expect(issues({ ...minimal, rules: { heat: { early: { minRatoi: 3 } } } })).toEqual(['rules.heat.early: unknown key "minRatoi" (did you mean "minRatio"?)']);
+    // A section left empty in YAML ("mqtt:" and nothing after it) reads null: missing too.
+    expect(issues({ farm: { id: 'f' }, mqtt: null })).toEqual(['mqtt: missing (expected object)']);
+    // Through a union: a network server's kinds.
+    const source = { type: 'chirpstack', applicationId: 'app', fields: { activity: 'object.act', rumnation: 'object.rum' }, intervall: 900 };
+    expect(issues({ ...minimal, sources: [source] })).toEqual([
+      'sources.0.fields: unknown key "rumnation" (did you mean "rumination"?)',
+      'sources.0: unknown key "intervall" (did you mean "intervalS"?)',
+    ]);
     // Said with the reason, not zod's bare "expected number to be >=18".
     expect(issues({ ...minimal, store: { retentionDays: 10 } })).toEqual(['store.retentionDays: 10 is shorter than the 14-day baseline needs (at least 18)']);
     // Nothing close enough: no guess.
@@ -102,8 +110,12 @@ describe('config file', () => {
     writeFileSync(file, '{ "farm": ');
     expect(() => loadConfigFile(file)).toThrow(new RegExp(`${file} is not valid JSON`));
     // Where, as an editor shows it (JSON.parse says "at position 60"): the brace after a trailing comma.
-    writeFileSync(file, '{\n  "farm": { "id": "f" },\n  "mqtt": { "url": "mqtt://x" },\n}\n');
+    const trailingComma = '{\n  "farm": { "id": "f" },\n  "mqtt": { "url": "mqtt://x" },\n}\n';
+    writeFileSync(file, trailingComma);
     expect(() => loadConfigFile(file)).toThrow(/not valid JSON: .* at line 4, column 1$/);
+    // Node 21 and later say where as well: once, not twice.
+    expect(withLine('Expected double-quoted property name in JSON at position 60 (line 4 column 1)', trailingComma)).toBe('Expected double-quoted property name in JSON at line 4, column 1');
+    expect(withLine('Expected double-quoted property name in JSON at position 60', trailingComma)).toBe('Expected double-quoted property name in JSON at line 4, column 1');
     expect(() => loadConfigFile(join(dir, 'missing.json'))).toThrow(/cannot read config file/);
   });
 

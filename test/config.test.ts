@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile, parseConfig, withLine } from '../agent/config.js';
+import { loadConfigFile, parseConfig } from '../agent/config.js';
+import { withLine } from '../agent/config-problems.js';
 import { ConfigError } from '../agent/errors.js';
 import { DEFAULT_RULES } from '../rules/index.js';
 

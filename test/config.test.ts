@@ -1,14 +1,19 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig } from '../agent/config.js';
 import { withLine } from '../agent/config-problems.js';
 import { ConfigError } from '../agent/errors.js';
 import { DEFAULT_RULES } from '../rules/index.js';
+import { tempDir } from './helpers.js';
 
 const minimal = { farm: { id: 'hillside' }, mqtt: { url: 'mqtt://broker.local:1883' } };
+
+// Each test's files in a folder of its own, all removed when the file's tests are done.
+const scratches: ReturnType<typeof tempDir>[] = [];
+const scratch = () => scratches[scratches.push(tempDir()) - 1]!.dir;
+afterAll(() => scratches.forEach((t) => t.cleanup()));
 
 describe('config file', () => {
   it('fills defaults from a minimal file and derives a fixed client id', () => {
@@ -99,7 +104,7 @@ describe('config file', () => {
   });
 
   it('reads a file, resolving paths relative to it, and says which file is broken', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cowbell-cfg-'));
+    const dir = scratch();
     const file = join(dir, 'cowbell.json');
     writeFileSync(file, JSON.stringify({ ...minimal, store: { path: 'data/farm.db' }, mqtt: { ...minimal.mqtt, tls: { caFile: 'ca.pem' } } }));
     // A TLS file that is not there is a config error, not a crash when the agent connects.
@@ -122,7 +127,7 @@ describe('config file', () => {
 
   // Issue 7: a technician's config wants comments; YAML has them, and is read against the same schema.
   it('reads YAML with comments against the same schema, and says where YAML is broken', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cowbell-yaml-'));
+    const dir = scratch();
     const file = join(dir, 'cowbell.yaml');
     writeFileSync(file, [
       '# Hillside gateway, installed 2026-11',
@@ -179,7 +184,7 @@ describe('chat channels and recipients in the config', () => {
   });
 
   it('reads secrets from the environment or a file, and they never print', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cowbell-secret-'));
+    const dir = scratch();
     writeFileSync(join(dir, 'app-secret'), 'very-secret-app\n');
     process.env.COWBELL_TEST_WA_TOKEN = 'EAAG-token-value';
     const c = parseConfig({
@@ -197,7 +202,7 @@ describe('chat channels and recipients in the config', () => {
   });
 
   it('the example config is valid once its secrets exist', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cowbell-example-'));
+    const dir = scratch();
     const example = JSON.parse(readFileSync(new URL('../cowbell.example.json', import.meta.url), 'utf8')) as Record<string, any>;
     for (const name of ['whatsapp-app-secret', 'telegram-bot-token', 'ca.pem']) writeFileSync(join(dir, name), `${name}-value`);
     example.channels.whatsapp.appSecret = { file: 'whatsapp-app-secret' };

@@ -391,8 +391,9 @@ export class CowDetector implements RuleContext {
 
   /**
    * An hour has completed: fold it into her weighted evidence, look for a rise of hers in it (rise.ts), and
-   * tell the herd how it went for her (warm cows only). The trend weighs the hour by her normal for it, so a quiet night hour counts for little in
-   * it; whether she was hot is judged against at least a share of her day's mean rate, as heat is.
+   * tell the herd how it went for her (warm cows only). The trend weighs the hour by her normal for it, so a
+   * quiet night hour counts for little in it; whether she was hot is judged against at least a share of her
+   * day's mean rate, as heat is.
    */
   private closeHour(t: number, intervalS: number): void {
     const h = this.history;

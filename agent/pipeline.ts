@@ -325,7 +325,7 @@ export class ReadingPipeline {
     }
   }
 
-  private record(events: AlertEvent[], now: number): void {
+  private record(events: readonly AlertEvent[], now: number): void {
     for (const event of events) {
       const cow = this.herdKeys.get(event.cowId);
       const e: NamedAlertEvent = cow?.name ? { ...event, cowName: cow.name } : event;

@@ -8,10 +8,13 @@ export function judgeBattery(ctx: RuleContext, r: Reading, push: Push): void {
   const cfg = ctx.rules.batteryLow;
   const pct = r.batteryPct!;
   const { alerts, subject } = ctx.state;
-  const evidence = { metric: 'batteryPct', value: pct, threshold: cfg.belowPct };
+  // Nearly every reading carries a level, and nearly every one is unremarkable: nothing made for those.
   if (pct < cfg.belowPct) {
+    if (alerts.open.battery_low) return;
+    const evidence = { metric: 'batteryPct', value: pct, threshold: cfg.belowPct };
     push(raise(alerts, subject, 'battery_low', { at: r.ts, since: r.ts, severity: 'info', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
-  } else if (pct >= cfg.resolveAbovePct) {
+  } else if (pct >= cfg.resolveAbovePct && alerts.open.battery_low) {
+    const evidence = { metric: 'batteryPct', value: pct, threshold: cfg.belowPct };
     push(resolve(alerts, subject, 'battery_low', { at: r.ts, evidence }));
   }
 }

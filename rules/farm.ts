@@ -242,6 +242,8 @@ export class FarmDetector {
     const cap = this.opts.maxAheadOfArrivalMs;
     const result = cow.observe(reading, arrivalWall, cap, true);
     if (result.future) return result;
+    this.out = null;
+    this.tell(result.events);
     if (cow.heatHeld) this.rechecks.add(cowId);
     const f = this.farm;
     const holdMs = this.rules.reorder.minutes * 60_000;
@@ -255,18 +257,28 @@ export class FarmDetector {
       f.frontier = Math.max(f.frontier ?? -Infinity, cap === undefined ? own : Math.min(own, arrivalWall));
       const trustedAhead = cap !== undefined && own > arrivalWall + cap;
       const judged = trustedAhead ? cow.releaseThrough(own - holdMs, own - holdMs) : cow.releaseOwn(own - holdMs);
-      if (judged.length) result.events.push(...judged);
+      this.tell(judged);
     }
-    if (holdMs > 0) this.releaseHeld((f.frontier ?? -Infinity) - holdMs, result.events);
+    if (holdMs > 0) this.releaseHeld((f.frontier ?? -Infinity) - holdMs);
     const ts = cap === undefined ? reading.ts : Math.min(reading.ts, arrivalWall + cap);
     f.watermark = Math.max(f.watermark ?? ts, ts);
     if (f.lastSilenceScan === null || f.watermark - f.lastSilenceScan >= SILENCE_SCAN_STEP_MS) {
       f.lastSilenceScan = f.watermark;
-      result.events.push(...this.scanSilence(f.watermark, 'event_time'));
+      this.scanSilence(f.watermark, 'event_time');
     }
     // Held readings are released (and the heat windows waiting for the herd judged) in releaseHeld.
-    if (holdMs === 0 && this.rechecks.size) this.recheckHeats(result.events, f.watermark);
-    return result;
+    if (holdMs === 0 && this.rechecks.size) this.recheckHeats(f.watermark);
+    const out = this.out;
+    this.out = null;
+    // Most readings lead to nothing: their result is the cow's own (shared, not made per reading).
+    return out === null ? result : { ...result, events: out };
+  }
+
+  /** What the call under way has led to: made at its first event (most readings lead to none). */
+  private out: AlertEvent[] | null = null;
+
+  private tell(events: readonly AlertEvent[]): void {
+    if (events.length) (this.out ??= []).push(...events);
   }
 
   /**
@@ -275,7 +287,7 @@ export class FarmDetector {
    * settle: every verdict that asks the herd is taken on the same readings, whatever order they arrived in.
    * After each, her readings that judge only her, up to the next that touches the herd.
    */
-  private releaseHeld(upTo: number, events: AlertEvent[]): void {
+  private releaseHeld(upTo: number): void {
     const q = this.heldQueue;
     const holdMs = this.rules.reorder.minutes * 60_000;
     while (q.firstTs() <= upTo) {
@@ -285,13 +297,13 @@ export class FarmDetector {
       if (cow.retired) continue;
       const judged = cow.releaseThrough(ts, upTo);
       if (judged === NO_RELEASE) continue;
-      if (judged.length) events.push(...judged);
+      this.tell(judged);
       const cowId = cow.state.subject.cowId;
       this.dirty.add(cowId);
       if (cow.heatHeld) this.rechecks.add(cowId);
-      if (this.rechecks.size) this.recheckHeats(events, ts + holdMs);
+      if (this.rechecks.size) this.recheckHeats(ts + holdMs);
     }
-    if (this.rechecks.size) this.recheckHeats(events, upTo + holdMs);
+    if (this.rechecks.size) this.recheckHeats(upTo + holdMs);
   }
 
   /**
@@ -302,7 +314,7 @@ export class FarmDetector {
    * hold. Asked after each reading that touches the herd and when a release ends, a wait ends with the same
    * readings judged whatever order they arrived in.
    */
-  private recheckHeats(events: AlertEvent[], now: number | null): void {
+  private recheckHeats(now: number | null): void {
     const watermark = now ?? -Infinity;
     for (const cowId of this.rechecks) {
       const cow = this.cows.get(cowId);
@@ -317,14 +329,14 @@ export class FarmDetector {
       if (r) r.heldAt ??= watermark;
       if (r && (watermark >= Math.max(r.end * HOUR_MS, r.heldAt!) + SETTLE_MAX_MS || this.herd.settled(r.end - 1))) {
         this.dirty.add(cowId);
-        events.push(...cow.recheckHeat());
+        this.tell(cow.recheckHeat());
       }
       // A backlog's hours were long past when it came: its wait is counted from then.
       if (b) {
         b.heldAt ??= watermark;
         if (watermark >= b.heldAt + SETTLE_MAX_MS || settledAll(this.herd, b.from - this.rules.heat.windowHours, b.to)) {
           this.dirty.add(cowId);
-          events.push(...cow.recheckBackfill());
+          this.tell(cow.recheckBackfill());
         }
       }
       if (!cow.heatHeld) this.rechecks.delete(cowId);
@@ -332,7 +344,7 @@ export class FarmDetector {
   }
 
   /** A battery level from the network server (no reading): see CowDetector.observeBattery. */
-  observeBattery(cowId: string, collarId: string, ts: number, batteryPct: number): AlertEvent[] {
+  observeBattery(cowId: string, collarId: string, ts: number, batteryPct: number): readonly AlertEvent[] {
     const cow = this.cows.get(cowId) ?? this.addCow({ farmId: this.farmId, cowId, collarId });
     const events = cow.observeBattery(ts, batteryPct);
     if (events.length) this.dirty.add(cowId);
@@ -341,25 +353,28 @@ export class FarmDetector {
 
   /** The wall-clock half of silence detection: catches a farm where every collar went quiet at once. */
   checkSilence(nowWall: number): AlertEvent[] {
-    return this.scanSilence(nowWall, 'wall_clock');
+    this.out = null;
+    this.scanSilence(nowWall, 'wall_clock');
+    const out = this.out ?? [];
+    this.out = null;
+    return out;
   }
 
-  private scanSilence(now: number, judgedBy: 'event_time' | 'wall_clock'): AlertEvent[] {
-    const events: AlertEvent[] = [];
+  /** Its events go where the call under way's go (`out`). */
+  private scanSilence(now: number, judgedBy: 'event_time' | 'wall_clock'): void {
     // A cow whose collar went quiet still has her last readings held for reordering: the farm's event time
     // has moved past them, so nothing that could still come would be measured before them.
     const holdMs = this.rules.reorder.minutes * 60_000;
     if (judgedBy === 'event_time' && holdMs > 0) {
       // As far as the farm's frontier, which a collar ahead of the gateway's clock cannot move (observe).
       const upTo = Math.min(now, this.farm.frontier ?? -Infinity) - holdMs;
-      this.releaseHeld(upTo, events);
+      this.releaseHeld(upTo);
       // forEach, not for-of over entries: a scan visits every cow each quarter hour of farm time, and an entry
       // is an array made for each of them (a sixth of what the rules core allocated per reading).
       this.cows.forEach((cow, cowId) => {
         const held = cow.held;
         if (!held) return;
-        const judged = cow.releaseOwn(upTo);
-        if (judged.length) events.push(...judged);
+        this.tell(cow.releaseOwn(upTo));
         if (cow.held !== held) this.dirty.add(cowId);
       });
     }
@@ -368,11 +383,10 @@ export class FarmDetector {
     this.cows.forEach((cow, cowId) => {
       const e = cow.judgeSilence(now, judgedBy, cfg, maxAhead);
       if (e) {
-        events.push(e);
+        (this.out ??= []).push(e);
         this.dirty.add(cowId);
       }
     });
-    return events;
   }
 
   /**

@@ -3,7 +3,7 @@ import { DAY_MS, HERD_HOUR_S, HOUR_MS } from './baseline.js';
 import type { Push, RuleContext } from './context.js';
 import { iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
-import type { WindowStats } from './normal.js';
+import { newWindowStats, type WindowStats } from './normal.js';
 import { BOTH_STREAK, CLIP_HIGH, decay, OWN_RISE, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, trendWeights, type Trend } from './trend.js';
 
 /**
@@ -19,55 +19,69 @@ import { BOTH_STREAK, CLIP_HIGH, decay, OWN_RISE, RISE, RISE_CHECKED, STREAK_HOU
  */
 export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   const cfg = ctx.rules.health;
-  const judged: WindowStats[] = [];
-  for (const m of ['act', 'rum'] as const) {
-    const w = ctx.normal.window(m, cfg.windowHours, end);
-    if (w && w.coverage >= cfg.minCoverage && w.comparedDays >= cfg.warmupDays) judged.push(w);
-  }
-  if (judged.length === 0) return;
+  const act = dayWindow(ctx, 'act', end);
+  const rum = dayWindow(ctx, 'rum', end);
+  if (!act && !rum) return;
   const at = end * HOUR_MS;
   const { alerts, subject } = ctx.state;
-  const byMetric = (m: Metric) => judged.find((w) => w.metric === m);
   // A cow down (or just up again) has had her own, urgent alert: one trouble, one alert.
   const downUntil = alerts.resolvedAt.down_cow;
   if (!alerts.open.health && (alerts.open.down_cow || (downUntil !== undefined && at - downUntil <= cfg.trend.afterRiseHours * HOUR_MS))) return;
   if (alerts.open.health) {
     // Well again when both 24-hour windows are back above the resolve line and her trend has turned.
-    const trendUp = (['act', 'rum'] as const).every((m) => !(trendDrop(ctx, m, 0) < 1 - cfg.trend.resolveDrop));
-    if (judged.every((w) => w.ratio >= cfg.resolveRatio) && trendUp) {
-      const evidence = windowEvidence(judged[0]!);
-      if (judged[1]) evidence.also = windowEvidence(judged[1]);
+    const trendUp = !(trendDrop(ctx, 'act', 0) < 1 - cfg.trend.resolveDrop) && !(trendDrop(ctx, 'rum', 0) < 1 - cfg.trend.resolveDrop);
+    if ((!act || act.ratio >= cfg.resolveRatio) && (!rum || rum.ratio >= cfg.resolveRatio) && trendUp) {
+      const evidence = windowEvidence((act ?? rum)!);
+      if (act && rum) evidence.also = windowEvidence(rum);
       push(resolve(alerts, subject, 'health', { at, evidence }));
     }
     return;
   }
-  const maxRatio = (w: WindowStats) => (w.metric === 'act' ? cfg.activityMaxRatio : cfg.ruminationMaxRatio);
-  let low = judged.filter((w) => w.z <= cfg.maxZ && w.ratio <= maxRatio(w));
+  const actLow = act !== null && act.z <= cfg.maxZ && act.ratio <= cfg.activityMaxRatio;
+  const rumLow = rum !== null && rum.z <= cfg.maxZ && rum.ratio <= cfg.ruminationMaxRatio;
+  // The deeper of the windows down (activity's on a tie).
+  let primary = actLow && rumLow ? (rum!.ratio < act!.ratio ? rum : act) : actLow ? act : rumLow ? rum : null;
   // Two signals agreeing find a milder drop: activity and rumination both down together for a day, each
   // beyond two of her own spreads, which one signal alone is too noisy to show.
-  if (low.length === 0 && judged.length === 2 && !afterCalving(ctx, end) && judged.every((w) => w.ratio <= cfg.bothMaxRatio && w.z <= cfg.bothMaxZ)) low = [...judged];
-  let evidence: Evidence;
-  let severity: Severity;
-  let primaryMetric: Metric;
-  if (low.length) {
-    low.sort((a, b) => a.ratio - b.ratio);
-    const primary = low[0]!;
-    primaryMetric = primary.metric;
+  if (!primary && act && rum && !afterCalving(ctx, end) && act.ratio <= cfg.bothMaxRatio && act.z <= cfg.bothMaxZ && rum.ratio <= cfg.bothMaxRatio && rum.z <= cfg.bothMaxZ) {
+    primary = rum.ratio < act.ratio ? rum : act;
+  }
+  if (primary) {
     // Urgent when she is far down, or when activity and rumination are both down. The second metric's window
     // lags the first by hours as a drop begins, so it counts as down while it is below the resolve line (the
     // same line that says she is well again), without its own firing tests.
-    const bothDown = judged.length > 1 && judged.every((w) => w.ratio < cfg.resolveRatio);
-    severity = bothDown || primary.ratio <= cfg.urgentRatio ? 'urgent' : 'warning';
-    evidence = windowEvidence(primary);
-    const other = judged.find((w) => w !== primary);
+    const bothDown = act !== null && rum !== null && act.ratio < cfg.resolveRatio && rum.ratio < cfg.resolveRatio;
+    const severity: Severity = bothDown || primary.ratio <= cfg.urgentRatio ? 'urgent' : 'warning';
+    const evidence = windowEvidence(primary);
+    const other = primary === act ? rum : act;
     if (other) evidence.also = windowEvidence(other);
-  } else {
-    const trend = trendAlert(ctx, end, byMetric);
-    if (!trend) return;
-    ({ evidence, severity, primaryMetric } = trend);
+    raiseHealth(ctx, end, push, evidence, severity, primary.metric);
+    return;
   }
+  const trend = trendAlert(ctx, end, act, rum);
+  if (trend) raiseHealth(ctx, end, push, trend.evidence, trend.severity, trend.primaryMetric);
+}
+
+/** The day windows judgeHealth reads, filled in place (judging is synchronous; the evidence copies what it keeps). */
+const dayAct = newWindowStats('act');
+const dayRum = newWindowStats('rum');
+
+/**
+ * Her last 24 hours of one signal against the same hours of her previous days, if enough of them is known
+ * and her normal is warmed up. (judgeHealth runs for every hour of every cow: it and these helpers make no
+ * closure or array on the way, only the windows.)
+ */
+function dayWindow(ctx: RuleContext, m: Metric, end: number): WindowStats | null {
+  const cfg = ctx.rules.health;
+  const w = ctx.normal.window(m, cfg.windowHours, end, undefined, m === 'act' ? dayAct : dayRum);
+  return w && w.coverage >= cfg.minCoverage && w.comparedDays >= cfg.warmupDays ? w : null;
+}
+
+function raiseHealth(ctx: RuleContext, end: number, push: Push, evidence: Evidence, severity: Severity, primaryMetric: Metric): void {
+  const cfg = ctx.rules.health;
+  const { alerts, subject } = ctx.state;
   const since = ctx.normal.onset(primaryMetric, end, (r) => r <= cfg.resolveRatio, 2 * cfg.windowHours) * HOUR_MS;
-  push(raise(alerts, subject, 'health', { at, since, severity, evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
+  push(raise(alerts, subject, 'health', { at: end * HOUR_MS, since, severity, evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
 }
 
 /**
@@ -187,7 +201,7 @@ function herdsBusy(ctx: RuleContext, first: number, last: number): boolean | nul
 }
 
 /** The trend paths; null when none fires. */
-function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => WindowStats | undefined) {
+function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null) {
   const cfg = ctx.rules.health;
   const t = cfg.trend;
   const { alerts, run, trend } = ctx.state;
@@ -216,6 +230,13 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
     trend[BOTH_STREAK] = 0;
     return null;
   }
+  return trendPaths(ctx, end, act, rum, trend, afterRise);
+}
+
+/** The paths of trendAlert, for the hours her trend is below one of the loosest lines (apart: its closures make a context at each call). */
+function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null, trend: Trend, afterRise: boolean) {
+  const cfg = ctx.rules.health;
+  const t = cfg.trend;
   // Her trend with the herd's share taken out, once per metric and horizon however many paths ask: each
   // asking weighs 24 or 72 of the herd's hours by her normal for them.
   const herdShared = [NaN, NaN, NaN, NaN];
@@ -291,7 +312,7 @@ function trendAlert(ctx: RuleContext, end: number, windowOf: (m: Metric) => Wind
   const path = (afterRise ? [deepAfterRise] : paths).find((p) => p.test(false) && p.test(true));
   if (!path) return null;
   const ev = (m: Metric): Evidence => {
-    const w = windowOf(m);
+    const w = m === 'act' ? act : rum;
     return {
       metric: m === 'act' ? 'activity' : 'rumination',
       unit: UNITS[m],

@@ -2,7 +2,7 @@ import { raise, resolve } from './alerts.js';
 import { DAY_MS, HOUR_MS } from './baseline.js';
 import type { HerdView, Push, RuleContext } from './context.js';
 import { iso, round, windowEvidence } from './evidence.js';
-import type { WindowStats } from './normal.js';
+import type { WindowOptions, WindowStats } from './normal.js';
 
 /** How long after an insemination a heat is told with it (two cycles and a half: a late return is news too). */
 const INSEMINATION_NEWS_DAYS = 60;
@@ -29,7 +29,6 @@ function daysAfter(day: number | undefined, since: number, maxDays: number): num
  */
 export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: number, mode: 'live' | 'backfill' | 'recheck' | 'backfill-recheck' = 'live'): void {
   const cfg = ctx.rules.heat;
-  const herd = ctx.herd;
   const { alerts, subject } = ctx.state;
   const raiseOnly = mode === 'backfill' || mode === 'backfill-recheck';
   // A window still held for the herd when her next one is judged gets its verdict first, on what the herd has
@@ -42,20 +41,10 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
     delete ctx.state.heatRecheck;
     if (held.end < end) judgeHeat(ctx, held.end, push, held.intervalS, 'recheck');
   }
-  const judge = (hours: number, hotRatio: number) => {
-    const w = ctx.normal.window('act', hours, end, {
-      capRatio: cfg.hourCapRatio,
-      hotRatio,
-      busyHotRatio: cfg.busyHourHotRatio,
-      ...(herd && { busyHour: (t: number) => herd.busyHour(t) }),
-      floorShare: cfg.floorShare,
-    });
-    return w && w.coverage >= cfg.minCoverage ? w : null;
-  };
   const open = alerts.open.heat;
   if (open) {
     if (raiseOnly) return;
-    const w = judge(cfg.windowHours, cfg.hotRatio);
+    const w = heatWindow(ctx, cfg.windowHours, end, cfg.hotRatio);
     // Over when she is back under 1.3x the level she held before it (1: her normal), each hour capped at 3x
     // that level: capped at 3x her out-of-date normal, a heat over a level of 2.3 or more would read as over.
     const level = typeof open.evidence.level === 'number' ? open.evidence.level : 1;
@@ -67,7 +56,7 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // normal (an upper bound of the hours a window counts hot), nothing can fire; the window is not computed.
   let w: WindowStats | null = null;
   if (hotHoursAtMost(ctx, end, cfg.windowHours, cfg.hotRatio) >= cfg.minHotHours) {
-    const long = judge(cfg.windowHours, cfg.hotRatio);
+    const long = heatWindow(ctx, cfg.windowHours, end, cfg.hotRatio);
     if (long && long.ratio >= cfg.minRatio && long.z >= cfg.minZ && long.hotHours >= cfg.minHotHours) w = long;
   }
   // The early word: the first few hours of a heat, every one of them well up (a heat is 2-4x her normal from
@@ -85,27 +74,28 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // scorecard, 2-hour words on collars reporting every 1-2 hours raised most of the false early words). So
   // an hourly collar has the 3-hour word, not the 2-hour one.
   const earlyOk = intervalS <= early.maxIntervalMinutes * 60;
-  const enough = (hours: number) => hours > 0 && hours * 3600 >= early.minReadings * intervalS;
-  const rumHours = earlyOk && enough(early.withRumination.hours) && ctx.history.covered('rum', end - 1) > 0 ? early.withRumination.hours : 0;
-  if (!w && earlyOk && (rumHours || enough(early.hours)) && everyHourKnown(ctx, end, cfg.windowHours)) {
-    const earlyWord = (hours: number, hotRatio: number, minRatio: number) => {
-      // Each of its hours mostly covered and hot (cheap, and most hours fail it): one wild reading spread
-      // thin over the edge of an hour is not an hour.
-      if (!enough(hours) || hotHoursAtMost(ctx, end, hours, hotRatio, 0.75 * 3600) < hours) return null;
-      const e = judge(hours, hotRatio);
-      // A few hours are as easily a herd's as hers (feed pushed up late, a pasture move, a milking moved): no
-      // early word in a herd's busy hour.
-      return e && e.ratio >= minRatio && e.z >= early.minZ && e.hotHours >= hours && !(herd && busyAny(herd, end, hours)) ? e : null;
-    };
+  const rumHours = earlyOk && enoughReadings(ctx, early.withRumination.hours, intervalS) && ctx.history.covered('rum', end - 1) > 0 ? early.withRumination.hours : 0;
+  if (!w && earlyOk && (rumHours || enoughReadings(ctx, early.hours, intervalS)) && everyHourKnown(ctx, end, cfg.windowHours)) {
     const wr = early.withRumination;
     if (rumHours && rumHours < early.hours) {
-      const e = earlyWord(rumHours, wr.hotRatio, wr.minRatio);
+      const e = earlyWord(ctx, end, intervalS, rumHours, wr.hotRatio, wr.minRatio);
       const rum = e && ctx.normal.window('rum', rumHours, end);
       if (rum && rum.coverage >= cfg.minCoverage && rum.ratio <= wr.maxRuminationRatio) w = e;
     }
-    w ??= earlyWord(early.hours, early.hotRatio, early.minRatio);
+    w ??= earlyWord(ctx, end, intervalS, early.hours, early.hotRatio, early.minRatio);
   }
-  if (!w) return;
+  if (w) raiseHeat(ctx, w, end, push, intervalS, mode);
+}
+
+/**
+ * The heat window `w` found ending at `end`: raised, unless it falls in the cooldown after her last heat, is
+ * no rise over the level she has held, or waits for the herd. (A function of its own, as are the window
+ * helpers below: judgeHeat runs for every hour of every cow, and a closure in it made a context each time.)
+ */
+function raiseHeat(ctx: RuleContext, w: WindowStats, end: number, push: Push, intervalS: number, mode: 'live' | 'backfill' | 'recheck' | 'backfill-recheck'): void {
+  const cfg = ctx.rules.heat;
+  const herd = ctx.herd;
+  const { alerts, subject } = ctx.state;
   // In the cooldown after her last heat nothing is raised: spare the work of telling whether it would be.
   const lastResolved = alerts.resolvedAt.heat;
   if (lastResolved !== undefined && w.to < lastResolved + cfg.cooldownHours * HOUR_MS) return;
@@ -190,6 +180,40 @@ export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): voi
     },
     cooldownMs: 0,
   }));
+}
+
+/** The options of the heat windows, filled in for each (judging is synchronous): made once, not for each hour of each cow. */
+const heatWindowOptions: WindowOptions = { capRatio: 0, hotRatio: 0, busyHotRatio: 0, busyHerd: undefined, floorShare: 0 };
+
+/** Her activity over the `hours` before `end`, each hour capped, its hot hours counted (busier in the herd's busy hours); null if too little of it is known. */
+function heatWindow(ctx: RuleContext, hours: number, end: number, hotRatio: number): WindowStats | null {
+  const cfg = ctx.rules.heat;
+  const o = heatWindowOptions;
+  o.capRatio = cfg.hourCapRatio;
+  o.hotRatio = hotRatio;
+  o.busyHotRatio = cfg.busyHourHotRatio;
+  o.busyHerd = ctx.herd ?? undefined;
+  o.floorShare = cfg.floorShare;
+  const w = ctx.normal.window('act', hours, end, o);
+  o.busyHerd = undefined;
+  return w && w.coverage >= cfg.minCoverage ? w : null;
+}
+
+/** Whether `hours` of her collar's readings hold at least the early word's `minReadings`. */
+function enoughReadings(ctx: RuleContext, hours: number, intervalS: number): boolean {
+  return hours > 0 && hours * 3600 >= ctx.rules.heat.early.minReadings * intervalS;
+}
+
+/** The early word over the `hours` before `end`: every hour of them hot, and none the herd's busy hour. */
+function earlyWord(ctx: RuleContext, end: number, intervalS: number, hours: number, hotRatio: number, minRatio: number): WindowStats | null {
+  // Each of its hours mostly covered and hot (cheap, and most hours fail it): one wild reading spread
+  // thin over the edge of an hour is not an hour.
+  if (!enoughReadings(ctx, hours, intervalS) || hotHoursAtMost(ctx, end, hours, hotRatio, 0.75 * 3600) < hours) return null;
+  const e = heatWindow(ctx, hours, end, hotRatio);
+  const herd = ctx.herd;
+  // A few hours are as easily a herd's as hers (feed pushed up late, a pasture move, a milking moved): no
+  // early word in a herd's busy hour.
+  return e && e.ratio >= minRatio && e.z >= ctx.rules.heat.early.minZ && e.hotHours >= hours && !(herd && busyAny(herd, end, hours)) ? e : null;
 }
 
 /** The window's activity against her normal, each hour counted up to 3x (hourCapRatio) `level` times it. */

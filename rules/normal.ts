@@ -32,11 +32,22 @@ export interface WindowOptions {
   capRatio?: number;
   /** Count the hours at or above this many times their normal... */
   hotRatio?: number;
-  /** ...or this many, in an hour the herd was busy together (`busyHour`). */
+  /** ...or this many, in an hour the herd was busy together (`busyHerd`). */
   busyHotRatio?: number;
-  busyHour?: (hour: number) => boolean;
+  busyHerd?: { busyHour(hour: number): boolean } | undefined;
   /** Her normal for any hour is at least this share of her mean hourly rate over the day. */
   floorShare?: number;
+}
+
+const NO_OPTIONS: WindowOptions = Object.freeze({});
+
+/**
+ * A window's figures to be filled in (Normals.window): one a caller keeps and passes as `into` is filled in
+ * place, for a window asked every hour of every cow whose figures do not outlive the call (they were a
+ * third of what the rules core allocated).
+ */
+export function newWindowStats(metric: Metric): WindowStats {
+  return { metric, value: 0, expected: 0, ratio: 0, z: 0, coverage: 0, comparedDays: 0, hotHours: 0, from: 0, to: 0 };
 }
 
 /** Scratch space shared by every cow (judging is synchronous, one cow at a time): nothing per cow. */
@@ -86,7 +97,9 @@ export class Normals {
     // Her past days change only when a late reading lands in them: until then an hour's normal stays put.
     const h = this.h;
     if (this.cacheVersion !== h.pastVersion || !this.cache) {
-      this.cache = new Array<number>(3 * CACHED_HOURS).fill(NaN);
+      // Emptied in place: a late reading moves pastVersion often on a collar behind a backlog.
+      if (this.cache) this.cache.fill(NaN);
+      else this.cache = new Array<number>(3 * CACHED_HOURS).fill(NaN);
       this.cacheVersion = h.pastVersion;
     }
     const at = 3 * (hour & (CACHED_HOURS - 1));
@@ -148,7 +161,7 @@ export class Normals {
    * The `hours` completed hours before `end` (an hour number) against the same hours on her previous days;
    * null while warming up or with no data in the window.
    */
-  window(metric: Metric, hours: number, end: number, opts: WindowOptions = {}): WindowStats | null {
+  window(metric: Metric, hours: number, end: number, opts: WindowOptions = NO_OPTIONS, into?: WindowStats): WindowStats | null {
     const { cfg, h } = this;
     const s = scratchSum;
     const last = end - 1;
@@ -188,23 +201,23 @@ export class Normals {
         const t = from + i;
         const cov = h.covered(metric, t);
         if (cov === 0) continue;
-        const need = opts.busyHour?.(t) ? Math.max(opts.hotRatio, opts.busyHotRatio ?? Infinity) : opts.hotRatio;
+        const need = opts.busyHerd?.busyHour(t) ? Math.max(opts.hotRatio, opts.busyHotRatio ?? Infinity) : opts.hotRatio;
         if ((h.value(metric, t) * 3600) / cov >= need * norms[i]!) hot++;
       }
     }
     const rate = (nowValue * 3600) / nowCov;
-    return {
-      metric,
-      value: nowValue,
-      expected: (median * nowCov) / 3600,
-      ratio: rate / median,
-      z: (rate - median) / stats.spread,
-      coverage: Math.min(1, nowCov / (hours * 3600)),
-      comparedDays: stats.days,
-      hotHours: hot,
-      from: from * HOUR_MS,
-      to: end * HOUR_MS,
-    };
+    const w = into ?? newWindowStats(metric);
+    w.metric = metric;
+    w.value = nowValue;
+    w.expected = (median * nowCov) / 3600;
+    w.ratio = rate / median;
+    w.z = (rate - median) / stats.spread;
+    w.coverage = Math.min(1, nowCov / (hours * 3600));
+    w.comparedDays = stats.days;
+    w.hotHours = hot;
+    w.from = from * HOUR_MS;
+    w.to = end * HOUR_MS;
+    return w;
   }
 
   /**

@@ -36,9 +36,7 @@ export function markRise(ctx: RuleContext, trend: Trend, t: number, intervalS: n
   // (health.ts tells the rest from the herd's); only her chewing less is weighed against the herd's.
   const upWhileChewingLess = Math.min(1.1, t2.riseRatio);
   if (fastAct >= upWhileChewingLess) {
-    const herd = ctx.herd;
-    const herdOver = (m: 'act' | 'rum') => (herd ? herd.herdRatio(m, t - 2 * settled, t - 1, trendWeights(ctx.normal, m, settled, t)) : 1);
-    const herdUp = herdOver('act');
+    const herdUp = herdOver(ctx, 'act', t, settled);
     const own = herdUp >= 1.1 ? fastAct / herdUp : fastAct;
     // A rise is looked for in her hours when it starts; one under way (stamped the hour before) goes on
     // while her trend stays over the line, as long as a heat's aftermath lasts.
@@ -51,13 +49,21 @@ export function markRise(ctx: RuleContext, trend: Trend, t: number, intervalS: n
     const rumLine = 1 - t2.bothRuminationDrop;
     let ownRum = fastRum;
     if (fastRum <= rumLine) {
-      const herdRum = herdOver('rum');
+      const herdRum = herdOver(ctx, 'rum', t, settled);
       if (herdRum <= 0.95) ownRum = fastRum / herdRum;
     }
     if (ownRum <= rumLine) {
       if (going || risenHours(ctx, t, upWhileChewingLess, intervalS)) trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
     } else if (own >= t2.riseRatio && (going || risenHours(ctx, t, t2.riseRatio, intervalS))) trend[RISE] = t;
   }
+}
+
+/**
+ * The herd's level over the hours before `t`, each weighed as her trend weighs it (1 without a herd). A
+ * function apart: a closure in markRise made a context for every hour of every cow.
+ */
+function herdOver(ctx: RuleContext, m: 'act' | 'rum', t: number, settled: number): number {
+  return ctx.herd ? ctx.herd.herdRatio(m, t - 2 * settled, t - 1, trendWeights(ctx.normal, m, settled, t)) : 1;
 }
 
 /**

@@ -87,8 +87,8 @@ function run(readings: Reading[], det = new FarmDetector('farm', rules)): AlertE
 }
 /** A farm on UTC, for the register's days. */
 const det0 = () => new FarmDetector('farm', rules);
-const firing = (es: AlertEvent[], type?: string) => es.filter((e) => e.state === 'firing' && (!type || e.type === type));
-const resolved = (es: AlertEvent[], type?: string) => es.filter((e) => e.state === 'resolved' && (!type || e.type === type));
+const firing = (es: readonly AlertEvent[], type?: string) => es.filter((e) => e.state === 'firing' && (!type || e.type === type));
+const resolved = (es: readonly AlertEvent[], type?: string) => es.filter((e) => e.state === 'resolved' && (!type || e.type === type));
 
 describe('heat', () => {
   const onset = START + 10 * DAY + 9 * HOUR;

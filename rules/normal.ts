@@ -1,5 +1,5 @@
-import { HOUR_MS, medianInPlace, robustStats, type RobustStats } from './baseline.js';
-import { newSum, type CowHistory, type HourMetric, type Metric, type Sum } from './history.js';
+import { HERD_HOUR_S, HOUR_MS, medianInPlace, robustStats, type RobustStats } from './baseline.js';
+import { newSum, type ClippedHours, type CowHistory, type HourMetric, type Metric, type Sum } from './history.js';
 import { utcDays, type DayShift } from './localday.js';
 import type { RuleSet } from './ruleset.js';
 
@@ -57,15 +57,27 @@ const levels = new Float64Array(64);
 const norms = new Float64Array(64);
 const scratchSum = newSum();
 
+/** The most dayLevel says: more than that is not skew but days unlike each other. */
+const MAX_DAY_LEVEL = 1.15;
+/** dayLevel's scratch (judging is synchronous). */
+const dayNorms = new Float64Array(25);
+const dayRatios = new Float64Array(64);
+const clipped: ClippedHours = { obs: 0, norm: 0, hours: 0 };
+
 /**
  * Hour normals remembered per cow: the last few hours', each asked for by several rules as it completes (a
  * power of two: an hour's place is a mask of it).
  */
 const CACHED_HOURS = 8;
+const LEVEL_AT = 3 * CACHED_HOURS;
+const CACHE_SLOTS = LEVEL_AT + 4;
 
 export class Normals {
   private readonly utc: boolean;
-  /** [hour, activity normal, rumination normal] for the last CACHED_HOURS hours; valid for one pastVersion. */
+  /**
+   * [hour, activity normal, rumination normal] for the last CACHED_HOURS hours, then dayLevel's [day,
+   * activity level, day, rumination level]; valid for one pastVersion. (One array: memory per cow is tight.)
+   */
   private cache: number[] | null = null;
   private cacheVersion = -1;
   /** One remembered stretch normal per metric: the 24-hour normal is asked for by several rules per hour. */
@@ -90,27 +102,33 @@ export class Normals {
     return hour - (((local % 24) + 24) % 24);
   }
 
+  /** The cache, emptied when her past days have changed. */
+  private cached(): number[] {
+    const h = this.h;
+    if (this.cacheVersion !== h.pastVersion || !this.cache) {
+      // Emptied in place: a late reading moves pastVersion often on a collar behind a backlog.
+      if (this.cache) this.cache.fill(NaN);
+      else this.cache = new Array<number>(CACHE_SLOTS).fill(NaN);
+      this.cacheVersion = h.pastVersion;
+    }
+    return this.cache;
+  }
+
   /** Median rate of one clock hour over her past days; 0 while fewer than warm-up days are known. */
   hourNormal(metric: HourMetric, hour: number): number {
     // Lying's is asked once an hour (for her trend and the herd at once): not worth a place in the cache.
     if (metric === 'lie') return this.computeHourNormal(metric, hour);
     // Her past days change only when a late reading lands in them: until then an hour's normal stays put.
-    const h = this.h;
-    if (this.cacheVersion !== h.pastVersion || !this.cache) {
-      // Emptied in place: a late reading moves pastVersion often on a collar behind a backlog.
-      if (this.cache) this.cache.fill(NaN);
-      else this.cache = new Array<number>(3 * CACHED_HOURS).fill(NaN);
-      this.cacheVersion = h.pastVersion;
-    }
+    const cache = this.cached();
     const at = 3 * (hour & (CACHED_HOURS - 1));
     const slot = metric === 'act' ? 1 : 2;
-    if (this.cache[at] !== hour) {
-      this.cache[at] = hour;
-      this.cache[at + 1] = NaN;
-      this.cache[at + 2] = NaN;
+    if (cache[at] !== hour) {
+      cache[at] = hour;
+      cache[at + 1] = NaN;
+      cache[at + 2] = NaN;
     }
-    let v = this.cache[at + slot]!;
-    if (v !== v) this.cache[at + slot] = v = this.computeHourNormal(metric, hour);
+    let v = cache[at + slot]!;
+    if (v !== v) cache[at + slot] = v = this.computeHourNormal(metric, hour);
     return v;
   }
 
@@ -155,6 +173,38 @@ export class Normals {
     const stats = robustStats(rates, n, cfg);
     this.memo[metric] = { first: from, last: day ? -1 : last, version: h.pastVersion, stats };
     return stats;
+  }
+
+  /**
+   * What her hours against their normals read on her ordinary days: for each of her past days (the farm
+   * day before the one `end` is in, and the days before it), its hours against her normals for those clock
+   * hours, each hour clipped to [lo, hi] times its normal as her trend clips it (trend.ts), the hours summed
+   * as her trend weighs them (by their normal); the median of those days, at least 1 and at most
+   * MAX_DAY_LEVEL; 1 while warming up. A cow's hours are skewed — a walk to the brush or the pasture is an
+   * hour at two or three times her normal, on no fixed hour — so a median normal for each hour does not see
+   * them while her day does, and her trend reads a few per cent over 1 on an ordinary day. Once a farm day.
+   */
+  dayLevel(metric: 'act' | 'rum', end: number, lo: number, hi: number): number {
+    const d = this.dayStart(end - 1);
+    const h = this.h;
+    const cache = this.cached();
+    const at = LEVEL_AT + (metric === 'act' ? 0 : 2);
+    if (cache[at] === d) return cache[at + 1]!;
+    const { cfg } = this;
+    const from = d - this.shift(d, 1);
+    const hours = Math.min(d - from, dayNorms.length);
+    // Not through the cache of recent hours: yesterday's 24 would push out the ones the rules ask for next.
+    for (let i = 0; i < hours; i++) dayNorms[i] = this.computeHourNormal(metric, from + i);
+    let n = 0;
+    const c = clipped;
+    for (let k = 0; k < cfg.days; k++) {
+      h.clippedHours(metric, from - this.shift(from, k), hours, dayNorms, lo, hi, HERD_HOUR_S, c);
+      if (c.hours >= cfg.minDayCoverage * hours && c.norm > 0) dayRatios[n++] = c.obs / c.norm;
+    }
+    const level = n >= cfg.warmupDays ? Math.max(1, Math.min(MAX_DAY_LEVEL, medianInPlace(dayRatios, n))) : 1;
+    cache[at] = d;
+    cache[at + 1] = level;
+    return level;
   }
 
   /**

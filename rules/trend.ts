@@ -30,7 +30,7 @@ export const newTrend = (): Trend => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, 0
  * One hour counts at most this far from her normal either way: an hour or two of a collar knocked about or
  * of her lying still says little about an illness, which shows as many hours each somewhat down.
  */
-const CLIP_LOW = 0.5;
+export const CLIP_LOW = 0.5;
 export const CLIP_HIGH = 2;
 
 const decays = new Map<number, number>();

@@ -863,6 +863,27 @@ describe('health', () => {
     expect(health((t) => restless(t) * dip(t), dip)).toHaveLength(1);
   });
 
+  // Found tracing the scorecard's late ketosis: a cow's hours are skewed (a walk to the brush or the
+  // pasture is an hour at two or three times her normal, on no fixed hour), so each hour's normal, a median,
+  // does not see them while her day does; her hours against their normals read a few per cent over 1 on an
+  // ordinary day, and so did her trend, which then had to fall further than its lines say.
+  it('finds a mild drop of both signals on a cow whose busy hours wander, and does not call her ordinary days', () => {
+    // Two hours a day at twice her normal, different hours each day.
+    const burst = (t: number) => {
+      const day = Math.floor((t - START) / DAY);
+      const hour = Math.floor(((t - START) % DAY) / HOUR);
+      return hour === (day * 7 + 3) % 24 || hour === (day * 7 + 14) % 24 ? 2 : 1;
+    };
+    // Both down 12 %, the two-signal line: called within the day (before her trend was read against her
+    // day, not at all in three days).
+    const ill = during(onset, onset + 3 * DAY, 0.88);
+    const h = firing(run(stream({ days: 16, act: (t) => burst(t) * ill(t), rum: ill })), 'health');
+    expect(h).toHaveLength(1);
+    expect(h[0]!.evidence).toMatchObject({ basis: 'trend', path: 'both' });
+    expect(h[0]!.at - onset).toBeLessThanOrEqual(30 * HOUR);
+    expect(firing(run(stream({ days: 16, act: burst })), 'health')).toEqual([]);
+  });
+
   it('fires warning on a drop of activity alone (collars without rumination)', () => {
     const events = run(stream({ days: 14, rumination: false, act: during(onset, onset + 3 * DAY, 0.45) }));
     const h = firing(events, 'health');

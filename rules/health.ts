@@ -4,7 +4,7 @@ import type { Push, RuleContext } from './context.js';
 import { iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
 import { newWindowStats, type WindowStats } from './normal.js';
-import { BOTH_STREAK, CLIP_HIGH, CLIP_LOW, decay, OWN_RISE, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, trendWeights, type Trend } from './trend.js';
+import { BOTH_STREAK, CLIP_HIGH, decay, OWN_RISE, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, trendWeights, type Trend } from './trend.js';
 
 /**
  * Unwell: activity and rumination down against her normal (see README.md, "Unwell"). Two kinds of evidence:
@@ -110,7 +110,7 @@ function trendDrop(ctx: RuleContext, metric: Metric, horizon: 0 | 1, withHerd = 
   const halfLife = horizon === 0 ? cfg.fastHalfLifeHours : cfg.slowHalfLifeHours;
   const end = ctx.history.newest!;
   const raw = trendRatio(trend, metric === 'act' ? 0 : 1, horizon, 2 * halfLife);
-  const ratio = raw === raw ? raw / ctx.normal.dayLevel(metric, end + 1, CLIP_LOW, CLIP_HIGH) : raw;
+  const ratio = raw === raw ? raw / ctx.normal.dayLevel(metric, end + 1) : raw;
   if (!withHerd || !ctx.herd || ratio !== ratio) return ratio;
   // Over the span her trend remembers: four half-lives hold 94 % of its weight, two (the window before) 75 %.
   // A spell of the whole herd that had ended (a storm that kept it in) still weighed in her trend after the

@@ -2,6 +2,7 @@ import { HERD_HOUR_S, HOUR_MS, medianInPlace, robustStats, type RobustStats } fr
 import { newSum, type ClippedHours, type CowHistory, type HourMetric, type Metric, type Sum } from './history.js';
 import { utcDays, type DayShift } from './localday.js';
 import type { RuleSet } from './ruleset.js';
+import { CLIP_HIGH, CLIP_LOW } from './trend.js';
 
 /**
  * Her normal: what a cow did in the same clock hours of her previous days, read from her history. Every
@@ -176,15 +177,16 @@ export class Normals {
   }
 
   /**
-   * What her hours against their normals read on her ordinary days: for each of her past days (the farm
-   * day before the one `end` is in, and the days before it), its hours against her normals for those clock
-   * hours, each hour clipped to [lo, hi] times its normal as her trend clips it (trend.ts), the hours summed
-   * as her trend weighs them (by their normal); the median of those days, at least 1 and at most
-   * MAX_DAY_LEVEL; 1 while warming up. A cow's hours are skewed — a walk to the brush or the pasture is an
-   * hour at two or three times her normal, on no fixed hour — so a median normal for each hour does not see
-   * them while her day does, and her trend reads a few per cent over 1 on an ordinary day. Once a farm day.
+   * What her trend (trend.ts) reads on her ordinary days, at least 1 and at most MAX_DAY_LEVEL: for each of
+   * the past days her normals for yesterday's clock hours are taken from, those hours against the normals,
+   * each clipped and weighed as her trend clips and weighs an hour; the median of those days; 1 while
+   * warming up. A cow's hours are skewed — a walk to the brush or the pasture is an hour at two or three
+   * times her normal, on no fixed hour — so each hour's normal, a median, does not see them while her day
+   * does, and her trend reads over 1 on an ordinary day. Once a farm day. Yesterday itself is left out:
+   * a reading landing late in it does not move pastVersion, and the level would depend on arrival order.
+   * So is a day of another length than yesterday (a clock change): its hours are other clock hours.
    */
-  dayLevel(metric: 'act' | 'rum', end: number, lo: number, hi: number): number {
+  dayLevel(metric: 'act' | 'rum', end: number): number {
     const d = this.dayStart(end - 1);
     const h = this.h;
     const cache = this.cached();
@@ -196,9 +198,14 @@ export class Normals {
     // Not through the cache of recent hours: yesterday's 24 would push out the ones the rules ask for next.
     for (let i = 0; i < hours; i++) dayNorms[i] = this.computeHourNormal(metric, from + i);
     let n = 0;
+    let next = from;
     const c = clipped;
-    for (let k = 0; k < cfg.days; k++) {
-      h.clippedHours(metric, from - this.shift(from, k), hours, dayNorms, lo, hi, HERD_HOUR_S, c);
+    for (let k = 1; k <= cfg.days; k++) {
+      const first = from - this.shift(from, k);
+      const len = next - first;
+      next = first;
+      if (len !== hours) continue;
+      h.clippedHours(metric, first, hours, dayNorms, CLIP_LOW, CLIP_HIGH, HERD_HOUR_S, c);
       if (c.hours >= cfg.minDayCoverage * hours && c.norm > 0) dayRatios[n++] = c.obs / c.norm;
     }
     const level = n >= cfg.warmupDays ? Math.max(1, Math.min(MAX_DAY_LEVEL, medianInPlace(dayRatios, n))) : 1;

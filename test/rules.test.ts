@@ -15,6 +15,7 @@ import {
   type Reading,
 } from '../rules/index.js';
 import { CowHistory } from '../rules/history.js';
+import { Normals } from '../rules/normal.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -1171,6 +1172,71 @@ describe('unwell, in a herd', () => {
     expect(firing(run(stream({ ...cow(0), act: mild(0.93), rum: mild(0.9) })), 'health')).toEqual([]);
     const herd = Array.from({ length: 20 }, (_, i) => stream(cow(i))).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
     expect(firing(run(herd), 'health')).toEqual([]);
+  });
+});
+
+describe("her trend's ordinary level (Normals.dayLevel)", () => {
+  const H = HOUR;
+  /** Her history with an hourly reading `act(t)` for the hour ending t + 1 h, from `from` to `to`. */
+  const history = (from: number, to: number, act: (t: number) => number, skip: (t: number) => boolean = () => false) => {
+    const h = new CowHistory(24 * 40);
+    const late: number[] = [];
+    const put = (t: number) => {
+      h.advanceTo(Math.max(h.newest ?? -Infinity, Math.floor((t + H - 1) / H)));
+      h.add({ collarId: 'c', ts: t + H, intervalS: 3600, activity: act(t), rumination: act(t) });
+    };
+    for (let t = from; t <= to; t += H) (skip(t) ? late.push(t) : put(t));
+    return { h, late: () => late.forEach(put) };
+  };
+  const wandering = (t: number) => {
+    const day = Math.floor((t - START) / DAY);
+    const hour = Math.floor(((t - START) % DAY) / H);
+    return hour === (day * 7 + 3) % 24 || hour === (day * 7 + 14) % 24 ? 40 : 20;
+  };
+
+  it('reads over 1 for a cow whose busy hours wander, 1 for one whose days are alike', () => {
+    const to = START + 20 * DAY + 12 * H;
+    const skewed = history(START, to, wandering).h;
+    expect(new Normals(skewed, rules.baseline).dayLevel('act', skewed.newest! + 1)).toBeGreaterThan(1.05);
+    const alike = history(START, to, (t) => (Math.floor(((t - START) % DAY) / H) === 6 ? 40 : 20)).h;
+    expect(new Normals(alike, rules.baseline).dayLevel('act', alike.newest! + 1)).toBe(1);
+  });
+
+  // Found on a second read: across a clock change every past day's hours were paired with yesterday's by
+  // position, so a cow whose days are alike on the farm's clock read 9 % high the day after it.
+  it('reads 1 across a clock change for a cow whose days are alike on the farm clock', () => {
+    const zone = 'Europe/Berlin';
+    const hourThere = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: 'numeric', hourCycle: 'h23' });
+    const busy: Record<number, number> = { 5: 60, 6: 40, 7: 25, 8: 15, 16: 60, 17: 40, 18: 25, 19: 15 };
+    const act = (t: number) => busy[Number(hourThere.format(t))] ?? 10;
+    for (const day of ['2025-03-31', '2025-04-01', '2025-10-27', '2025-10-28']) {
+      const to = Date.parse(`${day}T12:00:00Z`);
+      const { h } = history(to - 30 * DAY, to, act);
+      expect(new Normals(h, rules.baseline, localDays(zone)).dayLevel('act', h.newest! + 1)).toBe(1);
+    }
+  });
+
+  // Found on a second read: a reading landing late in yesterday does not tell her past days changed, and the
+  // level once taken stayed as it was: the verdict depended on arrival order.
+  it("is the same whatever order yesterday's readings came in", () => {
+    const today = START + 20 * DAY;
+    // Her days differ in how many of their hours are busy (one to four) and how busy, so which days count
+    // moves the median; yesterday was busier still.
+    let seed = 3;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const busyHours = [1, 3, 2, 4, 1, 2, 3, 1, 4, 2, 3, 2, 1, 4, 3, 2, 1, 3, 4, 2, 1];
+    const act = (t: number) => {
+      const day = Math.floor((t - START) / DAY);
+      const hour = (t / H) % 24;
+      const k = t >= today - DAY ? 8 : busyHours[day % 21]!;
+      return (hour - ((day * 7) % 24) + 24) % 24 < k ? 10 * (1.2 + 0.7 * rnd()) : 10;
+    };
+    const { h, late } = history(START, today, act, (t) => t >= today - 12 * H && t < today);
+    const n = new Normals(h, rules.baseline);
+    const before = n.dayLevel('act', h.newest! + 1);
+    late();
+    expect(n.dayLevel('act', h.newest! + 1)).toBe(before);
+    expect(new Normals(h, rules.baseline).dayLevel('act', h.newest! + 1)).toBe(before);
   });
 });
 

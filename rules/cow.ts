@@ -166,7 +166,6 @@ export class CowDetector implements RuleContext {
     const s = this.state;
     this.out = null;
     const push = this.emit;
-    const newest = this.newestTs;
     // Against what she has been judged on, not what is held: two glitches a day apart must not vouch for
     // each other.
     if (

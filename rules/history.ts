@@ -273,44 +273,6 @@ export class CowHistory {
     return out;
   }
 
-  /**
-   * Her hours [first, first + n) against `norms` (her normal for each of them), each hour's rate clipped to
-   * [lo, hi] times its normal, as her trend folds hours (trend.ts): the clipped rates summed into `out.obs`,
-   * their normals into `out.norm`, and how many hours counted into `out.hours`. Only hours with a normal
-   * and at least `minCoverS` seconds covered count. One pass over the ring: it runs for fourteen days.
-   */
-  clippedHours(metric: 'act' | 'rum', first: number, n: number, norms: Float64Array, lo: number, hi: number, minCoverS: number, out: ClippedHours): ClippedHours {
-    let obs = 0;
-    let norm = 0;
-    let known = 0;
-    const newest = this.newestHour;
-    if (newest !== null) {
-      const act = metric === 'act';
-      const off = act ? 0 : this.hours;
-      const oldest = newest - this.hours + 1;
-      let i = this.index(first);
-      for (let k = 0; k < n; k++) {
-        const hour = first + k;
-        if (hour > newest) break;
-        const nh = norms[k]!;
-        const cov = this.cov[off + i]! * COVER_UNIT_S;
-        if (hour >= oldest && nh > 0 && cov >= minCoverS && cov !== 0) {
-          const rate = ((act ? this.act[i]! : this.rum[i]! * RUM_UNIT) * 3600) / cov;
-          if (rate === rate) {
-            obs += Math.min(hi * nh, Math.max(lo * nh, rate));
-            norm += nh;
-            known++;
-          }
-        }
-        if (++i === this.hours) i = 0;
-      }
-    }
-    out.obs = obs;
-    out.norm = norm;
-    out.hours = known;
-    return out;
-  }
-
   /** The whole ring as bytes, for a snapshot. */
   bytes(): Uint8Array {
     return new Uint8Array(this.act.buffer);
@@ -330,9 +292,3 @@ export interface Sum {
 }
 
 export const newSum = (): Sum => ({ value: 0, coveredS: 0 });
-
-export interface ClippedHours {
-  obs: number;
-  norm: number;
-  hours: number;
-}

@@ -1,5 +1,5 @@
 import { HERD_HOUR_S, HOUR_MS, medianInPlace, robustStats, type RobustStats } from './baseline.js';
-import { newSum, type ClippedHours, type CowHistory, type HourMetric, type Metric, type Sum } from './history.js';
+import { newSum, type CowHistory, type HourMetric, type Metric, type Sum } from './history.js';
 import { utcDays, type DayShift } from './localday.js';
 import type { RuleSet } from './ruleset.js';
 import { CLIP_HIGH, CLIP_LOW } from './trend.js';
@@ -63,7 +63,6 @@ const MAX_DAY_LEVEL = 1.15;
 /** dayLevel's scratch (judging is synchronous). */
 const dayNorms = new Float64Array(25);
 const dayRatios = new Float64Array(64);
-const clipped: ClippedHours = { obs: 0, norm: 0, hours: 0 };
 
 /**
  * Hour normals remembered per cow: the last few hours', each asked for by several rules as it completes (a
@@ -199,14 +198,24 @@ export class Normals {
     for (let i = 0; i < hours; i++) dayNorms[i] = this.computeHourNormal(metric, from + i);
     let n = 0;
     let next = from;
-    const c = clipped;
     for (let k = 1; k <= cfg.days; k++) {
       const first = from - this.shift(from, k);
       const len = next - first;
       next = first;
       if (len !== hours) continue;
-      h.clippedHours(metric, first, hours, dayNorms, CLIP_LOW, CLIP_HIGH, HERD_HOUR_S, c);
-      if (c.hours >= cfg.minDayCoverage * hours && c.norm > 0) dayRatios[n++] = c.obs / c.norm;
+      // Her hours as closeHour folds them into her trend: at least half of each covered, clipped to its normal.
+      let obs = 0;
+      let norm = 0;
+      let known = 0;
+      for (let i = 0; i < hours; i++) {
+        const nh = dayNorms[i]!;
+        const r = h.rate(metric, first + i, HERD_HOUR_S);
+        if (!(nh > 0) || r !== r) continue;
+        obs += Math.min(CLIP_HIGH * nh, Math.max(CLIP_LOW * nh, r));
+        norm += nh;
+        known++;
+      }
+      if (known >= cfg.minDayCoverage * hours && norm > 0) dayRatios[n++] = obs / norm;
     }
     const level = n >= cfg.warmupDays ? Math.max(1, Math.min(MAX_DAY_LEVEL, medianInPlace(dayRatios, n))) : 1;
     cache[at] = d;

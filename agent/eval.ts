@@ -119,23 +119,33 @@ const p90 = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.mi
 const round = (x: number | null, d = 2) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 
 /**
- * The herd register a farmer keeps: each cow's calving, as its date on the farm's clock, entered at 08:00
- * the morning after (what the detector judged before that, it judged without it). `enter(now)` gives the
- * detector every calving entered by `now` (arrival time, the gateway's clock).
+ * The herd register a farmer keeps: the insemination each calving cow conceived from, known from the start
+ * (months before the run), and each cow's calving, as dates on the farm's clock, the calving entered at
+ * 08:00 the morning after (what the detector judged before that, it judged without it). `enter(now)` gives
+ * the detector every calving entered by `now` (arrival time, the gateway's clock). Cows that stay in calf all
+ * run long, and inseminations during the run, are not in it.
  */
 function calvingRegister(det: FarmDetector, truth: VariedTruthEpisode[]): (now: number) => void {
-  const due = truth
-    .filter((e) => e.type === 'calving' && typeof e.params?.calvingAt === 'number')
+  const calvings = truth.filter((e) => e.type === 'calving' && typeof e.params?.calvingAt === 'number');
+  const records = new Map<string, CowRecord>();
+  for (const e of calvings) {
+    const served = e.params!.servedAt;
+    if (typeof served === 'number') records.set(e.cowId, { inseminatedAt: det.dayStart(det.localDate(served)) });
+  }
+  det.setRecords(new Map(records));
+  const due = calvings
     .map((e) => {
       const calvedAt = det.dayStart(det.localDate(e.params!.calvingAt!));
       return { cowId: e.cowId, calvedAt, enteredAt: calvedAt + DAY_MS + 8 * HOUR_MS };
     })
     .sort((a, b) => a.enteredAt - b.enteredAt);
-  const records = new Map<string, CowRecord>();
   let next = 0;
   return (now) => {
     if (next >= due.length || due[next]!.enteredAt > now) return;
-    while (next < due.length && due[next]!.enteredAt <= now) records.set(due[next]!.cowId, { calvedAt: due[next++]!.calvedAt });
+    while (next < due.length && due[next]!.enteredAt <= now) {
+      const { cowId, calvedAt } = due[next++]!;
+      records.set(cowId, { ...records.get(cowId), calvedAt });
+    }
     det.setRecords(new Map(records));
   };
 }

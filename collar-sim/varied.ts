@@ -20,7 +20,8 @@ export type VariedEpisodeType = EpisodeType | 'calving' | 'down_cow' | 'collar_f
  * - heat: `silent` when the activity rise is too small to see (peak 1.0–1.3×).
  * - illness: subtype ketosis | metritis | mastitis | lameness; `depth` is the fraction lost at the worst
  *   (rumination for the first three, activity for lameness); start is the first sign, end full recovery.
- * - calving: start is when restlessness begins, params.calvingAt the birth, end when the dip after it is over.
+ * - calving: start is when restlessness begins, params.calvingAt the birth, end when the dip after it is over;
+ *   params.servedAt the insemination she conceived from, which a herd register keeps.
  * - down_cow: subtype milk_fever (after a calving) | injury.
  * - collar_fault: subtype flatline | stuck | battery_dying; start and end are reading timestamps of the
  *   collar (the first faulty reading, the first good one or the collar's death).
@@ -374,14 +375,19 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
   const order = pr.shuffle([...cows]);
   const calvers: Array<{ cow: Cow; at: number }> = [];
   const calvN = room > 6 * DAY ? Math.max(1, Math.round(per90(params.calvingRate))) : 0;
+  // The insemination each calving comes from, as a herd register keeps it: gestation in Holsteins averages
+  // about 279 days, a spread of five or six (Norman et al. 2009, J. Dairy Sci. 92:2259). Its own stream: the
+  // herd's episodes stay what they were.
+  const gr = new Rng(deriveSeed(seed, 114));
   for (const c of order.slice(0, calvN)) {
     const at = pr.uniform(earliest + DAY, latestEnd - 3 * DAY);
+    const servedAt = at - clamp(279 + 5.5 * gr.normal(), 260, 300) * DAY;
     const pre = pr.uniform(6, 24) * HOUR, dip = pr.uniform(1, 2.5) * DAY;
     const ph: Phys = { kind: 'calving', start: at - pre, end: Math.min(at + dip, latestEnd), calvingAt: at, restless: pr.uniform(1.3, 1.8), dipAct: pr.uniform(0.6, 0.8), dipRum: pr.uniform(0.7, 0.85) };
     c.phys.push(ph);
     occupy(c, ph.start, ph.end);
     calvers.push({ cow: c, at });
-    truth.push({ cowId: c.cowId, collarId: c.collarId, type: 'calving', start: ph.start, end: ph.end, params: { calvingAt: at, restless: ph.restless!, dipActivity: ph.dipAct!, dipRumination: ph.dipRum! } });
+    truth.push({ cowId: c.cowId, collarId: c.collarId, type: 'calving', start: ph.start, end: ph.end, params: { calvingAt: at, servedAt, restless: ph.restless!, dipActivity: ph.dipAct!, dipRumination: ph.dipRum! } });
   }
 
   type IllKind = 'ketosis' | 'metritis' | 'mastitis' | 'lameness';

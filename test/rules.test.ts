@@ -867,27 +867,57 @@ describe('health', () => {
   // Found on the scorecard: most false health alerts were calvings' dips, called in the hours before the
   // register had the calving. A calving's restlessness is often only a few hours up while she chews less,
   // which her 6-hour trend reaches after the calving, or not at all. The register's insemination says she is
-  // due: then those hours are her calving's.
-  it('a cow the register has due to calve: her few restless hours are her calving, and the dip after is held', () => {
+  // due: then restless hours and the quiet ones after them are her calving.
+  describe('a cow the register has due to calve', () => {
     const calving = START + 10 * DAY + 14 * HOUR;
     const dip = during(calving, calving + 1.5 * DAY, 0.72);
     const restless = during(calving - 3 * HOUR, calving, 1.3);
     const chewing = during(calving - 3 * HOUR, calving, 0.72);
-    const health = (servedDaysBefore?: number) => {
+    const judge = (record: (det: FarmDetector) => CowRecord | undefined, act: (t: number) => number, rum: (t: number) => number) => {
       const det = new FarmDetector('farm', rules);
-      if (servedDaysBefore !== undefined) {
-        det.setRecords(new Map([['C1', { inseminatedAt: det.dayStart(det.localDate(calving - servedDaysBefore * DAY)) }]]));
-      }
-      return firing(run(stream({ days: 18, act: (t) => restless(t) * dip(t), rum: (t) => chewing(t) * dip(t) }), det), 'health');
+      const r = record(det);
+      if (r) det.setRecords(new Map([['C1', r]]));
+      return firing(run(stream({ days: 18, act, rum }), det), 'health');
     };
-    // Without a register, three restless hours are too few to tell from an illness: the dip is called.
-    expect(health()).toHaveLength(1);
-    // Inseminated 272 or 290 days before: due, and the dip is the calving's.
-    expect(health(272)).toEqual([]);
-    expect(health(290)).toEqual([]);
-    // Inseminated 200 days before (or a year): not due, and the dip is called.
-    expect(health(200)).toHaveLength(1);
-    expect(health(365)).toHaveLength(1);
+    const served = (daysBefore: number) => (det: FarmDetector) => ({ inseminatedAt: det.dayStart(det.localDate(calving - daysBefore * DAY)) });
+    const calvingDip = (record: (det: FarmDetector) => CowRecord | undefined) => judge(record, (t) => restless(t) * dip(t), (t) => chewing(t) * dip(t));
+
+    it('her restless hours and the quiet ones after them are her calving: the dip after is held', () => {
+      // Without a register, three restless hours are too few to tell from an illness: the dip is called.
+      expect(calvingDip(() => undefined)).toHaveLength(1);
+      expect(calvingDip(served(272))).toEqual([]);
+      expect(calvingDip(served(290))).toEqual([]);
+      // A calving date typed in ahead, still to come, is not one yet: she is due.
+      expect(calvingDip((det) => ({ ...served(280)(det), calvedAt: det.dayStart(det.localDate(calving + 5 * DAY)) }))).toEqual([]);
+    });
+
+    it('is due 265 to 300 days after the insemination, and not once a calving since is entered', () => {
+      expect(calvingDip(served(266))).toEqual([]);
+      expect(calvingDip(served(299))).toEqual([]);
+      for (const days of [200, 263, 302, 365]) expect(calvingDip(served(days))).toHaveLength(1);
+      // Calved ten days ago (the register has it) after that insemination: not due, and this dip is called.
+      expect(calvingDip((det) => ({ ...served(280)(det), calvedAt: det.dayStart(det.localDate(calving - 10 * DAY)) }))).toHaveLength(1);
+    });
+
+    it('a dip without restless hours before it, or after a busy spell she came back from, is still called', () => {
+      expect(judge(served(280), dip, dip)).toHaveLength(1);
+      // A busy spell, six ordinary hours, then both signals down: no step down after the spell, no calving.
+      const later = during(calving + 6 * HOUR, calving + 1.5 * DAY + 6 * HOUR, 0.72);
+      expect(judge(served(280), (t) => restless(t) * later(t), (t) => chewing(t) * later(t))).toHaveLength(1);
+      // Up without chewing less, then the dip: no sign of a calving.
+      expect(judge(served(280), (t) => restless(t) * dip(t), dip)).toHaveLength(1);
+    });
+
+    it('a due cow walking less for days is not taken for calving by a busy spell: her illness is called', () => {
+      const onset = calving;
+      const lame = during(onset - 2 * DAY, onset + 3 * DAY, 0.85);
+      const worse = during(onset, onset + 3 * DAY, 0.94);
+      const spell = during(onset - 3 * HOUR, onset, 1.4);
+      const sick = during(onset, onset + 3 * DAY, 0.8);
+      const h = judge(served(280), (t) => lame(t) * worse(t) * spell(t), (t) => chewing(t) * sick(t));
+      expect(h).toHaveLength(1);
+      expect(h[0]!.at - onset).toBeLessThanOrEqual(24 * HOUR);
+    });
   });
 
   // Found tracing the scorecard's late ketosis: a cow's hours are skewed (a walk to the brush or the

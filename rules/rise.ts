@@ -35,7 +35,6 @@ const CALVING_STEP = 0.85;
 
 /** Marks a rise at hour `t`, just completed and folded into `trend`, when her hours show one. */
 export function markRise(ctx: RuleContext, trend: Trend, t: number, intervalS: number): void {
-  const settled = ctx.rules.health.fastHalfLifeHours;
   // A cow the register says is due to calve: restless hours, and then quiet ones, are her calving, however
   // her trend reads. Her trend remembers hours: a calving's restlessness is often a few hours at a fifth to a
   // half up while she chews a quarter less, and her 6-hour trend reached the lines below after the calving,
@@ -44,14 +43,14 @@ export function markRise(ctx: RuleContext, trend: Trend, t: number, intervalS: n
   // up while chewing less are as often an illness setting in with a busy hour in it as a calving. And only
   // with the step down after them: hours up while chewing less come every few days on any cow (a busy spell
   // leaves no time to chew), and taken alone they held a due cow that fell ill as often as not. Not for a cow
-  // walking less over the last day (her slow trend down to the lame line): a calving comes out of her
-  // ordinary days, not out of a lameness.
-  if (dueToCalve(ctx, t) && !(trendRatio(trend, 0, 1, ctx.rules.health.slowHalfLifeHours) < 1 - ctx.rules.health.trend.activitySlowDrop) && calvingStep(ctx, t, settled)) {
+  // walking less over the last day: a calving comes out of her ordinary days, not out of a lameness.
+  if (dueToCalve(ctx, t) && calvingStep(ctx, t) && !walkingLess(ctx, trend, t)) {
     trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
     return;
   }
   // Only once the trend has some hours of its own: just (re)started (after a calving, a long gap), one busy
   // hour would be a "rise" and hold her trend back for two days.
+  const settled = ctx.rules.health.fastHalfLifeHours;
   const fastAct = trendRatio(trend, 0, 0, settled);
   const fastRum = trendRatio(trend, 1, 0, settled);
   const t2 = ctx.rules.health.trend;
@@ -122,13 +121,14 @@ function risenHours(ctx: RuleContext, t: number, line: number, intervalS: number
 
 /**
  * A calving, seen from her collar: her last three hours (to `t`) quiet, at most CALVING_STEP of her normal
- * activity together, after three restless ones (restlessHours) — counted against the herd as markRise
- * counts a rise: her activity over a herd up 10 % or more, her chewing against a herd chewing 5 % less or
- * more (a milking moved puts every cow up and not chewing in hours that used to be quiet).
+ * activity together, after three restless ones (restlessHours), each counted over the herd in those same
+ * hours: a milking moved puts every cow up and not chewing for hours that used to be quiet, and the herd
+ * rests together after it. (The herd is still telling hour `t`: its quiet is read from the two before.)
  */
-function calvingStep(ctx: RuleContext, t: number, settled: number): boolean {
+function calvingStep(ctx: RuleContext, t: number): boolean {
   const h = ctx.history;
   const n = ctx.normal;
+  const herd = ctx.herd;
   let act = 0, actNormal = 0;
   for (let u = t - 2; u <= t; u++) {
     const a = h.rate('act', u, HERD_HOUR_S), an = n.hourNormal('act', u);
@@ -136,11 +136,22 @@ function calvingStep(ctx: RuleContext, t: number, settled: number): boolean {
     act += a;
     actNormal += an;
   }
-  if (act > CALVING_STEP * actNormal) return false;
-  const herdAct = herdOver(ctx, 'act', t - 3, settled);
-  const herdRum = herdOver(ctx, 'rum', t - 3, settled);
-  const line = Math.min(1.1, ctx.rules.health.trend.riseRatio);
-  return restlessHours(ctx, t - 3, line * (herdAct >= 1.1 ? herdAct : 1), RESTLESS_RUMINATION * (herdRum <= 0.95 ? herdRum : 1));
+  if (act > CALVING_STEP * (herd ? Math.min(1, herd.herdRatio('act', t - 2, t - 1)) : 1) * actNormal) return false;
+  const herdAct = herd ? Math.max(1, herd.herdRatio('act', t - 5, t - 3)) : 1;
+  const herdRum = herd ? Math.min(1, herd.herdRatio('rum', t - 5, t - 3)) : 1;
+  return restlessHours(ctx, t - 3, Math.min(1.1, ctx.rules.health.trend.riseRatio) * herdAct, RESTLESS_RUMINATION * herdRum);
+}
+
+/**
+ * Whether her slow trend says she has been walking less over the last day (down to the lame line), with a
+ * drop the herd shares over that day taken out as the health rule takes it out (a heat-stress day keeps
+ * every cow in).
+ */
+function walkingLess(ctx: RuleContext, trend: Trend, t: number): boolean {
+  const slow = trendRatio(trend, 0, 1, ctx.rules.health.slowHalfLifeHours);
+  if (!(slow < 1 - ctx.rules.health.trend.activitySlowDrop)) return false;
+  const herd = ctx.herd ? ctx.herd.herdRatio('act', t - 24, t - 1) : 1;
+  return slow / Math.max(ctx.rules.health.trend.herdFloor, Math.min(1, herd)) < 1 - ctx.rules.health.trend.activitySlowDrop;
 }
 
 /** Whether her last three hours together are up at `line` times her normal while her rumination in them is at most `rumLine` times it. */

@@ -97,6 +97,8 @@ Options:
   --data DIR      real exports (default ../shared/data: its icetag/ and *.csv)
   --rules JSON    rule overrides, as in a config file's "rules"
   --no-register   a farm without a herd register: calving dates unknown to the detector
+  --due-at-illness  a stress test: every cow that falls ill (and does not calve) is in the register as due
+                  to calve at her illness, to show what the due cow's calving sign costs
   --json          print JSON instead of tables
   -h, --help`,
   herd: `cowbell herd — the herd register
@@ -281,7 +283,7 @@ async function runSim(argv: string[]): Promise<void> {
 }
 
 async function runEval(argv: string[]): Promise<void> {
-  const o = args(argv, { seeds: { type: 'string' }, cows: { type: 'string' }, days: { type: 'string' }, data: { type: 'string' }, rules: { type: 'string' }, json: { type: 'boolean' }, 'no-register': { type: 'boolean' } });
+  const o = args(argv, { seeds: { type: 'string' }, cows: { type: 'string' }, days: { type: 'string' }, data: { type: 'string' }, rules: { type: 'string' }, json: { type: 'boolean' }, 'no-register': { type: 'boolean' }, 'due-at-illness': { type: 'boolean' } });
   if (o.help) return void console.log(HELP.eval);
   let rules;
   try {
@@ -293,12 +295,13 @@ async function runEval(argv: string[]): Promise<void> {
   const cows = num(o.cows, 200, 'cows');
   const days = num(o.days, 90, 'days');
   const register = !o['no-register'];
+  const dueAtIllness = o['due-at-illness'] === true;
   // Besides the seeds: the first on a farm across a daylight-saving change, and on a farm whose collars all
   // report every hour (one model bought for the whole herd: its hours are told more slowly than a mix's).
   const scenarios = [
-    ...seeds.map((seed): ScenarioOptions => ({ seed, cows, days, register })),
-    { ...acrossDst({ seed: seeds[0]!, cows, days }), register },
-    { seed: seeds[0]!, cows, days, register, intervalS: 3600 },
+    ...seeds.map((seed): ScenarioOptions => ({ seed, cows, days, register, dueAtIllness })),
+    { ...acrossDst({ seed: seeds[0]!, cows, days }), register, dueAtIllness },
+    { seed: seeds[0]!, cows, days, register, dueAtIllness, intervalS: 3600 },
   ].map((s) => {
     if (!o.json) process.stderr.write(`seed ${s.seed}${s.timezone ? ` (${s.timezone})` : ''}${everyCollar(s.intervalS)}…\n`);
     return scoreScenario(rules, s);

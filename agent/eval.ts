@@ -79,6 +79,12 @@ export interface ScenarioOptions {
    */
   register?: boolean;
   /**
+   * A stress test of the register's due dates: every cow that falls ill and does not calve in the run is in
+   * the register as due at her illness (an insemination 280 days before its start), so that what the due
+   * cow's calving sign (rules/rise.ts) costs a cow that falls ill while due shows on every illness.
+   */
+  dueAtIllness?: boolean;
+  /**
    * Every collar reporting at this one interval (s), as on a farm that bought one model; default the varied
    * mix (mostly 15 minutes, some every minute to every 2 hours).
    */
@@ -104,6 +110,8 @@ export interface ScenarioScore {
   intervalS?: number;
   /** Whether calvings were in the herd register (ScenarioOptions.register). */
   register: boolean;
+  /** ScenarioOptions.dueAtIllness, where set. */
+  dueAtIllness?: boolean;
   cows: number;
   days: number;
   cowDays: number;
@@ -123,11 +131,18 @@ const round = (x: number | null, d = 2) => (x === null ? null : Math.round(x * 1
  * (months before the run), and each cow's calving, as dates on the farm's clock, the calving entered at
  * 08:00 the morning after (what the detector judged before that, it judged without it). `enter(now)` gives
  * the detector every calving entered by `now` (arrival time, the gateway's clock). Cows that stay in calf all
- * run long, and inseminations during the run, are not in it.
+ * run long, and inseminations during the run, are not in it; with `dueAtIllness`, see ScenarioOptions.
  */
-function calvingRegister(det: FarmDetector, truth: VariedTruthEpisode[]): (now: number) => void {
+function calvingRegister(det: FarmDetector, truth: VariedTruthEpisode[], dueAtIllness = false): (now: number) => void {
   const calvings = truth.filter((e) => e.type === 'calving' && typeof e.params?.calvingAt === 'number');
   const records = new Map<string, CowRecord>();
+  if (dueAtIllness) {
+    const calvers = new Set(calvings.map((e) => e.cowId));
+    // Her first illness, if she has more than one.
+    for (const e of truth.filter((e) => e.type === 'illness' && !calvers.has(e.cowId)).sort((a, b) => b.start - a.start)) {
+      records.set(e.cowId, { inseminatedAt: det.dayStart(det.localDate(e.start - 280 * DAY_MS)) });
+    }
+  }
   for (const e of calvings) {
     const served = e.params!.servedAt;
     if (typeof served === 'number') records.set(e.cowId, { inseminatedAt: det.dayStart(det.localDate(served)) });
@@ -155,7 +170,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
   const timezone = o.timezone ? { timezone: o.timezone } : {};
   const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed, ...timezone, ...(o.intervalS && { intervals: [o.intervalS] }) });
   const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...timezone });
-  const enter = o.register !== false ? calvingRegister(det, sim.truth) : () => {};
+  const enter = o.register !== false ? calvingRegister(det, sim.truth, o.dueAtIllness) : () => {};
   const skew = new Map(sim.cows.map((c) => [c.cowId, c.clockSkewMs]));
   const raised: AlertEvent[] = []; // raisedAt in true time
   let readings = 0;
@@ -238,7 +253,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       !heatAlerts.some((x) => x.cowId === h.cowId && x.raisedAt >= h.start && x.raisedAt <= h.end + TOLERANCE_MS)),
   ).length;
   const missedHeat = { alerts: missed.length, explained: explainedMissed, per100CowDays: round((missed.length / cowDays) * 100, 3)! };
-  return { seed: o.seed, startMs, ...timezone, ...(o.intervalS && { intervalS: o.intervalS }), register: o.register !== false, cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType, missedHeat };
+  return { seed: o.seed, startMs, ...timezone, ...(o.intervalS && { intervalS: o.intervalS }), register: o.register !== false, ...(o.dueAtIllness && { dueAtIllness: true }), cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType, missedHeat };
 }
 
 /**
@@ -344,7 +359,8 @@ export function formatScore(s: ScenarioScore): string {
   const where =
     (s.timezone ? ` (${s.timezone}, ${day(s.startMs)} to ${day(s.startMs + s.days * DAY_MS)})` : '') +
     everyCollar(s.intervalS) +
-    (s.register ? '' : ', no herd register');
+    (s.register ? '' : ', no herd register') +
+    (s.dueAtIllness ? ', every sick cow due to calve' : '');
   const lines = [
     `seed ${s.seed}${where}: ${s.cows} cows × ${s.days} days (${s.readings.toLocaleString('en')} readings in arrival order, replayed in ${s.seconds} s)`,
     `  type            episodes  found  sensitivity   alerts   PPV     false/100 cow-days  delay med / p90 h  from herd events`,

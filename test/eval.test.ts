@@ -30,6 +30,18 @@ describe('cowbell eval: the detection scorecard', () => {
     expect(s.byType.heat!.found).toBe(0);
   });
 
+  // The stress test of the register's due dates: what the due cow's calving sign costs a cow that falls ill
+  // while due, shown on every illness. Every illness is still found; the rest of the score is as without it.
+  it('scores a herd whose every sick cow is due to calve at her illness (--due-at-illness)', () => {
+    const plain = scoreScenario(DEFAULT_RULES, { seed: 11, cows: 30, days: 40 });
+    const s = scoreScenario(DEFAULT_RULES, { seed: 11, cows: 30, days: 40, dueAtIllness: true });
+    expect(s.dueAtIllness).toBe(true);
+    expect(formatScore(s)).toContain('every sick cow due to calve');
+    expect(s.byType.health!.episodes).toBe(plain.byType.health!.episodes);
+    expect(s.byType.health!.found).toBe(plain.byType.health!.found);
+    expect(s.byType.heat).toEqual(plain.byType.heat);
+  });
+
   it('scores a farm in its own time zone across a daylight-saving change', () => {
     const o = acrossDst({ seed: 11, cows: 20, days: 30 });
     expect(o.timezone).toBe('Europe/Berlin');

@@ -96,8 +96,9 @@ Options:
   --days N        days (default 90)
   --data DIR      real exports (default ../shared/data: its icetag/ and *.csv)
   --rules JSON    rule overrides, as in a config file's "rules"
-  --no-register   a farm without a herd register: calving dates unknown to the detector
-  --due-at-illness  a stress test: every cow that falls ill (and does not calve) is in the register as due
+  --no-register   a farm without a herd register: calving and insemination dates unknown to the detector
+  --due-at-illness
+                  a stress test: every cow that falls ill (and does not calve) is in the register as due
                   to calve at her illness, to show what the due cow's calving sign costs
   --json          print JSON instead of tables
   -h, --help`,
@@ -296,6 +297,7 @@ async function runEval(argv: string[]): Promise<void> {
   const days = num(o.days, 90, 'days');
   const register = !o['no-register'];
   const dueAtIllness = o['due-at-illness'] === true;
+  if (dueAtIllness && !register) throw new CowbellError('COWBELL_USAGE', '--due-at-illness puts due dates in the herd register: it cannot go with --no-register');
   // Besides the seeds: the first on a farm across a daylight-saving change, and on a farm whose collars all
   // report every hour (one model bought for the whole herd: its hours are told more slowly than a mix's).
   const scenarios = [

@@ -13,7 +13,7 @@ import { OWN_RISE, RISE, RISE_CHECKED, trendRatio, trendWeights, type Trend } fr
 /** An hour of a rise (risenHours): a heat is over when she falls under this (a hot hour is 1.5×). */
 const RISEN_HOUR = 1.3;
 /**
- * Rumination in the restless hours before a calving (risenHours): a cow chews up to a third less as calving
+ * Rumination in the restless hours before a calving (risenHours, calvingStep): a cow chews up to a third less as calving
  * nears; a fifth, over three hours, so that her first restless hours count, not only her last.
  */
 const RESTLESS_RUMINATION = 0.8;
@@ -38,11 +38,11 @@ export function markRise(ctx: RuleContext, trend: Trend, t: number, intervalS: n
   // A cow the register says is due to calve: restless hours, and then quiet ones, are her calving, however
   // her trend reads. Her trend remembers hours: a calving's restlessness is often a few hours at a fifth to a
   // half up while she chews a quarter less, and her 6-hour trend reached the lines below after the calving,
-  // or not at all (on the scorecard's nine untuned seeds, most of the 35 false health alerts were such
+  // or not at all (on the scorecard's nine untuned seeds, 34 of last round's 35 false health alerts were such
   // calvings' dips, called before the register had the calving). Only for a cow due: anywhere else, hours
   // up while chewing less are as often an illness setting in with a busy hour in it as a calving. And only
   // with the step down after them: hours up while chewing less come every few days on any cow (a busy spell
-  // leaves no time to chew), and taken alone they held a due cow that fell ill as often as not. Not for a cow
+  // leaves no time to chew), and taken alone they held many a due cow that fell ill. Not for a cow
   // walking less over the last day: a calving comes out of her ordinary days, not out of a lameness.
   if (dueToCalve(ctx, t) && calvingStep(ctx, t) && !walkingLess(ctx, trend, t)) {
     trend[RISE] = trend[OWN_RISE] = trend[RISE_CHECKED] = t;
@@ -143,9 +143,8 @@ function calvingStep(ctx: RuleContext, t: number): boolean {
 }
 
 /**
- * Whether her slow trend says she has been walking less over the last day (down to the lame line), with a
- * drop the herd shares over that day taken out as the health rule takes it out (a heat-stress day keeps
- * every cow in).
+ * Whether her slow trend says she has been walking less over the last day (8 % down, activitySlowDrop),
+ * with a drop the herd shares over that day divided out (a heat-stress day keeps every cow in).
  */
 function walkingLess(ctx: RuleContext, trend: Trend, t: number): boolean {
   const slow = trendRatio(trend, 0, 1, ctx.rules.health.slowHalfLifeHours);
@@ -172,7 +171,7 @@ function restlessHours(ctx: RuleContext, t: number, line: number, rumLine = REST
 }
 
 /**
- * Whether the herd register has her due to calve at hour `t`: inseminated 265-300 days before, and no
+ * Whether the herd register has her due to calve at hour `t`: inseminated 265 to 300 days before, and no
  * calving entered since (a calving date still to come, typed in as expected, is not one yet). A farm that
  * keeps no insemination dates has no cow due, and nothing changes.
  */
@@ -183,5 +182,6 @@ function dueToCalve(ctx: RuleContext, t: number): boolean {
   const at = t * HOUR_MS;
   const calved = record!.calvedAt;
   if (calved !== undefined && calved > served && calved <= at) return false;
-  return at - served >= DUE_FROM_DAYS * DAY_MS && at - served <= DUE_TO_DAYS * DAY_MS;
+  // Whole days, as the register keeps them: from the start of day 265 after it to the end of day 300.
+  return at - served >= DUE_FROM_DAYS * DAY_MS && at - served < (DUE_TO_DAYS + 1) * DAY_MS;
 }

@@ -11,10 +11,10 @@ export function judgeBattery(ctx: RuleContext, r: Reading, push: Push): void {
   // Nearly every reading carries a level, and nearly every one is unremarkable: nothing made for those.
   if (pct < cfg.belowPct) {
     if (alerts.open.battery_low) return;
-    const evidence = { metric: 'batteryPct', value: pct, threshold: cfg.belowPct };
-    push(raise(alerts, subject, 'battery_low', { at: r.ts, since: r.ts, severity: 'info', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
+    push(raise(alerts, subject, 'battery_low', { at: r.ts, since: r.ts, severity: 'info', evidence: evidenceOf(pct, cfg.belowPct), cooldownMs: cfg.cooldownHours * HOUR_MS }));
   } else if (pct >= cfg.resolveAbovePct && alerts.open.battery_low) {
-    const evidence = { metric: 'batteryPct', value: pct, threshold: cfg.belowPct };
-    push(resolve(alerts, subject, 'battery_low', { at: r.ts, evidence }));
+    push(resolve(alerts, subject, 'battery_low', { at: r.ts, evidence: evidenceOf(pct, cfg.belowPct) }));
   }
 }
+
+const evidenceOf = (pct: number, belowPct: number) => ({ metric: 'batteryPct', value: pct, threshold: belowPct });

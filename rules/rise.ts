@@ -126,17 +126,8 @@ function risenHours(ctx: RuleContext, t: number, line: number, intervalS: number
  * rests together after it. (The herd is still telling hour `t`: its quiet is read from the two before.)
  */
 function calvingStep(ctx: RuleContext, t: number): boolean {
-  const h = ctx.history;
-  const n = ctx.normal;
   const herd = ctx.herd;
-  let act = 0, actNormal = 0;
-  for (let u = t - 2; u <= t; u++) {
-    const a = h.rate('act', u, HERD_HOUR_S), an = n.hourNormal('act', u);
-    if (!(an > 0) || a !== a) return false;
-    act += a;
-    actNormal += an;
-  }
-  if (act > CALVING_STEP * (herd ? Math.min(1, herd.herdRatio('act', t - 2, t - 1)) : 1) * actNormal) return false;
+  if (!(threeHours(ctx, 'act', t) <= CALVING_STEP * (herd ? Math.min(1, herd.herdRatio('act', t - 2, t - 1)) : 1))) return false;
   const herdAct = herd ? Math.max(1, herd.herdRatio('act', t - 5, t - 3)) : 1;
   const herdRum = herd ? Math.min(1, herd.herdRatio('rum', t - 5, t - 3)) : 1;
   return restlessHours(ctx, t - 3, Math.min(1.1, ctx.rules.health.trend.riseRatio) * herdAct, RESTLESS_RUMINATION * herdRum);
@@ -155,19 +146,19 @@ function walkingLess(ctx: RuleContext, trend: Trend, t: number): boolean {
 
 /** Whether her last three hours together are up at `line` times her normal while her rumination in them is at most `rumLine` times it. */
 function restlessHours(ctx: RuleContext, t: number, line: number, rumLine = RESTLESS_RUMINATION): boolean {
-  const h = ctx.history;
-  const n = ctx.normal;
-  let act = 0, actNormal = 0, rum = 0, rumNormal = 0;
+  return threeHours(ctx, 'act', t) >= line && threeHours(ctx, 'rum', t) <= rumLine;
+}
+
+/** Her three hours to `t` together against their normals; NaN when one of them is not known. */
+function threeHours(ctx: RuleContext, m: 'act' | 'rum', t: number): number {
+  let sum = 0, normal = 0;
   for (let u = t - 2; u <= t; u++) {
-    const a = h.rate('act', u, HERD_HOUR_S), an = n.hourNormal('act', u);
-    const r = h.rate('rum', u, HERD_HOUR_S), rn = n.hourNormal('rum', u);
-    if (!(an > 0 && rn > 0) || a !== a || r !== r) return false;
-    act += a;
-    actNormal += an;
-    rum += r;
-    rumNormal += rn;
+    const r = ctx.history.rate(m, u, HERD_HOUR_S), n = ctx.normal.hourNormal(m, u);
+    if (!(n > 0) || r !== r) return NaN;
+    sum += r;
+    normal += n;
   }
-  return act >= line * actNormal && rum <= rumLine * rumNormal;
+  return sum / normal;
 }
 
 /**

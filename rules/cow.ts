@@ -13,7 +13,7 @@ import { collarBack, judgeSilence } from './offline.js';
 import type { Reading } from './reading.js';
 import type { RuleSet } from './ruleset.js';
 import { markRise } from './rise.js';
-import { foldHour, newTrend, RISE, TREND_SLOTS } from './trend.js';
+import { foldHour, newTrend, QUICK, RISE, TREND_SLOTS } from './trend.js';
 import { SNAPSHOT_VERSION, decodeHistory, encodeHistory, type CowSnapshot } from './snapshot.js';
 
 /**
@@ -109,8 +109,10 @@ export class CowDetector implements RuleContext {
     if ('v' in init) {
       const { v: _v, history, pending, ...state } = init;
       this.state = state;
-      // A trend stored before it told her own rises from the herd's: its last rise is taken as hers.
-      if (state.trend && state.trend.length < TREND_SLOTS) state.trend = [...state.trend, state.trend[RISE]!, state.trend[RISE]!];
+      // A trend stored before it told her own rises from the herd's: its last rise is taken as hers. One stored
+      // before it had a quick horizon starts that at her fast one, the nearest thing it knew.
+      if (state.trend && state.trend.length < QUICK) state.trend = [...state.trend, state.trend[RISE]!, state.trend[RISE]!];
+      if (state.trend && state.trend.length < TREND_SLOTS) state.trend = [...state.trend, ...state.trend.slice(0, 4), 0];
       this.history = new CowHistory(hours, decodeHistory(history));
       this.pending = pending ?? [];
     } else {

@@ -4,7 +4,8 @@ import type { Push, RuleContext } from './context.js';
 import { iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
 import { newWindowStats, type WindowStats } from './normal.js';
-import { BOTH_STREAK, CLIP_HIGH, decay, OWN_RISE, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, trendWeights, type Trend } from './trend.js';
+import type { RuleSet } from './ruleset.js';
+import { BOTH_STREAK, CLIP_HIGH, decay, OWN_RISE, QUICK_STREAK, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, trendWeights, type Horizon, type Trend } from './trend.js';
 
 /**
  * Unwell: activity and rumination down against her normal (see README.md, "Unwell"). Two kinds of evidence:
@@ -96,27 +97,53 @@ function afterCalving(ctx: RuleContext, end: number): boolean {
   return calved !== undefined && at >= calved && at - calved <= (1 + ctx.rules.health.trend.afterCalvingDays) * DAY_MS;
 }
 
+const halfLifeOf = (cfg: RuleSet['health'], horizon: Horizon) =>
+  horizon === 0 ? cfg.fastHalfLifeHours : horizon === 1 ? cfg.slowHalfLifeHours : cfg.quickHalfLifeHours;
+
 /**
- * Her trend over a horizon (0 fast, 1 slow) as a ratio to normal, with a drop the herd shares taken out;
- * NaN when not known. A herd-wide rise is left in: it says nothing about her being unwell. The herd's hours
- * are weighed as her trend weighs hers, by her normal for each and how long ago it was: taken all alike, a
- * milking moved two hours (the herd down in her busiest hours, up in quiet ones) read as a herd a few per
- * cent down, and a cow lying a little more than usual was called lame the morning it moved.
+ * Her trend over a horizon (0 fast, 1 slow, 2 quick) as a ratio to normal, with a drop the herd shares taken
+ * out; NaN when not known. A herd-wide rise is left in: it says nothing about her being unwell. The herd's
+ * hours are weighed as her trend weighs hers, by her normal for each and how long ago it was: taken all
+ * alike, a milking moved two hours (the herd down in her busiest hours, up in quiet ones) read as a herd a
+ * few per cent down, and a cow lying a little more than usual was called lame the morning it moved.
  */
-function trendDrop(ctx: RuleContext, metric: Metric, horizon: 0 | 1, withHerd = false): number {
+function trendDrop(ctx: RuleContext, metric: Metric, horizon: Horizon, withHerd = false): number {
   const cfg = ctx.rules.health;
   const trend = ctx.state.trend;
   if (!trend) return NaN;
-  const halfLife = horizon === 0 ? cfg.fastHalfLifeHours : cfg.slowHalfLifeHours;
+  const halfLife = halfLifeOf(cfg, horizon);
   const end = ctx.history.newest!;
-  const raw = trendRatio(trend, metric === 'act' ? 0 : 1, horizon, 2 * halfLife);
+  // The quick horizon waits for as many hours as the fast one: a trend that starts afresh (after a calving's
+  // hold, or two days unheard) is not read on its first few hours.
+  const raw = trendRatio(trend, metric === 'act' ? 0 : 1, horizon, 2 * Math.max(halfLife, cfg.fastHalfLifeHours));
   const ratio = raw === raw ? raw / ctx.normal.dayLevel(metric, end + 1) : raw;
   if (!withHerd || !ctx.herd || ratio !== ratio) return ratio;
-  // Over the span her trend remembers: four half-lives hold 94 % of its weight, two (the window before) 75 %.
-  // A spell of the whole herd that had ended (a storm that kept it in) still weighed in her trend after the
-  // herd's window had let it go, and a cow already a little down was called unwell the night after it.
-  const herd = ctx.herd.herdRatio(metric, end - Math.round(4 * halfLife), end - 1, trendWeights(ctx.normal, metric, halfLife, end - 1));
-  return ratio / Math.max(cfg.trend.herdFloor, Math.min(1, herd));
+  return ratio / Math.max(cfg.trend.herdFloor, Math.min(1, herdShare(ctx, metric, halfLife)));
+}
+
+/**
+ * The herd's typical cow against her normal over the span a trend of `halfLife` remembers (four half-lives
+ * hold 94 % of its weight), its hours weighed as that trend weighs hers; 1 where the herd cannot tell. Over
+ * two half-lives (75 %), a spell of the whole herd that had ended (a storm that kept it in) still weighed in
+ * her trend after the herd's window had let it go, and a cow already a little down was called unwell the
+ * night after it.
+ */
+function herdShare(ctx: RuleContext, metric: Metric, halfLife: number): number {
+  const end = ctx.history.newest!;
+  return ctx.herd ? ctx.herd.herdRatio(metric, end - Math.round(4 * halfLife), end - 1, trendWeights(ctx.normal, metric, halfLife, end - 1)) : 1;
+}
+
+/**
+ * Whether the herd's typical cow is under `quickHerdAbove` of her normal on either signal, over the hours her
+ * quick trend remembers: a heat-stress day, a feed change — or a milking moved, whose herd is at rest in its
+ * old milking hours and busy, not chewing, in the new. Tried with the two signals multiplied, which lets a
+ * milking moved pass (one down in the hours the other is up): a calving's dip the day a milking moved was
+ * called on the quick trend before the register had the calving, and nothing was called sooner.
+ */
+function herdDipped(ctx: RuleContext): boolean {
+  const cfg = ctx.rules.health;
+  const above = cfg.trend.quickHerdAbove;
+  return !!ctx.herd && (herdShare(ctx, 'act', cfg.quickHalfLifeHours) < above || herdShare(ctx, 'rum', cfg.quickHalfLifeHours) < above);
 }
 
 /**
@@ -201,6 +228,14 @@ function herdsBusy(ctx: RuleContext, first: number, last: number): boolean | nul
   return busy > 0.5 * all;
 }
 
+/** A way her trend can say she is unwell: the metrics it shows (the first the primary) and the horizon it reads (fast, unless said). */
+interface TrendPath {
+  name: string;
+  metrics: Metric[];
+  horizon?: Horizon;
+  test: (herd: boolean) => boolean;
+}
+
 /** The trend paths; null when none fires. */
 function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null) {
   const cfg = ctx.rules.health;
@@ -224,11 +259,12 @@ function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   const afterRise = end - ownRise(ctx, end, trend) <= t.afterRiseHours;
   // Most hours of most cows are near normal: above the loosest lines (which her noise and the herd can only
   // move down), nothing can fire and the streak of both-down hours is broken.
-  const fastAct = trendDrop(ctx, 'act', 0);
-  const fastRum = trendDrop(ctx, 'rum', 0);
+  const fastAct = Math.min(trendDrop(ctx, 'act', 0), trendDrop(ctx, 'act', 2));
+  const fastRum = Math.min(trendDrop(ctx, 'rum', 0), trendDrop(ctx, 'rum', 2));
   if (!(fastAct <= 1 - Math.min(t.bothActivityDrop, t.activityDrop, t.lyingActivityDrop)) && !(fastRum <= 1 - Math.min(t.bothRuminationDrop, t.ruminationDrop))) {
     trend[STREAK_HOUR] = end;
     trend[BOTH_STREAK] = 0;
+    trend[QUICK_STREAK] = 0;
     return null;
   }
   return trendPaths(ctx, end, act, rum, trend, afterRise);
@@ -239,9 +275,9 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   const cfg = ctx.rules.health;
   const t = cfg.trend;
   // Her trend with the herd's share taken out, once per metric and horizon however many paths ask: each
-  // asking weighs 24 or 72 of the herd's hours by her normal for them.
-  const herdShared = [NaN, NaN, NaN, NaN];
-  const ratioOf = (m: Metric, horizon: 0 | 1, herd: boolean) => {
+  // asking weighs 16, 24 or 72 of the herd's hours by her normal for them.
+  const herdShared = [NaN, NaN, NaN, NaN, NaN, NaN];
+  const ratioOf = (m: Metric, horizon: Horizon, herd: boolean) => {
     if (!herd) return trendDrop(ctx, m, horizon);
     const k = 2 * horizon + (m === 'act' ? 0 : 1);
     let v = herdShared[k]!;
@@ -254,23 +290,36 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
     return stats && stats.median > 0 ? stats.rawSpread / stats.median : NaN;
   };
   const line = (drop: number, spreads: number, m: Metric) => 1 - Math.max(drop, spreads * (noise(m) || 0));
-  const bothNow = (herd: boolean) =>
-    ratioOf('rum', 0, herd) <= line(t.bothRuminationDrop, t.spreads, 'rum') &&
-    ratioOf('act', 0, herd) <= line(t.bothActivityDrop, t.spreads, 'act');
-  // Her own (not herd-corrected) both-down streak moves once per completed hour.
+  const bothNow = (horizon: Horizon, herd: boolean) =>
+    ratioOf('rum', horizon, herd) <= line(t.bothRuminationDrop, t.spreads, 'rum') && ratioOf('act', horizon, herd) <= line(t.bothActivityDrop, t.spreads, 'act');
+  // Her own (not herd-corrected) both-down streaks, fast and quick, move once per completed hour; the quick
+  // one's hours are outside a dip of the herd's (herdDipped).
   if (!afterRise && trend[STREAK_HOUR] !== end) {
     trend[STREAK_HOUR] = end;
-    trend[BOTH_STREAK] = bothNow(false) ? trend[BOTH_STREAK]! + 1 : 0;
+    trend[BOTH_STREAK] = bothNow(0, false) ? trend[BOTH_STREAK]! + 1 : 0;
+    trend[QUICK_STREAK] = bothNow(2, false) && !herdDipped(ctx) ? trend[QUICK_STREAK]! + 1 : 0;
   }
   // Her day's lying (24 hour normals and the herd's hours), taken once however often the paths ask for it.
   let lying: number | undefined;
   const lyingNow = () => (lying ??= lyingUp(ctx, end));
-  const paths: { name: string; metrics: Metric[]; test: (herd: boolean) => boolean }[] = [
+  const paths: TrendPath[] = [
     {
       // Both signals sliding together: an illness setting in (ketosis, metritis, mastitis).
       name: 'both',
       metrics: ['rum', 'act'],
-      test: (herd) => trend[BOTH_STREAK]! >= t.bothHours && bothNow(herd),
+      test: (herd) => trend[BOTH_STREAK]! >= t.bothHours && bothNow(0, herd),
+    },
+    {
+      // The same on her quick trend: two witnesses agreeing afford its noise, and it lags an illness's slide by
+      // hours less (on the scorecard, ketosis ramping in over two to three days was called at 36-43 h on the
+      // fast trend alone, a point or two short of the lines hours before). For longer in a row, as a few
+      // quiet hours move it further (two hours at a fifth of her normal, a nap, held it over the lines for
+      // two); and only hours outside a herd-wide dip count, where every cow slides, not all alike: the
+      // typical cow taken out of a quick trend left the harder-hit called unwell on heat-stress days.
+      name: 'both',
+      metrics: ['rum', 'act'],
+      horizon: 2,
+      test: (herd) => trend[QUICK_STREAK]! >= t.quickBothHours && bothNow(2, herd),
     },
     {
       // Rumination down and staying down: off feed, whatever she does otherwise.
@@ -304,22 +353,25 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   // In the two days after a rise, only rumination as far down as the 24-hour line (65 %) on her fast trend:
   // the aftermath of a heat or a calving is milder (a calving's dip takes rumination to 70-85 %), and a cow
   // whose mastitis set in the day after her heat was called 10-15 hours late, by the 24-hour line.
-  const deepAfterRise = {
+  const deepAfterRise: TrendPath = {
     name: 'rumination',
-    metrics: ['rum'] as Metric[],
+    metrics: ['rum'],
     test: (herd: boolean) => ratioOf('rum', 0, herd) <= cfg.ruminationMaxRatio && !(trendDrop(ctx, 'act', 0) > 1 + t.slowDrop),
   };
   // Her own trend first (cheap); the herd is asked only when that would fire, and can only take it back.
   const path = (afterRise ? [deepAfterRise] : paths).find((p) => p.test(false) && p.test(true));
   if (!path) return null;
+  // The figures the path was judged on: its horizon's.
+  const horizon = path.horizon ?? 0;
+  const shown = 2 * halfLifeOf(cfg, horizon);
   const ev = (m: Metric): Evidence => {
     const w = m === 'act' ? act : rum;
     return {
       metric: m === 'act' ? 'activity' : 'rumination',
       unit: UNITS[m],
-      ratio: round(ratioOf(m, 0, true)),
+      ratio: round(ratioOf(m, horizon, true)),
       basis: 'trend',
-      window: { from: iso((end - 2 * cfg.fastHalfLifeHours) * HOUR_MS), to: iso(end * HOUR_MS), hours: 2 * cfg.fastHalfLifeHours },
+      window: { from: iso((end - shown) * HOUR_MS), to: iso(end * HOUR_MS), hours: shown },
       ...(w && { day: { ratio: round(w.ratio), value: round(w.value, 1), baseline: round(w.expected, 1) } }),
     };
   };
@@ -336,7 +388,7 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   if (second) evidence.also = ev(second);
   else {
     const other: Metric = first === 'act' ? 'rum' : 'act';
-    const r = ratioOf(other, 0, true);
+    const r = ratioOf(other, horizon, true);
     if (r === r) evidence.also = ev(other);
   }
   // Urgent when her last hours are as deep as the 24-hour rules' lines already (she fell fast, both signals):

@@ -90,6 +90,8 @@ export const RuleSetSchema = z
       /** Half-lives of the weighted evidence (trend.ts): a fast one that sees an illness set in, a slow one for a mild, sustained drop. */
       fastHalfLifeHours: z.number().min(1).max(48),
       slowHalfLifeHours: z.number().min(1).max(96),
+      /** Half-life of the quick horizon, read only by the both-signals path: two witnesses afford its noise. */
+      quickHalfLifeHours: z.number().min(1).max(48),
       /**
        * Drops of her trend (1 − ratio) that fire, each at least `spreads` times her own day-to-day spread:
        * both signals together (fast horizon); rumination or activity alone (fast, one spread more), held on
@@ -102,13 +104,21 @@ export const RuleSetSchema = z
         activityDrop: z.number().min(0).max(1),
         slowDrop: z.number().min(0).max(1),
         activitySlowDrop: z.number().min(0).max(1),
-        /** Completed hours in a row both signals must be down before the two-signal path fires. */
+        /** Completed hours in a row both signals must be down before the two-signal path fires (fast trend). */
         bothHours: z.int().min(1).max(48),
+        /** The same on her quick trend (`quickHalfLifeHours`), which a few quiet hours move further. */
+        quickBothHours: z.int().min(1).max(48),
         /** Urgent when her last `urgentHours` are down to the 24-hour rules' single-signal lines on both signals. */
         urgentHours: z.int().min(1).max(24),
         spreads: z.number().min(0),
         resolveDrop: z.number().min(0).max(1),
         herdFloor: z.number().min(0.1).max(1),
+        /**
+         * The both-signals path on her quick trend is read while the herd's typical cow, over the hours that
+         * trend remembers, stands at this share of her normal or more on both signals; in a herd-wide dip, only
+         * the fast trend is.
+         */
+        quickHerdAbove: z.number().min(0).max(1),
         /** Her fast activity trend at this ratio or more is a rise (a heat, a calving coming)... */
         riseRatio: z.number().min(1),
         /** ...after which a dip is its aftermath, not an illness, for this long. */

@@ -136,9 +136,9 @@ function herdShare(ctx: RuleContext, metric: Metric, halfLife: number): number {
 /**
  * Whether the herd's typical cow is under `quickHerdAbove` of her normal on either signal, over the hours her
  * quick trend remembers: a heat-stress day, a feed change — or a milking moved, whose herd is at rest in its
- * old milking hours and busy, not chewing, in the new. Tried with the two signals multiplied, which lets a
- * milking moved pass (one down in the hours the other is up): a calving's dip the day a milking moved was
- * called on the quick trend before the register had the calving, and nothing was called sooner.
+ * old milking hours and busy, not chewing, in the new; then the fast trend, long tried, judges alone. (The
+ * two signals multiplied, which lets a milking moved pass — one down in the hours the other is up — scored
+ * the same on twenty-one herds; the plainer rule is kept.)
  */
 function herdDipped(ctx: RuleContext): boolean {
   const cfg = ctx.rules.health;

@@ -12,7 +12,7 @@ import { BOTH_STREAK, CLIP_HIGH, decay, OWN_RISE, QUICK_STREAK, RISE, RISE_CHECK
  *
  * - the last 24 completed hours against the same hours of her previous days: a deep drop of one signal, or a
  *   clear drop of both;
- * - her weighted trend (trend.ts) over two horizons, which sees an illness setting in — rumination and
+ * - her weighted trend (trend.ts) over three horizons, which sees an illness setting in — rumination and
  *   activity sliding together over a day — before a whole day has gone bad, and a lameness that takes her
  *   walking down for a day and a half while she ruminates as ever. Its thresholds widen with how much her
  *   own days differ (a restless cow must fall further), and a drop the herd shares (a heat-stress day, a
@@ -27,8 +27,12 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   const { alerts, subject } = ctx.state;
   // A cow down (or just up again) has had her own, urgent alert: one trouble, one alert.
   const downUntil = alerts.resolvedAt.down_cow;
-  if (!alerts.open.health && (alerts.open.down_cow || (downUntil !== undefined && at - downUntil <= cfg.trend.afterRiseHours * HOUR_MS))) return;
+  if (!alerts.open.health && (alerts.open.down_cow || (downUntil !== undefined && at - downUntil <= cfg.trend.afterRiseHours * HOUR_MS))) {
+    breakStreaks(ctx.state.trend, end);
+    return;
+  }
   if (alerts.open.health) {
+    breakStreaks(ctx.state.trend, end);
     // Well again when both 24-hour windows are back above the resolve line and her trend has turned.
     const trendUp = !(trendDrop(ctx, 'act', 0) < 1 - cfg.trend.resolveDrop) && !(trendDrop(ctx, 'rum', 0) < 1 - cfg.trend.resolveDrop);
     if ((!act || act.ratio >= cfg.resolveRatio) && (!rum || rum.ratio >= cfg.resolveRatio) && trendUp) {
@@ -228,6 +232,17 @@ function herdsBusy(ctx: RuleContext, first: number, last: number): boolean | nul
   return busy > 0.5 * all;
 }
 
+/** The lower of two ratios, either of which may be unknown (NaN). */
+const lower = (a: number, b: number) => (a === a ? (b === b ? Math.min(a, b) : a) : b);
+
+/** Her both-down streaks start again: an hour her trend's paths were not judged. */
+function breakStreaks(trend: Trend | undefined, end: number): void {
+  if (!trend) return;
+  trend[STREAK_HOUR] = end;
+  trend[BOTH_STREAK] = 0;
+  trend[QUICK_STREAK] = 0;
+}
+
 /** A way her trend can say she is unwell: the metrics it shows (the first the primary) and the horizon it reads (fast, unless said). */
 interface TrendPath {
   name: string;
@@ -248,8 +263,10 @@ function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   // aftermath — cows ruminate less for a day or two after calving, and during and after a heat — not an
   // illness, unless her rumination is as deep as the 24-hour line (below). The deep 24-hour drops above are
   // not held back by any of this.
-  if (alerts.open.heat) return null;
-  if (run && run.n >= 2 && run.last - run.from >= HOUR_MS) return null;
+  if (alerts.open.heat || (run && run.n >= 2 && run.last - run.from >= HOUR_MS)) {
+    breakStreaks(trend, end);
+    return null;
+  }
   if (afterCalving(ctx, end)) {
     // What the trend gathered of the calving's dip would fire the hour the hold ends: it starts afresh, and
     // judges her again once it has hours of its own (a fast trend needs 12).
@@ -259,12 +276,10 @@ function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   const afterRise = end - ownRise(ctx, end, trend) <= t.afterRiseHours;
   // Most hours of most cows are near normal: above the loosest lines (which her noise and the herd can only
   // move down), nothing can fire and the streak of both-down hours is broken.
-  const fastAct = Math.min(trendDrop(ctx, 'act', 0), trendDrop(ctx, 'act', 2));
-  const fastRum = Math.min(trendDrop(ctx, 'rum', 0), trendDrop(ctx, 'rum', 2));
+  const fastAct = lower(trendDrop(ctx, 'act', 0), trendDrop(ctx, 'act', 2));
+  const fastRum = lower(trendDrop(ctx, 'rum', 0), trendDrop(ctx, 'rum', 2));
   if (!(fastAct <= 1 - Math.min(t.bothActivityDrop, t.activityDrop, t.lyingActivityDrop)) && !(fastRum <= 1 - Math.min(t.bothRuminationDrop, t.ruminationDrop))) {
-    trend[STREAK_HOUR] = end;
-    trend[BOTH_STREAK] = 0;
-    trend[QUICK_STREAK] = 0;
+    breakStreaks(trend, end);
     return null;
   }
   return trendPaths(ctx, end, act, rum, trend, afterRise);
@@ -292,9 +307,11 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   const line = (drop: number, spreads: number, m: Metric) => 1 - Math.max(drop, spreads * (noise(m) || 0));
   const bothNow = (horizon: Horizon, herd: boolean) =>
     ratioOf('rum', horizon, herd) <= line(t.bothRuminationDrop, t.spreads, 'rum') && ratioOf('act', horizon, herd) <= line(t.bothActivityDrop, t.spreads, 'act');
-  // Her own (not herd-corrected) both-down streaks, fast and quick, move once per completed hour; the quick
-  // one's hours are outside a dip of the herd's (herdDipped).
-  if (!afterRise && trend[STREAK_HOUR] !== end) {
+  // Her own (not herd-corrected) both-down streaks, fast and quick, move once per judged hour; the quick
+  // one's hours are outside a dip of the herd's (herdDipped). An hour the paths are not judged (the hold
+  // after a rise, an open alert, a heat: see breakStreaks) breaks them: hours in a row are hours in a row.
+  if (afterRise) breakStreaks(trend, end);
+  else if (trend[STREAK_HOUR] !== end) {
     trend[STREAK_HOUR] = end;
     trend[BOTH_STREAK] = bothNow(0, false) ? trend[BOTH_STREAK]! + 1 : 0;
     trend[QUICK_STREAK] = bothNow(2, false) && !herdDipped(ctx) ? trend[QUICK_STREAK]! + 1 : 0;

@@ -90,7 +90,7 @@ export const RuleSetSchema = z
       /** Half-lives of the weighted evidence (trend.ts): a fast one that sees an illness set in, a slow one for a mild, sustained drop. */
       fastHalfLifeHours: z.number().min(1).max(48),
       slowHalfLifeHours: z.number().min(1).max(96),
-      /** Half-life of the quick horizon, read only by the both-signals path: two witnesses afford its noise. */
+      /** Half-life of the quick horizon, whose lines are the both-signals path's: two witnesses afford its noise. */
       quickHalfLifeHours: z.number().min(1).max(48),
       /**
        * Drops of her trend (1 − ratio) that fire, each at least `spreads` times her own day-to-day spread:

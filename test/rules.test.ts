@@ -1246,6 +1246,20 @@ describe('unwell, in a herd', () => {
     expect(firing(run(herd, ungated), 'health').map((e) => e.cowId)).toEqual(['H00']);
   });
 
+  // The herd's dip is either signal's: a feed the herd likes less has it chewing 15 % less for 20 hours while
+  // it walks as ever. A cow chewing 25 % less and walking 10 % less then is not called on her quick trend
+  // (nor her fast one); without the dip holding the quick trend back, she is.
+  it('a herd chewing less on a new feed holds back the quick trend, though it walks as ever', () => {
+    const from = START + 10 * DAY + 8 * HOUR;
+    const feed = (k: number) => during(from, from + 20 * HOUR, k);
+    const herd = Array.from({ length: 20 }, (_, i) =>
+      stream({ collarId: `H${String(i).padStart(2, '0')}`, days: 14, seed: 700 + i, act: i === 0 ? feed(0.9) : undefined, rum: i === 0 ? feed(0.75) : i < 16 ? feed(0.85) : undefined }),
+    ).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    expect(firing(run(herd), 'health')).toEqual([]);
+    const ungated = new FarmDetector('farm', resolveRules({ health: { trend: { quickHerdAbove: 0 } } }));
+    expect(firing(run(herd, ungated), 'health').map((e) => e.cowId)).toEqual(['H00']);
+  });
+
   // Found on the scorecard: milking moved two hours later. Her trend weighs each hour by her normal for it,
   // so the milking hours she now spends lying count for much, and she reads a fifth down; the herd's cows all
   // read so, but the herd's hours were taken all alike, the quiet night's as much as the milking's, and the

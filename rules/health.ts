@@ -28,11 +28,11 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   // A cow down (or just up again) has had her own, urgent alert: one trouble, one alert.
   const downUntil = alerts.resolvedAt.down_cow;
   if (!alerts.open.health && (alerts.open.down_cow || (downUntil !== undefined && at - downUntil <= cfg.trend.afterRiseHours * HOUR_MS))) {
-    breakStreaks(ctx.state.trend, end);
+    breakStreaks(ctx.state.trend);
     return;
   }
   if (alerts.open.health) {
-    breakStreaks(ctx.state.trend, end);
+    breakStreaks(ctx.state.trend);
     // Well again when both 24-hour windows are back above the resolve line and her trend has turned.
     const trendUp = !(trendDrop(ctx, 'act', 0) < 1 - cfg.trend.resolveDrop) && !(trendDrop(ctx, 'rum', 0) < 1 - cfg.trend.resolveDrop);
     if ((!act || act.ratio >= cfg.resolveRatio) && (!rum || rum.ratio >= cfg.resolveRatio) && trendUp) {
@@ -235,10 +235,12 @@ function herdsBusy(ctx: RuleContext, first: number, last: number): boolean | nul
 /** The lower of two ratios, either of which may be unknown (NaN). */
 const lower = (a: number, b: number) => (a === a ? (b === b ? Math.min(a, b) : a) : b);
 
-/** Her both-down streaks start again: an hour her trend's paths were not judged. */
-function breakStreaks(trend: Trend | undefined, end: number): void {
+/**
+ * Her both-down streaks start again: an hour her trend's paths were not judged. The hour is not marked as
+ * counted: judged again (a late reading, or a rise the herd has since told to be its own), it may count.
+ */
+function breakStreaks(trend: Trend | undefined): void {
   if (!trend) return;
-  trend[STREAK_HOUR] = end;
   trend[BOTH_STREAK] = 0;
   trend[QUICK_STREAK] = 0;
 }
@@ -264,7 +266,7 @@ function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   // illness, unless her rumination is as deep as the 24-hour line (below). The deep 24-hour drops above are
   // not held back by any of this.
   if (alerts.open.heat || (run && run.n >= 2 && run.last - run.from >= HOUR_MS)) {
-    breakStreaks(trend, end);
+    breakStreaks(trend);
     return null;
   }
   if (afterCalving(ctx, end)) {
@@ -279,7 +281,7 @@ function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   const fastAct = lower(trendDrop(ctx, 'act', 0), trendDrop(ctx, 'act', 2));
   const fastRum = lower(trendDrop(ctx, 'rum', 0), trendDrop(ctx, 'rum', 2));
   if (!(fastAct <= 1 - Math.min(t.bothActivityDrop, t.activityDrop, t.lyingActivityDrop)) && !(fastRum <= 1 - Math.min(t.bothRuminationDrop, t.ruminationDrop))) {
-    breakStreaks(trend, end);
+    breakStreaks(trend);
     return null;
   }
   return trendPaths(ctx, end, act, rum, trend, afterRise);
@@ -307,10 +309,12 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   const line = (drop: number, spreads: number, m: Metric) => 1 - Math.max(drop, spreads * (noise(m) || 0));
   const bothNow = (horizon: Horizon, herd: boolean) =>
     ratioOf('rum', horizon, herd) <= line(t.bothRuminationDrop, t.spreads, 'rum') && ratioOf('act', horizon, herd) <= line(t.bothActivityDrop, t.spreads, 'act');
-  // Her own (not herd-corrected) both-down streaks, fast and quick, move once per judged hour; the quick
-  // one's hours are outside a dip of the herd's (herdDipped). An hour the paths are not judged (the hold
-  // after a rise, an open alert, a heat: see breakStreaks) breaks them: hours in a row are hours in a row.
-  if (afterRise) breakStreaks(trend, end);
+  // Her own (not herd-corrected) both-down streaks, fast and quick, move once per judged hour (on a collar
+  // reporting every two hours, once per reading); the quick one's hours are outside a dip of the herd's
+  // (herdDipped). A judged hour the paths are not asked (the hold after a rise, an open alert, a heat, a
+  // stuck collar, a cow down: see breakStreaks) breaks them, where they used to freeze; hours with no data,
+  // or a collar held as faulty, leave them as they were.
+  if (afterRise) breakStreaks(trend);
   else if (trend[STREAK_HOUR] !== end) {
     trend[STREAK_HOUR] = end;
     trend[BOTH_STREAK] = bothNow(0, false) ? trend[BOTH_STREAK]! + 1 : 0;

@@ -772,6 +772,27 @@ describe('health', () => {
     expect(sooner.length).toBeGreaterThanOrEqual(3);
   });
 
+  // Found on a second read: an hour her trend's paths are not asked (here her collar repeats one value for an
+  // hour and a quarter, held as a collar's trouble) froze her both-down streaks, and they went on counting
+  // after it as if the hours had been in a row. Now they start again: the same slide, called 34 h in, is
+  // called three judged hours after the stuck hour ends (the hour after, frozen).
+  it('an hour her trend is not judged breaks her both-down streak', () => {
+    const slide = (k: number) => (t: number) => {
+      const u = Math.min(1, Math.max(0, (t - onset) / (72 * HOUR)));
+      return 1 - (1 - k) * u * u * (3 - 2 * u);
+    };
+    const readings = stream({ days: 16, seed: 8, act: slide(0.65), rum: slide(0.6) });
+    const plain = firing(run(readings), 'health');
+    expect(plain).toHaveLength(1);
+    const stuckEnd = plain[0]!.at - HOUR;
+    const stuck = readings.map((r) => ({ ...r }));
+    const i = stuck.findIndex((r) => r.ts === stuckEnd);
+    for (let k = i - 4; k <= i; k++) Object.assign(stuck[k]!, { activity: stuck[i - 5]!.activity, rumination: stuck[i - 5]!.rumination });
+    const h = firing(run(stuck), 'health');
+    expect(h).toHaveLength(1);
+    expect(h[0]!.at - stuckEnd).toBeGreaterThanOrEqual(rules.health.trend.quickBothHours * HOUR);
+  });
+
   // A lame cow walks less and lies down more, long before she eats less (Solano et al. 2016; Eberhart &
   // Krawczel 2017): on a collar that tells lying, her lying up is the second witness to a milder drop.
   it('finds a milder drop of activity when her collar tells she lies down more, and not lying alone', () => {

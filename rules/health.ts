@@ -104,50 +104,29 @@ function afterCalving(ctx: RuleContext, end: number): boolean {
 const halfLifeOf = (cfg: RuleSet['health'], horizon: Horizon) =>
   horizon === 0 ? cfg.fastHalfLifeHours : horizon === 1 ? cfg.slowHalfLifeHours : cfg.quickHalfLifeHours;
 
-/**
- * Her trend over a horizon (0 fast, 1 slow, 2 quick) as a ratio to normal, with a drop the herd shares taken
- * out; NaN when not known. A herd-wide rise is left in: it says nothing about her being unwell. The herd's
- * hours are weighed as her trend weighs hers, by her normal for each and how long ago it was: taken all
- * alike, a milking moved two hours (the herd down in her busiest hours, up in quiet ones) read as a herd a
- * few per cent down, and a cow lying a little more than usual was called lame the morning it moved.
- */
-function trendDrop(ctx: RuleContext, metric: Metric, horizon: Horizon, withHerd = false): number {
+/** Her trend over a horizon (0 fast, 1 slow, 2 quick) as a ratio to normal; NaN when not known. */
+function trendDrop(ctx: RuleContext, metric: Metric, horizon: Horizon): number {
   const cfg = ctx.rules.health;
   const trend = ctx.state.trend;
   if (!trend) return NaN;
-  const halfLife = halfLifeOf(cfg, horizon);
-  const end = ctx.history.newest!;
   // The quick horizon waits for as many hours as the fast one: a trend that starts afresh (after a calving's
   // hold, or two days unheard) is not read on its first few hours.
-  const raw = trendRatio(trend, metric === 'act' ? 0 : 1, horizon, 2 * Math.max(halfLife, cfg.fastHalfLifeHours));
-  const ratio = raw === raw ? raw / ctx.normal.dayLevel(metric, end + 1) : raw;
-  if (!withHerd || !ctx.herd || ratio !== ratio) return ratio;
-  return ratio / Math.max(cfg.trend.herdFloor, Math.min(1, herdShare(ctx, metric, halfLife)));
+  const raw = trendRatio(trend, metric === 'act' ? 0 : 1, horizon, 2 * Math.max(halfLifeOf(cfg, horizon), cfg.fastHalfLifeHours));
+  return raw === raw ? raw / ctx.normal.dayLevel(metric, ctx.history.newest! + 1) : raw;
 }
 
 /**
  * The herd's typical cow against her normal over the span a trend of `halfLife` remembers (four half-lives
- * hold 94 % of its weight), its hours weighed as that trend weighs hers; 1 where the herd cannot tell. Over
- * two half-lives (75 %), a spell of the whole herd that had ended (a storm that kept it in) still weighed in
- * her trend after the herd's window had let it go, and a cow already a little down was called unwell the
- * night after it.
+ * hold 94 % of its weight), its hours weighed as that trend weighs hers — by her normal for each and how
+ * long ago it was; 1 where the herd cannot tell. Taken all alike, a milking moved two hours (the herd down in
+ * her busiest hours, up in quiet ones) read as a herd a few per cent down, and a cow lying a little more than
+ * usual was called lame the morning it moved. Over two half-lives (75 %), a spell of the whole herd that had
+ * ended (a storm that kept it in) still weighed in her trend after the herd's window had let it go, and a cow
+ * already a little down was called unwell the night after it.
  */
 function herdShare(ctx: RuleContext, metric: Metric, halfLife: number): number {
   const end = ctx.history.newest!;
   return ctx.herd ? ctx.herd.herdRatio(metric, end - Math.round(4 * halfLife), end - 1, trendWeights(ctx.normal, metric, halfLife, end - 1)) : 1;
-}
-
-/**
- * Whether the herd's typical cow is under `quickHerdAbove` of her normal on either signal, over the hours her
- * quick trend remembers: a heat-stress day, a feed change — or a milking moved, whose herd is at rest in its
- * old milking hours and busy, not chewing, in the new; then the fast trend, long tried, judges alone. (The
- * two signals multiplied, which lets a milking moved pass — one down in the hours the other is up — scored
- * the same on twenty-one herds; the plainer rule is kept.)
- */
-function herdDipped(ctx: RuleContext): boolean {
-  const cfg = ctx.rules.health;
-  const above = cfg.trend.quickHerdAbove;
-  return !!ctx.herd && (herdShare(ctx, 'act', cfg.quickHalfLifeHours) < above || herdShare(ctx, 'rum', cfg.quickHalfLifeHours) < above);
 }
 
 /**
@@ -291,16 +270,27 @@ function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum:
 function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null, trend: Trend, afterRise: boolean) {
   const cfg = ctx.rules.health;
   const t = cfg.trend;
-  // Her trend with the herd's share taken out, once per metric and horizon however many paths ask: each
-  // asking weighs 16, 24 or 72 of the herd's hours by her normal for them.
-  const herdShared = [NaN, NaN, NaN, NaN, NaN, NaN];
-  const ratioOf = (m: Metric, horizon: Horizon, herd: boolean) => {
-    if (!herd) return trendDrop(ctx, m, horizon);
+  // The herd's share of each metric and horizon (herdShare), asked once however many paths, and the quick
+  // streak's herd dip, want it: each asking weighs 16, 24 or 72 of the herd's hours by her normal for them.
+  const shares = [NaN, NaN, NaN, NaN, NaN, NaN];
+  const shareOf = (m: Metric, horizon: Horizon) => {
     const k = 2 * horizon + (m === 'act' ? 0 : 1);
-    let v = herdShared[k]!;
-    if (v !== v) herdShared[k] = v = trendDrop(ctx, m, horizon, true);
+    let v = shares[k]!;
+    if (v !== v) shares[k] = v = herdShare(ctx, m, halfLifeOf(cfg, horizon));
     return v;
   };
+  // Her trend, with a drop the herd shares taken out where `herd` (a herd-wide rise is left in: it says
+  // nothing about her being unwell).
+  const ratioOf = (m: Metric, horizon: Horizon, herd: boolean) => {
+    const own = trendDrop(ctx, m, horizon);
+    return herd && own === own ? own / Math.max(t.herdFloor, Math.min(1, shareOf(m, horizon))) : own;
+  };
+  // Whether the herd's typical cow is under `quickHerdAbove` of her normal on either signal, over the hours
+  // her quick trend remembers: a heat-stress day, a feed change — or a milking moved, whose herd is at rest
+  // in its old milking hours and busy, not chewing, in the new; then the fast trend, long tried, judges
+  // alone. (The two signals multiplied, which lets a milking moved pass — one down in the hours the other is
+  // up — scored the same on twenty-one herds; the plainer rule is kept.)
+  const herdDipped = () => !!ctx.herd && (shareOf('act', 2) < t.quickHerdAbove || shareOf('rum', 2) < t.quickHerdAbove);
   // How much her days differ, relative to her normal: her own noise, from the 24-hour windows' past days.
   const noise = (m: Metric) => {
     const stats = ctx.normal.stretchNormal(m, end - cfg.windowHours, end - 1);
@@ -318,7 +308,7 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   else if (trend[STREAK_HOUR] !== end) {
     trend[STREAK_HOUR] = end;
     trend[BOTH_STREAK] = bothNow(0, false) ? trend[BOTH_STREAK]! + 1 : 0;
-    trend[QUICK_STREAK] = bothNow(2, false) && !herdDipped(ctx) ? trend[QUICK_STREAK]! + 1 : 0;
+    trend[QUICK_STREAK] = bothNow(2, false) && !herdDipped() ? trend[QUICK_STREAK]! + 1 : 0;
   }
   // Her day's lying (24 hour normals and the herd's hours), taken once however often the paths ask for it.
   let lying: number | undefined;

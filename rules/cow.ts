@@ -55,6 +55,22 @@ const HELD_HERD: ObserveResult = Object.freeze({ events: NO_EVENTS, judged: true
 /** What releaseThrough gives when the reading it was asked for had been judged already. */
 export const NO_RELEASE: readonly AlertEvent[] = Object.freeze([]);
 
+/**
+ * Where the rules' events go during one call of a cow's: made at the first event, none for a call with none.
+ * One for every cow, not one closure each (a twentieth of what a cow held): judging is synchronous, and no
+ * call of a cow's judges another cow (the herd view only counts and reads).
+ */
+let out: AlertEvent[] | null = null;
+const emit: Push = (e) => {
+  if (e) (out ??= []).push(e);
+};
+/** What the call now ending said, and a clean slate for the next. */
+function said(): readonly AlertEvent[] {
+  const o = out;
+  out = null;
+  return o ?? NO_EVENTS;
+}
+
 /** Readings stamped past the gateway's clock are taken as her time once they form a stream this long. */
 const TRUSTED_AHEAD_MS = 2 * HOUR_MS;
 
@@ -85,18 +101,6 @@ export class CowDetector implements RuleContext {
   impossibleReadings = 0;
   /** Readings held until `reorder.minutes` of newer ones have come; oldest first. */
   private pending: Reading[];
-  /** Where the rules' events go during one call: made at the first event, none for a call with none. */
-  private out: AlertEvent[] | null = null;
-  private readonly emit: Push = (e) => {
-    if (e) (this.out ??= []).push(e);
-  };
-
-  /** What the call now ending said, and a clean slate for the next. */
-  private said(): readonly AlertEvent[] {
-    const out = this.out;
-    this.out = null;
-    return out ?? NO_EVENTS;
-  }
 
   constructor(
     readonly rules: RuleSet,
@@ -150,12 +154,12 @@ export class CowDetector implements RuleContext {
    * are what the farmer needs.
    */
   observeBattery(ts: number, batteryPct: number): readonly AlertEvent[] {
-    this.out = null;
+    out = null;
     const newest = this.newestTs;
     if (newest === null || ts >= newest - this.rules.reorder.minutes * 60_000) {
-      judgeBattery(this, { collarId: this.subject.collarId, ts, intervalS: 0, activity: 0, batteryPct }, this.emit);
+      judgeBattery(this, { collarId: this.subject.collarId, ts, intervalS: 0, activity: 0, batteryPct }, emit);
     }
-    return this.said();
+    return said();
   }
 
   /**
@@ -166,8 +170,8 @@ export class CowDetector implements RuleContext {
    */
   observe(reading: Reading, arrivalWall: number, maxAheadOfArrivalMs?: number, farmReleases = false): ObserveResult {
     const s = this.state;
-    this.out = null;
-    const push = this.emit;
+    out = null;
+    const push = emit;
     // Against what she has been judged on, not what is held: two glitches a day apart must not vouch for
     // each other.
     if (
@@ -201,7 +205,9 @@ export class CowDetector implements RuleContext {
     if (holdMs > 0 && (s.lastTs === null || reading.ts > s.lastTs)) {
       let i = this.pending.length;
       while (i > 0 && this.pending[i - 1]!.ts > reading.ts) i--;
-      if (i === this.pending.length) this.pending.push(reading);
+      // A reading pushed into an empty array gets 17 places (compactHeld).
+      if (i === 0 && !this.pending.length) this.pending = [reading];
+      else if (i === this.pending.length) this.pending.push(reading);
       else this.pending.splice(i, 0, reading);
       if (maxAheadOfArrivalMs !== undefined) {
         if (reading.ts > arrivalWall + maxAheadOfArrivalMs) s.aheadSince ??= arrivalWall;
@@ -216,7 +222,7 @@ export class CowDetector implements RuleContext {
   }
 
   private result(judged: boolean, touchesHerd?: boolean): ObserveResult {
-    const events = this.said();
+    const events = said();
     if (events === NO_EVENTS && judged) return touchesHerd === undefined ? JUDGED : touchesHerd ? HELD_HERD : HELD_OWN;
     return touchesHerd === undefined ? { events, judged } : { events, judged, touchesHerd };
   }
@@ -246,7 +252,18 @@ export class CowDetector implements RuleContext {
 
   /** Judges the held readings measured at or before `upTo`, in the order they were measured. */
   release(upTo: number, push: Push): void {
+    const held = this.pending.length;
     while (this.pending.length && this.pending[0]!.ts <= upTo) this.judge(this.pending.shift()!, push);
+    if (this.pending.length < held) this.compactHeld();
+  }
+
+  /**
+   * An array keeps the room it once grew to, and grows by 17 places at a time: a cow holding one reading
+   * between her collar's reports (a quarter-hourly collar, the common case) would keep 17, a fiftieth of
+   * what she holds.
+   */
+  private compactHeld(): void {
+    if (this.pending.length === 1) this.pending = [this.pending[0]!];
   }
 
   /** Whether a heat window of hers waits for the herd to tell its hours (heatRecheck, heatBackfill). */
@@ -259,9 +276,9 @@ export class CowDetector implements RuleContext {
     const r = this.state.heatRecheck;
     if (!r) return NO_EVENTS;
     delete this.state.heatRecheck;
-    this.out = null;
-    judgeHeat(this, r.end, this.emit, r.intervalS, 'recheck');
-    return this.said();
+    out = null;
+    judgeHeat(this, r.end, emit, r.intervalS, 'recheck');
+    return said();
   }
 
   /** The heat windows a backlog filled in, held back for the herd (CowState.heatBackfill), judged now, oldest first. */
@@ -269,9 +286,9 @@ export class CowDetector implements RuleContext {
     const r = this.state.heatBackfill;
     if (!r) return NO_EVENTS;
     delete this.state.heatBackfill;
-    this.out = null;
-    for (let end = r.from; end <= r.to && !this.state.alerts.open.heat; end++) judgeHeat(this, end, this.emit, r.intervalS, 'backfill-recheck');
-    return this.said();
+    out = null;
+    for (let end = r.from; end <= r.to && !this.state.alerts.open.heat; end++) judgeHeat(this, end, emit, r.intervalS, 'backfill-recheck');
+    return said();
   }
 
   /** Readings held for reordering. */
@@ -288,9 +305,10 @@ export class CowDetector implements RuleContext {
    */
   releaseOwn(upTo: number): readonly AlertEvent[] {
     if (!this.ownDue(upTo)) return NO_EVENTS;
-    this.out = null;
-    while (this.ownDue(upTo)) this.judge(this.pending.shift()!, this.emit);
-    return this.said();
+    out = null;
+    while (this.ownDue(upTo)) this.judge(this.pending.shift()!, emit);
+    this.compactHeld();
+    return said();
   }
 
   /** Whether her first held reading is measured at or before `upTo` and judges only her. */
@@ -305,10 +323,11 @@ export class CowDetector implements RuleContext {
    */
   releaseThrough(ts: number, upTo: number): readonly AlertEvent[] {
     if (!this.pending.length || this.pending[0]!.ts > ts) return NO_RELEASE;
-    this.out = null;
-    while (this.pending.length && this.pending[0]!.ts <= ts) this.judge(this.pending.shift()!, this.emit);
-    while (this.ownDue(upTo)) this.judge(this.pending.shift()!, this.emit);
-    return this.said();
+    out = null;
+    while (this.pending.length && this.pending[0]!.ts <= ts) this.judge(this.pending.shift()!, emit);
+    while (this.ownDue(upTo)) this.judge(this.pending.shift()!, emit);
+    this.compactHeld();
+    return said();
   }
 
   /**

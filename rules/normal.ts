@@ -70,18 +70,22 @@ const dayRatios = new Float64Array(64);
  */
 const CACHED_HOURS = 8;
 const LEVEL_AT = 3 * CACHED_HOURS;
-const CACHE_SLOTS = LEVEL_AT + 4;
+/** stretchNormal's remembered stretch per metric: [first, last, pastVersion]. */
+const STRETCH_AT = LEVEL_AT + 4;
+const CACHE_SLOTS = STRETCH_AT + 6;
 
 export class Normals {
   private readonly utc: boolean;
   /**
    * [hour, activity normal, rumination normal] for the last CACHED_HOURS hours, then dayLevel's [day,
-   * activity level, day, rumination level]; valid for one pastVersion. (One array: memory per cow is tight.)
+   * activity level, day, rumination level], then stretchNormal's keys; valid for one pastVersion (one array,
+   * and no object per remembered value: memory per cow is tight).
    */
   private cache: number[] | null = null;
   private cacheVersion = -1;
   /** One remembered stretch normal per metric: the 24-hour normal is asked for by several rules per hour. */
-  private memo: Partial<Record<Metric, { first: number; last: number; version: number; stats: RobustStats | null }>> = {};
+  private stretchAct: RobustStats | null = null;
+  private stretchRum: RobustStats | null = null;
 
   constructor(
     private readonly h: CowHistory,
@@ -154,8 +158,12 @@ export class Normals {
     const day = last - first + 1 === 24;
     // The farm's days before the one the window starts in: none overlaps the window.
     const from = day ? this.dayStart(first) : first;
-    const m = this.memo[metric];
-    if (m && m.first === from && m.last === (day ? -1 : last) && m.version === this.h.pastVersion) return m.stats;
+    const cache = this.cached();
+    const at = STRETCH_AT + (metric === 'act' ? 0 : 3);
+    const key = day ? -1 : last;
+    if (cache[at] === from && cache[at + 1] === key && cache[at + 2] === this.h.pastVersion) {
+      return metric === 'act' ? this.stretchAct : this.stretchRum;
+    }
     const { cfg, h } = this;
     const s = scratchSum;
     const hours = last - first + 1;
@@ -171,7 +179,11 @@ export class Normals {
       if (s.coveredS >= cfg.minDayCoverage * len * 3600) rates[n++] = (s.value * 3600) / s.coveredS;
     }
     const stats = robustStats(rates, n, cfg);
-    this.memo[metric] = { first: from, last: day ? -1 : last, version: h.pastVersion, stats };
+    if (metric === 'act') this.stretchAct = stats;
+    else this.stretchRum = stats;
+    cache[at] = from;
+    cache[at + 1] = key;
+    cache[at + 2] = h.pastVersion;
     return stats;
   }
 

@@ -84,8 +84,9 @@ Options:
 Replays seeded herds (collar-sim's varied herd: cycles, silent heats, illnesses, lameness, calving, a cow
 down, herd-wide events, collar faults, late and duplicated delivery) through the rules core in the order a
 gateway receives them, and scores every alert type against the ground truth: sensitivity, PPV, false
-alerts per 100 cow-days, delay from onset (median, p90), false alerts raised by herd-wide events. An alert
-matches an episode of the same cow and type when raised between its start and its end + 12 h. The first
+alerts per 100 cow-days, delay from onset (median, p90) to the data the alert is about and to when the
+farmer is told (after the 15-minute hold for reordering and any wait for the herd), false alerts raised by
+herd-wide events. An alert matches an episode of the same cow and type when raised between its start and its end + 12 h. The first
 seed runs again on a farm in Europe/Berlin, across the clocks going back on 25 October 2026.
 Then replays real exports (the IceTag files and any CSV with collarId,ts,activity[,intervalS,rumination,
 lying,batteryPct] columns) and reports alerts per cow-month.

@@ -14,7 +14,8 @@ import { DAY_MS, FarmDetector, HOUR_MS, type AlertEvent, type AlertType, type Co
  * How an alert is matched to an episode: an alert of type T raised (its `raisedAt`, event time) for a cow
  * matches an episode of that cow whose truth type maps to T (below) when it is raised between the
  * episode's start and its end + 12 h. An episode is found when at least one alert matches it; its delay is
- * from the episode's start to the first matching alert. An alert matching no episode is false; a false
+ * from the episode's start to the first matching alert (to its raisedAt, and to the arrival of the reading
+ * whose turn raised it: when the farmer is told). An alert matching no episode is false; a false
  * heat or health alert raised during a herd-wide event (start to end + 12 h) on a cow it affected is
  * counted as raised by that event (a schedule change: its first three days). A collar_offline alert on a
  * collar behind a delivery gap (a gateway or radio outage) is not false: it was not heard. Silent heats are
@@ -58,6 +59,13 @@ export interface TypeScore {
   falsePer100CowDays: number;
   delayMedianH: number | null;
   delayP90H: number | null;
+  /**
+   * From the onset to when the farmer could be told: the arrival (true time) of the reading whose turn
+   * raised the alert — after the reordering hold and any wait for the herd — where `delay*` is from the
+   * onset to the data the alert is about (its raisedAt).
+   */
+  toldDelayMedianH: number | null;
+  toldDelayP90H: number | null;
   /** Heat only: silent heats in the truth, and how many an alert matched anyway. */
   silent?: { episodes: number; found: number };
   /** False alerts raised during a herd-wide event on a cow it affected. */
@@ -172,7 +180,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
   const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...timezone });
   const enter = o.register !== false ? calvingRegister(det, sim.truth, o.dueAtIllness) : () => {};
   const skew = new Map(sim.cows.map((c) => [c.cowId, c.clockSkewMs]));
-  const raised: AlertEvent[] = []; // raisedAt in true time
+  const raised: (AlertEvent & { toldAt: number })[] = []; // raisedAt in true time
   let readings = 0;
   const t0 = performance.now();
   // The agent's store keeps one reading per collar and time (UNIQUE (collar_id, ts)) and hands only new ones
@@ -185,7 +193,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
     readings++;
     enter(arrivedAt);
     for (const e of det.observe(reading, reading.collarId, arrivedAt).events) {
-      if (e.state === 'firing') raised.push({ ...e, raisedAt: e.raisedAt - (skew.get(e.cowId) ?? 0) });
+      if (e.state === 'firing') raised.push({ ...e, raisedAt: e.raisedAt - (skew.get(e.cowId) ?? 0), toldAt: arrivedAt });
     }
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -203,6 +211,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
     const alerts = raised.filter((a) => a.type === type);
     const matches = (a: AlertEvent, e: VariedTruthEpisode) => a.cowId === e.cowId && a.raisedAt >= e.start && a.raisedAt <= e.end + TOLERANCE_MS;
     const delays: number[] = [];
+    const toldDelays: number[] = [];
     let found = 0;
     let within36 = 0;
     let silentFound = 0;
@@ -216,6 +225,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       found++;
       const delay = Math.max(0, first.raisedAt - e.start);
       delays.push(delay / HOUR_MS);
+      toldDelays.push(Math.max(0, first.toldAt - e.start) / HOUR_MS);
       if (delay <= 36 * HOUR_MS) within36++;
     }
     // A collar not heard during a delivery gap (a gateway or radio outage) was truly not heard: not false.
@@ -239,6 +249,8 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       falsePer100CowDays: round((falseOnes.length / cowDays) * 100, 3)!,
       delayMedianH: round(median(delays), 1),
       delayP90H: round(p90(delays), 1),
+      toldDelayMedianH: round(median(toldDelays), 1),
+      toldDelayP90H: round(p90(toldDelays), 1),
       ...(type === 'heat' && { silent: { episodes: eps.length - scored, found: silentFound } }),
       fromHerdEvents: fromHerd,
     };
@@ -363,12 +375,12 @@ export function formatScore(s: ScenarioScore): string {
     (s.dueAtIllness ? ', every sick cow due to calve' : '');
   const lines = [
     `seed ${s.seed}${where}: ${s.cows} cows × ${s.days} days (${s.readings.toLocaleString('en')} readings in arrival order, replayed in ${s.seconds} s)`,
-    `  type            episodes  found  sensitivity   alerts   PPV     false/100 cow-days  delay med / p90 h  from herd events`,
+    `  type            episodes  found  sensitivity   alerts   PPV     false/100 cow-days  delay med / p90 h  told med / p90 h  from herd events`,
   ];
   for (const [type, t] of Object.entries(s.byType)) {
     const extra = t.foundWithin36h !== undefined ? `  (within 36 h: ${t.foundWithin36h})` : t.silent ? `  (silent heats: ${t.silent.found}/${t.silent.episodes} found anyway)` : '';
     lines.push(
-      `  ${type.padEnd(15)} ${String(t.episodes).padStart(8)} ${String(t.found).padStart(6)}  ${pct(t.sensitivity)}     ${String(t.alerts).padStart(6)}  ${pct(t.ppv)}  ${t.falsePer100CowDays.toFixed(3).padStart(8)}           ${h(t.delayMedianH)} / ${h(t.delayP90H)}     ${String(t.fromHerdEvents).padStart(4)}${extra}`,
+      `  ${type.padEnd(15)} ${String(t.episodes).padStart(8)} ${String(t.found).padStart(6)}  ${pct(t.sensitivity)}     ${String(t.alerts).padStart(6)}  ${pct(t.ppv)}  ${t.falsePer100CowDays.toFixed(3).padStart(8)}           ${h(t.delayMedianH)} / ${h(t.delayP90H)}     ${h(t.toldDelayMedianH)} / ${h(t.toldDelayP90H)}    ${String(t.fromHerdEvents).padStart(4)}${extra}`,
     );
   }
   const m = s.missedHeat;

@@ -25,6 +25,18 @@ describe('cowbell eval: the detection scorecard', () => {
     expect(formatScore(s)).toMatch(/missed_heat +\d+ flagged/);
   });
 
+  it('counts the hold for reordering in when the farmer is told, apart from when the data showed it', () => {
+    const o = { seed: 11, cows: 30, days: 40 };
+    const held = scoreScenario(DEFAULT_RULES, o).byType.heat!;
+    const unheld = scoreScenario(resolveRules({ reorder: { minutes: 0 } }), o).byType.heat!;
+    // The data time of a heat is the same whether its readings were held or not; being told is not: a held
+    // reading is judged once the farm's clock is 15 minutes past it.
+    expect(held.delayMedianH).toBe(unheld.delayMedianH);
+    expect(held.toldDelayMedianH! - unheld.toldDelayMedianH!).toBeGreaterThanOrEqual(0.2);
+    expect(held.toldDelayMedianH!).toBeGreaterThan(held.delayMedianH!);
+    expect(formatScore(scoreScenario(DEFAULT_RULES, { seed: 11, cows: 4, days: 4 }))).toContain('told med / p90 h');
+  });
+
   it('a rule change shows in the score: heat thresholds out of reach find no heat', () => {
     const s = scoreScenario(resolveRules({ heat: { minRatio: 50, early: { minRatio: 50, withRumination: { minRatio: 50 } } } }), { seed: 11, cows: 20, days: 30 });
     expect(s.byType.heat!.found).toBe(0);

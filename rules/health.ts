@@ -5,6 +5,7 @@ import { iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
 import { newWindowStats, type WindowStats } from './normal.js';
 import type { RuleSet } from './ruleset.js';
+import { dueToCalve } from './rise.js';
 import { BOTH_STREAK, CLIP_HIGH, decay, OWN_RISE, QUICK_STREAK, RISE, RISE_CHECKED, STREAK_HOUR, trendRatio, trendWeights, type Horizon, type Trend } from './trend.js';
 
 /**
@@ -86,7 +87,28 @@ function raiseHealth(ctx: RuleContext, end: number, push: Push, evidence: Eviden
   const cfg = ctx.rules.health;
   const { alerts, subject } = ctx.state;
   const since = ctx.normal.onset(primaryMetric, end, (r) => r <= cfg.resolveRatio, 2 * cfg.windowHours) * HOUR_MS;
+  registerNews(ctx, end, evidence);
   push(raise(alerts, subject, 'health', { at: end * HOUR_MS, since, severity, evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
+}
+
+/** How long after a calving an unwell cow's days in milk are told: her lactation's first five months. */
+const DAYS_IN_MILK_NEWS = 150;
+
+/**
+ * What the herd register says of her that the farmer and the vet read an unwell cow by. Due to calve: both
+ * signals down in these days are most often her calving, which the register learns only when it is entered
+ * (the message asks the farmer to answer "calved", which holds the dip from then on). Days in milk: most
+ * illnesses of a dairy cow come in the weeks after calving, each in its own (metritis in the first ten
+ * days, ketosis in the first three weeks), and a vet asks for them first.
+ */
+function registerNews(ctx: RuleContext, end: number, evidence: Evidence): void {
+  const { calvedAt, inseminatedAt } = ctx.state.record ?? {};
+  const at = end * HOUR_MS;
+  if (inseminatedAt !== undefined && dueToCalve(ctx, end)) {
+    Object.assign(evidence, { dueToCalve: true, inseminatedOn: iso(inseminatedAt), daysSinceInsemination: Math.floor((at - inseminatedAt) / DAY_MS) });
+  } else if (calvedAt !== undefined && at >= calvedAt && at - calvedAt <= DAYS_IN_MILK_NEWS * DAY_MS) {
+    Object.assign(evidence, { calvedOn: iso(calvedAt), daysSinceCalving: Math.floor((at - calvedAt) / DAY_MS) });
+  }
 }
 
 /**

@@ -166,7 +166,7 @@ function threeHours(ctx: RuleContext, m: 'act' | 'rum', t: number): number {
  * calving entered since (a calving date still to come, typed in as expected, is not one yet). A farm that
  * keeps no insemination dates has no cow due, and nothing changes.
  */
-function dueToCalve(ctx: RuleContext, t: number): boolean {
+export function dueToCalve(ctx: RuleContext, t: number): boolean {
   const record = ctx.state.record;
   const served = record?.inseminatedAt;
   if (served === undefined) return false;

@@ -93,6 +93,21 @@ describe('one alert, as the status page and console show it', () => {
     );
   });
 
+  it('tells an unwell cow due to calve as maybe calving, and a fresh cow with her days in milk', () => {
+    // The register has her due: both signals down now are most often her calving, which the farmer can say.
+    const due = { ...sick, dueToCalve: true, inseminatedOn: '2026-02-17T23:00:00.000Z', daysSinceInsemination: 280 };
+    expect(formatAlert(alert({ type: 'health', evidence: due }), { timezone: 'Europe/Zurich' })).toContain(
+      'She is due to calve (inseminated 280 days before, Wed 18 Feb): this may be her calving. If she has calved, answer "calved".',
+    );
+    expect(formatAlert(alert({ type: 'health', evidence: due }), { timezone: 'Europe/Zurich', language: 'de' })).toContain(
+      'Sie steht zur Kalbung an (besamt 280 Tage davor, Mi., 18. Feb.): das kann ihre Kalbung sein. Hat sie gekalbt, mit „gekalbt“ antworten.',
+    );
+    const fresh = { ...sick, calvedOn: '2026-11-16T23:00:00.000Z', daysSinceCalving: 1 };
+    expect(formatAlert(alert({ type: 'health', evidence: fresh }), { timezone: 'Europe/Zurich' })).toContain('She calved 1 day before (Tue 17 Nov).');
+    // Without the register's word, nothing of it.
+    expect(formatAlert(alert({ type: 'health', evidence: sick }), { timezone: 'UTC' })).not.toMatch(/calve/);
+  });
+
   it('falls back to English for a language without a catalogue, and for a regional tag uses the language', () => {
     expect(formatAlert(alert(), { timezone: 'UTC', language: 'xx' })).toMatch(/^Cow 412 is probably in heat/);
     expect(formatAlert(alert(), { timezone: 'UTC', language: 'de-CH' })).toMatch(/^Kuh 412 ist wahrscheinlich brünstig/);

@@ -957,7 +957,15 @@ describe('health', () => {
     });
 
     it('a dip without restless hours before it, or after a busy spell she came back from, is still called', () => {
-      expect(judge(served(280), dip, dip)).toHaveLength(1);
+      const called = judge(served(280), dip, dip);
+      expect(called).toHaveLength(1);
+      // Told as maybe her calving (the farmer can answer "calved"), with the insemination it counts from.
+      expect(called[0]!.evidence).toMatchObject({ dueToCalve: true, daysSinceInsemination: 280 });
+      expect(judge(served(200), dip, dip)[0]!.evidence).not.toHaveProperty('dueToCalve');
+      // Calved ten days ago: her days in milk instead.
+      const fresh = judge((det) => ({ ...served(280)(det), calvedAt: det.dayStart(det.localDate(calving - 10 * DAY)) }), dip, dip);
+      expect(fresh[0]!.evidence).toMatchObject({ daysSinceCalving: 10 });
+      expect(fresh[0]!.evidence).not.toHaveProperty('dueToCalve');
       // A busy spell, six ordinary hours, then both signals down: no step down after the spell, no calving.
       const later = during(calving + 6 * HOUR, calving + 1.5 * DAY + 6 * HOUR, 0.72);
       expect(judge(served(280), (t) => restless(t) * later(t), (t) => chewing(t) * later(t))).toHaveLength(1);

@@ -71,7 +71,7 @@ const catalogueSchema = z.object({
   evidence: z.object({ window: text, metric: text, activity: text, rumination: text, lying: text }),
   alert: z.object({
     heat: alertText.extend({ activity: text, activityUnknown: text, checkTwoDays: text, cycle: plural, returned: plural, inseminated: plural, calved: plural }),
-    health: alertText.extend({ evidence: text }),
+    health: alertText.extend({ evidence: text, due: plural, calved: plural }),
     down_cow: alertText,
     collar_offline: alertText,
     battery_low: alertText,
@@ -243,6 +243,8 @@ type Evidence = MetricEvidence & {
   /** heat: the herd register's calving (the start of that day on the farm's clock) and whole days from it. */
   calvedOn?: string;
   daysSinceCalving?: number;
+  /** health: the herd register has her due to calve (inseminatedOn, daysSinceInsemination say from when). */
+  dueToCalve?: boolean;
   /** missed_heat: when her next heat was due (her last one + 18–24 days). */
   expectedFrom?: string;
   expectedTo?: string;
@@ -406,6 +408,21 @@ class Words {
     return out;
   }
 
+  /**
+   * health: what the herd register adds — she is due to calve (a drop now is most often her calving: the
+   * farmer is asked to answer "calved"), or her days in milk.
+   */
+  private healthRegisterLines(ev: Evidence): string[] {
+    const t = this.c.alert.health;
+    if (ev.dueToCalve === true && typeof ev.daysSinceInsemination === 'number' && typeof ev.inseminatedOn === 'string') {
+      return [this.plural(t.due, ev.daysSinceInsemination, { date: this.date(Date.parse(ev.inseminatedOn)) })];
+    }
+    if (typeof ev.daysSinceCalving === 'number' && typeof ev.calvedOn === 'string') {
+      return [this.plural(t.calved, ev.daysSinceCalving, { date: this.date(Date.parse(ev.calvedOn)) })];
+    }
+    return [];
+  }
+
   /** Best insemination time: about 12–18 h after the onset of heat. */
   inseminate(since: number): string {
     return this.range(since + 12 * HOUR_MS, since + 18 * HOUR_MS);
@@ -476,6 +493,7 @@ class Words {
           fill(t.health.headline, { cow: name, since }),
           ...(metrics ? [fill(t.health.evidence, { metrics: capitalise(metrics), window: lying ? `${window}; ${lying}` : window })] : []),
           t.health.check,
+          ...this.healthRegisterLines(ev),
         ];
       }
       case 'missed_heat': {

@@ -3,6 +3,7 @@ import { DAY_MS, HOUR_MS } from './baseline.js';
 import type { HerdView, Push, RuleContext } from './context.js';
 import { iso, round, windowEvidence } from './evidence.js';
 import type { WindowOptions, WindowStats } from './normal.js';
+import { dueToCalve } from './rise.js';
 
 /** How long after an insemination a heat is told with it (two cycles and a half: a late return is news too). */
 const INSEMINATION_NEWS_DAYS = 60;
@@ -99,6 +100,10 @@ function raiseHeat(ctx: RuleContext, w: WindowStats, end: number, push: Push, in
   // In the cooldown after her last heat nothing is raised: spare the work of telling whether it would be.
   const lastResolved = alerts.resolvedAt.heat;
   if (lastResolved !== undefined && w.to < lastResolved + cfg.cooldownHours * HOUR_MS) return;
+  // A cow the herd register has due to calve is at the end of a pregnancy, which stops her cycles: what
+  // looks like a heat in these weeks is the restlessness of her calving coming (health.ts reads it so), and
+  // "inseminate her" would be the wrong advice to a farmer watching her calve.
+  if (dueToCalve(ctx, end)) return;
   // A heat is a rise out of the level she has been holding (see levelOf): over a level that is up, the window
   // must be a heat over that level too, each hour capped at 3x that level (capped at 3x the out-of-date
   // normal, a true heat on top of the new level would read no higher than her return does).

@@ -946,6 +946,23 @@ describe('health', () => {
       expect(calvingDip((det) => ({ ...served(280)(det), calvedAt: det.dayStart(det.localDate(calving + 5 * DAY)) }))).toEqual([]);
     });
 
+    it('a rise like a heat in a cow due to calve is her calving coming, not a heat to inseminate', () => {
+      const busy = during(calving - 8 * HOUR, calving, 2.6);
+      const chewingLess = during(calving - 8 * HOUR, calving, 0.8);
+      const heats = (record: (det: FarmDetector) => CowRecord | undefined) => {
+        const det = new FarmDetector('farm', rules);
+        const r = record(det);
+        if (r) det.setRecords(new Map([['C1', r]]));
+        return firing(run(stream({ days: 18, act: busy, rum: chewingLess }), det), 'heat');
+      };
+      expect(heats(() => undefined)).toHaveLength(1);
+      // Inseminated 200 days before, or 301: not due, and it is told as a heat (with the insemination).
+      expect(heats(served(200))).toHaveLength(1);
+      expect(heats(served(301))).toHaveLength(1);
+      expect(heats(served(280))).toEqual([]);
+      expect(heats(served(265))).toEqual([]);
+    });
+
     // The register keeps days: an insemination is counted from the start of its day, and her sign here is
     // seen 17 hours into the day of the calving.
     it('is due 265 to 300 days after the insemination, and not once a calving since is entered', () => {

@@ -99,14 +99,15 @@ const DAYS_IN_MILK_NEWS = 150;
  * signals down in these days are most often her calving, which the register learns only when it is entered
  * (the message asks the farmer to answer "calved", which holds the dip from then on). Days in milk: most
  * illnesses of a dairy cow come in the weeks after calving, each in its own (metritis in the first ten
- * days, ketosis in the first three weeks), and a vet asks for them first.
+ * days, ketosis in the first three weeks), and a vet asks for them first — from her first whole day on (on
+ * the day itself the farmer knows, and "0 days" says nothing).
  */
 function registerNews(ctx: RuleContext, end: number, evidence: Evidence): void {
   const { calvedAt, inseminatedAt } = ctx.state.record ?? {};
   const at = end * HOUR_MS;
   if (inseminatedAt !== undefined && dueToCalve(ctx, end)) {
     Object.assign(evidence, { dueToCalve: true, inseminatedOn: iso(inseminatedAt), daysSinceInsemination: Math.floor((at - inseminatedAt) / DAY_MS) });
-  } else if (calvedAt !== undefined && at >= calvedAt && at - calvedAt <= DAYS_IN_MILK_NEWS * DAY_MS) {
+  } else if (calvedAt !== undefined && at - calvedAt >= DAY_MS && at - calvedAt <= DAYS_IN_MILK_NEWS * DAY_MS) {
     Object.assign(evidence, { calvedOn: iso(calvedAt), daysSinceCalving: Math.floor((at - calvedAt) / DAY_MS) });
   }
 }

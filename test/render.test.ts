@@ -129,6 +129,10 @@ describe('a message to one farmer', () => {
     expect(pick({ type: 'health', evidence: sick })).toEqual({
       name: 'cowbell_health', language: 'en', params: ['Cow 412', 'Tue 24 Nov, 09:00', 'rumination 42% of her normal, activity 55% of her normal'],
     });
+    // Outside the 24-hour window the template's line is all she reads: a cow due to calve says so there too.
+    expect(pick({ type: 'health', evidence: { ...sick, dueToCalve: true, inseminatedOn: '2026-02-17T23:00:00.000Z', daysSinceInsemination: 280 } })!.params[2]).toBe(
+      'rumination 42% of her normal, activity 55% of her normal; due to calve, 280 days after insemination: maybe her calving',
+    );
     expect(pick({ type: 'down_cow', severity: 'urgent' })).toEqual({ name: 'cowbell_down_cow', language: 'en', params: ['Cow 412', 'Tue 24 Nov, 09:00'] });
     expect(pick({ type: 'battery_low', evidence: { value: 9 } })).toEqual({ name: 'cowbell_collar', language: 'en', params: ['Collar 412', 'battery low (9%)'] });
     expect(pick({ type: 'collar_offline', cowId: 'Bella', collarId: 'C7' }).params).toEqual(['Collar C7 on cow Bella', 'nothing received since Tue 24 Nov, 09:00 (3 h)']);

@@ -93,7 +93,7 @@ const catalogueSchema = z.object({
     // WhatsApp cuts quick-reply labels at 20 characters.
     buttons: z.object({ acknowledge: text.max(20), snooze: text.max(20) }),
     templates: z.object({ heat: template, health: template, collar: template, urgent: template, summary: template }),
-    params: z.object({ collarOffline: text, batteryLow: text, collarFault: text }),
+    params: z.object({ collarOffline: text, batteryLow: text, collarFault: text, healthDue: text }),
   }),
   /** What the agent answers when the farmer replies. */
   receipts: z.object({ acknowledged: plural, snoozed: plural, calved: plural, calvedUnknown: text, calvedWhich: text, nothing: text, help: text, stopped: text, started: text }),
@@ -742,7 +742,10 @@ function chooseTemplate(w: Words, content: MessageContent): TemplateCall {
         return call('heat', [w.cow(a), since, w.inseminate(a.since)]);
       case 'health': {
         const metrics = w.metrics(a);
-        if (metrics) return call('health', [w.cow(a), since, metrics]);
+        // A cow due to calve: the one line a template carries says so too (the full text asks for "calved").
+        const ev = a.evidence as Evidence;
+        const due = ev.dueToCalve === true && typeof ev.daysSinceInsemination === 'number';
+        if (metrics) return call('health', [w.cow(a), since, due ? fill(p.healthDue, { metrics, count: String(ev.daysSinceInsemination) }) : metrics]);
         break;
       }
       case 'down_cow':

@@ -52,6 +52,11 @@ export interface TypeScore {
   sensitivity: number | null;
   /** Health only: found within 36 h of onset. */
   foundWithin36h?: number;
+  /**
+   * Health only: false alerts on a cow the herd register had due to calve, told as maybe her calving (the
+   * message asks the farmer to answer "calved"): a calving's dip the register did not know of yet.
+   */
+  falseToldAsCalving?: number;
   alerts: number;
   truePositives: number;
   ppv: number | null;
@@ -241,7 +246,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       episodes: scored,
       found,
       sensitivity: scored ? round(found / scored, 3) : null,
-      ...(type === 'health' && { foundWithin36h: within36 }),
+      ...(type === 'health' && { foundWithin36h: within36, falseToldAsCalving: falseOnes.filter((a) => a.evidence.dueToCalve === true).length }),
       alerts: alerts.length,
       truePositives,
       ppv: alerts.length ? round(truePositives / alerts.length, 3) : null,
@@ -378,7 +383,7 @@ export function formatScore(s: ScenarioScore): string {
     `  type            episodes  found  sensitivity   alerts   PPV     false/100 cow-days  delay med / p90 h  told med / p90 h  from herd events`,
   ];
   for (const [type, t] of Object.entries(s.byType)) {
-    const extra = t.foundWithin36h !== undefined ? `  (within 36 h: ${t.foundWithin36h})` : t.silent ? `  (silent heats: ${t.silent.found}/${t.silent.episodes} found anyway)` : '';
+    const extra = t.foundWithin36h !== undefined ? `  (within 36 h: ${t.foundWithin36h}; false told as maybe calving: ${t.falseToldAsCalving ?? 0})` : t.silent ? `  (silent heats: ${t.silent.found}/${t.silent.episodes} found anyway)` : '';
     lines.push(
       `  ${type.padEnd(15)} ${String(t.episodes).padStart(8)} ${String(t.found).padStart(6)}  ${pct(t.sensitivity)}     ${String(t.alerts).padStart(6)}  ${pct(t.ppv)}  ${t.falsePer100CowDays.toFixed(3).padStart(8)}           ${h(t.delayMedianH)} / ${h(t.delayP90H)}     ${h(t.toldDelayMedianH)} / ${h(t.toldDelayP90H)}    ${String(t.fromHerdEvents).padStart(4)}${extra}`,
     );

@@ -37,6 +37,15 @@ describe('cowbell eval: the detection scorecard', () => {
     expect(formatScore(scoreScenario(DEFAULT_RULES, { seed: 11, cows: 4, days: 4 }))).toContain('told med / p90 h');
   });
 
+  it('counts the false health alerts told as maybe a calving (the register had the cow due)', () => {
+    // Seed 14's herd has a calving's dip called before the register had the calving (a regression guard).
+    const withRegister = scoreScenario(DEFAULT_RULES, { seed: 14, cows: 60, days: 40 }).byType.health!;
+    expect(withRegister.falseToldAsCalving).toBeGreaterThan(0);
+    expect(withRegister.falseToldAsCalving).toBeLessThanOrEqual(withRegister.falseAlerts);
+    // Without a register no cow is known to be due.
+    expect(scoreScenario(DEFAULT_RULES, { seed: 14, cows: 60, days: 40, register: false }).byType.health!.falseToldAsCalving).toBe(0);
+  });
+
   it('a rule change shows in the score: heat thresholds out of reach find no heat', () => {
     const s = scoreScenario(resolveRules({ heat: { minRatio: 50, early: { minRatio: 50, withRumination: { minRatio: 50 } } } }), { seed: 11, cows: 20, days: 30 });
     expect(s.byType.heat!.found).toBe(0);

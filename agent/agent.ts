@@ -316,7 +316,7 @@ export class Agent {
     return result;
   }
 
-  /** /metrics: what a technician's Prometheus scrapes (README, "Metrics"). */
+  /** /metrics: what a technician's Prometheus scrapes (README, "Alerts out": other HTTP routes). */
   metrics(): string {
     const now = this.clock();
     const c = this.pipeline.counters;

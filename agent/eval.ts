@@ -71,6 +71,14 @@ export interface TypeScore {
    */
   toldDelayMedianH: number | null;
   toldDelayP90H: number | null;
+  /**
+   * How far the first matching alert's estimated onset (`since`, which a heat's insemination advice counts
+   * from) lies from the episode's true start, in hours (positive: later): median, and the 10th and 90th
+   * percentiles.
+   */
+  onsetErrorMedianH: number | null;
+  onsetErrorP10H: number | null;
+  onsetErrorP90H: number | null;
   /** Heat only: silent heats in the truth, and how many an alert matched anyway. */
   silent?: { episodes: number; found: number };
   /** False alerts raised during a herd-wide event on a cow it affected. */
@@ -136,6 +144,7 @@ export interface ScenarioScore {
 }
 
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]! : null);
+const quantile = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]! : null);
 const p90 = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(0.9 * xs.length))]! : null);
 const round = (x: number | null, d = 2) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 
@@ -198,7 +207,8 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
     readings++;
     enter(arrivedAt);
     for (const e of det.observe(reading, reading.collarId, arrivedAt).events) {
-      if (e.state === 'firing') raised.push({ ...e, raisedAt: e.raisedAt - (skew.get(e.cowId) ?? 0), toldAt: arrivedAt });
+      const off = skew.get(e.cowId) ?? 0;
+      if (e.state === 'firing') raised.push({ ...e, raisedAt: e.raisedAt - off, since: e.since - off, toldAt: arrivedAt });
     }
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -217,6 +227,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
     const matches = (a: AlertEvent, e: VariedTruthEpisode) => a.cowId === e.cowId && a.raisedAt >= e.start && a.raisedAt <= e.end + TOLERANCE_MS;
     const delays: number[] = [];
     const toldDelays: number[] = [];
+    const onsetErrors: number[] = [];
     let found = 0;
     let within36 = 0;
     let silentFound = 0;
@@ -231,6 +242,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       const delay = Math.max(0, first.raisedAt - e.start);
       delays.push(delay / HOUR_MS);
       toldDelays.push(Math.max(0, first.toldAt - e.start) / HOUR_MS);
+      onsetErrors.push((first.since - e.start) / HOUR_MS);
       if (delay <= 36 * HOUR_MS) within36++;
     }
     // A collar not heard during a delivery gap (a gateway or radio outage) was truly not heard: not false.
@@ -256,6 +268,9 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       delayP90H: round(p90(delays), 1),
       toldDelayMedianH: round(median(toldDelays), 1),
       toldDelayP90H: round(p90(toldDelays), 1),
+      onsetErrorMedianH: round(median(onsetErrors), 2),
+      onsetErrorP10H: round(quantile(onsetErrors, 0.1), 2),
+      onsetErrorP90H: round(quantile(onsetErrors, 0.9), 2),
       ...(type === 'heat' && { silent: { episodes: eps.length - scored, found: silentFound } }),
       fromHerdEvents: fromHerd,
     };
@@ -372,6 +387,7 @@ export function csvSources(dir: string): { name: string; readings: Reading[] }[]
 export function formatScore(s: ScenarioScore): string {
   const pct = (x: number | null) => (x === null ? '   —  ' : `${(x * 100).toFixed(1).padStart(5)}%`);
   const h = (x: number | null) => (x === null ? '   —' : x.toFixed(1).padStart(5));
+  const signed = (x: number | null) => (x === null ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(1)}`);
   const day = (t: number) => new Date(t).toISOString().slice(0, 10);
   const where =
     (s.timezone ? ` (${s.timezone}, ${day(s.startMs)} to ${day(s.startMs + s.days * DAY_MS)})` : '') +
@@ -383,7 +399,7 @@ export function formatScore(s: ScenarioScore): string {
     `  type            episodes  found  sensitivity   alerts   PPV     false/100 cow-days  delay med / p90 h  told med / p90 h  from herd events`,
   ];
   for (const [type, t] of Object.entries(s.byType)) {
-    const extra = t.foundWithin36h !== undefined ? `  (within 36 h: ${t.foundWithin36h}; false told as maybe calving: ${t.falseToldAsCalving ?? 0})` : t.silent ? `  (silent heats: ${t.silent.found}/${t.silent.episodes} found anyway)` : '';
+    const extra = t.foundWithin36h !== undefined ? `  (within 36 h: ${t.foundWithin36h}; false told as maybe calving: ${t.falseToldAsCalving ?? 0})` : t.silent ? `  (silent heats: ${t.silent.found}/${t.silent.episodes} found anyway; onset ${signed(t.onsetErrorMedianH)} h off, ${signed(t.onsetErrorP10H)} to ${signed(t.onsetErrorP90H)})` : '';
     lines.push(
       `  ${type.padEnd(15)} ${String(t.episodes).padStart(8)} ${String(t.found).padStart(6)}  ${pct(t.sensitivity)}     ${String(t.alerts).padStart(6)}  ${pct(t.ppv)}  ${t.falsePer100CowDays.toFixed(3).padStart(8)}           ${h(t.delayMedianH)} / ${h(t.delayP90H)}     ${h(t.toldDelayMedianH)} / ${h(t.toldDelayP90H)}    ${String(t.fromHerdEvents).padStart(4)}${extra}`,
     );

@@ -12,6 +12,12 @@ describe('cowbell eval: the detection scorecard', () => {
     expect(heat.sensitivity!).toBeGreaterThan(0.7);
     expect(heat.ppv!).toBeGreaterThan(0.9);
     expect(heat.silent!.episodes).toBeGreaterThan(0);
+    // The onset the insemination advice counts from: within an hour of the truth for most heats.
+    expect(heat.onsetErrorP10H!).toBeLessThanOrEqual(heat.onsetErrorMedianH!);
+    expect(heat.onsetErrorMedianH!).toBeLessThanOrEqual(heat.onsetErrorP90H!);
+    expect(Math.abs(heat.onsetErrorMedianH!)).toBeLessThan(1);
+    expect(heat.onsetErrorP90H! - heat.onsetErrorP10H!).toBeLessThan(3);
+    expect(formatScore(s)).toMatch(/onset [+-]\d/);
     for (const t of Object.values(s.byType)) {
       expect(t.truePositives + t.falseAlerts).toBe(t.alerts);
       expect(t.found).toBeLessThanOrEqual(t.episodes);

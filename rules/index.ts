@@ -8,3 +8,4 @@ export * from './localday.js';
 export * from './reading.js';
 export * from './ruleset.js';
 export * from './snapshot.js';
+export { dueToCalve } from './rise.js';

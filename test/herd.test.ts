@@ -6,6 +6,10 @@ import { CowbellError } from '../agent/errors.js';
 import { formatHerdCsv, parseHerdCsv } from '../agent/herd/csv.js';
 import { exportHerd, importHerd } from '../agent/herd/import.js';
 import { applyHerd } from '../agent/herd/register.js';
+import { cowPage } from '../agent/http/cow-page.js';
+import { farmViews } from '../agent/http/farm.js';
+import { times } from '../agent/http/html.js';
+import { DEFAULT_RULES } from '../rules/index.js';
 import { publishHerd, collarTopic, simulateHerd } from '../collar-sim/index.js';
 import { eventually, freePort, memoryStream, startBroker, tempDir, testConfig, testPipeline, simEnd, type TestBroker } from './helpers.js';
 
@@ -259,6 +263,28 @@ describe('herd register edge cases (from a second read of the change)', () => {
       expect(t.pipeline.detector.cows.get('412')!.state.record?.calvedAt).toBe(Date.parse('2026-11-18T00:00:00Z'));
       t.imp('cow,name,collar,calved,inseminated\n412,Bella,412,,\n');
       expect(t.pipeline.detector.cows.get('412')!.state.record).toBeUndefined();
+    } finally {
+      t.done();
+    }
+  });
+
+  it("her page shows the register's calving and service, and a cow due to calve has no heat expected", async () => {
+    const t = setup();
+    try {
+      t.feed('412', 30);
+      const views = farmViews({ store: t.store, pipeline: t.pipeline, config: { store: { path: ':memory:' }, farm: { timezone: 'UTC' }, rules: DEFAULT_RULES }, clock: () => Date.now(), startedAt: () => 0 });
+      const served = (daysBefore: number) => new Date(Date.parse('2026-11-20T00:00:00Z') - daysBefore * DAY).toISOString().slice(0, 10);
+      t.imp(`cow,name,collar,calved,inseminated\n412,Bella,412,2026-02-01,${served(280)}\n`);
+      const due = views.cow('412')!;
+      expect(due.register).toEqual({ calved: '2026-02-01', inseminated: served(280), daysSinceInsemination: 280, dueToCalve: true });
+      const page = cowPage(due, times('UTC', Date.parse('2026-11-20T08:00:00Z')), { farm: 'testfarm', actions: false });
+      expect(page).toContain(`inseminated ${served(280)} (280 days ago)`);
+      expect(page).toContain('due to calve: no heat is told for her');
+      expect(page).toContain('<dt>Next expected</dt><dd>— (due to calve)</dd>');
+      // 200 days after her service she is not due: nothing said of it.
+      t.imp(`cow,name,collar,calved,inseminated\n412,Bella,412,2026-02-01,${served(200)}\n`);
+      expect(views.cow('412')!.register.dueToCalve).toBe(false);
+      expect(cowPage(views.cow('412')!, times('UTC', Date.parse('2026-11-20T08:00:00Z')), { farm: 'testfarm', actions: false })).not.toContain('due to calve');
     } finally {
       t.done();
     }

@@ -2,6 +2,20 @@ import type { CowDetail } from './farm.js';
 import { alertList, cowLabel, esc, layout, stateBadge, type Times } from './html.js';
 
 /**
+ * The herd register's calving and service, and what the rules make of them: a cow due to calve (265-300 days
+ * after her insemination) gets no heat alert, and a drop may be her calving.
+ */
+function registerLine(d: CowDetail): string {
+  const r = d.register;
+  if (r.calved === null && r.inseminated === null) return '';
+  const parts: string[] = [];
+  if (r.calved !== null) parts.push(`calved ${esc(r.calved)}`);
+  if (r.inseminated !== null) parts.push(`inseminated ${esc(r.inseminated)}${r.daysSinceInsemination !== null ? ` (${r.daysSinceInsemination} days ago)` : ''}`);
+  const due = r.dueToCalve ? ' <span class="muted">— due to calve: no heat is told for her, and less rumination and walking may be her calving</span>' : '';
+  return `<dt>Herd register</dt><dd>${parts.join('; ')}${due}</dd>`;
+}
+
+/**
  * A cow's page at /cow/<id>: her charts (drawn in the browser by uPlot from /api/cows/<id>/series), her
  * alerts and her heats. Everything but the charts is in the HTML, so the page reads without its script.
  */
@@ -22,6 +36,7 @@ export function cowPage(d: CowDetail, t: Times, o: { farm: string; actions: bool
 <dt>State</dt><dd>${stateBadge(c.state)}${c.state === 'learning' ? ` <span class="muted">${c.historyDays} of ${d.warmupDays} days needed before she is judged</span>` : c.historyDays < d.healthWarmupDays && c.collarId !== null ? ` <span class="muted">judged for heat; for health after about ${d.healthWarmupDays} days of readings</span>` : ''}</dd>
 <dt>Collar</dt><dd>${esc(c.collarId ?? 'none (herd register)')}${c.registered ? '' : ' <span class="muted">not in the herd register: give it to its cow with "cowbell herd import"</span>'}</dd>
 ${c.group ? `<dt>Group</dt><dd>${esc(c.group)}</dd>` : ''}
+${registerLine(d)}
 <dt>Last reading</dt><dd>${last === null ? '—' : `${esc(t.when(last))} (${esc(t.ago(last))})`}</dd>
 </dl>
 <section id="open"><h2>Open alerts (${open.length})</h2>${alertList(open, t, { actions: o.actions, back, names: new Map([[c.cowId, c.name]]) })}</section>
@@ -31,7 +46,7 @@ ${chart('act7', 'Activity per hour')}${chart('rum7', 'Rumination, minutes per ho
 <p class="muted">Times in ${esc(t.timezone)}. Her normal for an hour is the median of the same hour on her previous days; the band is its spread.</p></section>
 <section id="heats"><h2>Heats</h2>
 <dl class="kv"><dt>Last heat</dt><dd>${d.lastHeat ? esc(t.when(Date.parse(d.lastHeat))) : 'none seen yet'}</dd>
-<dt>Next expected</dt><dd>${next === null ? '—' : `${esc(t.when(next))} (${esc(t.ago(next))}; 21 days after the last)`}</dd></dl>
+<dt>Next expected</dt><dd>${d.register.dueToCalve ? '— (due to calve)' : next === null ? '—' : `${esc(t.when(next))} (${esc(t.ago(next))}; 21 days after the last)`}</dd></dl>
 ${heats ? `<table class="cards"><thead><tr><th>onset</th><th>days since the one before</th></tr></thead><tbody>${heats}</tbody></table>` : ''}</section>
 <section id="past"><h2>Past alerts (${past.length})</h2>${alertList(past, t, { actions: false, back, names: new Map([[c.cowId, c.name]]) })}</section>`;
   return layout({

@@ -1,7 +1,7 @@
 import { readFileSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DAY_MS, HOUR_MS, localDays, robustStats, type AlertType, type RuleSet, type Severity } from '../../rules/index.js';
+import { DAY_MS, dueToCalve, HOUR_MS, localDays, robustStats, type AlertType, type RuleSet, type Severity } from '../../rules/index.js';
 import type { ReadingPipeline } from '../pipeline.js';
 import { SeriesQueries } from '../store/series.js';
 import type { AlertRow, Store } from '../store/store.js';
@@ -41,9 +41,15 @@ export interface CowDetail {
   /** Her alerts, newest first (open and past, as long as the store keeps them). */
   alerts: AlertRow[];
   heats: HeatRecord[];
-  /** Onset of her last heat and the next one expected a cycle later (ISO). */
+  /** Onset of her last heat and the next one expected a cycle later (ISO); none while she is due to calve. */
   lastHeat: string | null;
   nextHeat: string | null;
+  /**
+   * What the herd register says of her calving and service ("YYYY-MM-DD"), whole days since her
+   * insemination at the farm's newest reading, and whether the rules hold her due to calve then (no heat is
+   * told for her, and a drop may be her calving).
+   */
+  register: { calved: string | null; inseminated: string | null; daysSinceInsemination: number | null; dueToCalve: boolean };
   warmupDays: number;
   /** Days before she can be called unwell (more than a heat needs). */
   healthWarmupDays: number;
@@ -155,8 +161,19 @@ export function farmViews(d: FarmDeps) {
     const remembered = d.pipeline.detector.cows.get(cowId)?.state.lastHeat ?? null;
     const last = Math.max(onsets.at(-1)?.since ?? -Infinity, remembered ?? -Infinity);
     const lastHeat = last === -Infinity ? null : last;
+    const row = d.store.herd.list().find((r) => r.cow === cowId);
+    const detector = d.pipeline.detector;
+    const her = detector.cows.get(cowId);
+    const now = detector.farm.watermark;
+    const served = her?.state.record?.inseminatedAt;
+    const due = her !== undefined && now !== null && dueToCalve(her, Math.floor(now / HOUR_MS));
     return {
-      cow: summary, alerts, heats: heats.reverse(), lastHeat: iso(lastHeat), nextHeat: iso(lastHeat === null ? null : lastHeat + CYCLE_DAYS * DAY_MS),
+      cow: summary, alerts, heats: heats.reverse(), lastHeat: iso(lastHeat), nextHeat: iso(lastHeat === null || due ? null : lastHeat + CYCLE_DAYS * DAY_MS),
+      register: {
+        calved: row?.calved ?? null, inseminated: row?.inseminated ?? null,
+        daysSinceInsemination: served !== undefined && now !== null && now >= served ? Math.floor((now - served) / DAY_MS) : null,
+        dueToCalve: due,
+      },
       warmupDays: rules.baseline.warmupDays,
       healthWarmupDays: rules.health.warmupDays,
     };

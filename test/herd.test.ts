@@ -281,6 +281,8 @@ describe('herd register edge cases (from a second read of the change)', () => {
       expect(page).toContain(`inseminated ${served(280)} (280 days ago)`);
       expect(page).toContain('due to calve: no heat is told for her');
       expect(page).toContain('<dt>Next expected</dt><dd>— (due to calve)</dd>');
+      // In the herd's list too.
+      expect(views.cows().find((c) => c.cowId === '412')!.dueToCalve).toBe(true);
       // 200 days after her service she is not due: nothing said of it.
       t.imp(`cow,name,collar,calved,inseminated\n412,Bella,412,2026-02-01,${served(200)}\n`);
       expect(views.cow('412')!.register.dueToCalve).toBe(false);

@@ -26,6 +26,8 @@ export interface CowSummary {
   lastReadingAt: string | null;
   /** Days of history the detector holds for her; she is judged from `warmupDays`. */
   historyDays: number;
+  /** The herd register has her due to calve at the farm's newest reading (no heat is told for her). */
+  dueToCalve: boolean;
   openAlerts: { id: string; type: AlertType; severity: Severity; state: AlertRow['state']; since: string }[];
 }
 
@@ -136,12 +138,14 @@ export function farmViews(d: FarmDeps) {
     for (const [cowId, r] of register) if (!byCow.has(cowId)) byCow.set(cowId, { collarId: r.collar ?? null, lastSeen: 0, lastTs: null });
     return [...byCow].map(([cowId, c]) => {
       const alerts = open.get(cowId) ?? [];
-      const historyDays = d.pipeline.detector.cows.get(cowId)?.historyDays() ?? 0;
+      const her = d.pipeline.detector.cows.get(cowId);
+      const historyDays = her?.historyDays() ?? 0;
       const r = register.get(cowId);
+      const now = d.pipeline.detector.farm.watermark;
       return {
         cowId, collarId: c.collarId, name: r?.name ?? null, group: r?.group ?? null, registered: r !== undefined,
         state: c.collarId === null && !alerts.length ? 'nocollar' : stateOf(alerts, historyDays < rules.baseline.warmupDays),
-        lastReadingAt: iso(c.lastTs), historyDays,
+        lastReadingAt: iso(c.lastTs), historyDays, dueToCalve: her !== undefined && now !== null && dueToCalve(her, Math.floor(now / HOUR_MS)),
         openAlerts: alerts.map((a) => ({ id: a.id, type: a.type, severity: a.severity, state: a.state, since: iso(a.since)! })),
       };
     });
@@ -166,7 +170,7 @@ export function farmViews(d: FarmDeps) {
     const her = detector.cows.get(cowId);
     const now = detector.farm.watermark;
     const served = her?.state.record?.inseminatedAt;
-    const due = her !== undefined && now !== null && dueToCalve(her, Math.floor(now / HOUR_MS));
+    const due = summary.dueToCalve;
     return {
       cow: summary, alerts, heats: heats.reverse(), lastHeat: iso(lastHeat), nextHeat: iso(lastHeat === null || due ? null : lastHeat + CYCLE_DAYS * DAY_MS),
       register: {

@@ -39,7 +39,7 @@ export function overviewPage(d: OverviewData, t: Times): string {
     const learning = c.state === 'learning' ? ` <span class="muted">(${c.historyDays} ${c.historyDays === 1 ? 'day' : 'days'} so far)</span>` : '';
     return `<tr data-state="${esc(c.state)}" data-rank="${rank(c)}" data-cow="${esc(c.cowId)}" data-last="${last ?? 0}" data-search="${esc(`${cowLabel(c)} ${c.collarId ?? ''} ${c.group ?? ''}`.toLowerCase())}">
 <td class="main"><a href="/cow/${encodeURIComponent(c.cowId)}">${esc(cowLabel(c))}</a></td>
-<td>${stateBadge(c.state)}${learning}</td>
+<td>${stateBadge(c.state)}${learning}${c.dueToCalve ? ' <span class="muted">due to calve</span>' : ''}</td>
 ${groups ? `<td data-label="group">${esc(c.group ?? '—')}</td>` : ''}
 <td data-label="collar">${esc(c.collarId ?? 'none')}${register && !c.registered ? ' <span class="muted">unassigned</span>' : ''}</td>
 <td data-label="last reading">${last === null ? '—' : `<span title="${esc(t.when(last))}">${esc(t.ago(last))}</span>`}</td>

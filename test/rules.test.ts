@@ -140,11 +140,14 @@ describe('heat', () => {
     expect(firing(run(stream({ days: 12, act: during(onset, onset + 14 * HOUR, 1.4) })))).toEqual([]);
   });
 
+  // No heat within five days of the last one's end: after ovulation her cycle's luteal phase holds her out of
+  // heat for a week at least (a short cycle is 7-12 days). A cooldown of three days let a restless day four
+  // days after a heat be one (a real cow's minutes summed into 2-hour readings, docs/figures.md).
   it('keeps one open alert per cow and type, and honours the cooldown after a resolve', () => {
-    const second = onset + 30 * HOUR; // inside the 72 h cooldown of the first
-    const third = onset + 5 * DAY; // well after it
+    const second = onset + 4 * DAY; // 3 days after the first resolved: inside its 5-day cooldown
+    const third = onset + 8 * DAY; // a short cycle: told
     const act = (t: number) => during(onset, onset + 30 * HOUR, 3)(t) * during(second + 4 * HOUR, second + 16 * HOUR, 3)(t) * during(third, third + 14 * HOUR, 3)(t);
-    const events = run(stream({ days: 17, act }));
+    const events = run(stream({ days: 20, act }));
     const heat = firing(events, 'heat');
     expect(heat.map((e) => e.at < third)).toEqual([true, false]);
     // Never two open at once: firing and resolved alternate.

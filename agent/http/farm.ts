@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { DAY_MS, dueToCalve, HOUR_MS, localDays, robustStats, type AlertType, type RuleSet, type Severity } from '../../rules/index.js';
 import type { ReadingPipeline } from '../pipeline.js';
 import { SeriesQueries } from '../store/series.js';
+import type { HerdRow } from '../herd/csv.js';
 import type { AlertRow, Store } from '../store/store.js';
 
 /** What the farm page says about a cow, worst first (the overview sorts by it). */
@@ -115,8 +116,8 @@ export function farmViews(d: FarmDeps) {
   const rules = d.config.rules;
   const dayShift = localDays(d.config.farm.timezone);
 
-  /** Every cow's summary, or only one cow's (`only`: her page needs nobody else's). */
-  const cows = (only?: string): CowSummary[] => {
+  /** Every cow's summary with her herd register row, or only one cow's (`only`: her page needs nobody else's). */
+  const summaries = (only?: string): { summary: CowSummary; row: HerdRow | undefined }[] => {
     const byCow = new Map<string, { collarId: string | null; lastSeen: number; lastTs: number | null }>();
     for (const c of q.collars(only)) {
       const had = byCow.get(c.cowId);
@@ -136,26 +137,31 @@ export function farmViews(d: FarmDeps) {
     // The herd register's cows, whether or not a collar of theirs has been heard.
     const register = new Map(d.store.herd.list().filter((r) => only === undefined || r.cow === only).map((r) => [r.cow, r]));
     for (const [cowId, r] of register) if (!byCow.has(cowId)) byCow.set(cowId, { collarId: r.collar ?? null, lastSeen: 0, lastTs: null });
+    // Due to calve as the rules hold it at the farm's newest reading (event time, as they judge).
+    const now = d.pipeline.detector.farm.watermark;
     return [...byCow].map(([cowId, c]) => {
       const alerts = open.get(cowId) ?? [];
       const her = d.pipeline.detector.cows.get(cowId);
       const historyDays = her?.historyDays() ?? 0;
       const r = register.get(cowId);
-      const now = d.pipeline.detector.farm.watermark;
-      return {
+      const summary: CowSummary = {
         cowId, collarId: c.collarId, name: r?.name ?? null, group: r?.group ?? null, registered: r !== undefined,
         state: c.collarId === null && !alerts.length ? 'nocollar' : stateOf(alerts, historyDays < rules.baseline.warmupDays),
         lastReadingAt: iso(c.lastTs), historyDays, dueToCalve: her !== undefined && now !== null && dueToCalve(her, Math.floor(now / HOUR_MS)),
         openAlerts: alerts.map((a) => ({ id: a.id, type: a.type, severity: a.severity, state: a.state, since: iso(a.since)! })),
       };
+      return { summary, row: r };
     });
   };
+
+  const cows = (only?: string): CowSummary[] => summaries(only).map((s) => s.summary);
 
   const cowAlerts = (cowId: string) => q.alertIds(cowId, MAX_COW_ALERTS).map((id) => d.store.alert(id)).filter((a): a is AlertRow => !!a);
 
   const cow = (cowId: string): CowDetail | null => {
-    const [summary] = cows(cowId);
-    if (!summary) return null;
+    const [found] = summaries(cowId);
+    if (!found) return null;
+    const { summary, row } = found;
     const alerts = cowAlerts(cowId);
     const onsets = alerts.filter((a) => a.type === 'heat').map((a) => ({ id: a.id, since: a.since })).sort((a, b) => a.since - b.since);
     const heats = onsets.map((h, i) => ({
@@ -165,11 +171,8 @@ export function farmViews(d: FarmDeps) {
     const remembered = d.pipeline.detector.cows.get(cowId)?.state.lastHeat ?? null;
     const last = Math.max(onsets.at(-1)?.since ?? -Infinity, remembered ?? -Infinity);
     const lastHeat = last === -Infinity ? null : last;
-    const row = d.store.herd.list().find((r) => r.cow === cowId);
-    const detector = d.pipeline.detector;
-    const her = detector.cows.get(cowId);
-    const now = detector.farm.watermark;
-    const served = her?.state.record?.inseminatedAt;
+    const now = d.pipeline.detector.farm.watermark;
+    const served = d.pipeline.detector.cows.get(cowId)?.state.record?.inseminatedAt;
     const due = summary.dueToCalve;
     return {
       cow: summary, alerts, heats: heats.reverse(), lastHeat: iso(lastHeat), nextHeat: iso(lastHeat === null || due ? null : lastHeat + CYCLE_DAYS * DAY_MS),

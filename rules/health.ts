@@ -1,7 +1,7 @@
 import { raise, resolve, type Evidence, type Severity } from './alerts.js';
 import { DAY_MS, HERD_HOUR_S, HOUR_MS } from './baseline.js';
 import type { Push, RuleContext } from './context.js';
-import { iso, round, UNITS, windowEvidence } from './evidence.js';
+import { daysAfter, iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
 import { newWindowStats, type WindowStats } from './normal.js';
 import type { RuleSet } from './ruleset.js';
@@ -107,9 +107,10 @@ function registerNews(ctx: RuleContext, end: number, evidence: Evidence): void {
   const at = end * HOUR_MS;
   if (inseminatedAt !== undefined && dueToCalve(ctx, end)) {
     Object.assign(evidence, { dueToCalve: true, inseminatedOn: iso(inseminatedAt), daysSinceInsemination: Math.floor((at - inseminatedAt) / DAY_MS) });
-  } else if (calvedAt !== undefined && at - calvedAt >= DAY_MS && at - calvedAt <= DAYS_IN_MILK_NEWS * DAY_MS) {
-    Object.assign(evidence, { calvedOn: iso(calvedAt), daysSinceCalving: Math.floor((at - calvedAt) / DAY_MS) });
+    return;
   }
+  const inMilk = daysAfter(calvedAt, at, 1, DAYS_IN_MILK_NEWS);
+  if (inMilk !== null) Object.assign(evidence, { calvedOn: iso(calvedAt!), daysSinceCalving: inMilk });
 }
 
 /**

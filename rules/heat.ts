@@ -1,7 +1,7 @@
 import { raise, resolve } from './alerts.js';
 import { DAY_MS, HOUR_MS } from './baseline.js';
 import type { HerdView, Push, RuleContext } from './context.js';
-import { iso, round, windowEvidence } from './evidence.js';
+import { daysAfter, iso, round, windowEvidence } from './evidence.js';
 import type { WindowOptions, WindowStats } from './normal.js';
 import { dueToCalve } from './rise.js';
 
@@ -9,15 +9,6 @@ import { dueToCalve } from './rise.js';
 const INSEMINATION_NEWS_DAYS = 60;
 /** How long after a calving a heat is told with it: days in milk while she is to be served again. */
 const CALVING_NEWS_DAYS = 150;
-
-/**
- * Whole days from a register date to a heat's onset, when the heat is news about it: from 3 days on (within
- * 3 days of it, this is the heat she was inseminated at, or her calving's restlessness, entered before the
- * alert came) up to `maxDays`; null otherwise.
- */
-function daysAfter(day: number | undefined, since: number, maxDays: number): number | null {
-  return day !== undefined && since - day >= 3 * DAY_MS && since - day <= maxDays * DAY_MS ? Math.floor((since - day) / DAY_MS) : null;
-}
 
 /**
  * Heat: a sustained rise of activity over the last completed hours against her normal for those hours (see
@@ -137,11 +128,13 @@ function raiseHeat(ctx: RuleContext, w: WindowStats, end: number, push: Push, in
   // Days since calving, as a heat report gives them: whether she is past the farm's waiting period before
   // inseminating is for the farmer to say.
   const { calvedAt, inseminatedAt } = ctx.state.record ?? {};
-  const inMilk = daysAfter(calvedAt, since, CALVING_NEWS_DAYS);
+  // From 3 days on: within 3 days of a register date, this is the heat she was inseminated at, or her
+  // calving's restlessness, entered before the alert came.
+  const inMilk = daysAfter(calvedAt, since, 3, CALVING_NEWS_DAYS);
   if (inMilk !== null) Object.assign(evidence, { calvedOn: iso(calvedAt!), daysSinceCalving: inMilk });
   // Inseminated in the weeks before: a heat now says whether she conceived, and a cow in calf can show heat
   // too (a few in a hundred), where inseminating again may cost the pregnancy.
-  const sinceService = daysAfter(inseminatedAt, since, INSEMINATION_NEWS_DAYS);
+  const sinceService = daysAfter(inseminatedAt, since, 3, INSEMINATION_NEWS_DAYS);
   if (sinceService !== null) Object.assign(evidence, { inseminatedOn: iso(inseminatedAt!), daysSinceInsemination: sinceService });
   const raised = raise(alerts, subject, 'heat', { at: w.to, since, severity: 'warning', evidence, cooldownMs: cfg.cooldownHours * HOUR_MS });
   if (raised) {

@@ -68,10 +68,10 @@ const catalogueSchema = z.object({
   locale: text,
   names: z.object({ cow: text, cowNamed: text, cowWithCollar: text, collar: text, collarOnCow: text }),
   time: z.object({ short: text, range: text, minutes: text, hours: text, days: plural }),
-  evidence: z.object({ window: text, metric: text, activity: text, rumination: text, lying: text }),
+  evidence: z.object({ window: text, metric: text, activity: text, rumination: text, lying: text, calved: plural }),
   alert: z.object({
-    heat: alertText.extend({ activity: text, activityUnknown: text, checkTwoDays: text, cycle: plural, returned: plural, inseminated: plural, calved: plural }),
-    health: alertText.extend({ evidence: text, due: plural, calved: plural }),
+    heat: alertText.extend({ activity: text, activityUnknown: text, checkTwoDays: text, cycle: plural, returned: plural, inseminated: plural }),
+    health: alertText.extend({ evidence: text, due: plural }),
     down_cow: alertText,
     collar_offline: alertText,
     battery_low: alertText,
@@ -400,7 +400,7 @@ class Words {
     const t = this.c.alert.heat;
     const out: string[] = [];
     const dim = ev.daysSinceCalving;
-    if (typeof dim === 'number' && typeof ev.calvedOn === 'string') out.push(this.plural(t.calved, dim, { date: this.date(Date.parse(ev.calvedOn)) }));
+    if (typeof dim === 'number' && typeof ev.calvedOn === 'string') out.push(this.plural(this.c.evidence.calved, dim, { date: this.date(Date.parse(ev.calvedOn)) }));
     const days = ev.daysSinceInsemination;
     if (typeof days !== 'number' || typeof ev.inseminatedOn !== 'string') return out;
     const date = this.date(Date.parse(ev.inseminatedOn));
@@ -418,7 +418,7 @@ class Words {
       return [this.plural(t.due, ev.daysSinceInsemination, { date: this.date(Date.parse(ev.inseminatedOn)) })];
     }
     if (typeof ev.daysSinceCalving === 'number' && typeof ev.calvedOn === 'string') {
-      return [this.plural(t.calved, ev.daysSinceCalving, { date: this.date(Date.parse(ev.calvedOn)) })];
+      return [this.plural(this.c.evidence.calved, ev.daysSinceCalving, { date: this.date(Date.parse(ev.calvedOn)) })];
     }
     return [];
   }

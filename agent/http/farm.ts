@@ -168,11 +168,12 @@ export function farmViews(d: FarmDeps) {
       alertId: h.id, since: iso(h.since)!, daysSincePrevious: i ? Math.round(((h.since - onsets[i - 1]!.since) / DAY_MS) * 10) / 10 : null,
     }));
     // The detector remembers her last onset after the store has pruned its alert (retention).
-    const remembered = d.pipeline.detector.cows.get(cowId)?.state.lastHeat ?? null;
+    const her = d.pipeline.detector.cows.get(cowId);
+    const remembered = her?.state.lastHeat ?? null;
     const last = Math.max(onsets.at(-1)?.since ?? -Infinity, remembered ?? -Infinity);
     const lastHeat = last === -Infinity ? null : last;
     const now = d.pipeline.detector.farm.watermark;
-    const served = d.pipeline.detector.cows.get(cowId)?.state.record?.inseminatedAt;
+    const served = her?.state.record?.inseminatedAt;
     const due = summary.dueToCalve;
     return {
       cow: summary, alerts, heats: heats.reverse(), lastHeat: iso(lastHeat), nextHeat: iso(lastHeat === null || due ? null : lastHeat + CYCLE_DAYS * DAY_MS),

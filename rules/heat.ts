@@ -76,6 +76,16 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
     }
     w ??= earlyWord(ctx, end, intervalS, early.hours, early.hotRatio, early.minRatio);
   }
+  // A collar reporting every 2 hours (SCR-like exports give 2-hour activity) has no early word above and
+  // waited for the 6-hour window, which a short heat does not fill: real leg-tag cows' minutes summed into
+  // 2-hour readings missed a 4-hour burst at 3x. Its own word: two readings, each 2x, together 2.5x. Where it
+  // tells rumination, that is down too: two wild readings in a row (a knock each) do not chew less.
+  const sparse = early.sparse;
+  if (!w && !earlyOk && sparse.hours > 0 && intervalS <= sparse.maxIntervalMinutes * 60 && everyHourKnown(ctx, end, cfg.windowHours)) {
+    const e = earlyWord(ctx, end, intervalS, sparse.hours, sparse.hotRatio, sparse.minRatio, sparse.minReadings);
+    const rum = e && ctx.history.covered('rum', end - 1) > 0 ? ctx.normal.window('rum', sparse.hours, end) : null;
+    if (e && (!rum || rum.coverage < cfg.minCoverage || rum.ratio <= early.withRumination.maxRuminationRatio)) w = e;
+  }
   if (w) raiseHeat(ctx, w, end, push, intervalS, mode);
 }
 
@@ -198,15 +208,15 @@ function heatWindow(ctx: RuleContext, hours: number, end: number, hotRatio: numb
 }
 
 /** Whether `hours` of her collar's readings hold at least the early word's `minReadings`. */
-function enoughReadings(ctx: RuleContext, hours: number, intervalS: number): boolean {
-  return hours > 0 && hours * 3600 >= ctx.rules.heat.early.minReadings * intervalS;
+function enoughReadings(ctx: RuleContext, hours: number, intervalS: number, minReadings = ctx.rules.heat.early.minReadings): boolean {
+  return hours > 0 && hours * 3600 >= minReadings * intervalS;
 }
 
 /** The early word over the `hours` before `end`: every hour of them hot, and none the herd's busy hour. */
-function earlyWord(ctx: RuleContext, end: number, intervalS: number, hours: number, hotRatio: number, minRatio: number): WindowStats | null {
+function earlyWord(ctx: RuleContext, end: number, intervalS: number, hours: number, hotRatio: number, minRatio: number, minReadings?: number): WindowStats | null {
   // Each of its hours mostly covered and hot (cheap, and most hours fail it): one wild reading spread
   // thin over the edge of an hour is not an hour.
-  if (!enoughReadings(ctx, hours, intervalS) || hotHoursAtMost(ctx, end, hours, hotRatio, 0.75 * 3600) < hours) return null;
+  if (!enoughReadings(ctx, hours, intervalS, minReadings) || hotHoursAtMost(ctx, end, hours, hotRatio, 0.75 * 3600) < hours) return null;
   const e = heatWindow(ctx, hours, end, hotRatio);
   const herd = ctx.herd;
   // A few hours are as easily a herd's as hers (feed pushed up late, a pasture move, a milking moved): no

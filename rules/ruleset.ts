@@ -59,6 +59,11 @@ export const RuleSetSchema = z
         maxIntervalMinutes: z.number().min(0).max(240),
         /** Its hours must hold at least this many of her readings: one long reading is one draw of noise. */
         minReadings: z.number().min(0).max(100),
+        /**
+         * For collars reporting less often than `maxIntervalMinutes` (every 2 hours, as SCR-like exports do):
+         * the last `hours` each at `hotRatio`, together `minRatio`, from at least `minReadings` readings. 0 hours: off.
+         */
+        sparse: z.strictObject({ hours: z.int().min(0).max(12), hotRatio: ratio, minRatio: ratio, maxIntervalMinutes: z.number().min(0).max(240), minReadings: z.number().min(0).max(100) }),
       }),
       /**
        * When three hours in four of the day before a window were at this many times her normal or more, her

@@ -36,6 +36,28 @@ describe.skipIf(!existsSync(ICETAG_DIR))('IceTag real cows', () => {
     expect(s.all.alerts.health ?? 0).toBe(0);
   });
 
+  const heats = (readings: Reading[]) => {
+    const det = new FarmDetector('eval', DEFAULT_RULES);
+    const out: number[] = [];
+    for (const r of readings) for (const e of det.observe(r, r.collarId, r.ts).events) if (e.type === 'heat' && e.state === 'firing') out.push(e.raisedAt);
+    return out;
+  };
+  /** A cow's minutes summed into readings of `n` hours: those with at least half their minutes, scaled up to the whole span. */
+  const summed = (minutes: Reading[], n: number): Reading[] => {
+    const spans = new Map<number, { n: number; activity: number }>();
+    for (const r of minutes) {
+      const h = Math.ceil(r.ts / (n * HOUR_MS));
+      const b = spans.get(h) ?? { n: 0, activity: 0 };
+      b.n++;
+      b.activity += r.activity;
+      spans.set(h, b);
+    }
+    return [...spans]
+      .filter(([, b]) => b.n >= 30 * n)
+      .sort((a, b) => a[0] - b[0])
+      .map(([h, b]) => ({ collarId: 'x', ts: h * n * HOUR_MS, intervalS: 3600 * n, activity: Math.round((b.activity * 60 * n) / b.n) }));
+  };
+
   /**
    * A collar reporting every hour: the same cows' minutes summed into hourly readings (an hour with at least
    * half its minutes, scaled up to the whole hour; a third of IceTag's minutes are missing). Its heats must be
@@ -43,33 +65,30 @@ describe.skipIf(!existsSync(ICETAG_DIR))('IceTag real cows', () => {
    * two of them were missed.
    */
   it('an hourly collar finds the heats the minute data finds', () => {
-    const heats = (readings: Reading[]) => {
-      const det = new FarmDetector('eval', DEFAULT_RULES);
-      const out: number[] = [];
-      for (const r of readings) for (const e of det.observe(r, r.collarId, r.ts).events) if (e.type === 'heat' && e.state === 'firing') out.push(e.raisedAt);
-      return out;
-    };
     for (const file of ICETAG_FILES) {
       const minutes = loadIceTag(`${ICETAG_DIR}/${file}`, 'x');
-      const hours = new Map<number, { n: number; activity: number }>();
-      for (const r of minutes) {
-        const h = Math.ceil(r.ts / HOUR_MS);
-        const b = hours.get(h) ?? { n: 0, activity: 0 };
-        b.n++;
-        b.activity += r.activity;
-        hours.set(h, b);
-      }
-      const hourly: Reading[] = [...hours]
-        .filter(([, b]) => b.n >= 30)
-        .sort((a, b) => a[0] - b[0])
-        .map(([h, b]) => ({ collarId: 'x', ts: h * HOUR_MS, intervalS: 3600, activity: Math.round((b.activity * 60) / b.n) }));
       const byMinute = heats(minutes);
-      const byHour = heats(hourly);
+      const byHour = heats(summed(minutes, 1));
       expect(byHour.length, file).toBe(byMinute.length);
       // The same heats, told within an hour of the minute data's. (Their onsets may differ more: walking back
       // over the hours still up, an hour missing from the hourly readings is stepped over where the minute
       // data had a few quiet minutes of it.)
       byMinute.forEach((t, i) => expect(Math.abs(byHour[i]! - t), file).toBeLessThanOrEqual(HOUR_MS));
+    }
+  });
+
+  /**
+   * A collar reporting every 2 hours, as SCR-like exports give activity: the same seven heats. Before the
+   * 4-hour word for such collars (two readings), six, and one restless day four days after a heat before the
+   * 5-day cooldown. Told within four hours of the minute data's: a 2-hour reading is all it knows of them.
+   */
+  it('a collar reporting every 2 hours finds the heats the minute data finds, and no other', () => {
+    for (const file of ICETAG_FILES) {
+      const minutes = loadIceTag(`${ICETAG_DIR}/${file}`, 'x');
+      const byMinute = heats(minutes);
+      const byTwo = heats(summed(minutes, 2));
+      expect(byTwo.length, file).toBe(byMinute.length);
+      byMinute.forEach((t, i) => expect(Math.abs(byTwo[i]! - t), file).toBeLessThanOrEqual(4 * HOUR_MS));
     }
   });
 });

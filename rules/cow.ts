@@ -1,4 +1,4 @@
-import { emptyAlertBook, type AlertEvent, type Subject } from './alerts.js';
+import { emptyAlertBook, raise, type AlertEvent, type Subject } from './alerts.js';
 import { DAY_MS, HERD_HOUR_S, HOUR_MS } from './baseline.js';
 import { judgeBattery } from './battery.js';
 import { judgeImpossible, judgeSignal } from './collar-fault.js';
@@ -73,6 +73,8 @@ function said(): readonly AlertEvent[] {
 
 /** Readings stamped past the gateway's clock are taken as her time once they form a stream this long. */
 const TRUSTED_AHEAD_MS = 2 * HOUR_MS;
+/** How far a collar's readings may leave a gap between them and still follow on (its clock wanders). */
+const AHEAD_SLACK_MS = 60_000;
 
 /** How far back a backlog's hours are judged for a heat (a heat lasts 8-20 h; insemination 12-18 h after onset). */
 const BACKFILL_HOURS = 48;
@@ -106,7 +108,7 @@ export class CowDetector implements RuleContext {
     readonly rules: RuleSet,
     init: Subject | CowSnapshot,
     /** How far back k days of the farm's clock are (daylight saving); UTC days by default. */
-    dayShift: DayShift = utcDays,
+    private readonly dayShift: DayShift = utcDays,
     readonly herd: HerdView | null = null,
   ) {
     const hours = historyHours(rules);
@@ -213,12 +215,54 @@ export class CowDetector implements RuleContext {
         if (reading.ts > arrivalWall + maxAheadOfArrivalMs) s.aheadSince ??= arrivalWall;
         else if (s.aheadSince !== undefined) delete s.aheadSince;
       }
+      if (i === this.pending.length - 1) this.downAhead(push);
       // On a farm the held readings that touch the herd are released by the farm, in the order measured.
       if (farmReleases) return this.result(true, this.touchesHerd(i));
       this.release(this.frontier(arrivalWall, maxAheadOfArrivalMs) - holdMs, push);
       return this.result(true);
     }
     return this.result(this.judge(reading, push));
+  }
+
+  /**
+   * A cow down, told without waiting out the reorder hold. Her readings wait `reorder.minutes` so that any
+   * order they arrive in gives the same alerts — but when hers have come in the order measured, one after
+   * another with no gap, none of hers can still come to sort in among them, and what the hold would decide
+   * about her being down is known now. It is decided on a copy of her judging her held readings as their
+   * release will (the down rule asks nothing of the herd), and raised on her at once: a quarter of an hour
+   * sooner for the one alert where minutes count. Her held readings are judged as ever when released; the
+   * alert is open by then, so it is not raised twice. Only for a cow still in her newest reading, well into
+   * a spell: copying her is costly, and a cow down is rare.
+   */
+  private downAhead(push: Push): void {
+    const s = this.state;
+    const cfg = this.rules.downCow;
+    if (s.alerts.open.down_cow || s.alerts.open.collar_fault) return;
+    const newest = this.pending.at(-1)!;
+    const hours = newest.intervalS / 3600;
+    const norm = this.normal.hourNormal('act', Math.floor((newest.ts - newest.intervalS * 500) / HOUR_MS));
+    if (!(norm > 0) || newest.activity > cfg.restActivityRatio * norm * hours) return;
+    // Her held readings follow on from her last judged one and from each other (a collar's clock may wander
+    // by a minute): a reading still to come could not sort in among them.
+    let prev = s.lastTs;
+    let heldS = 0;
+    for (const r of this.pending) {
+      if (prev === null || r.ts <= prev || r.ts - r.intervalS * 1000 > prev + AHEAD_SLACK_MS) return;
+      prev = r.ts;
+      heldS += r.intervalS;
+    }
+    const need = (newest.intervalS >= 3600 ? 1 : Math.min(cfg.hours, cfg.hoursWithoutRumination)) * 3600;
+    if ((s.down ? s.down.countedS + s.down.chunkS : 0) + heldS < need) return;
+    // A deep copy: her snapshot shares her state's objects (her alert book, her spell) with her.
+    const twin = new CowDetector(this.rules, structuredClone(this.snapshot()), this.dayShift);
+    const found: AlertEvent[] = [];
+    const keep: Push = (e) => {
+      if (e?.type === 'down_cow' && e.state === 'firing') found.push(e);
+    };
+    for (const r of twin.pending.splice(0)) twin.judge(r, keep);
+    if (!found.length) return;
+    const e = found[0]!;
+    push(raise(s.alerts, s.subject, 'down_cow', { at: e.at, since: e.since, severity: e.severity, evidence: e.evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
   }
 
   private result(judged: boolean, touchesHerd?: boolean): ObserveResult {

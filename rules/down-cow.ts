@@ -16,7 +16,11 @@ import type { Reading } from './reading.js';
 export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void {
   const cfg = ctx.rules.downCow;
   const { normal, state: s } = ctx;
-  if (s.alerts.open.down_cow) return;
+  // Raised ahead of her held readings (CowDetector.downAhead), her spell is left as a raise leaves it.
+  if (s.alerts.open.down_cow) {
+    if (s.down) delete s.down;
+    return;
+  }
   const from = r.ts - r.intervalS * 1000;
   const t = hourOf(r);
   const norm = normal.hourNormal('act', t);

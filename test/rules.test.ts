@@ -1641,6 +1641,40 @@ describe('down_cow', () => {
     const [up] = firing(run(stream({ days: 12, rumination: false, act: downFor(8) })), 'down_cow') as [AlertEvent];
     expect(up.at - onset).toBeLessThanOrEqual(rules.downCow.hoursWithoutRumination * HOUR);
   });
+  // Her readings wait the 15-minute hold so that any arrival order gives the same alerts; a cow down was
+  // told a quarter of an hour after the reading that showed it (on the scorecard, 2 of 44 cows on
+  // quarter-hourly collars told over 2 h after going down, with 1.9 h of data each). Her readings come in
+  // order, with no gap: none can still sort in among them, and the hold can decide nothing else.
+  it('is told with the reading that shows it when her readings come in order, not a hold later', () => {
+    const readings = stream({ days: 12, act: downFor(8), rum: downFor(8) });
+    const det = det0();
+    const told: Array<{ e: AlertEvent; arrival: number }> = [];
+    for (const r of readings) for (const e of det.observe(r, r.collarId, r.ts).events) if (e.type === 'down_cow' && e.state === 'firing') told.push({ e, arrival: r.ts });
+    expect(told).toHaveLength(1);
+    expect(told[0]!.arrival).toBe(told[0]!.e.at);
+    expect(told[0]!.e).toMatchObject({ since: onset, severity: 'urgent' });
+    // Held to the end of the hold, as before: the same alert, a quarter of an hour later.
+    expect(firing(run(readings), 'down_cow')).toEqual([told[0]!.e]);
+  });
+
+  it('waits out the hold when a reading of hers is still to come: one that came late may show her up', () => {
+    // A collar reporting every 5 minutes, whose readings overtake each other within the hold.
+    const fiveMin = stream({ days: 12, act: downFor(8), rum: downFor(8) }).flatMap((r) =>
+      [2, 1, 0].map((k) => ({ ...r, ts: r.ts - k * 300_000, intervalS: 300, activity: r.activity / 3, rumination: r.rumination! / 3 })),
+    );
+    const shown = firing(run(fiveMin), 'down_cow')[0]!.at;
+    // The reading before the one that shows it shows her up and about: she got up, and the count starts
+    // again from then.
+    const up = fiveMin.map((r) => (r.ts === shown - 300_000 ? { ...r, activity: r.activity * 40 } : r));
+    const reference = firing(run(up), 'down_cow');
+    expect(reference[0]!.at).toBeGreaterThan(shown);
+    // It comes 12 minutes late, after the two readings that follow it: still within the hold, so the same
+    // alert, not one told ahead on the readings without it.
+    const late = up.map((r) => ({ r, at: r.ts === shown - 300_000 ? r.ts + 12 * 60_000 : r.ts })).sort((a, b) => a.at - b.at);
+    const det = det0();
+    const events = late.flatMap(({ r, at }) => det.observe(r, r.collarId, at).events);
+    expect(firing(events, 'down_cow')).toEqual(reference);
+  });
 });
 
 describe('collar_fault', () => {

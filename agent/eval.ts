@@ -83,6 +83,22 @@ export interface TypeScore {
   silent?: { episodes: number; found: number };
   /** False alerts raised during a herd-wide event on a cow it affected. */
   fromHerdEvents: number;
+  /** down_cow only: episodes the farmer was told of within 2 h of onset (the issue's line for a cow down). */
+  toldWithin2h?: number;
+  /**
+   * Heat and down_cow: the same by how often the cow's collar reports (seconds): how soon an alert can come
+   * turns on it (an hourly collar's heat needs three readings, a 2-hourly collar tells a cow down 2-4 h late).
+   */
+  byInterval?: Record<string, IntervalScore>;
+}
+
+export interface IntervalScore {
+  episodes: number;
+  found: number;
+  delayMedianH: number | null;
+  toldDelayMedianH: number | null;
+  /** down_cow only: told within 2 h of onset. */
+  toldWithin2h?: number;
 }
 
 export interface ScenarioOptions {
@@ -194,6 +210,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
   const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...timezone });
   const enter = o.register !== false ? calvingRegister(det, sim.truth, o.dueAtIllness) : () => {};
   const skew = new Map(sim.cows.map((c) => [c.cowId, c.clockSkewMs]));
+  const intervalOf = new Map(sim.cows.map((c) => [c.cowId, c.intervalS]));
   const raised: (AlertEvent & { toldAt: number })[] = []; // raisedAt in true time
   let readings = 0;
   const t0 = performance.now();
@@ -231,7 +248,12 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
     let found = 0;
     let within36 = 0;
     let silentFound = 0;
+    let toldWithin2h = 0;
+    const perInterval = new Map<number, { episodes: number; delays: number[]; told: number[]; within2h: number }>();
     for (const e of eps) {
+      const iv = e.silent ? undefined : intervalOf.get(e.cowId);
+      const slot = iv === undefined ? undefined : perInterval.get(iv) ?? perInterval.set(iv, { episodes: 0, delays: [], told: [], within2h: 0 }).get(iv)!;
+      if (slot) slot.episodes++;
       const first = alerts.filter((a) => matches(a, e)).sort((x, y) => x.raisedAt - y.raisedAt)[0];
       if (!first) continue;
       if (e.silent) {
@@ -240,10 +262,19 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       }
       found++;
       const delay = Math.max(0, first.raisedAt - e.start);
+      const told = Math.max(0, first.toldAt - e.start);
       delays.push(delay / HOUR_MS);
-      toldDelays.push(Math.max(0, first.toldAt - e.start) / HOUR_MS);
+      toldDelays.push(told / HOUR_MS);
       onsetErrors.push((first.since - e.start) / HOUR_MS);
       if (delay <= 36 * HOUR_MS) within36++;
+      if (told <= 2 * HOUR_MS) toldWithin2h++;
+      slot?.delays.push(delay / HOUR_MS);
+      slot?.told.push(told / HOUR_MS);
+      if (slot && told <= 2 * HOUR_MS) slot.within2h++;
+    }
+    const byInterval: Record<string, IntervalScore> = {};
+    for (const [iv, x] of [...perInterval].sort((a, b) => a[0] - b[0])) {
+      byInterval[iv] = { episodes: x.episodes, found: x.delays.length, delayMedianH: round(median(x.delays), 1), toldDelayMedianH: round(median(x.told), 1), ...(type === 'down_cow' && { toldWithin2h: x.within2h }) };
     }
     // A collar not heard during a delivery gap (a gateway or radio outage) was truly not heard: not false.
     const explained = (a: AlertEvent) =>
@@ -273,6 +304,8 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       onsetErrorP90H: round(quantile(onsetErrors, 0.9), 2),
       ...(type === 'heat' && { silent: { episodes: eps.length - scored, found: silentFound } }),
       fromHerdEvents: fromHerd,
+      ...(type === 'down_cow' && { toldWithin2h }),
+      ...((type === 'heat' || type === 'down_cow') && { byInterval }),
     };
   }
   // A missed cycle is explained when she did have a heat in the run-up to it that no heat alert matched: a
@@ -403,6 +436,16 @@ export function formatScore(s: ScenarioScore): string {
     lines.push(
       `  ${type.padEnd(15)} ${String(t.episodes).padStart(8)} ${String(t.found).padStart(6)}  ${pct(t.sensitivity)}     ${String(t.alerts).padStart(6)}  ${pct(t.ppv)}  ${t.falsePer100CowDays.toFixed(3).padStart(8)}           ${h(t.delayMedianH)} / ${h(t.delayP90H)}     ${h(t.toldDelayMedianH)} / ${h(t.toldDelayP90H)}    ${String(t.fromHerdEvents).padStart(4)}${extra}`,
     );
+  }
+  for (const type of ['heat', 'down_cow'] as const) {
+    const t = s.byType[type];
+    if (!t?.byInterval) continue;
+    const parts = Object.entries(t.byInterval).map(([iv, x]) => {
+      const every = Number(iv) < 3600 ? `${Number(iv) / 60} min` : `${Number(iv) / 3600} h`;
+      const within = x.toldWithin2h !== undefined ? `, told within 2 h ${x.toldWithin2h}` : '';
+      return `${every}: ${x.found}/${x.episodes}, ${h(x.delayMedianH).trim()} / told ${h(x.toldDelayMedianH).trim()} h${within}`;
+    });
+    if (parts.length) lines.push(`  ${type} by how often the collar reports (found, median delay): ${parts.join('; ')}`);
   }
   const m = s.missedHeat;
   lines.push(`  missed_heat     ${String(m.alerts).padStart(6)} flagged (${m.per100CowDays.toFixed(3)}/100 cow-days), ${m.explained} after a heat that was silent or not found`);

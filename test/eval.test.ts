@@ -43,6 +43,27 @@ describe('cowbell eval: the detection scorecard', () => {
     expect(formatScore(scoreScenario(DEFAULT_RULES, { seed: 11, cows: 4, days: 4 }))).toContain('told med / p90 h');
   });
 
+  // How soon a heat or a cow down can be told turns on how often the collar reports: the scorecard says so
+  // by interval, and for a cow down how many the farmer heard of within the 2 hours the issue asks.
+  it('breaks heat and down_cow down by how often the collar reports', () => {
+    const s = scoreScenario(DEFAULT_RULES, { seed: 11, cows: 60, days: 40 });
+    for (const type of ['heat', 'down_cow'] as const) {
+      const t = s.byType[type]!;
+      const parts = Object.values(t.byInterval!);
+      expect(parts.reduce((n, x) => n + x.episodes, 0), type).toBe(t.episodes);
+      expect(parts.reduce((n, x) => n + x.found, 0), type).toBe(t.found);
+    }
+    expect(Object.keys(s.byType.heat!.byInterval!).length).toBeGreaterThan(1);
+    const down = s.byType.down_cow!;
+    expect(down.episodes).toBeGreaterThan(0);
+    expect(Object.values(down.byInterval!).reduce((n, x) => n + x.toldWithin2h!, 0)).toBe(down.toldWithin2h);
+    expect(down.toldWithin2h).toBeLessThanOrEqual(down.found);
+    expect(s.byType.health!.byInterval).toBeUndefined();
+    expect(formatScore(s)).toMatch(/down_cow by how often the collar reports .*told within 2 h \d/);
+    // A farm whose collars all report every hour has its one interval.
+    expect(Object.keys(scoreScenario(DEFAULT_RULES, { seed: 11, cows: 20, days: 30, intervalS: 3600 }).byType.heat!.byInterval!)).toEqual(['3600']);
+  });
+
   it('counts the false health alerts told as maybe a calving (the register had the cow due)', () => {
     // Seed 14's herd has a calving's dip called before the register had the calving (a regression guard).
     const withRegister = scoreScenario(DEFAULT_RULES, { seed: 14, cows: 60, days: 40 }).byType.health!;

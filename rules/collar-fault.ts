@@ -50,8 +50,11 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
   // The hours the fault has covered so far held no true data: drop them from her history, so a stuck or
   // flat stretch cannot later read as a sick cow or drag her baseline.
   ctx.history.clear(Math.floor(run.from / HOUR_MS), Math.floor((run.last - 1) / HOUR_MS));
-  // Her trend has taken in some of those hours too: it starts again when the collar reads true.
+  // Her trend has taken in some of those hours too: it starts again when the collar reads true. So does a
+  // spell of stillness the flat line began (the down rule holds back from a flat run, not from a spell
+  // that outlives it): kept, it was a cow down, urgent, at the first true reading after the fault.
   delete s.trend;
+  if (s.down) delete s.down;
   push(raise(s.alerts, s.subject, 'collar_fault', {
     at: r.ts,
     since: run.from,

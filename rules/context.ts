@@ -89,6 +89,8 @@ export interface DownSpell {
   rumNormal: number;
   restS: number;
   rumination: boolean;
+  /** A stretch of the spell was not heard (a reading missing between two of hers): see CowDetector.downAhead. */
+  gap?: boolean;
 }
 
 export interface SignalRun {

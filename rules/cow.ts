@@ -73,8 +73,10 @@ function said(): readonly AlertEvent[] {
 
 /** Readings stamped past the gateway's clock are taken as her time once they form a stream this long. */
 const TRUSTED_AHEAD_MS = 2 * HOUR_MS;
-/** How far a collar's readings may leave a gap between them and still follow on (its clock wanders). */
-const AHEAD_SLACK_MS = 60_000;
+/** How far a collar's readings may leave a gap between them and still follow on: its clock wanders, by a minute or, for a collar reporting every minute, by less than half a reading. */
+const followsOnMs = (r: Reading) => Math.min(60_000, r.intervalS * 500);
+/** The down rule judges a quarter-hour of her readings at a time (down-cow.ts). */
+const DOWN_CHUNK_S = 15 * 60;
 
 /** How far back a backlog's hours are judged for a heat (a heat lasts 8-20 h; insemination 12-18 h after onset). */
 const BACKFILL_HOURS = 48;
@@ -215,7 +217,7 @@ export class CowDetector implements RuleContext {
         if (reading.ts > arrivalWall + maxAheadOfArrivalMs) s.aheadSince ??= arrivalWall;
         else if (s.aheadSince !== undefined) delete s.aheadSince;
       }
-      if (i === this.pending.length - 1) this.downAhead(push);
+      if (i === this.pending.length - 1 && this.frontier(arrivalWall, maxAheadOfArrivalMs) >= reading.ts) this.downAhead(push);
       // On a farm the held readings that touch the herd are released by the farm, in the order measured.
       if (farmReleases) return this.result(true, this.touchesHerd(i));
       this.release(this.frontier(arrivalWall, maxAheadOfArrivalMs) - holdMs, push);
@@ -237,32 +239,50 @@ export class CowDetector implements RuleContext {
   private downAhead(push: Push): void {
     const s = this.state;
     const cfg = this.rules.downCow;
-    if (s.alerts.open.down_cow || s.alerts.open.collar_fault) return;
+    // A spell with a stretch not heard in it may yet be ended by a late reading for that stretch: the hold's.
+    if (s.alerts.open.down_cow || s.alerts.open.collar_fault || s.down?.gap) return;
     const newest = this.pending.at(-1)!;
     const hours = newest.intervalS / 3600;
     const norm = this.normal.hourNormal('act', Math.floor((newest.ts - newest.intervalS * 500) / HOUR_MS));
     if (!(norm > 0) || newest.activity > cfg.restActivityRatio * norm * hours) return;
-    // Her held readings follow on from her last judged one and from each other (a collar's clock may wander
-    // by a minute): a reading still to come could not sort in among them.
+    // Her held readings follow on from her last judged one and from each other (a collar's clock may wander,
+    // by less than half a reading): a reading still to come could not sort in among them.
     let prev = s.lastTs;
     let heldS = 0;
     for (const r of this.pending) {
-      if (prev === null || r.ts <= prev || r.ts - r.intervalS * 1000 > prev + AHEAD_SLACK_MS) return;
+      if (prev === null || r.ts <= prev || r.ts - r.intervalS * 1000 > prev + followsOnMs(r)) return;
       prev = r.ts;
       heldS += r.intervalS;
     }
-    const need = (newest.intervalS >= 3600 ? 1 : Math.min(cfg.hours, cfg.hoursWithoutRumination)) * 3600;
-    if ((s.down ? s.down.countedS + s.down.chunkS : 0) + heldS < need) return;
-    // A deep copy: her snapshot shares her state's objects (her alert book, her spell) with her.
-    const twin = new CowDetector(this.rules, structuredClone(this.snapshot()), this.dayShift);
-    const found: AlertEvent[] = [];
+    // The rule judges a quarter-hour at a time, after 1.5 hours counted (5 without rumination; an hourly
+    // collar's first still hour may do): only a reading that completes a quarter-hour, far enough in, can
+    // raise it. (A collar reporting every minute would otherwise be copied for every reading of a spell.)
+    const need = (newest.intervalS >= 3600 ? 1 : newest.rumination === undefined ? cfg.hoursWithoutRumination : cfg.hours) * 3600;
+    const chunkS = (s.down?.chunkS ?? 0) + heldS;
+    if ((s.down?.countedS ?? 0) + chunkS < need || Math.floor(chunkS / DOWN_CHUNK_S) === Math.floor((chunkS - newest.intervalS) / DOWN_CHUNK_S)) return;
+    const before = structuredClone(this.snapshot());
+    const twin = new CowDetector(this.rules, structuredClone(before), this.dayShift);
+    const said: AlertEvent[] = [];
     const keep: Push = (e) => {
-      if (e?.type === 'down_cow' && e.state === 'firing') found.push(e);
+      if (e) said.push(e);
     };
     for (const r of twin.pending.splice(0)) twin.judge(r, keep);
-    if (!found.length) return;
-    const e = found[0]!;
-    push(raise(s.alerts, s.subject, 'down_cow', { at: e.at, since: e.since, severity: e.severity, evidence: e.evidence, cooldownMs: cfg.cooldownHours * HOUR_MS }));
+    const e = said.find((x) => x.type === 'down_cow' && x.state === 'firing');
+    if (!e) return;
+    const raising = { at: e.at, since: e.since, severity: e.severity, evidence: e.evidence, cooldownMs: cfg.cooldownHours * HOUR_MS };
+    // Raised now, it is open when her held readings before it are judged, and her health holds back while she
+    // is down (one trouble, one alert): a sick cow going down would lose her health alert. So a second copy
+    // judges them with it open, and only if everything comes out the same — what is said, and where she is
+    // left — is it raised ahead; otherwise the hold's order decides.
+    if (this.pending[0]!.ts < e.at) {
+      const ahead = new CowDetector(this.rules, before, this.dayShift);
+      raise(ahead.state.alerts, ahead.subject, 'down_cow', raising);
+      const aheadSaid: AlertEvent[] = [];
+      for (const r of ahead.pending.splice(0)) ahead.judge(r, (x) => x && aheadSaid.push(x));
+      const rest = said.filter((x) => x !== e);
+      if (JSON.stringify(aheadSaid) !== JSON.stringify(rest) || JSON.stringify(ahead.snapshot()) !== JSON.stringify(twin.snapshot())) return;
+    }
+    push(raise(s.alerts, s.subject, 'down_cow', raising));
   }
 
   private result(judged: boolean, touchesHerd?: boolean): ObserveResult {

@@ -83,8 +83,13 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   const sparse = early.sparse;
   if (!w && !earlyOk && sparse.hours > 0 && intervalS <= sparse.maxIntervalMinutes * 60 && everyHourKnown(ctx, end, cfg.windowHours)) {
     const e = earlyWord(ctx, end, intervalS, sparse.hours, sparse.hotRatio, sparse.minRatio, sparse.minReadings);
-    const rum = e && ctx.history.covered('rum', end - 1) > 0 ? ctx.normal.window('rum', sparse.hours, end) : null;
-    if (e && (!rum || rum.coverage < cfg.minCoverage || rum.ratio <= early.withRumination.maxRuminationRatio)) w = e;
+    // Whether her collar tells rumination is what she has told on past days, not whether these readings
+    // did: two wild readings without it would otherwise pass for a heat.
+    if (e && !(ctx.normal.hourNormal('rum', end - 1) > 0)) w = e;
+    else if (e) {
+      const rum = ctx.normal.window('rum', sparse.hours, end);
+      if (rum && rum.coverage >= cfg.minCoverage && rum.ratio <= early.withRumination.maxRuminationRatio) w = e;
+    }
   }
   if (w) raiseHeat(ctx, w, end, push, intervalS, mode);
 }

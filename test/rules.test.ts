@@ -71,6 +71,10 @@ function stream(o: StreamOpts): Reading[] {
 /** Multiplier `k` inside [start, end), 1 elsewhere. */
 const during = (start: number, end: number, k: number) => (t: number) => (t > start && t <= end ? k : 1);
 
+/** Her quarter-hours split into readings of `sec` seconds each: a collar reporting more often. */
+const split = (quarters: Reading[], sec: number) =>
+  quarters.flatMap((r) => Array.from({ length: Q / sec }, (_, k) => ({ ...r, ts: r.ts - (Q / sec - 1 - k) * sec * 1000, intervalS: sec, activity: r.activity / (Q / sec), rumination: r.rumination! / (Q / sec) })));
+
 /** A quarter-hour stream summed into readings of `n` quarters each: a collar reporting less often. */
 function every(quarter: Reading[], n: number): Reading[] {
   const out: Reading[] = [];
@@ -382,6 +386,15 @@ describe('the early heat word', () => {
     expect(at(heat(14), noSparse())).toEqual([6 * HOUR]);
     // Two readings at 3x while she chews as usual: two wild readings in a row (a knock each), not a heat.
     expect(at(heat(4, 1))).toEqual([]);
+    // Nor when one of them comes without its rumination (found on a second read): her collar tells it, and
+    // what is not told is not taken as down.
+    for (const k of [0, 1]) {
+      const readings = heat(4, 1);
+      const first = readings.findIndex((r) => r.ts > from);
+      const { rumination: _gone, ...bare } = readings[first + k]!;
+      readings[first + k] = bare;
+      expect(at(readings), `reading ${k + 1} without rumination`).toEqual([]);
+    }
   });
 
   // An hourly collar's heats were told only when the 6-hour window filled, 5.6 h after onset on the
@@ -1657,23 +1670,46 @@ describe('down_cow', () => {
     expect(firing(run(readings), 'down_cow')).toEqual([told[0]!.e]);
   });
 
+  // Found on a second read: with a minute's slack for collar clocks, a 1-minute collar's missing reading
+  // still read as following on, and the cow was told down on the readings without it.
   it('waits out the hold when a reading of hers is still to come: one that came late may show her up', () => {
-    // A collar reporting every 5 minutes, whose readings overtake each other within the hold.
-    const fiveMin = stream({ days: 12, act: downFor(8), rum: downFor(8) }).flatMap((r) =>
-      [2, 1, 0].map((k) => ({ ...r, ts: r.ts - k * 300_000, intervalS: 300, activity: r.activity / 3, rumination: r.rumination! / 3 })),
-    );
-    const shown = firing(run(fiveMin), 'down_cow')[0]!.at;
-    // The reading before the one that shows it shows her up and about: she got up, and the count starts
-    // again from then.
-    const up = fiveMin.map((r) => (r.ts === shown - 300_000 ? { ...r, activity: r.activity * 40 } : r));
-    const reference = firing(run(up), 'down_cow');
-    expect(reference[0]!.at).toBeGreaterThan(shown);
-    // It comes 12 minutes late, after the two readings that follow it: still within the hold, so the same
-    // alert, not one told ahead on the readings without it.
-    const late = up.map((r) => ({ r, at: r.ts === shown - 300_000 ? r.ts + 12 * 60_000 : r.ts })).sort((a, b) => a.at - b.at);
-    const det = det0();
-    const events = late.flatMap(({ r, at }) => det.observe(r, r.collarId, at).events);
-    expect(firing(events, 'down_cow')).toEqual(reference);
+    for (const sec of [300, 60]) {
+      // A collar reporting every 5 minutes, or every minute, whose readings overtake each other in the hold.
+      const often = split(stream({ days: 12, act: downFor(8), rum: downFor(8) }), sec);
+      const shown = firing(run(often), 'down_cow')[0]!.at;
+      // The reading before the one that shows it shows her up and about: she got up, and the count starts
+      // again from then.
+      const up = often.map((r) => (r.ts === shown - sec * 1000 ? { ...r, activity: r.activity * 40 } : r));
+      const reference = firing(run(up), 'down_cow');
+      expect(reference[0]!.at, `${sec} s`).toBeGreaterThan(shown);
+      // It comes 6 or 12 minutes late, after readings that follow it: still within the hold, so the same
+      // alert, not one told ahead on the readings without it.
+      const late = up.map((r) => ({ r, at: r.ts === shown - sec * 1000 ? r.ts + (sec === 60 ? 6 : 12) * 60_000 : r.ts })).sort((a, b) => a.at - b.at);
+      const det = det0();
+      const events = late.flatMap(({ r, at }) => det.observe(r, r.collarId, at).events);
+      expect(firing(events, 'down_cow'), `${sec} s`).toEqual(reference);
+    }
+  });
+
+  // Found on a second read: told ahead, the alert was open when her held readings before it were judged;
+  // one of them completing an hour judged her health, which holds back while she is down (one trouble, one
+  // alert), so a sick cow who then went down lost her health alert.
+  it('told ahead, it does not take the place of a health alert her earlier readings raise', () => {
+    const ill = onset - 3 * HOUR;
+    // Judged as each reading comes (no hold, so nothing told ahead): the alerts in the order measured.
+    const unheld = () => new FarmDetector('farm', resolveRules({ reorder: { minutes: 0 } }));
+    let both = 0;
+    for (let min = 150; min <= 175; min += 5) {
+      const down = ill + min * 60_000;
+      const f = (t: number) => (t > down && t <= down + 8 * HOUR ? 0.05 : t > ill && t <= down + 8 * HOUR ? 0.5 : 1);
+      const readings = split(stream({ days: 12, act: f, rum: f }), 300);
+      const events = run(readings);
+      expect(firing(events), `down ${min} min after`).toEqual(firing(run(readings, unheld())));
+      const health = firing(events, 'health')[0];
+      if (health && health.at < firing(events, 'down_cow')[0]!.at) both++;
+    }
+    // Some of these cows are told unwell first, then down.
+    expect(both).toBeGreaterThan(0);
   });
 });
 
@@ -1691,6 +1727,17 @@ describe('collar_fault', () => {
     // Ten hours of zeros would read as a sick cow for a day, and a cow down after two hours.
     expect(firing(events, 'health')).toEqual([]);
     expect(firing(events, 'down_cow')).toEqual([]);
+  });
+
+  // Found on a second read: on a collar reporting every minute, the stillness the flat line began outlived
+  // the fault, and its first true reading raised an urgent cow down dated from the fault's start.
+  it('a flat line is no cow down when the collar reads true again', () => {
+    for (const sec of [60, 900]) {
+      const readings = replace(split(stream({ days: 11 }), sec), 4.5, (r) => ({ ...r, activity: 0, rumination: 0 }));
+      const events = run(readings);
+      expect(firing(events, 'collar_fault'), `${sec} s`).toHaveLength(1);
+      expect(firing(events, 'down_cow'), `${sec} s`).toEqual([]);
+    }
   });
 
   // Found on the scorecard: a gateway outage during a flat line delivered the collar's zeros late, as a

@@ -64,31 +64,26 @@ describe.skipIf(!existsSync(ICETAG_DIR))('IceTag real cows', () => {
    * the minute data's: with the early word for hourly collars (three readings), the same seven; without it,
    * two of them were missed.
    */
-  it('an hourly collar finds the heats the minute data finds', () => {
+  /** Each cow's heats from her minutes summed into `n`-hour readings: as many as the minute data's, each told within `withinMs` of it. */
+  const sameHeats = (n: number, withinMs: number) => {
     for (const file of ICETAG_FILES) {
       const minutes = loadIceTag(`${ICETAG_DIR}/${file}`, 'x');
       const byMinute = heats(minutes);
-      const byHour = heats(summed(minutes, 1));
-      expect(byHour.length, file).toBe(byMinute.length);
-      // The same heats, told within an hour of the minute data's. (Their onsets may differ more: walking back
-      // over the hours still up, an hour missing from the hourly readings is stepped over where the minute
-      // data had a few quiet minutes of it.)
-      byMinute.forEach((t, i) => expect(Math.abs(byHour[i]! - t), file).toBeLessThanOrEqual(HOUR_MS));
+      const bySum = heats(summed(minutes, n));
+      expect(bySum.length, file).toBe(byMinute.length);
+      byMinute.forEach((t, i) => expect(Math.abs(bySum[i]! - t), file).toBeLessThanOrEqual(withinMs));
     }
-  });
+  };
+
+  // Told within an hour of the minute data's. (Their onsets may differ more: walking back over the hours
+  // still up, an hour missing from the hourly readings is stepped over where the minute data had a few quiet
+  // minutes of it.)
+  it('an hourly collar finds the heats the minute data finds', () => sameHeats(1, HOUR_MS));
 
   /**
    * A collar reporting every 2 hours, as SCR-like exports give activity: the same seven heats. Before the
    * 4-hour word for such collars (two readings), six, and one restless day four days after a heat before the
    * 5-day cooldown. Told within four hours of the minute data's: a 2-hour reading is all it knows of them.
    */
-  it('a collar reporting every 2 hours finds the heats the minute data finds, and no other', () => {
-    for (const file of ICETAG_FILES) {
-      const minutes = loadIceTag(`${ICETAG_DIR}/${file}`, 'x');
-      const byMinute = heats(minutes);
-      const byTwo = heats(summed(minutes, 2));
-      expect(byTwo.length, file).toBe(byMinute.length);
-      byMinute.forEach((t, i) => expect(Math.abs(byTwo[i]! - t), file).toBeLessThanOrEqual(4 * HOUR_MS));
-    }
-  });
+  it('a collar reporting every 2 hours finds the heats the minute data finds, and no other', () => sameHeats(2, 4 * HOUR_MS));
 });

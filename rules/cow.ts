@@ -258,8 +258,16 @@ export class CowDetector implements RuleContext {
     // collar's first still hour may do): only a reading that completes a quarter-hour, far enough in, can
     // raise it. (A collar reporting every minute would otherwise be copied for every reading of a spell.)
     const need = (newest.intervalS >= 3600 ? 1 : newest.rumination === undefined ? cfg.hoursWithoutRumination : cfg.hours) * 3600;
-    const chunkS = (s.down?.chunkS ?? 0) + heldS;
-    if ((s.down?.countedS ?? 0) + chunkS < need || Math.floor(chunkS / DOWN_CHUNK_S) === Math.floor((chunkS - newest.intervalS) / DOWN_CHUNK_S)) return;
+    // Counted as the rule counts: a quarter-hour closes at the first reading that takes it to 15 minutes or
+    // more, and the next starts from nothing (a 10-minute collar's close every 20 minutes).
+    let chunkS = s.down?.chunkS ?? 0;
+    let closes = false;
+    for (const r of this.pending) {
+      chunkS += r.intervalS;
+      closes = chunkS >= DOWN_CHUNK_S;
+      if (closes) chunkS = 0;
+    }
+    if (!closes || (s.down?.countedS ?? 0) + (s.down?.chunkS ?? 0) + heldS < need) return;
     const before = structuredClone(this.snapshot());
     const twin = new CowDetector(this.rules, structuredClone(before), this.dayShift);
     const said: AlertEvent[] = [];

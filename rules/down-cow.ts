@@ -38,7 +38,8 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   const rumKnown = rumNormal > 0;
   // A reading that does not follow on from the last (one missing, or still to come late): the spell has a
   // stretch not heard, which a late reading may yet show she was up in (CowDetector.downAhead waits then).
-  if (d && from - d.last > Math.min(60_000, r.intervalS * 500)) d.gap = true;
+  // Only a reading of a quarter-hour or more can show that (judgeDownLate): a lost minute changes nothing.
+  if (d && r.intervalS >= CHUNK_S && from - d.last > Math.min(60_000, r.intervalS * 500)) d.gap = true;
   d ??= s.down = newSpell();
   d.last = r.ts;
   // Judged a quarter-hour at a time: a minute's activity is a count or two and its rumination a tenth or two,

@@ -1670,6 +1670,28 @@ describe('down_cow', () => {
     expect(firing(run(readings), 'down_cow')).toEqual([told[0]!.e]);
   });
 
+  // Found on a third read: the check for a reading that closes one of the rule's quarter-hours counted in
+  // multiples of 15 minutes, and a 10-minute collar's quarter-hours close every 20 (the rule starts each
+  // afresh), so its cow down was told a reading late; and one lost minute anywhere in a 1-minute collar's
+  // spell held the whole spell to the hold, though a minute's reading cannot show she got up.
+  it('is told with the reading that shows it on a collar reporting every 10 minutes, or every minute with one lost', () => {
+    const minutes = split(stream({ days: 12, act: downFor(8), rum: downFor(8) }), 60);
+    const tenMin: Reading[] = [];
+    for (let i = 9; i < minutes.length; i += 10) {
+      const part = minutes.slice(i - 9, i + 1);
+      tenMin.push({ collarId: 'C1', ts: part.at(-1)!.ts, intervalS: 600, activity: part.reduce((a, r) => a + r.activity, 0), rumination: part.reduce((a, r) => a + r.rumination!, 0) });
+    }
+    const lost = minutes.filter((r) => r.ts !== onset + 37 * 60_000);
+    for (const [name, readings] of [['10 min', tenMin], ['1 min, one lost', lost]] as const) {
+      const det = det0();
+      const told: Array<{ e: AlertEvent; arrival: number }> = [];
+      for (const r of readings) for (const e of det.observe(r, r.collarId, r.ts).events) if (e.type === 'down_cow' && e.state === 'firing') told.push({ e, arrival: r.ts });
+      expect(told, name).toHaveLength(1);
+      expect(told[0]!.arrival, name).toBe(told[0]!.e.at);
+      expect(firing(run(readings), 'down_cow'), name).toEqual([told[0]!.e]);
+    }
+  });
+
   // Found on a second read: with a minute's slack for collar clocks, a 1-minute collar's missing reading
   // still read as following on, and the cow was told down on the readings without it.
   it('waits out the hold when a reading of hers is still to come: one that came late may show her up', () => {

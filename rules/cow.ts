@@ -3,7 +3,7 @@ import { DAY_MS, HERD_HOUR_S, HOUR_MS } from './baseline.js';
 import { judgeBattery } from './battery.js';
 import { judgeImpossible, judgeSignal } from './collar-fault.js';
 import type { CowState, HerdView, Push, RuleContext } from './context.js';
-import { judgeDownLate, judgeDownReading, judgeDownResolved } from './down-cow.js';
+import { CHUNK_S, followsOn, hourOf, judgeDownLate, judgeDownReading, judgeDownResolved } from './down-cow.js';
 import { judgeHealth } from './health.js';
 import { judgeHeat, judgeMissedCycle } from './heat.js';
 import { CowHistory } from './history.js';
@@ -73,10 +73,6 @@ function said(): readonly AlertEvent[] {
 
 /** Readings stamped past the gateway's clock are taken as her time once they form a stream this long. */
 const TRUSTED_AHEAD_MS = 2 * HOUR_MS;
-/** How far a collar's readings may leave a gap between them and still follow on: its clock wanders, by a minute or, for a collar reporting every minute, by less than half a reading. */
-const followsOnMs = (r: Reading) => Math.min(60_000, r.intervalS * 500);
-/** The down rule judges a quarter-hour of her readings at a time (down-cow.ts). */
-const DOWN_CHUNK_S = 15 * 60;
 
 /** How far back a backlog's hours are judged for a heat (a heat lasts 8-20 h; insemination 12-18 h after onset). */
 const BACKFILL_HOURS = 48;
@@ -242,31 +238,27 @@ export class CowDetector implements RuleContext {
     // A spell with a stretch not heard in it may yet be ended by a late reading for that stretch: the hold's.
     if (s.alerts.open.down_cow || s.alerts.open.collar_fault || s.down?.gap) return;
     const newest = this.pending.at(-1)!;
-    const hours = newest.intervalS / 3600;
-    const norm = this.normal.hourNormal('act', Math.floor((newest.ts - newest.intervalS * 500) / HOUR_MS));
-    if (!(norm > 0) || newest.activity > cfg.restActivityRatio * norm * hours) return;
-    // Her held readings follow on from her last judged one and from each other (a collar's clock may wander,
-    // by less than half a reading): a reading still to come could not sort in among them.
+    const norm = this.normal.hourNormal('act', hourOf(newest));
+    if (!(norm > 0) || newest.activity > cfg.restActivityRatio * norm * (newest.intervalS / 3600)) return;
+    // Her held readings follow on from her last judged one and from each other: a reading still to come
+    // could not sort in among them. The rule judges a quarter-hour at a time, counted as it counts (one
+    // closes at the first reading that takes it to 15 minutes or more, and the next starts from nothing: a
+    // 10-minute collar's close every 20 minutes), after 1.5 hours counted (5 without rumination; an hourly
+    // collar's first still hour may do): only a reading that closes a quarter-hour, far enough in, can raise
+    // it. (A collar reporting every minute would otherwise be copied for every reading of a spell.)
     let prev = s.lastTs;
     let heldS = 0;
-    for (const r of this.pending) {
-      if (prev === null || r.ts <= prev || r.ts - r.intervalS * 1000 > prev + followsOnMs(r)) return;
-      prev = r.ts;
-      heldS += r.intervalS;
-    }
-    // The rule judges a quarter-hour at a time, after 1.5 hours counted (5 without rumination; an hourly
-    // collar's first still hour may do): only a reading that completes a quarter-hour, far enough in, can
-    // raise it. (A collar reporting every minute would otherwise be copied for every reading of a spell.)
-    const need = (newest.intervalS >= 3600 ? 1 : newest.rumination === undefined ? cfg.hoursWithoutRumination : cfg.hours) * 3600;
-    // Counted as the rule counts: a quarter-hour closes at the first reading that takes it to 15 minutes or
-    // more, and the next starts from nothing (a 10-minute collar's close every 20 minutes).
     let chunkS = s.down?.chunkS ?? 0;
     let closes = false;
     for (const r of this.pending) {
+      if (prev === null || r.ts <= prev || !followsOn(r, prev)) return;
+      prev = r.ts;
+      heldS += r.intervalS;
       chunkS += r.intervalS;
-      closes = chunkS >= DOWN_CHUNK_S;
+      closes = chunkS >= CHUNK_S;
       if (closes) chunkS = 0;
     }
+    const need = (newest.intervalS >= 3600 ? 1 : newest.rumination === undefined ? cfg.hoursWithoutRumination : cfg.hours) * 3600;
     if (!closes || (s.down?.countedS ?? 0) + (s.down?.chunkS ?? 0) + heldS < need) return;
     const before = structuredClone(this.snapshot());
     const twin = new CowDetector(this.rules, structuredClone(before), this.dayShift);

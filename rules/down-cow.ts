@@ -39,7 +39,7 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   // A reading that does not follow on from the last (one missing, or still to come late): the spell has a
   // stretch not heard, which a late reading may yet show she was up in (CowDetector.downAhead waits then).
   // Only a reading of a quarter-hour or more can show that (judgeDownLate): a lost minute changes nothing.
-  if (d && r.intervalS >= CHUNK_S && from - d.last > Math.min(60_000, r.intervalS * 500)) d.gap = true;
+  if (d && r.intervalS >= CHUNK_S && !followsOn(r, d.last)) d.gap = true;
   d ??= s.down = newSpell();
   d.last = r.ts;
   // Judged a quarter-hour at a time: a minute's activity is a count or two and its rumination a tenth or two,
@@ -151,7 +151,7 @@ export function judgeDownLate(ctx: RuleContext, r: Reading): void {
 }
 
 /** The hour a reading mostly lies in: her normal for it is the one she is held to. */
-const hourOf = (r: Reading) => Math.floor((r.ts - r.intervalS * 500) / HOUR_MS);
+export const hourOf = (r: Reading) => Math.floor((r.ts - r.intervalS * 500) / HOUR_MS);
 
 /** A reading of a quarter-hour or longer in which she moved more than a cow down can: she is up. */
 function movedIn(ctx: RuleContext, r: Reading, norm: number): boolean {
@@ -168,7 +168,14 @@ function restHour(ctx: RuleContext, norm: number): boolean {
 
 /** How loosely a quarter-hour is held to the rest line of rumination (see judgeDownReading). */
 const READING_SLACK = 1.5;
-const CHUNK_S = 15 * 60;
+/** The rule judges her readings a quarter-hour at a time. */
+export const CHUNK_S = 15 * 60;
+
+/**
+ * Whether reading `r` follows on from one of hers ending at `last`, none missing between them: a collar's
+ * clock wanders, by a minute or, for a collar reporting every minute, by less than half a reading.
+ */
+export const followsOn = (r: Reading, last: number) => r.ts - r.intervalS * 1000 <= last + Math.min(60_000, r.intervalS * 500);
 /** The share of the counted time her readings must cover. */
 const MIN_COVER = 0.75;
 /** How long she must chew at her usual rate, lying still, for the count of a spell to start again. */

@@ -71,8 +71,7 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
     const wr = early.withRumination;
     if (rumHours && rumHours < early.hours) {
       const e = earlyWord(ctx, end, intervalS, rumHours, wr.hotRatio, wr.minRatio);
-      const rum = e && ctx.normal.window('rum', rumHours, end);
-      if (rum && rum.coverage >= cfg.minCoverage && rum.ratio <= wr.maxRuminationRatio) w = e;
+      if (e && ruminationDown(ctx, rumHours, end)) w = e;
     }
     w ??= earlyWord(ctx, end, intervalS, early.hours, early.hotRatio, early.minRatio);
   }
@@ -85,11 +84,7 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
     const e = earlyWord(ctx, end, intervalS, sparse.hours, sparse.hotRatio, sparse.minRatio, sparse.minReadings);
     // Whether her collar tells rumination is what she has told on past days, not whether these readings
     // did: two wild readings without it would otherwise pass for a heat.
-    if (e && !(ctx.normal.hourNormal('rum', end - 1) > 0)) w = e;
-    else if (e) {
-      const rum = ctx.normal.window('rum', sparse.hours, end);
-      if (rum && rum.coverage >= cfg.minCoverage && rum.ratio <= early.withRumination.maxRuminationRatio) w = e;
-    }
+    if (e && (!(ctx.normal.hourNormal('rum', end - 1) > 0) || ruminationDown(ctx, sparse.hours, end))) w = e;
   }
   if (w) raiseHeat(ctx, w, end, push, intervalS, mode);
 }
@@ -210,6 +205,12 @@ function heatWindow(ctx: RuleContext, hours: number, end: number, hotRatio: numb
   const w = ctx.normal.window('act', hours, end, o);
   o.busyHerd = undefined;
   return w && w.coverage >= cfg.minCoverage ? w : null;
+}
+
+/** Whether her rumination over the `hours` before `end` is known and down to the early word's line (a cow in heat chews less). */
+function ruminationDown(ctx: RuleContext, hours: number, end: number): boolean {
+  const rum = ctx.normal.window('rum', hours, end);
+  return !!rum && rum.coverage >= ctx.rules.heat.minCoverage && rum.ratio <= ctx.rules.heat.early.withRumination.maxRuminationRatio;
 }
 
 /** Whether `hours` of her collar's readings hold at least the early word's `minReadings`. */

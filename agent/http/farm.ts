@@ -1,7 +1,7 @@
 import { readFileSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DAY_MS, dueToCalve, HOUR_MS, localDays, robustStats, type AlertType, type RuleSet, type Severity } from '../../rules/index.js';
+import { DAY_MS, dueToCalve, HOUR_MS, localDays, robustStats, type AlertType, type CowDetector, type RuleSet, type Severity } from '../../rules/index.js';
 import type { ReadingPipeline } from '../pipeline.js';
 import { SeriesQueries } from '../store/series.js';
 import type { HerdRow } from '../herd/csv.js';
@@ -117,7 +117,7 @@ export function farmViews(d: FarmDeps) {
   const dayShift = localDays(d.config.farm.timezone);
 
   /** Every cow's summary with her herd register row, or only one cow's (`only`: her page needs nobody else's). */
-  const summaries = (only?: string): { summary: CowSummary; row: HerdRow | undefined }[] => {
+  const summaries = (only?: string): { summary: CowSummary; row: HerdRow | undefined; her: CowDetector | undefined }[] => {
     const byCow = new Map<string, { collarId: string | null; lastSeen: number; lastTs: number | null }>();
     for (const c of q.collars(only)) {
       const had = byCow.get(c.cowId);
@@ -150,7 +150,7 @@ export function farmViews(d: FarmDeps) {
         lastReadingAt: iso(c.lastTs), historyDays, dueToCalve: her !== undefined && now !== null && dueToCalve(her, Math.floor(now / HOUR_MS)),
         openAlerts: alerts.map((a) => ({ id: a.id, type: a.type, severity: a.severity, state: a.state, since: iso(a.since)! })),
       };
-      return { summary, row: r };
+      return { summary, row: r, her };
     });
   };
 
@@ -161,14 +161,13 @@ export function farmViews(d: FarmDeps) {
   const cow = (cowId: string): CowDetail | null => {
     const [found] = summaries(cowId);
     if (!found) return null;
-    const { summary, row } = found;
+    const { summary, row, her } = found;
     const alerts = cowAlerts(cowId);
     const onsets = alerts.filter((a) => a.type === 'heat').map((a) => ({ id: a.id, since: a.since })).sort((a, b) => a.since - b.since);
     const heats = onsets.map((h, i) => ({
       alertId: h.id, since: iso(h.since)!, daysSincePrevious: i ? Math.round(((h.since - onsets[i - 1]!.since) / DAY_MS) * 10) / 10 : null,
     }));
     // The detector remembers her last onset after the store has pruned its alert (retention).
-    const her = d.pipeline.detector.cows.get(cowId);
     const remembered = her?.state.lastHeat ?? null;
     const last = Math.max(onsets.at(-1)?.since ?? -Infinity, remembered ?? -Infinity);
     const lastHeat = last === -Infinity ? null : last;

@@ -399,8 +399,7 @@ class Words {
   private registerLines(ev: Evidence): string[] {
     const t = this.c.alert.heat;
     const out: string[] = [];
-    const dim = ev.daysSinceCalving;
-    if (typeof dim === 'number' && typeof ev.calvedOn === 'string') out.push(this.plural(this.c.evidence.calved, dim, { date: this.date(Date.parse(ev.calvedOn)) }));
+    out.push(...this.calvedLine(ev));
     const days = ev.daysSinceInsemination;
     if (typeof days !== 'number' || typeof ev.inseminatedOn !== 'string') return out;
     const date = this.date(Date.parse(ev.inseminatedOn));
@@ -417,10 +416,13 @@ class Words {
     if (ev.dueToCalve === true && typeof ev.daysSinceInsemination === 'number' && typeof ev.inseminatedOn === 'string') {
       return [this.plural(t.due, ev.daysSinceInsemination, { date: this.date(Date.parse(ev.inseminatedOn)) })];
     }
-    if (typeof ev.daysSinceCalving === 'number' && typeof ev.calvedOn === 'string') {
-      return [this.plural(this.c.evidence.calved, ev.daysSinceCalving, { date: this.date(Date.parse(ev.calvedOn)) })];
-    }
-    return [];
+    return this.calvedLine(ev);
+  }
+
+  /** "She calved N days before": the register's calving, which a heat and a health alert both tell. */
+  private calvedLine(ev: Evidence): string[] {
+    const dim = ev.daysSinceCalving;
+    return typeof dim === 'number' && typeof ev.calvedOn === 'string' ? [this.plural(this.c.evidence.calved, dim, { date: this.date(Date.parse(ev.calvedOn)) })] : [];
   }
 
   /** Best insemination time: about 12–18 h after the onset of heat. */

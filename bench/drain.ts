@@ -70,12 +70,18 @@ async function agent(url: string, clientId: string, dbDir: string, total: number
   const a = new Agent(config, { logger: pino({ level: 'silent' }), consoleOut: { write: () => true } as unknown as NodeJS.WritableStream, snapshotEveryMs: 3_600_000 });
   let groups = 0;
   const handle = a.pipeline.handleMessages.bind(a.pipeline);
+  let busy = 0;
+  let first = 0;
   a.pipeline.handleMessages = (g) => {
     groups++;
+    const h0 = performance.now();
+    if (!first) first = h0;
     handle(g);
+    busy += performance.now() - h0;
   };
   const t0 = performance.now();
   await a.start();
+  const started = performance.now();
   let seen = -1;
   let since = performance.now();
   while (a.pipeline.counters.readings + a.pipeline.counters.duplicates < total) {
@@ -85,6 +91,9 @@ async function agent(url: string, clientId: string, dbDir: string, total: number
     else if (performance.now() - since > 30_000) throw new Error(`agent stalled: ${JSON.stringify(c)} of ${total} readings`);
   }
   const s = (performance.now() - t0) / 1000;
+  // Where the agent's time went: its own work (store and detector) against the whole drain, the rest being
+  // mqtt.js, the socket and waiting for the broker.
+  console.log(`  agent: started in ${(started - t0).toFixed(0)} ms, first group at ${(first - t0).toFixed(0)} ms, its pipeline busy ${busy.toFixed(0)} ms of ${(s * 1000).toFixed(0)} (${((busy * 1000) / total).toFixed(1)} µs a reading)`);
   await a.stop();
   return { s, groups };
 }

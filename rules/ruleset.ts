@@ -116,6 +116,12 @@ export const RuleSetSchema = z
         /** Urgent when her last `urgentHours` are down to the 24-hour rules' single-signal lines on both signals. */
         urgentHours: z.int().min(1).max(24),
         spreads: z.number().min(0),
+        /**
+         * The least day-to-day spread (share of her normal) her lines are widened with, however steady her past
+         * days read: real cows' days differ by 10-20 % on activity (IceTag leg tags: 18 %) and 5-10 % on
+         * rumination.
+         */
+        daySpread: z.strictObject({ activity: z.number().min(0).max(1), rumination: z.number().min(0).max(1) }),
         resolveDrop: z.number().min(0).max(1),
         herdFloor: z.number().min(0.1).max(1),
         /**

@@ -13,6 +13,7 @@ import {
   type CowRecord,
   type CowSnapshot,
   type Reading,
+  type RuleSet,
 } from '../rules/index.js';
 import { CowHistory } from '../rules/history.js';
 import { Normals } from '../rules/normal.js';
@@ -21,7 +22,19 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const Q = 900; // seconds per reading
 const START = Date.UTC(2026, 0, 5);
-const rules = DEFAULT_RULES;
+/**
+ * The rules these tests judge with: the defaults, with her health lines widened by her own day-to-day spread
+ * alone. The cows here are steady by construction (each hour within ±15 %, so their days differ by 2-3 %;
+ * real cows' by 10-20 %), and the defaults' floor for real cows' spread (health.trend.daySpread) would hide
+ * the mild drops these tests are about. The floor has tests of its own ("unwell, on cows as noisy as real
+ * ones").
+ */
+function steadyRules(overrides: object = {}): RuleSet {
+  const r = resolveRules(overrides);
+  r.health.trend.daySpread = { activity: 0, rumination: 0 };
+  return r;
+}
+const rules = steadyRules();
 
 /** Deterministic noise in [0.85, 1.15): the detector needs day-to-day wobble, not randomness. */
 function noise(seed: number) {
@@ -138,7 +151,7 @@ describe('heat', () => {
     // Three hours well up all the way are the first hours of a heat: said early, on purpose (a heat lasts
     // 8-20 h; the insemination window opens 12 h after its onset).
     expect(firing(run(stream({ days: 12, act: during(onset, onset + 3 * HOUR, 5) })), 'heat')).toHaveLength(1);
-    const noEarly = new FarmDetector('farm', resolveRules({ heat: { early: { hours: 0, withRumination: { hours: 0 } } } }));
+    const noEarly = new FarmDetector('farm', steadyRules({ heat: { early: { hours: 0, withRumination: { hours: 0 } } } }));
     expect(firing(run(stream({ days: 12, act: during(onset, onset + 3 * HOUR, 5) }), noEarly))).toEqual([]);
   });
 
@@ -315,7 +328,7 @@ describe('a cow back to her old self', () => {
 
   it('raises no heat on her return, and a heat a few days later is still found', () => {
     const steady = stream({ days: 30, act: lame });
-    const off = new FarmDetector('farm', resolveRules({ heat: { stepUpRatio: 0 } }));
+    const off = new FarmDetector('farm', steadyRules({ heat: { stepUpRatio: 0 } }));
     // Without the check, her return is a heat.
     expect(firing(run(steady, off), 'heat').length).toBeGreaterThan(0);
     expect(firing(run(steady), 'heat')).toEqual([]);
@@ -381,7 +394,7 @@ describe('the early heat word', () => {
     expect(at(heat(14))).toEqual([4 * HOUR]);
     // A heat of 4 hours: without the word, never told.
     expect(at(heat(4))).toEqual([4 * HOUR]);
-    const noSparse = () => new FarmDetector('farm', resolveRules({ heat: { early: { sparse: { hours: 0 } } } }));
+    const noSparse = () => new FarmDetector('farm', steadyRules({ heat: { early: { sparse: { hours: 0 } } } }));
     expect(at(heat(4), noSparse())).toEqual([]);
     expect(at(heat(14), noSparse())).toEqual([6 * HOUR]);
     // Two readings at 3x while she chews as usual: two wild readings in a row (a knock each), not a heat.
@@ -786,7 +799,7 @@ describe('health', () => {
   // reached its lines a point or two late: called at 36-43 h on the scorecard. Both signals agreeing are
   // read on her quick trend (4 hours) too, for three hours in a row.
   it('calls a slow slide of both signals on her quick trend, hours before her fast trend alone would', () => {
-    const fastOnly = resolveRules({ health: { trend: { quickBothHours: 48 } } });
+    const fastOnly = steadyRules({ health: { trend: { quickBothHours: 48 } } });
     const slide = (k: number) => (t: number) => {
       const u = Math.min(1, Math.max(0, (t - onset) / (72 * HOUR)));
       return 1 - (1 - k) * u * u * (3 - 2 * u);
@@ -1143,6 +1156,37 @@ describe('health', () => {
   });
 });
 
+// Real cows' days differ by 10-20 % on activity (the IceTag leg tags here: 18 %; bench/realism.ts), and the
+// MAD of her one or two weeks of days can read a cow far steadier than she is: her health lines are widened
+// by at least real cows' spread (health.trend.daySpread).
+describe('unwell, on cows as noisy as real ones', () => {
+  const onset = START + 10 * DAY + 6 * HOUR;
+
+  it('a quiet half-day a real cow has on an ordinary week is not called, however steady her past days read', () => {
+    // Walking a quarter less for 18 hours, chewing as ever: two of a real cow's spreads, a day in twenty.
+    const readings = stream({ days: 16, act: during(onset, onset + 18 * HOUR, 0.75) });
+    expect(firing(run(readings, new FarmDetector('farm', DEFAULT_RULES)), 'health')).toEqual([]);
+    // Read by her own (synthetic, 2-3 %) spread alone, it would be.
+    expect(firing(run(readings, new FarmDetector('farm', steadyRules())), 'health')).toHaveLength(1);
+  });
+
+  it('a lame cow walking a third less, chewing as ever, is still called within 36 hours', () => {
+    const readings = stream({ days: 16, act: during(onset, onset + 5 * DAY, 0.65) });
+    const health = firing(run(readings, new FarmDetector('farm', DEFAULT_RULES)), 'health');
+    expect(health).toHaveLength(1);
+    expect(health[0]!.evidence.path).toBe('activity');
+    expect(health[0]!.at - onset).toBeLessThanOrEqual(36 * HOUR);
+  });
+
+  it('both signals down a fifth, as an illness sets in, is still called within 36 hours', () => {
+    const sick = during(onset, onset + 4 * DAY, 0.78);
+    const health = firing(run(stream({ days: 16, act: sick, rum: sick }), new FarmDetector('farm', DEFAULT_RULES)), 'health');
+    expect(health).toHaveLength(1);
+    expect(health[0]!.evidence.path).toBe('both');
+    expect(health[0]!.at - onset).toBeLessThanOrEqual(36 * HOUR);
+  });
+});
+
 describe('unwell, in a herd', () => {
   /**
    * A herd of 20 (H00-H19) on the simulator's daily profile, a reading every 15 min for 14 days, whose day
@@ -1325,7 +1369,7 @@ describe('unwell, in a herd', () => {
       stream({ collarId: `H${String(i).padStart(2, '0')}`, days: 14, seed: 600 + i, act: i === 0 ? hot(0.73) : i < 16 ? hot(0.8) : undefined, rum: i === 0 ? hot(0.76) : i < 16 ? hot(0.85) : undefined }),
     ).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
     expect(firing(run(herd), 'health')).toEqual([]);
-    const ungated = new FarmDetector('farm', resolveRules({ health: { trend: { quickHerdAbove: 0 } } }));
+    const ungated = new FarmDetector('farm', steadyRules({ health: { trend: { quickHerdAbove: 0 } } }));
     expect(firing(run(herd, ungated), 'health').map((e) => e.cowId)).toEqual(['H00']);
   });
 
@@ -1339,7 +1383,7 @@ describe('unwell, in a herd', () => {
       stream({ collarId: `H${String(i).padStart(2, '0')}`, days: 14, seed: 700 + i, act: i === 0 ? feed(0.9) : undefined, rum: i === 0 ? feed(0.75) : i < 16 ? feed(0.85) : undefined }),
     ).flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
     expect(firing(run(herd), 'health')).toEqual([]);
-    const ungated = new FarmDetector('farm', resolveRules({ health: { trend: { quickHerdAbove: 0 } } }));
+    const ungated = new FarmDetector('farm', steadyRules({ health: { trend: { quickHerdAbove: 0 } } }));
     expect(firing(run(herd, ungated), 'health').map((e) => e.cowId)).toEqual(['H00']);
   });
 
@@ -1362,8 +1406,8 @@ describe('unwell, in a herd', () => {
   // chews in hours she used to be milked in — and her quick trend is no sooner than her fast one, while in a
   // still week it calls her 1 h sooner (15 h, against 16).
   it('a milking moved is no calving coming: a cow falling ill that week is called as in a week without it', () => {
-    const fastOnly = resolveRules({ health: { trend: { quickBothHours: 48 } } });
-    const herdOf = (moveH: number, rules = DEFAULT_RULES) => {
+    const fastOnly = steadyRules({ health: { trend: { quickBothHours: 48 } } });
+    const herdOf = (moveH: number, rules = steadyRules()) => {
       const moved = START + 9 * DAY;
       const onset = moved + 6 * HOUR;
       const ill = (ts: number) => (ts > onset && ts <= onset + 3 * DAY ? Math.min(1, (ts - onset) / DAY) : 0);
@@ -1719,7 +1763,7 @@ describe('down_cow', () => {
   it('told ahead, it does not take the place of a health alert her earlier readings raise', () => {
     const ill = onset - 3 * HOUR;
     // Judged as each reading comes (no hold, so nothing told ahead): the alerts in the order measured.
-    const unheld = () => new FarmDetector('farm', resolveRules({ reorder: { minutes: 0 } }));
+    const unheld = () => new FarmDetector('farm', steadyRules({ reorder: { minutes: 0 } }));
     let both = 0;
     for (let min = 150; min <= 175; min += 5) {
       const down = ill + min * 60_000;

@@ -101,6 +101,8 @@ Options:
   --due-at-illness
                   a stress test: every cow that falls ill (and does not calve) is in the register as due
                   to calve at her illness, to show what the due cow's calving sign costs
+  --real-noise    cows as noisy as real ones (lying bouts, days that differ by some 15 %; bench/realism.ts
+                  measures them beside the IceTag cows); the default herds' cows are steadier
   --json          print JSON instead of tables
   -h, --help`,
   herd: `cowbell herd — the herd register
@@ -285,7 +287,7 @@ async function runSim(argv: string[]): Promise<void> {
 }
 
 async function runEval(argv: string[]): Promise<void> {
-  const o = args(argv, { seeds: { type: 'string' }, cows: { type: 'string' }, days: { type: 'string' }, data: { type: 'string' }, rules: { type: 'string' }, json: { type: 'boolean' }, 'no-register': { type: 'boolean' }, 'due-at-illness': { type: 'boolean' } });
+  const o = args(argv, { seeds: { type: 'string' }, cows: { type: 'string' }, days: { type: 'string' }, data: { type: 'string' }, rules: { type: 'string' }, json: { type: 'boolean' }, 'no-register': { type: 'boolean' }, 'due-at-illness': { type: 'boolean' }, 'real-noise': { type: 'boolean' } });
   if (o.help) return void console.log(HELP.eval);
   let rules;
   try {
@@ -298,13 +300,14 @@ async function runEval(argv: string[]): Promise<void> {
   const days = num(o.days, 90, 'days');
   const register = !o['no-register'];
   const dueAtIllness = o['due-at-illness'] === true;
+  const realNoise = o['real-noise'] === true;
   if (dueAtIllness && !register) throw new CowbellError('COWBELL_USAGE', '--due-at-illness puts due dates in the herd register: it cannot go with --no-register');
   // Besides the seeds: the first on a farm across a daylight-saving change, and on a farm whose collars all
   // report every hour (one model bought for the whole herd: its hours are told more slowly than a mix's).
   const scenarios = [
-    ...seeds.map((seed): ScenarioOptions => ({ seed, cows, days, register, dueAtIllness })),
-    { ...acrossDst({ seed: seeds[0]!, cows, days }), register, dueAtIllness },
-    { seed: seeds[0]!, cows, days, register, dueAtIllness, intervalS: 3600 },
+    ...seeds.map((seed): ScenarioOptions => ({ seed, cows, days, register, dueAtIllness, realNoise })),
+    { ...acrossDst({ seed: seeds[0]!, cows, days }), register, dueAtIllness, realNoise },
+    { seed: seeds[0]!, cows, days, register, dueAtIllness, realNoise, intervalS: 3600 },
   ].map((s) => {
     if (!o.json) process.stderr.write(`seed ${s.seed}${s.timezone ? ` (${s.timezone})` : ''}${everyCollar(s.intervalS)}…\n`);
     return scoreScenario(rules, s);

@@ -126,6 +126,8 @@ export interface ScenarioOptions {
    * mix (mostly 15 minutes, some every minute to every 2 hours).
    */
   intervalS?: number;
+  /** Cows as noisy as real ones: lying bouts and days that differ (collar-sim's `realNoise`). */
+  realNoise?: boolean;
 }
 
 /**
@@ -149,6 +151,8 @@ export interface ScenarioScore {
   register: boolean;
   /** ScenarioOptions.dueAtIllness, where set. */
   dueAtIllness?: boolean;
+  /** ScenarioOptions.realNoise, where set. */
+  realNoise?: boolean;
   cows: number;
   days: number;
   cowDays: number;
@@ -206,7 +210,7 @@ function calvingRegister(det: FarmDetector, truth: VariedTruthEpisode[], dueAtIl
 export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore {
   const startMs = o.startMs ?? Date.UTC(2026, 0, 5);
   const timezone = o.timezone ? { timezone: o.timezone } : {};
-  const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed, ...timezone, ...(o.intervalS && { intervals: [o.intervalS] }) });
+  const sim = simulateVariedHerd({ farmId: 'eval', cows: o.cows, startMs, days: o.days, seed: o.seed, ...timezone, ...(o.intervalS && { intervals: [o.intervalS] }), ...(o.realNoise && { realNoise: true }) });
   const det = new FarmDetector('eval', rules, { maxAheadOfArrivalMs: MAX_AHEAD_MS, ...timezone });
   const enter = o.register !== false ? calvingRegister(det, sim.truth, o.dueAtIllness) : () => {};
   const skew = new Map(sim.cows.map((c) => [c.cowId, c.clockSkewMs]));
@@ -318,7 +322,7 @@ export function scoreScenario(rules: RuleSet, o: ScenarioOptions): ScenarioScore
       !heatAlerts.some((x) => x.cowId === h.cowId && x.raisedAt >= h.start && x.raisedAt <= h.end + TOLERANCE_MS)),
   ).length;
   const missedHeat = { alerts: missed.length, explained: explainedMissed, per100CowDays: round((missed.length / cowDays) * 100, 3)! };
-  return { seed: o.seed, startMs, ...timezone, ...(o.intervalS && { intervalS: o.intervalS }), register: o.register !== false, ...(o.dueAtIllness && { dueAtIllness: true }), cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType, missedHeat };
+  return { seed: o.seed, startMs, ...timezone, ...(o.intervalS && { intervalS: o.intervalS }), register: o.register !== false, ...(o.dueAtIllness && { dueAtIllness: true }), ...(o.realNoise && { realNoise: true }), cows: o.cows, days: o.days, cowDays, readings, seconds: round(seconds, 1)!, byType, missedHeat };
 }
 
 /**
@@ -426,7 +430,8 @@ export function formatScore(s: ScenarioScore): string {
     (s.timezone ? ` (${s.timezone}, ${day(s.startMs)} to ${day(s.startMs + s.days * DAY_MS)})` : '') +
     everyCollar(s.intervalS) +
     (s.register ? '' : ', no herd register') +
-    (s.dueAtIllness ? ', every sick cow due to calve' : '');
+    (s.dueAtIllness ? ', every sick cow due to calve' : '') +
+    (s.realNoise ? ', cows as noisy as real ones' : '');
   const lines = [
     `seed ${s.seed}${where}: ${s.cows} cows × ${s.days} days (${s.readings.toLocaleString('en')} readings in arrival order, replayed in ${s.seconds} s)`,
     `  type            episodes  found  sensitivity   alerts   PPV     false/100 cow-days  delay med / p90 h  told med / p90 h  from herd events`,

@@ -11,68 +11,23 @@
  * Hours and days within a day of one of her episodes in the simulator's ground truth are left out (ordinary
  * days only). The IceTag cows' days count where at least 80 % of their minutes are there.
  *
- *   npm run build && node dist/bench/realism.js [seed=31] [cows=120] [days=40]
+ *   npm run build && node dist/bench/realism.js [seed=31] [cows=120] [days=40] [--real-noise]
+ *
+ * With --real-noise, the simulator's cows are drawn as noisy as real ones (collar-sim's `realNoise`), and
+ * both lines are printed.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { simulateVariedHerd } from '../collar-sim/index.js';
 import type { Reading } from '../rules/reading.js';
 import { ICETAG_DIR, ICETAG_FILES, loadIceTag } from './icetag.js';
+import { dayCv, hourRatios } from './noise.js';
 
 const seed = Number(process.argv[2] ?? 31);
 const cows = Number(process.argv[3] ?? 120);
 const days = Number(process.argv[4] ?? 40);
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-
-interface Slot {
-  sum: number;
-  coveredS: number;
-}
-
-function bucket(readings: readonly Reading[], ms: number): Map<number, Slot> {
-  const m = new Map<number, Slot>();
-  for (const r of readings) {
-    const k = Math.floor((r.ts - 1) / ms);
-    const s = m.get(k) ?? { sum: 0, coveredS: 0 };
-    s.sum += r.activity;
-    s.coveredS += r.intervalS;
-    m.set(k, s);
-  }
-  return m;
-}
-
-/** Each covered hour's rate against the median of the same clock hour's rates on her past 7 days (5 at least). */
-function hourRatios(readings: readonly Reading[], ordinary: (t: number) => boolean, out: number[]): void {
-  const hours = bucket(readings, HOUR);
-  const rate = (h: number) => {
-    const s = hours.get(h);
-    return s && s.coveredS >= 0.8 * 3600 ? (s.sum * 3600) / s.coveredS : null;
-  };
-  for (const h of hours.keys()) {
-    const v = rate(h);
-    if (v === null || !ordinary(h * HOUR)) continue;
-    const past: number[] = [];
-    for (let k = 1; k <= 7; k++) {
-      const p = rate(h - 24 * k);
-      if (p !== null) past.push(p);
-    }
-    if (past.length < 5) continue;
-    past.sort((a, b) => a - b);
-    // +1: a lying hour's median can be 0 on a minute collar.
-    out.push((v + 1) / (past[past.length >> 1]! + 1));
-  }
-}
-
-/** Her robust day-to-day coefficient of variation over her ordinary, covered days; null with fewer than 10. */
-function dayCv(readings: readonly Reading[], ordinary: (t: number) => boolean): number | null {
-  const totals: number[] = [];
-  for (const [d, s] of bucket(readings, DAY)) if (s.coveredS >= 0.8 * 86_400 && ordinary(d * DAY) && ordinary(d * DAY + DAY - 1)) totals.push((s.sum * 86_400) / s.coveredS);
-  if (totals.length < 10) return null;
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-  const med = median(totals);
-  return (median(totals.map((x) => Math.abs(x - med))) * 1.4826) / med;
-}
+const realNoise = process.argv.includes('--real-noise');
+const DAY = 86_400_000;
 
 const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))]!;
 function line(name: string, ratios: number[], cvs: number[]): void {
@@ -84,9 +39,9 @@ function line(name: string, ratios: number[], cvs: number[]): void {
 }
 
 console.log('An hour against the same hour of her past 7 days, and her day against her days (ordinary hours and days only)');
-{
+for (const real of realNoise ? [false, true] : [false]) {
   const startMs = Date.UTC(2026, 0, 5);
-  const sim = simulateVariedHerd({ farmId: 'realism', cows, startMs, days, seed });
+  const sim = simulateVariedHerd({ farmId: 'realism', cows, startMs, days, seed, realNoise: real });
   const byCow = new Map<string, Reading[]>();
   for (const { reading } of sim.arrivals()) {
     const list = byCow.get(reading.collarId) ?? [];
@@ -110,7 +65,7 @@ console.log('An hour against the same hour of her past 7 days, and her day again
     const cv = dayCv(byCow.get(c.cowId) ?? [], ordinary);
     if (cv !== null) cvs.push(cv);
   }
-  line(`simulator (seed ${seed}, collars <= 15 min)`, ratios, cvs);
+  line(`simulator${real ? ', real noise' : ''} (seed ${seed}, <= 15 min)`, ratios, cvs);
 }
 if (existsSync(ICETAG_DIR)) {
   const ratios: number[] = [];

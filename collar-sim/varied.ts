@@ -58,6 +58,14 @@ export interface VariedHerdOptions {
    * moves by an hour in UTC; the weather (heat stress) follows the sun, that is its standard time.
    */
   timezone?: string;
+  /**
+   * Cows as noisy as real ones (default false: the steadier cows the detector was first tuned on). A cow
+   * lies down in bouts of about 80 minutes at no fixed hour, and an hour she lies through carries a twelfth
+   * of a standing hour's movement; her days differ by some 15 % on activity and 6 % on rumination. Each
+   * hour's expected activity, rumination and lying are what they are without it: only the noise is real.
+   * Measured against the IceTag leg tags (bench/realism.ts).
+   */
+  realNoise?: boolean;
 }
 
 /**
@@ -631,6 +639,51 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
     return ((h % 24) + 24) % 24;
   };
 
+  // ---- real cows' noise (opts.realNoise): lying bouts and days that differ ----
+  /** She may get up or lie down every BOUT_STEP; a lying bout lasts LIE_BOUT on average. */
+  const BOUT_STEP = 5 * MIN, LIE_BOUT = 80 * MIN;
+  /** A lying minute's movement against a standing one's; rumination's share of a lying and a standing minute. */
+  const LIE_ACT = 0.04, RUM_LYING = 0.55, RUM_STANDING = 0.2;
+  const DAY_ACT_SIGMA = 0.08, DAY_RUM_SIGMA = 0.05, DAY_PHI = 0.3;
+  /** Per cow: lying or not, the next step she may change at, and her day's factors. */
+  const bouts = cows.map((c) => ({ rng: new Rng(deriveSeed(seed, 120, c.index)), lying: true, next: startMs, day: -1, z: 0, act: 1, rum: 1 }));
+  const boutEff: Eff = { act: 1, rum: 1, lie: 1, eat: 1, temp: 0, down: -1 };
+  /**
+   * Her share of lying over (from, to], walking her bouts on; and her day's factors, drawn as days begin.
+   * She gets up with a chance that makes a lying bout LIE_BOUT long, and lies down with the chance that makes
+   * her share of lying the hour's (its profile's, and her episode's): the bouts fall at no fixed hour, the
+   * day's lying stays what it was.
+   */
+  const lyingShare = (c: Cow, from: number, to: number): number => {
+    const b = bouts[c.index]!;
+    const up = BOUT_STEP / LIE_BOUT;
+    let lain = 0;
+    let t = from;
+    while (t < to) {
+      while (b.next <= t) {
+        effectAt(c, b.next, boutEff);
+        if (boutEff.down >= 0) b.lying = true;
+        else {
+          const q = clamp((profileAt(hourOf(c, b.next)).lie / 15) * boutEff.lie, 0.03, 0.97);
+          b.lying = b.lying ? b.rng.next() >= up : b.rng.next() < Math.min(1, (up * q) / (1 - q));
+        }
+        b.next += BOUT_STEP;
+      }
+      const end = Math.min(to, b.next);
+      if (b.lying) lain += end - t;
+      t = end;
+    }
+    const d = Math.floor((to - startMs) / DAY);
+    if (d !== b.day) {
+      for (let k = b.day; k < d; k++) b.z = DAY_PHI * b.z + Math.sqrt(1 - DAY_PHI * DAY_PHI) * b.rng.normal();
+      b.day = d;
+      const zr = 0.5 * b.z + Math.sqrt(0.75) * b.rng.normal();
+      b.act = Math.exp(DAY_ACT_SIGMA * b.z - (DAY_ACT_SIGMA * DAY_ACT_SIGMA) / 2);
+      b.rum = Math.exp(DAY_RUM_SIGMA * zr - (DAY_RUM_SIGMA * DAY_RUM_SIGMA) / 2);
+    }
+    return lain / (to - from);
+  };
+
   function* readings(): Generator<Reading> {
     const rngs = cows.map((c) => new Rng(deriveSeed(seed, 109, c.index)));
     const last: Array<Reading | undefined> = cows.map(() => undefined);
@@ -668,6 +721,15 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
         }
         act /= subs; rum /= subs; lie /= subs; eat /= subs; temp /= subs;
         const downFrac = downN / subs;
+        // Real cows' noise: her hour as her bouts fell, against what her hour holds on average.
+        let lainShare = NaN;
+        if (opts.realNoise) {
+          lainShare = Math.max(downFrac, lyingShare(c, ts - c.intervalMs, ts));
+          const expected = clamp(lie / 15 + downFrac, 0.03, 0.97);
+          const day = bouts[c.index]!;
+          act *= (((1 - lainShare) + LIE_ACT * lainShare) / ((1 - expected) + LIE_ACT * expected)) * day.act;
+          rum *= ((RUM_STANDING * (1 - lainShare) + RUM_LYING * lainShare) / (RUM_STANDING * (1 - expected) + RUM_LYING * expected)) * day.rum;
+        }
         // Always the same draws per reading, so faults and skipped readings do not shift the cow's later data.
         const sig = Math.min(0.6, params.noiseSigma * Math.sqrt(15 / mins));
         const nAct = rng.lognormal(sig), uOut = rng.next(), nRum = rng.lognormal(Math.min(0.5, 0.2 * Math.sqrt(15 / mins)));
@@ -677,7 +739,9 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
         let activity = Math.round(c.level * scale * act * nAct * outlier);
         let rumination = round1(clamp(rum * scale * c.rumFactor * nRum + zRum * 0.4 * Math.sqrt(scale) * (1 - downFrac), 0, mins));
         let eating = round1(clamp(eat * scale * nEat, 0, mins - rumination));
-        let lying = round1(clamp(lie * scale * nLie + zLie * 0.6 * Math.sqrt(scale) * (1 - downFrac) + downFrac * mins * (1 - 0.02 * Math.abs(zLie)), 0, mins));
+        let lying = lainShare === lainShare
+          ? round1(lainShare * mins)
+          : round1(clamp(lie * scale * nLie + zLie * 0.6 * Math.sqrt(scale) * (1 - downFrac) + downFrac * mins * (1 - 0.02 * Math.abs(zLie)), 0, mins));
         let temperature = Math.round((c.tempC + temp + zTemp * 0.15) * 100) / 100;
         const rssi = Math.round(clamp(c.rssi + zRssi * 5, -120, -40));
         if (!emits(c, k)) continue;

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import type { Reading } from '../rules/reading.js';
 import { simulateVariedHerd, type VariedHerdOptions, type VariedTruthEpisode } from '../collar-sim/index.js';
+import { dayCv, hourRatios } from '../bench/noise.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -285,5 +286,43 @@ describe('simulateVariedHerd', () => {
       expect(hourIn(e.start)).toBeLessThanOrEqual(15);
     }
     expect(() => simulateVariedHerd({ ...o, days: 2, timezone: 'Mars/Olympus_Mons' })).toThrow(RangeError);
+  });
+
+  // The default herd's cows are far steadier than real ones (bench/realism.ts: an hour within 0.8-1.25x the
+  // same hour's median nine times in ten, days within 3 %; the IceTag leg tags' hours 0.08-3.5x, days 18 %).
+  it('with realNoise, its cows are as noisy as real ones: lying bouts in their hours, days that differ', () => {
+    const o: VariedHerdOptions = { farmId: 'farm-n', cows: 30, startMs: START, days: 24, seed: 7, intervals: [900] };
+    const measure = (realNoise: boolean) => {
+      const s = simulateVariedHerd({ ...o, realNoise });
+      const mine = new Map<string, Reading[]>();
+      for (const r of s.readings()) (mine.get(r.collarId) ?? mine.set(r.collarId, []).get(r.collarId)!).push(r);
+      const ratios: number[] = [];
+      const cvs: number[] = [];
+      let activity = 0;
+      for (const c of s.cows) {
+        const own = s.truth.filter((e) => e.cowId === c.cowId);
+        const ordinary = (t: number) => !own.some((e) => t >= e.start - DAY && t <= e.end + DAY);
+        const rs = mine.get(c.cowId)!;
+        hourRatios(rs, ordinary, ratios);
+        const cv = dayCv(rs, ordinary);
+        if (cv !== null) cvs.push(cv);
+        activity += rs.reduce((sum, r) => sum + r.activity, 0);
+      }
+      const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))]!;
+      return { p10: q(ratios, 0.1), p90: q(ratios, 0.9), twice: ratios.filter((r) => r >= 2).length / ratios.length, cv: q(cvs, 0.5), activity };
+    };
+    const steady = measure(false);
+    const real = measure(true);
+    expect(steady.p90).toBeLessThan(1.4);
+    expect(steady.cv).toBeLessThan(0.06);
+    // Real cows: an hour she lies through is a tenth of its median or less, one up and about twice it or more.
+    expect(real.p10).toBeLessThan(0.2);
+    expect(real.p90).toBeGreaterThan(2);
+    expect(real.twice).toBeGreaterThan(0.08);
+    expect(real.cv).toBeGreaterThan(0.1);
+    expect(real.cv).toBeLessThan(0.35);
+    // Only the noise: the herd moves as much in all.
+    expect(real.activity / steady.activity).toBeGreaterThan(0.93);
+    expect(real.activity / steady.activity).toBeLessThan(1.07);
   });
 });

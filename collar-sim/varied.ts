@@ -644,9 +644,11 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
   const BOUT_STEP = 5 * MIN, LIE_BOUT = 80 * MIN;
   /** A lying minute's movement against a standing one's; rumination's share of a lying and a standing minute. */
   const LIE_ACT = 0.04, RUM_LYING = 0.55, RUM_STANDING = 0.2;
-  const DAY_ACT_SIGMA = 0.08, DAY_RUM_SIGMA = 0.05, DAY_PHI = 0.3;
+  const DAY_ACT_SIGMA = 0.12, DAY_RUM_SIGMA = 0.06, DAY_PHI = 0.3;
   /** Per cow: lying or not, the next step she may change at, and her day's factors. */
-  const bouts = cows.map((c) => ({ rng: new Rng(deriveSeed(seed, 120, c.index)), lying: true, next: startMs, day: -1, z: 0, act: 1, rum: 1 }));
+  /** How fast a lying debt (minutes she lay less than her hours ask) is forgotten, per step: a half-life of 12 h. */
+  const DEBT_KEEP = 0.5 ** (BOUT_STEP / (12 * HOUR));
+  const bouts = cows.map((c) => ({ rng: new Rng(deriveSeed(seed, 120, c.index)), lying: true, next: startMs, debt: 0, day: -1, z: 0, act: 1, rum: 1 }));
   const boutEff: Eff = { act: 1, rum: 1, lie: 1, eat: 1, temp: 0, down: -1 };
   /**
    * Her share of lying over (from, to], walking her bouts on; and her day's factors, drawn as days begin.
@@ -665,7 +667,10 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
         if (boutEff.down >= 0) b.lying = true;
         else {
           const q = clamp((profileAt(hourOf(c, b.next)).lie / 15) * boutEff.lie, 0.03, 0.97);
-          b.lying = b.lying ? b.rng.next() >= up : b.rng.next() < Math.min(1, (up * q) / (1 - q));
+          // A cow makes up lying she missed (and gets up sooner after lying long): her day's lying holds.
+          const urge = Math.exp(b.debt / (60 * MIN));
+          b.lying = b.lying ? b.rng.next() >= up / urge : b.rng.next() < Math.min(1, (up * urge * q) / (1 - q));
+          b.debt = b.debt * DEBT_KEEP + (q - (b.lying ? 1 : 0)) * BOUT_STEP;
         }
         b.next += BOUT_STEP;
       }

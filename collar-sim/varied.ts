@@ -751,10 +751,13 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
         let lainShare = NaN;
         if (opts.realNoise) {
           lainShare = Math.max(downFrac, lyingShare(c, ts - c.intervalMs, ts));
-          const expected = clamp(lie / 15 + downFrac, 0.03, 0.97);
-          const day = bouts[c.index]!;
-          act *= (((1 - lainShare) * day.busy + LIE_ACT * lainShare) / ((1 - expected) + LIE_ACT * expected)) * day.act;
-          rum *= ((RUM_STANDING * (1 - lainShare) + RUM_LYING * lainShare) / (RUM_STANDING * (1 - expected) + RUM_LYING * expected)) * day.rum;
+          // A cow down moves and chews as her episode says, not as a cow lying down to rest.
+          if (downFrac === 0) {
+            const expected = clamp(lie / 15, 0.03, 0.97);
+            const day = bouts[c.index]!;
+            act *= (((1 - lainShare) * day.busy + LIE_ACT * lainShare) / ((1 - expected) + LIE_ACT * expected)) * day.act;
+            rum *= ((RUM_STANDING * (1 - lainShare) + RUM_LYING * lainShare) / (RUM_STANDING * (1 - expected) + RUM_LYING * expected)) * day.rum;
+          }
         }
         // Always the same draws per reading, so faults and skipped readings do not shift the cow's later data.
         const sig = Math.min(0.6, params.noiseSigma * Math.sqrt(15 / mins));

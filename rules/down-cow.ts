@@ -66,7 +66,7 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   }
   d.from ??= q.from;
   // What counts towards calling her down: quarter-hours with rumination (where the collar tells it) at most
-  // three quarters of its normal — a cow lying to chew, then going down, is judged from then — or, without
+  // half its normal — a cow lying to chew, then going down, is judged from then — or, without
   // rumination, stillness in her active hours only: lying through her usual night is no sign of trouble.
   // Half an hour of chewing over that line keeps the spell (she has not got up) but the count starts again.
   // Chewing is told by half an hour of it: a resting cow chews in bouts of half an hour to an hour, while
@@ -102,8 +102,9 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   const rumRatio = q.rumKnown ? d.rum / d.rumNormal : NaN;
   if (oneHour && !(actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.restRuminationRatio)) return;
   // Her spell as a whole. In her active hours: rumination at most half its normal — a cow lying down to
-  // ruminate is resting, not down — or up to three quarters of it while stock-still: an injured cow down may
-  // ruminate a little, but a resting cow moves her head and jaw, which a collar counts. Where most of it lies
+  // ruminate is resting, not down, and a sick cow resting chews at half to three quarters of her usual (on
+  // herds as noisy as real ones, where a lying hour is all but still, a line at three quarters while
+  // stock-still called 39 sick cows resting in two herds' 90 days; 4 at half). Where most of it lies
   // in hours she normally rests: rumination nearly stopped (a resting cow ruminates most of the time she
   // lies), or stock-still with at most half her rumination.
   const down = !q.rumKnown

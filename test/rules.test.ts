@@ -1540,6 +1540,16 @@ describe('down_cow', () => {
   // stuck-collar guard took for a constant signal covering her window, so a cow down was never called.
   // Found in a second read: an impossible reading completing an hour did not close it, so a cow down was
   // called an hour late.
+  // Found on herds as noisy as real ones: an hour she lies through is all but still, and a sick cow resting
+  // chews at half to three quarters of her usual; stock-still with up to three quarters of it was called down.
+  it('a sick cow lying still two hours, chewing at two thirds of her usual, is resting, not down', () => {
+    const resting = (t: number) => (t > onset && t <= onset + 2 * HOUR ? 1 : 0);
+    const readings = stream({ days: 12, act: (t) => (resting(t) ? 0.04 : 1), rum: (t) => (resting(t) ? 0.65 : 1) });
+    expect(firing(run(readings), 'down_cow')).toEqual([]);
+    // The line it had until round 28 calls her.
+    expect(firing(run(readings, new FarmDetector('farm', steadyRules({ downCow: { stillRuminationRatio: 0.75 } }))), 'down_cow')).toHaveLength(1);
+  });
+
   it('an impossible reading still completes her hour: a cow down is called on time', () => {
     const readings = stream({ days: 12, act: downFor(8), rum: downFor(8) }).map((r) => (r.ts === onset + 2 * HOUR ? { ...r, activity: 1e7 } : r));
     const [up] = firing(run(readings), 'down_cow');

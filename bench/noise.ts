@@ -57,3 +57,36 @@ export function dayCv(readings: readonly Reading[], ordinary: (t: number) => boo
   return (median(totals.map((x) => Math.abs(x - med))) * 1.4826) / med;
 }
 
+
+/** The p-quantile of xs (the value at floor(p·(n−1)) of them sorted). */
+export const quantile = (xs: readonly number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))]!;
+
+/**
+ * A simulated herd's ordinary hours and days, as hourRatios and dayCv read them: her collar's readings when
+ * it reports every `maxIntervalS` or more often, leaving out a day either side of each of her episodes.
+ */
+export function herdNoise(
+  readings: Iterable<Reading>,
+  cows: readonly { cowId: string; intervalS: number }[],
+  episodes: readonly { cowId?: string | null; start: number; end: number }[],
+  maxIntervalS = 900,
+): { ratios: number[]; cvs: number[] } {
+  const byCow = new Map<string, Reading[]>();
+  for (const r of readings) {
+    const list = byCow.get(r.collarId) ?? [];
+    list.push(r);
+    byCow.set(r.collarId, list);
+  }
+  const ratios: number[] = [];
+  const cvs: number[] = [];
+  for (const c of cows) {
+    if (c.intervalS > maxIntervalS) continue;
+    const own = episodes.filter((e) => e.cowId === c.cowId);
+    const ordinary = (t: number) => !own.some((e) => t >= e.start - DAY && t <= e.end + DAY);
+    const rs = byCow.get(c.cowId) ?? [];
+    hourRatios(rs, ordinary, ratios);
+    const cv = dayCv(rs, ordinary);
+    if (cv !== null) cvs.push(cv);
+  }
+  return { ratios, cvs };
+}

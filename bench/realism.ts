@@ -4,12 +4,12 @@
  *
  * - An hour against the same clock hour of her past seven days (its median): the spread of these ratios is
  *   what the heat rule's hot hours and the health trend's hours see. A cow lies down in bouts of one to two
- *   hours, at no fixed hour, and a lying hour carries a tenth of a standing one's movement.
+ *   hours, at no fixed hour, and an hour she lies through carries a tenth or less of a standing one's movement.
  * - Her day against her own days: the robust coefficient of variation (MAD × 1.4826 / median) of her daily
  *   totals. This is the spread that the health lines widen with.
  *
  * Hours and days within a day of one of her episodes in the simulator's ground truth are left out (ordinary
- * days only). The IceTag cows' days count where at least 80 % of their minutes are there.
+ * days only; bench/noise.ts). The IceTag cows' days count where at least 80 % of their minutes are there.
  *
  *   npm run build && node dist/bench/realism.js [seed=31] [cows=120] [days=40] [--real-noise]
  *
@@ -19,17 +19,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { simulateVariedHerd } from '../collar-sim/index.js';
-import type { Reading } from '../rules/reading.js';
 import { ICETAG_DIR, ICETAG_FILES, loadIceTag } from './icetag.js';
-import { dayCv, hourRatios } from './noise.js';
+import { dayCv, herdNoise, hourRatios, quantile as q } from './noise.js';
 
 const seed = Number(process.argv[2] ?? 31);
 const cows = Number(process.argv[3] ?? 120);
 const days = Number(process.argv[4] ?? 40);
 const realNoise = process.argv.includes('--real-noise');
-const DAY = 86_400_000;
 
-const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))]!;
 function line(name: string, ratios: number[], cvs: number[]): void {
   const share = (x: number) => `${((100 * ratios.filter((r) => r >= x).length) / ratios.length).toFixed(1)} %`;
   console.log(
@@ -40,31 +37,10 @@ function line(name: string, ratios: number[], cvs: number[]): void {
 
 console.log('An hour against the same hour of her past 7 days, and her day against her days (ordinary hours and days only)');
 for (const real of realNoise ? [false, true] : [false]) {
-  const startMs = Date.UTC(2026, 0, 5);
-  const sim = simulateVariedHerd({ farmId: 'realism', cows, startMs, days, seed, realNoise: real });
-  const byCow = new Map<string, Reading[]>();
-  for (const { reading } of sim.arrivals()) {
-    const list = byCow.get(reading.collarId) ?? [];
-    list.push(reading);
-    byCow.set(reading.collarId, list);
-  }
-  const episodes = new Map<string, [number, number][]>();
-  for (const e of sim.truth) {
-    if (!e.cowId) continue;
-    const list = episodes.get(e.cowId) ?? [];
-    list.push([e.start - DAY, e.end + DAY]);
-    episodes.set(e.cowId, list);
-  }
-  const ratios: number[] = [];
-  const cvs: number[] = [];
-  for (const c of sim.cows) {
-    if (c.intervalS > 900) continue;
-    const own = episodes.get(c.cowId) ?? [];
-    const ordinary = (t: number) => !own.some(([a, b]) => t >= a && t <= b);
-    hourRatios(byCow.get(c.cowId) ?? [], ordinary, ratios);
-    const cv = dayCv(byCow.get(c.cowId) ?? [], ordinary);
-    if (cv !== null) cvs.push(cv);
-  }
+  const sim = simulateVariedHerd({ farmId: 'realism', cows, startMs: Date.UTC(2026, 0, 5), days, seed, realNoise: real });
+  const { ratios, cvs } = herdNoise((function* () {
+    for (const { reading } of sim.arrivals()) yield reading;
+  })(), sim.cows, sim.truth);
   line(`simulator${real ? ', real noise' : ''} (seed ${seed}, <= 15 min)`, ratios, cvs);
 }
 if (existsSync(ICETAG_DIR)) {

@@ -60,10 +60,10 @@ export interface VariedHerdOptions {
   timezone?: string;
   /**
    * Cows as noisy as real ones (default false: the steadier cows the detector was first tuned on). A cow
-   * lies down in bouts of about 80 minutes at no fixed hour, and an hour she lies through carries a twelfth
-   * of a standing hour's movement; her days differ by some 15 % on activity and 6 % on rumination. Each
-   * hour's expected activity, rumination and lying are what they are without it: only the noise is real.
-   * Measured against the IceTag leg tags (bench/realism.ts).
+   * lies down in bouts of about an hour at no fixed hour, and a minute she lies through carries a
+   * twenty-fifth of a standing minute's movement; an hour up may be spent standing or walking; her days
+   * differ by some 15 % on activity. Each hour's expected activity, rumination and lying are what they are
+   * without it: only the noise is real. Measured against the IceTag leg tags (bench/realism.ts).
    */
   realNoise?: boolean;
 }
@@ -652,10 +652,17 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
   const DAY_ACT_SIGMA = 0.12, DAY_RUM_SIGMA = 0.06, DAY_PHI = 0.3;
   /** Up and about, an hour of hers may be spent standing at the trough or walking to the brush. */
   const HOUR_ACT_SIGMA = 0.35;
-  /** Per cow: lying or not, the next step she may change at, and her day's factors. */
   /** How fast a lying debt (minutes she lay less than her hours ask) is forgotten, per step: a half-life of 12 h. */
   const DEBT_KEEP = 0.5 ** (BOUT_STEP / (12 * HOUR));
-  const bouts = cows.map((c) => ({ rng: new Rng(deriveSeed(seed, 120, c.index)), lying: true, since: startMs, next: startMs, debt: 0, day: -1, z: 0, act: 1, rum: 1, hour: -1, busy: 1 }));
+  /**
+   * Per cow: lying or not and since when, the next step she may change at, her lying debt, and her day's and
+   * hour's factors. Made afresh for each pass over the readings, so every pass gives the same herd.
+   */
+  interface Bouts { rng: Rng; lying: boolean; since: number; next: number; debt: number; day: number; z: number; act: number; rum: number; hour: number; busy: number }
+  const newBouts = (): Bouts[] => cows.map((c) => {
+    const rng = new Rng(deriveSeed(seed, 120, c.index));
+    return { rng, lying: rng.next() < 0.5, since: startMs, next: startMs, debt: 0, day: -1, z: rng.normal(), act: 1, rum: 1, hour: -1, busy: 1 };
+  });
   const boutEff: Eff = { act: 1, rum: 1, lie: 1, eat: 1, temp: 0, down: -1 };
   /**
    * Her share of lying over (from, to], walking her bouts on; and her day's factors, drawn as days begin.
@@ -663,8 +670,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
    * her share of lying the hour's (its profile's, and her episode's): the bouts fall at no fixed hour, the
    * day's lying stays what it was.
    */
-  const lyingShare = (c: Cow, from: number, to: number): number => {
-    const b = bouts[c.index]!;
+  const lyingShare = (b: Bouts, c: Cow, from: number, to: number): number => {
     const up = BOUT_STEP / LIE_BOUT;
     let lain = 0;
     let t = from;
@@ -674,8 +680,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
         if (boutEff.down >= 0) {
           if (!b.lying) b.since = b.next;
           b.lying = true;
-        }
-        else {
+        } else {
           const q = clamp((profileAt(hourOf(c, b.next)).lie / 15) * boutEff.lie, 0.03, 0.97);
           // A cow makes up lying she missed (and gets up sooner after lying long): her day's lying holds.
           const urge = Math.exp(b.debt / (60 * MIN));
@@ -694,7 +699,8 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
       if (b.lying) lain += end - t;
       t = end;
     }
-    const d = Math.floor((to - startMs) / DAY);
+    // The day and hour the reading covers (one ending at midnight is the day before's).
+    const d = Math.floor((to - 1 - startMs) / DAY);
     if (d !== b.day) {
       for (let k = b.day; k < d; k++) b.z = DAY_PHI * b.z + Math.sqrt(1 - DAY_PHI * DAY_PHI) * b.rng.normal();
       b.day = d;
@@ -702,7 +708,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
       b.act = Math.exp(DAY_ACT_SIGMA * b.z - (DAY_ACT_SIGMA * DAY_ACT_SIGMA) / 2);
       b.rum = Math.exp(DAY_RUM_SIGMA * zr - (DAY_RUM_SIGMA * DAY_RUM_SIGMA) / 2);
     }
-    const h = Math.floor(to / HOUR);
+    const h = Math.floor((to - 1) / HOUR);
     if (h !== b.hour) {
       b.hour = h;
       b.busy = Math.exp(HOUR_ACT_SIGMA * b.rng.normal() - (HOUR_ACT_SIGMA * HOUR_ACT_SIGMA) / 2);
@@ -712,6 +718,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
 
   function* readings(): Generator<Reading> {
     const rngs = cows.map((c) => new Rng(deriveSeed(seed, 109, c.index)));
+    const bouts = opts.realNoise ? newBouts() : null;
     const last: Array<Reading | undefined> = cows.map(() => undefined);
     const groups = new Map<number, Cow[]>(); // mask of due intervals -> cows due, in collar order
     const m: Eff = { act: 1, rum: 1, lie: 1, eat: 1, temp: 0, down: -1 };
@@ -748,13 +755,13 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
         act /= subs; rum /= subs; lie /= subs; eat /= subs; temp /= subs;
         const downFrac = downN / subs;
         // Real cows' noise: her hour as her bouts fell, against what her hour holds on average.
-        let lainShare = NaN;
-        if (opts.realNoise) {
-          lainShare = Math.max(downFrac, lyingShare(c, ts - c.intervalMs, ts));
+        let lainShare = 0;
+        if (bouts) {
+          const day = bouts[c.index]!;
+          lainShare = Math.max(downFrac, lyingShare(day, c, ts - c.intervalMs, ts));
           // A cow down moves and chews as her episode says, not as a cow lying down to rest.
           if (downFrac === 0) {
             const expected = clamp(lie / 15, 0.03, 0.97);
-            const day = bouts[c.index]!;
             act *= (((1 - lainShare) * day.busy + LIE_ACT * lainShare) / ((1 - expected) + LIE_ACT * expected)) * day.act;
             rum *= ((RUM_STANDING * (1 - lainShare) + RUM_LYING * lainShare) / (RUM_STANDING * (1 - expected) + RUM_LYING * expected)) * day.rum;
           }
@@ -768,7 +775,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
         let activity = Math.round(c.level * scale * act * nAct * outlier);
         let rumination = round1(clamp(rum * scale * c.rumFactor * nRum + zRum * 0.4 * Math.sqrt(scale) * (1 - downFrac), 0, mins));
         let eating = round1(clamp(eat * scale * nEat, 0, mins - rumination));
-        let lying = lainShare === lainShare
+        let lying = bouts
           ? round1(lainShare * mins)
           : round1(clamp(lie * scale * nLie + zLie * 0.6 * Math.sqrt(scale) * (1 - downFrac) + downFrac * mins * (1 - 0.02 * Math.abs(zLie)), 0, mins));
         let temperature = Math.round((c.tempC + temp + zTemp * 0.15) * 100) / 100;

@@ -103,15 +103,15 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   if (oneHour && !(actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.restRuminationRatio)) return;
   // Her spell as a whole. In her active hours: rumination at most half its normal — a cow lying down to
   // ruminate is resting, not down, and a sick cow resting chews at half to three quarters of her usual (on
-  // herds as noisy as real ones, where a lying hour is all but still, a line at three quarters while
-  // stock-still called 39 sick cows resting in two herds' 90 days; 4 at half). Where most of it lies
+  // herds as noisy as real ones, where a lying hour is all but still, a second line of three quarters while
+  // stock-still called 39 sick cows resting in two herds' 90 days; without it 4). Where most of it lies
   // in hours she normally rests: rumination nearly stopped (a resting cow ruminates most of the time she
   // lies), or stock-still with at most half her rumination.
   const down = !q.rumKnown
     ? true
     : d.restS * 2 > d.countedS
       ? rumRatio <= cfg.restRuminationRatio || (actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.maxRuminationRatio)
-      : rumRatio <= cfg.maxRuminationRatio || (actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.stillRuminationRatio);
+      : rumRatio <= cfg.maxRuminationRatio;
   if (!down) {
     // Twice the hours and not down: a long rest, not a cow down. The count starts again, so what she did
     // hours ago cannot dilute what she does now.

@@ -319,11 +319,11 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   // but never less than real cows' days differ (`daySpread`). The MAD of the one or two weeks of days she has
   // is a rough figure, and where it reads her far steadier than she is, an ordinary quiet half-day crosses
   // the lines: on a herd model with real cows' noise (days differing by 13 %), the false alerts were on cows
-  // read at 2-9 %, 1.4-1.7 per 100 cow-days; with the floor 0.3, and about as many illnesses found.
+  // read at 2-9 %, 1.2-1.7 per 100 cow-days; with the floor 0.3, and about as many illnesses found.
   const noise = (m: Metric) => {
     const stats = ctx.normal.stretchNormal(m, end - cfg.windowHours, end - 1);
     const own = stats && stats.median > 0 ? stats.rawSpread / stats.median : 0;
-    return Math.max(own, m === 'act' ? t.daySpread.activity : t.daySpread.rumination);
+    return Math.max(Number.isFinite(own) ? own : 0, m === 'act' ? t.daySpread.activity : t.daySpread.rumination);
   };
   const line = (drop: number, spreads: number, m: Metric) => 1 - Math.max(drop, spreads * noise(m));
   const bothNow = (horizon: Horizon, herd: boolean) =>

@@ -119,9 +119,10 @@ export const RuleSetSchema = z
         /**
          * The least day-to-day spread (share of her normal) her lines are widened with, however steady her past
          * days read: real cows' days differ by 10-20 % on activity (IceTag leg tags: 18 %) and 5-10 % on
-         * rumination.
+         * rumination. At the defaults (10 %, 7 %) it sets every line, the drops above being smaller than two or
+         * three such spreads: they hold only where it is lowered. Over 0.3, at 2-3 spreads, no line is left.
          */
-        daySpread: z.strictObject({ activity: z.number().min(0).max(1), rumination: z.number().min(0).max(1) }),
+        daySpread: z.strictObject({ activity: z.number().min(0).max(0.3), rumination: z.number().min(0).max(0.3) }),
         resolveDrop: z.number().min(0).max(1),
         herdFloor: z.number().min(0.1).max(1),
         /**
@@ -164,8 +165,9 @@ export const RuleSetSchema = z
       maxGapMinutes: z.number().min(0).max(240),
       maxActivityRatio: z.number().min(0).max(1),
       maxRuminationRatio: z.number().min(0).max(1),
-      /** Or: activity at most `stillActivityRatio` (not moving at all) with rumination up to `stillRuminationRatio`. */
+      /** In hours she normally rests, or: activity at most `stillActivityRatio` (not moving at all) with rumination up to `maxRuminationRatio`. */
       stillActivityRatio: z.number().min(0).max(1),
+      /** Half an hour of chewing over this share of her usual starts her count again (she lay down to chew). */
       stillRuminationRatio: z.number().min(0).max(1),
       activeShare: z.number().min(0).max(2),
       /** In hours she normally rests: rumination at most this share of normal, movement at most `restActivityRatio`. */

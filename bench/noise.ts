@@ -57,7 +57,6 @@ export function dayCv(readings: readonly Reading[], ordinary: (t: number) => boo
   return (median(totals.map((x) => Math.abs(x - med))) * 1.4826) / med;
 }
 
-
 /** The p-quantile of xs (the value at floor(p·(n−1)) of them sorted). */
 export const quantile = (xs: readonly number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))]!;
 

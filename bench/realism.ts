@@ -38,9 +38,7 @@ function line(name: string, ratios: number[], cvs: number[]): void {
 console.log('An hour against the same hour of her past 7 days, and her day against her days (ordinary hours and days only)');
 for (const real of realNoise ? [false, true] : [false]) {
   const sim = simulateVariedHerd({ farmId: 'realism', cows, startMs: Date.UTC(2026, 0, 5), days, seed, realNoise: real });
-  const { ratios, cvs } = herdNoise((function* () {
-    for (const { reading } of sim.arrivals()) yield reading;
-  })(), sim.cows, sim.truth);
+  const { ratios, cvs } = herdNoise(sim.readings(), sim.cows, sim.truth);
   line(`simulator${real ? ', real noise' : ''} (seed ${seed}, <= 15 min)`, ratios, cvs);
 }
 if (existsSync(ICETAG_DIR)) {

@@ -647,6 +647,8 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
    */
   const BOUT_STEP = 5 * MIN, LIE_BOUT = 65 * MIN;
   const LIE_SCALE = LIE_BOUT / 0.9027; // Weibull scale for shape 1.5: mean = scale * Gamma(5/3)
+  /** Her chance of lying down in a step, where her hours ask as much lying as standing (see lyingShare). */
+  const LIE_DOWN = BOUT_STEP / LIE_BOUT;
   /** A lying minute's movement against a standing one's; rumination's share of a lying and a standing minute. */
   const LIE_ACT = 0.04, RUM_LYING = 0.55, RUM_STANDING = 0.2;
   const DAY_ACT_SIGMA = 0.12, DAY_RUM_SIGMA = 0.06, DAY_PHI = 0.3;
@@ -671,7 +673,6 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
    * day's lying stays what it was.
    */
   const lyingShare = (b: Bouts, c: Cow, from: number, to: number): number => {
-    const up = BOUT_STEP / LIE_BOUT;
     let lain = 0;
     let t = from;
     while (t < to) {
@@ -689,7 +690,7 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
             // Weibull shape 1.5: the chance of getting up in this step, given she has lain this long.
             const t0 = (b.next - b.since) / LIE_SCALE, t1 = t0 + BOUT_STEP / LIE_SCALE;
             b.lying = b.rng.next() >= 1 - Math.exp(-(t1 ** 1.5 - t0 ** 1.5) / urge);
-          } else b.lying = b.rng.next() < Math.min(1, (up * urge * q) / (1 - q));
+          } else b.lying = b.rng.next() < Math.min(1, (LIE_DOWN * urge * q) / (1 - q));
           if (b.lying !== was) b.since = b.next;
           b.debt = b.debt * DEBT_KEEP + (q - (b.lying ? 1 : 0)) * BOUT_STEP;
         }

@@ -121,8 +121,11 @@ export interface HerdView {
    * `weight`, each hour counts by it (her own normal for the hour, to weigh the herd as her own day is).
    */
   herdRatio(metric: 'act' | 'rum' | 'lie', first: number, last: number, weight?: (hour: number) => number): number;
-  /** Her completed hour: hot or not, and her ratios to normal (NaN for a signal her collar does not tell). */
-  report(hour: number, hot: boolean, actRatio: number, rumRatio: number, lieRatio: number): void;
+  /**
+   * Her completed hour: hot or not, how often she was hot at that hour of her past days (NaN while she is
+   * warming up), and her ratios to normal (NaN for a signal her collar does not tell).
+   */
+  report(hour: number, hot: boolean, usuallyHot: number, actRatio: number, rumRatio: number, lieRatio: number): void;
 }
 
 export type Push = (e: AlertEvent | null) => void;

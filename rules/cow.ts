@@ -522,7 +522,8 @@ export class CowDetector implements RuleContext {
   }
 
   /**
-   * How her completed hour went, for the herd (warm cows only): hot or not, and her ratios to normal (her
+   * How her completed hour went, for the herd (warm cows only): hot or not, how often she is hot at this hour
+   * of her ordinary days (Normals.hotShare), and her ratios to normal (her
    * rumination's and lying's, where both it and its normal are known). Hot is judged as the heat rule judges
    * an hour, against at least half her mean hourly rate (a quiet night hour twice its normal is no heat);
    * her activity's ratio is to her plain normal, as her trend takes it: against that floor a herd lying
@@ -532,8 +533,9 @@ export class CowDetector implements RuleContext {
   private tellHerd(t: number, rate: number, normal: number, rum: number, rumNormal: number, lieRatio: number): void {
     if (!this.herd) return;
     const day = this.normal.stretchNormal('act', t - 23, t);
-    const norm = Math.max(normal, day ? this.rules.heat.floorShare * day.median : 0);
-    this.herd.report(t, rate >= this.rules.heat.hotRatio * norm, rate / normal, rumNormal > 0 && rum === rum ? rum / rumNormal : NaN, lieRatio);
+    const floor = day ? this.rules.heat.floorShare * day.median : 0;
+    const hotRatio = this.rules.heat.hotRatio;
+    this.herd.report(t, rate >= hotRatio * Math.max(normal, floor), this.normal.hotShare(t, hotRatio, floor), rate / normal, rumNormal > 0 && rum === rum ? rum / rumNormal : NaN, lieRatio);
   }
 
   /**

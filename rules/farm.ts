@@ -10,17 +10,25 @@ import type { RuleSet } from './ruleset.js';
 import type { CowSnapshot, FarmSnapshot } from './snapshot.js';
 
 /**
- * An hour is the herd's when more of its cows were hot together than chance allows. In an ordinary hour
- * about 3 % are (a cow comes into heat every 21 days or so and is hot for some 8 hours of it, and the odd
- * restless one: 2 % in the median hour of the scorecard's herds, 4 % in one hour in ten), so "more than
- * chance" is three binomial standard deviations over that: 14 cows of 200 (7 %), 4 of 30, 47 of 1000.
- * A pasture move of a fifth of the herd puts 9-16 % of it over the line; 15 % (the old fixed line) missed
- * such hours and raised the heats of the few cows a move excites most. Never more than 15 % is asked.
+ * An hour is the herd's when more of its cows were hot together than chance allows. What chance allows is the
+ * herd's own: each cow tells, with her hour, on how many of her past days she was hot at that hour of the
+ * day (normal.ts, hotShare), and the herd's usual count is the sum of those shares, its spread their
+ * binomial spread; the line is three of those spreads over it, and never more than 12 % of the herd over it.
+ * Never below 3 % of the herd is the usual count taken (a cow comes into heat every 21 days or so and is hot
+ * for some 8 hours of it, and the odd restless one): on steady cows that is the line, 14 cows of 200 (7 %), 4
+ * of 30, 47 of 1000; a pasture move of a fifth of such a herd puts 9-16 % of it over 1.5x. Real cows lie
+ * down in bouts at no fixed hour, and an hour spent up where she usually lies is 1.5x its normal or more: in
+ * herds as noisy as real ones 13-33 % of the cows are hot in an ordinary hour, and at a fixed 3 % nearly
+ * every hour was the herd's, which held back half the heats.
  */
 const HERD_HOT_SHARE = 0.03;
 const HERD_BUSY_SDS = 3;
-const HERD_BUSY_SHARE = 0.15;
-const busyLine = (n: number) => Math.min(HERD_BUSY_SHARE * n, n * HERD_HOT_SHARE + HERD_BUSY_SDS * Math.sqrt(n * HERD_HOT_SHARE * (1 - HERD_HOT_SHARE)));
+const HERD_BUSY_OVER = 0.12;
+function busyLine(h: HerdHour): number {
+  const mean = Math.max(HERD_HOT_SHARE * h.n, h.usual);
+  const variance = Math.max(HERD_HOT_SHARE * (1 - HERD_HOT_SHARE) * h.n, h.usualVar);
+  return Math.min(mean + HERD_BUSY_OVER * h.n, mean + HERD_BUSY_SDS * Math.sqrt(variance));
+}
 /** Fewer cows than this say nothing about a herd. */
 const HERD_MIN_COWS = 10;
 const HERD_KEEP_HOURS = 72;
@@ -49,6 +57,9 @@ const binOf = (ratio: number) => Math.max(0, Math.min(BINS - 1, Math.floor(((Mat
 interface HerdHour {
   n: number;
   hot: number;
+  /** How many of its cows are hot in this hour of an ordinary day (the sum of their shares), and its variance. */
+  usual: number;
+  usualVar: number;
   act: number[];
   rum: number[];
   rumN: number;
@@ -78,7 +89,7 @@ class Herd implements HerdView {
 
   busyHour(t: number): boolean {
     const h = this.hours.get(t);
-    return !!h && h.n >= HERD_MIN_COWS && h.hot >= busyLine(h.n);
+    return !!h && h.n >= HERD_MIN_COWS && h.hot >= busyLine(h);
   }
 
   /**
@@ -114,15 +125,19 @@ class Herd implements HerdView {
     return known * 2 >= last - first + 1 ? sum / weights : 1;
   }
 
-  report(t: number, hot: boolean, actRatio: number, rumRatio: number, lieRatio: number): void {
+  report(t: number, hot: boolean, usuallyHot: number, actRatio: number, rumRatio: number, lieRatio: number): void {
     let h = this.hours.get(t);
     if (!h) {
-      h = { n: 0, hot: 0, act: new Array<number>(BINS).fill(0), rum: new Array<number>(BINS).fill(0), rumN: 0, lie: new Array<number>(BINS).fill(0), lieN: 0 };
+      h = { n: 0, hot: 0, usual: 0, usualVar: 0, act: new Array<number>(BINS).fill(0), rum: new Array<number>(BINS).fill(0), rumN: 0, lie: new Array<number>(BINS).fill(0), lieN: 0 };
       this.hours.set(t, h);
       if (this.hours.size > HERD_KEEP_HOURS + 24) for (const k of this.hours.keys()) if (k < t - HERD_KEEP_HOURS) this.hours.delete(k);
     }
     h.n++;
     if (hot) h.hot++;
+    // A cow still warming up counts as the herd's plain share.
+    const p = usuallyHot === usuallyHot ? usuallyHot : HERD_HOT_SHARE;
+    h.usual += p;
+    h.usualVar += p * (1 - p);
     // An hour told late (a backlog) may be one the remembered typical count was taken over.
     if (t < this.typical.hour) this.typical.hour = NaN;
     h.act[binOf(actRatio)]!++;
@@ -221,7 +236,7 @@ export class FarmDetector {
   snapshotFarm(): FarmSnapshot {
     return {
       ...this.farm,
-      herdHours: [...this.herd.hours].map(([t, h]) => [t * HOUR_MS, h.n, h.hot, h.rumN, ...h.act, ...h.rum, h.lieN, ...h.lie]),
+      herdHours: [...this.herd.hours].map(([t, h]) => [t * HOUR_MS, h.n, h.hot, h.rumN, ...h.act, ...h.rum, h.lieN, ...h.lie, h.usual, h.usualVar]),
     };
   }
 
@@ -229,10 +244,13 @@ export class FarmDetector {
     this.farm = { watermark: f.watermark, lastSilenceScan: f.lastSilenceScan, frontier: f.frontier ?? null };
     this.herd.hours.clear();
     for (const row of f.herdHours ?? []) {
-      if (row.length !== 5 + 3 * BINS) continue;
+      // Rows written before the herd kept its usual share (5 + 3 * BINS long) take the plain share for it.
+      if (row.length !== 5 + 3 * BINS && row.length !== 7 + 3 * BINS) continue;
       const [t, n, hot, rumN] = row as [number, number, number, number];
       const lieN = row[4 + 2 * BINS]!;
-      this.herd.hours.set(t / HOUR_MS, { n, hot, rumN, act: row.slice(4, 4 + BINS), rum: row.slice(4 + BINS, 4 + 2 * BINS), lie: row.slice(5 + 2 * BINS), lieN });
+      const usual = row[5 + 3 * BINS] ?? HERD_HOT_SHARE * n;
+      const usualVar = row[6 + 3 * BINS] ?? HERD_HOT_SHARE * (1 - HERD_HOT_SHARE) * n;
+      this.herd.hours.set(t / HOUR_MS, { n, hot, usual, usualVar, rumN, act: row.slice(4, 4 + BINS), rum: row.slice(4 + BINS, 4 + 2 * BINS), lie: row.slice(5 + 2 * BINS, 5 + 3 * BINS), lieN });
     }
   }
 

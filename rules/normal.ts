@@ -23,6 +23,8 @@ export interface WindowStats {
   comparedDays: number;
   /** Hours of the window at or above `hotRatio` times her normal for that clock hour. */
   hotHours: number;
+  /** How much the window differs from day to day on her past days (its spread), as a share of her normal for it. */
+  spread: number;
   /** Start and end of the window, epoch ms. */
   from: number;
   to: number;
@@ -38,6 +40,11 @@ export interface WindowOptions {
   busyHerd?: { busyHour(hour: number): boolean } | undefined;
   /** Her normal for any hour is at least this share of her mean hourly rate over the day. */
   floorShare?: number;
+  /**
+   * The herd, whose typical ratio to normal in an hour (over 1) is taken out of hers: an hour most of the herd
+   * spends at twice its normal (a milking moved, feed pushed up late) is an ordinary hour for a cow at twice hers.
+   */
+  herd?: { herdRatio(metric: 'act', first: number, last: number): number } | undefined;
 }
 
 const NO_OPTIONS: WindowOptions = Object.freeze({});
@@ -48,7 +55,7 @@ const NO_OPTIONS: WindowOptions = Object.freeze({});
  * third of what the rules core allocated).
  */
 export function newWindowStats(metric: Metric): WindowStats {
-  return { metric, value: 0, expected: 0, ratio: 0, z: 0, coverage: 0, comparedDays: 0, hotHours: 0, from: 0, to: 0 };
+  return { metric, value: 0, expected: 0, ratio: 0, z: 0, coverage: 0, comparedDays: 0, hotHours: 0, spread: 0, from: 0, to: 0 };
 }
 
 /** Scratch space shared by every cow (judging is synchronous, one cow at a time): nothing per cow. */
@@ -56,6 +63,8 @@ const rates = new Float64Array(64);
 /** levelBefore's own: hourNormal, which it calls, fills `rates`. */
 const levels = new Float64Array(64);
 const norms = new Float64Array(64);
+/** The herd's part of each hour of a window now (WindowOptions.herd): at least 1. Read only where it was filled in. */
+const herdScale = new Float64Array(64);
 const scratchSum = newSum();
 
 /** The most dayLevel says: more than that is not skew but days unlike each other. */
@@ -146,6 +155,31 @@ export class Normals {
       if (r === r) rates[n++] = r;
     }
     return n >= cfg.warmupDays ? medianInPlace(rates, n) : 0;
+  }
+
+  /**
+   * How often she is hot at this hour of the day on an ordinary day, for the herd's line (farm.ts): the share
+   * of her past days (the same clock hour, as hourNormal takes them) on which her activity was `hotRatio`
+   * times her normal or more, her normal at least `floor`; NaN while fewer than warm-up days are known. Each
+   * past day is judged against the median of the others, as today's hour is against a median it had no part
+   * in: against the median of all of them, a day's own rate holds the median up, and on cows whose hours
+   * wander the share came out two thirds of what their days are (6 % against 10 %).
+   */
+  hotShare(hour: number, hotRatio: number, floor: number): number {
+    const { cfg, h } = this;
+    const need = cfg.minDayCoverage * 3600;
+    let n = 0;
+    if (this.utc) n = h.pastRates('act', hour, 24, cfg.days, need, rates);
+    else for (let k = 1; k <= cfg.days; k++) {
+      const r = h.rate('act', hour - this.shift(hour, k), need);
+      if (r === r) rates[n++] = r;
+    }
+    if (n < cfg.warmupDays) return NaN;
+    medianInPlace(rates, n);
+    // Sorted: the median of the others is one of the two middle values of the whole (or their mean).
+    let hot = 0;
+    for (let i = 0; i < n; i++) if (rates[i]! >= hotRatio * Math.max(medianWithout(rates, n, i), floor)) hot++;
+    return hot / n;
   }
 
   /**
@@ -255,7 +289,9 @@ export class Normals {
     const perHour = opts.capRatio !== undefined || opts.hotRatio !== undefined;
     if (perHour) for (let i = 0; i < hours; i++) norms[i] = Math.max(this.hourNormal(metric, from + i), floor);
     const cap = opts.capRatio;
-    const now = cap === undefined ? h.sum(metric, from, last, s) : this.cappedSum(metric, from, hours, 0, cap, s);
+    const herd = perHour && metric === 'act' ? opts.herd : undefined;
+    if (herd) for (let i = 0; i < hours; i++) herdScale[i] = Math.max(1, herd.herdRatio('act', from + i, from + i));
+    const now = cap === undefined ? h.sum(metric, from, last, s) : this.cappedSum(metric, from, hours, 0, cap, s, herd !== undefined);
     const nowValue = now.value;
     const nowCov = now.coveredS;
     if (nowCov === 0) return null;
@@ -280,7 +316,7 @@ export class Normals {
         const cov = h.covered(metric, t);
         if (cov === 0) continue;
         const need = opts.busyHerd?.busyHour(t) ? Math.max(opts.hotRatio, opts.busyHotRatio ?? Infinity) : opts.hotRatio;
-        if ((h.value(metric, t) * 3600) / cov >= need * norms[i]!) hot++;
+        if ((h.value(metric, t) * 3600) / cov >= need * norms[i]! * (herd ? herdScale[i]! : 1)) hot++;
       }
     }
     const rate = (nowValue * 3600) / nowCov;
@@ -293,6 +329,7 @@ export class Normals {
     w.coverage = Math.min(1, nowCov / (hours * 3600));
     w.comparedDays = stats.days;
     w.hotHours = hot;
+    w.spread = stats.spread / median;
     w.from = from * HOUR_MS;
     w.to = end * HOUR_MS;
     return w;
@@ -302,7 +339,7 @@ export class Normals {
    * The window's hours `shift` hours back, each counted at most `cap` times its clock hour's normal, into
    * `out` as CowHistory.sum does.
    */
-  private cappedSum(metric: Metric, from: number, hours: number, shift: number, cap: number, out: Sum): Sum {
+  private cappedSum(metric: Metric, from: number, hours: number, shift: number, cap: number, out: Sum, scaled = false): Sum {
     const h = this.h;
     let value = 0;
     let cov = 0;
@@ -310,7 +347,7 @@ export class Normals {
       const t = from + i - shift;
       const c = h.covered(metric, t);
       if (c === 0) continue;
-      value += Math.min(h.value(metric, t), (cap * norms[i]! * c) / 3600);
+      value += Math.min(scaled ? h.value(metric, t) / herdScale[i]! : h.value(metric, t), (cap * norms[i]! * c) / 3600);
       cov += c;
     }
     out.value = value;
@@ -352,4 +389,11 @@ export class Normals {
     }
     return since;
   }
+}
+
+/** The median of the `n` sorted values without the one at `skip`. */
+function medianWithout(sorted: Float64Array, n: number, skip: number): number {
+  const m = n - 1;
+  const at = (j: number) => sorted[j < skip ? j : j + 1]!;
+  return m % 2 ? at(m >> 1) : (at((m >> 1) - 1) + at(m >> 1)) / 2;
 }

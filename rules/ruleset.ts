@@ -42,6 +42,11 @@ export const RuleSetSchema = z
       minCoverage: z.number().min(0).max(1),
       cooldownHours: hours,
       /**
+       * A cow whose windows differ from day to day by at most `maxSpread` of her normal for them is told from a
+       * window of `windowHours` too, `minHotHours` of them hot; the early words are hers alone. 0 hours: off.
+       */
+      steady: z.strictObject({ maxSpread: z.number().min(0).max(5), windowHours: z.int().min(0).max(24), minHotHours: z.int().min(0) }),
+      /**
        * The early word: the last `hours` completed hours each at `hotRatio` times her normal or more, together
        * `minRatio` times and `minZ` spreads above it. 0 hours: only the full window speaks.
        */
@@ -210,6 +215,7 @@ export const RuleSetSchema = z
     if (r.health.warmupDays > r.baseline.days) bad(['health', 'warmupDays'], 'must not exceed baseline.days');
     if (r.heat.resolveRatio >= r.heat.minRatio) bad(['heat', 'resolveRatio'], 'must be below heat.minRatio (hysteresis)');
     if (r.heat.minHotHours > r.heat.windowHours) bad(['heat', 'minHotHours'], 'must not exceed heat.windowHours');
+    if (r.heat.steady.windowHours > 0 && r.heat.steady.minHotHours > r.heat.steady.windowHours) bad(['heat', 'steady', 'minHotHours'], 'must not exceed heat.steady.windowHours');
     if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.ruminationMaxRatio, r.health.bothMaxRatio))
       bad(['health', 'resolveRatio'], 'must be above the firing ratios (hysteresis)');
     const t = r.health.trend;

@@ -47,7 +47,8 @@ export interface FarmSnapshot {
   frontier?: number | null;
   /**
    * Recent hours: [hourStart ms, cows reporting, cows well above their normal, cows telling rumination, the
-   * histogram of their activity ratios, of their rumination ratios, cows telling lying, of their lying ratios].
+   * histogram of their activity ratios, of their rumination ratios, cows telling lying, of their lying ratios,
+   * how many of them are hot in this hour of an ordinary day and its variance (absent before round 29)].
    */
   herdHours?: number[][];
 }

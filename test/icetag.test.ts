@@ -9,11 +9,15 @@ import { DAY_MS, DEFAULT_RULES, FarmDetector, HOUR_MS, type Reading } from '../r
  * and cycling). A cycling cow comes into heat every 18-24 days, about 1.45 times a cow-month, so the count of
  * heat alerts alone says little; what matters is whether each is explained. A heat is explained when the one
  * before or after it on the same cow is a cycle away (17-25 days) or two (36-48 days: one between not
- * seen). With the defaults: 516b_2 05-03 and 06-11 (39 days), 678_2 07-05 and 07-29 (24), 689b_3 05-11,
- * 05-21 and 06-14 (10, then 24): one heat unexplained, and no health alert.
+ * seen). With the defaults: 516b_2 05-03 and 06-11 (39 days), 678_2 07-05, 689b_3 05-11, 05-21 and 06-14
+ * (10, then 24), and no health alert. Unexplained: 689b_3's of 05-11, and 678_2's of 07-05, whose partner
+ * until round 28 was a 3-hour burst at 3x on 07-29 (24 days on). Since round 29 three hours make a heat only
+ * on a cow whose hours are steady, and hers wander (her 3-hour windows differ by a quarter from day to day):
+ * the burst is not told, and on herds as noisy as real ones that took more false heats than true ones away
+ * (docs/figures.md, "Heats on cows as noisy as real ones").
  */
 describe.skipIf(!existsSync(ICETAG_DIR))('IceTag real cows', () => {
-  it('raises no heat a cycle does not explain but one, and no health alert, with the default rules', () => {
+  it('raises no heat a cycle does not explain but two, and no health alert, with the default rules', () => {
     for (const file of ICETAG_FILES) {
       expect(loadIceTag(`${ICETAG_DIR}/${file}`, 'x').every((r) => Number.isFinite(r.activity))).toBe(true);
     }
@@ -31,8 +35,8 @@ describe.skipIf(!existsSync(ICETAG_DIR))('IceTag real cows', () => {
     for (const [, heats] of onsets) heats.forEach((t, i) => {
       if (!(i > 0 && cycleApart(t, heats[i - 1]!)) && !(i + 1 < heats.length && cycleApart(t, heats[i + 1]!))) unexplained++;
     });
-    expect(unexplained).toBeLessThanOrEqual(1);
-    expect(s.all.alerts.heat ?? 0).toBeLessThanOrEqual(7);
+    expect(unexplained).toBeLessThanOrEqual(2);
+    expect(s.all.alerts.heat ?? 0).toBeLessThanOrEqual(6);
     expect(s.all.alerts.health ?? 0).toBe(0);
   });
 
@@ -61,17 +65,22 @@ describe.skipIf(!existsSync(ICETAG_DIR))('IceTag real cows', () => {
   /**
    * A collar reporting every hour: the same cows' minutes summed into hourly readings (an hour with at least
    * half its minutes, scaled up to the whole hour; a third of IceTag's minutes are missing). Its heats must be
-   * the minute data's: with the early word for hourly collars (three readings), the same seven; without it,
-   * two of them were missed.
+   * the minute data's (six since round 29; seven before, when the early word for hourly collars, three
+   * readings, was said for every cow: without it, two of them were missed).
    */
-  /** Each cow's heats from her minutes summed into `n`-hour readings: as many as the minute data's, each told within `withinMs` of it. */
-  const sameHeats = (n: number, withinMs: number) => {
+  /**
+   * Each cow's heats from her minutes summed into `n`-hour readings: the minute data's, each told within
+   * `withinMs` of it, but `missed` of them, and `extra` more (by file).
+   */
+  const sameHeats = (n: number, withinMs: number, diff: Record<string, { missed?: number; extra?: number }> = {}) => {
     for (const file of ICETAG_FILES) {
       const minutes = loadIceTag(`${ICETAG_DIR}/${file}`, 'x');
       const byMinute = heats(minutes);
       const bySum = heats(summed(minutes, n));
-      expect(bySum.length, file).toBe(byMinute.length);
-      byMinute.forEach((t, i) => expect(Math.abs(bySum[i]! - t), file).toBeLessThanOrEqual(withinMs));
+      const { missed = 0, extra = 0 } = diff[file] ?? {};
+      const matched = byMinute.filter((t) => bySum.some((s) => Math.abs(s - t) <= withinMs)).length;
+      expect(matched, file).toBe(byMinute.length - missed);
+      expect(bySum.length, file).toBe(matched + extra);
     }
   };
 
@@ -81,9 +90,15 @@ describe.skipIf(!existsSync(ICETAG_DIR))('IceTag real cows', () => {
   it('an hourly collar finds the heats the minute data finds', () => sameHeats(1, HOUR_MS));
 
   /**
-   * A collar reporting every 2 hours, as SCR-like exports give activity: the same seven heats. Before the
-   * 4-hour word for such collars (two readings), six, and one restless day four days after a heat before the
-   * 5-day cooldown. Told within four hours of the minute data's: a 2-hour reading is all it knows of them.
+   * A collar reporting every 2 hours, as SCR-like exports give activity: the minute data's heats, told within
+   * four hours of them (a 2-hour reading is all it knows of them), but one, and one more. The one missed is
+   * 516b_2's of 06-11, which the minute data tells at exactly 2x over 9 hours: summed into 2-hour readings it
+   * is just under (told from her 6-hour window until round 29, which since asks for a steady cow). The one
+   * more is 678_2's 3-hour burst at 3x of 07-29, 24 days after her heat before, which the 4-hour word (two
+   * readings, each 2x) tells on a cow whose hours wander too; the minute data's 3-hour word, since round 29,
+   * only on a steady cow. Before the 4-hour word the 2-hourly readings missed that burst and another heat,
+   * and raised a restless day four days after a heat before the 5-day cooldown.
    */
-  it('a collar reporting every 2 hours finds the heats the minute data finds, and no other', () => sameHeats(2, 4 * HOUR_MS));
+  it('a collar reporting every 2 hours finds the heats the minute data finds but a marginal one, and a 3-hour burst a cycle on', () =>
+    sameHeats(2, 4 * HOUR_MS, { '516b_2.csv': { missed: 1 }, '678_2.csv': { extra: 1 } }));
 });

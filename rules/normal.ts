@@ -162,7 +162,7 @@ export class Normals {
    * of her past days (the same clock hour, as hourNormal takes them) on which her activity was `hotRatio`
    * times her normal or more, her normal at least `floor`; NaN while fewer than warm-up days are known. Each
    * past day is judged against the median of the others, as today's hour is against a median it had no part
-   * in: against the median of all of them, a day's own rate holds the median up, and on cows whose hours
+   * in (so two days at least): against the median of all of them, a day's own rate holds the median up, and on cows whose hours
    * wander the share came out two thirds of what their days are (6 % against 10 %).
    */
   hotShare(hour: number, hotRatio: number, floor: number): number {
@@ -174,7 +174,8 @@ export class Normals {
       const r = h.rate('act', hour - this.shift(hour, k), need);
       if (r === r) rates[n++] = r;
     }
-    if (n < cfg.warmupDays) return NaN;
+    // One past day has no others to be judged against.
+    if (n < Math.max(2, cfg.warmupDays)) return NaN;
     medianInPlace(rates, n);
     // Sorted: the median of the others is one of the two middle values of the whole (or their mean).
     let hot = 0;
@@ -289,8 +290,13 @@ export class Normals {
     const perHour = opts.capRatio !== undefined || opts.hotRatio !== undefined;
     if (perHour) for (let i = 0; i < hours; i++) norms[i] = Math.max(this.hourNormal(metric, from + i), floor);
     const cap = opts.capRatio;
-    const herd = perHour && metric === 'act' ? opts.herd : undefined;
-    if (herd) for (let i = 0; i < hours; i++) herdScale[i] = Math.max(1, herd.herdRatio('act', from + i, from + i));
+    // The herd's typical ratio is to each cow's plain normal: against her floored one (a night hour) it is the
+    // herd's rate over the floor, which the floor has already taken in where the herd's rate is under it.
+    const herd = cap !== undefined && metric === 'act' ? opts.herd : undefined;
+    if (herd) for (let i = 0; i < hours; i++) {
+      const t = from + i;
+      herdScale[i] = Math.max(1, (herd.herdRatio('act', t, t) * this.hourNormal(metric, t)) / norms[i]!);
+    }
     const now = cap === undefined ? h.sum(metric, from, last, s) : this.cappedSum(metric, from, hours, 0, cap, s, herd !== undefined);
     const nowValue = now.value;
     const nowCov = now.coveredS;

@@ -43,7 +43,8 @@ export const RuleSetSchema = z
       cooldownHours: hours,
       /**
        * A cow whose windows differ from day to day by at most `maxSpread` of her normal for them is told from a
-       * window of `windowHours` too, `minHotHours` of them hot; the early words are hers alone. 0 hours: off.
+       * window of `windowHours` too, `minHotHours` of them hot (0 hours: not); the early word (not the 4-hour
+       * word of 2-hourly collars) is hers alone, whatever `windowHours`.
        */
       steady: z.strictObject({ maxSpread: z.number().min(0).max(5), windowHours: z.int().min(0).max(24), minHotHours: z.int().min(0) }),
       /**

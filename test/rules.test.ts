@@ -366,14 +366,20 @@ describe('a cow back to her old self', () => {
 describe('heat, on cows as noisy as real ones', () => {
   const onset = START + 10 * DAY + 9 * HOUR;
   /**
-   * A cow who lies down at no fixed hour: each hour of hers, up for a share of it drawn afresh (a hash of her
-   * seed and the hour), her activity anywhere from 0.15 to 1.85 times her normal; one hour in five she is
-   * 1.5x it or more, as real cows are (bench/realism.ts).
+   * A cow who lies down at no fixed hour: each hour of hers drawn afresh (a hash of her seed and the hour),
+   * mostly lying or up and about (bench/realism.ts measures real cows' hours).
    */
-  const wandering = (seed: number) => (t: number) => {
-    const h = Math.floor(t / HOUR);
-    const x = (Math.imul(h ^ Math.imul(seed, 0x9e3779b1), 0x85ebca6b) >>> 0) / 2 ** 32;
-    return 0.15 + 1.7 * x;
+  const wandering = (seed: number, wild = false) => (t: number) => {
+    // MurmurHash3's finaliser over her seed and the hour (`wild`: the two hours, as she lies or is up for two
+    // hours at a time): neighbouring draws are unrelated.
+    let x = (Math.floor(t / (wild ? 2 * HOUR : HOUR)) ^ Math.imul(seed, 0x9e3779b1)) >>> 0;
+    x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+    x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+    const u = ((x ^ (x >>> 16)) >>> 0) / 2 ** 32;
+    // Two hours in five mostly lying, the rest up and about: 0.1-0.4 and 0.8-2.2 of her normal; `wild`,
+    // 0.05-0.3 and 0.8-3, as the IceTag cows' hours run from under a tenth to over three times it.
+    if (wild) return u < 0.4 ? 0.05 + 0.625 * u : 0.8 + (2.2 * (u - 0.4)) / 0.6;
+    return u < 0.4 ? 0.1 + 0.75 * u : 0.8 + (1.4 * (u - 0.4)) / 0.6;
   };
   const noisyHerd = (heat: (i: number) => (t: number) => number) =>
     Array.from({ length: 20 }, (_, i) => stream({ collarId: `H${String(i).padStart(2, '0')}`, days: 14, seed: 200 + i, act: (t) => wandering(i + 1)(t) * heat(i)(t) }))
@@ -390,15 +396,34 @@ describe('heat, on cows as noisy as real ones', () => {
 
   // Three hours up on a cow whose hours wander are as often an ordinary day as the first hours of a heat:
   // on the noisy herds the 3-hour word raised about as many false heats as true ones.
+  /** Her activity: `k` times her normal inside [from, to), her own (steady or wandering) hours elsewhere. */
+  const spell = (own: (t: number) => number, from: number, to: number, k: number) => (t: number) => (t > from && t <= to ? k : own(t));
+  const steadyHours = () => 1;
+
+  /** The hours of the windows her heats were told from. */
+  const told = (events: AlertEvent[]) => firing(events, 'heat').map((e) => (e.evidence.window as { hours: number }).hours);
+
+  // The wandering cow's own hours may make a 9-hour window of the burst's (one hour in three of hers is 1.5x
+  // or more): here the 9-hour window asks all 9 hours hot, so that what is seen is the shorter ones' line.
+  const only = (o: object = {}) => new FarmDetector('farm', steadyRules({ heat: { minHotHours: 9, ...o } }));
+
   it('three hours at 3x make an early word on a steady cow, not on a cow whose hours wander', () => {
-    const burst = during(onset, onset + 3 * HOUR, 3);
-    expect(firing(run(stream({ days: 12, act: burst })), 'heat')).toHaveLength(1);
-    expect(firing(run(stream({ days: 12, seed: 201, act: (t) => wandering(1)(t) * burst(t) })), 'heat')).toEqual([]);
-    // Her heat of 14 hours is found, from a window of 6 hours or more (six hours average her wandering out
-    // enough for the 6-hour window here), not from 3.
-    const heat = firing(run(stream({ days: 12, seed: 201, act: (t) => wandering(1)(t) * during(onset, onset + 14 * HOUR, 3)(t) })), 'heat');
+    const burst = (own: (t: number) => number) => spell(own, onset, onset + 3 * HOUR, 3);
+    expect(told(run(stream({ days: 12, act: burst(steadyHours) }), only()))).toEqual([3]);
+    expect(told(run(stream({ days: 12, seed: 201, act: burst(wandering(1)) }), only()))).toEqual([]);
+    // Without the line for a steady cow, it is one.
+    expect(told(run(stream({ days: 12, seed: 201, act: burst(wandering(1)) }), only({ steady: { maxSpread: 5 } })))).toEqual([3]);
+    // Her heat of 14 hours is found, from the 9-hour window.
+    const heat = firing(run(stream({ days: 12, seed: 201, act: spell(wandering(1), onset, onset + 14 * HOUR, 3) })), 'heat');
     expect(heat).toHaveLength(1);
-    expect((heat[0]!.evidence.window as { hours: number }).hours).toBeGreaterThanOrEqual(6);
+    expect(heat[0]!.evidence.window).toMatchObject({ hours: 9 });
+  });
+
+  it('six hours at 3x are a heat from the 6-hour window on a steady cow, not on a cow whose hours wander', () => {
+    const six = (own: (t: number) => number) => spell(own, onset, onset + 6 * HOUR, 3);
+    expect(told(run(stream({ days: 12, act: six(steadyHours) }), only({ early: { hours: 0 } })))).toEqual([6]);
+    expect(told(run(stream({ days: 12, seed: 201, act: six(wandering(1, true)) }), only({ early: { hours: 0 } })))).toEqual([]);
+    expect(told(run(stream({ days: 12, seed: 201, act: six(wandering(1, true)) }), only({ early: { hours: 0 }, steady: { maxSpread: 5 } })))).toEqual([6]);
   });
 });
 
@@ -2113,6 +2138,40 @@ describe('replay', () => {
       const after = run(herd.filter((r) => r.ts > cut), det2);
       expect([...before, ...after]).toEqual(full);
     }
+  });
+
+  // The herd's line is its cows' own usual share of hot hours, each past day judged against the median of the
+  // others. Against the median of all of them, five days at 10 and five at 16 read as never hot (16 is under
+  // 1.5x their median, 13); judged as a new day is, against the other nine (median 10), the 16s are.
+  it("takes how often a cow is hot at an hour of her day from each past day against the others", () => {
+    const h = new CowHistory(24 * 40);
+    const at6 = [10, 16, 10, 16, 10, 16, 10, 16, 10, 16];
+    for (let t = START; t < START + 11 * DAY; t += HOUR) {
+      h.advanceTo(Math.floor((t + HOUR - 1) / HOUR));
+      const day = Math.floor((t - START) / DAY);
+      h.add({ collarId: 'c', ts: t + HOUR, intervalS: 3600, activity: (t - START) % DAY === 6 * HOUR && day < 10 ? at6[day]! : 20 });
+    }
+    const hour = (START + 10 * DAY + 6 * HOUR) / HOUR;
+    expect(new Normals(h, rules.baseline).hotShare(hour, 1.5, 0)).toBe(0.5);
+    // A floor over the others' median is the line's: at 12, 1.5x is 18, and no day is hot.
+    expect(new Normals(h, rules.baseline).hotShare(hour, 1.5, 12)).toBe(0);
+    // One past day has no others: no share (the herd counts her as its plain 3 %).
+    const one = { ...rules.baseline, warmupDays: 1, days: 1 };
+    expect(new Normals(h, one).hotShare(hour, 1.5, 0)).toBeNaN();
+  });
+
+  // A herd's hours, usual shares and all, come back from a snapshot as they were.
+  it("restores a herd's hours and their usual shares from a snapshot", () => {
+    const herd = Array.from({ length: 12 }, (_, i) => stream({ collarId: `H${i}`, days: 6, seed: 320 + i, act: (t) => (Math.floor(t / HOUR) * (i + 7)) % 5 === 0 ? 2.5 : 1 }))
+      .flat()
+      .sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    const det = new FarmDetector('farm', rules);
+    run(herd, det);
+    const snap = det.snapshotFarm();
+    expect(snap.herdHours!.some((r) => r.at(-2)! > 0.03 * r[1]! + 1)).toBe(true);
+    const det2 = new FarmDetector('farm', rules);
+    det2.restoreFarm(JSON.parse(JSON.stringify(snap)));
+    expect(det2.snapshotFarm()).toEqual(snap);
   });
 
   // Snapshots written before round 29 hold no usual share in the herd's hours: they are restored, each hour's

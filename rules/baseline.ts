@@ -38,7 +38,7 @@ export function medianInPlace(xs: Float64Array | number[], n: number): number {
 }
 
 /** Scales a MAD to a standard deviation for normal data. */
-const MAD_TO_SD = 1.4826;
+export const MAD_TO_SD = 1.4826;
 const deviations = new Float64Array(128);
 
 /**

@@ -1,4 +1,4 @@
-import { HERD_HOUR_S, HOUR_MS, medianInPlace, robustStats, type RobustStats } from './baseline.js';
+import { HERD_HOUR_S, HOUR_MS, MAD_TO_SD, medianInPlace, robustStats, type RobustStats } from './baseline.js';
 import { newSum, type CowHistory, type HourMetric, type Metric, type Sum } from './history.js';
 import { utcDays, type DayShift } from './localday.js';
 import type { RuleSet } from './ruleset.js';
@@ -81,7 +81,12 @@ const CACHED_HOURS = 8;
 const LEVEL_AT = 3 * CACHED_HOURS;
 /** stretchNormal's remembered stretch per metric: [first, last, pastVersion]. */
 const STRETCH_AT = LEVEL_AT + 4;
-const CACHE_SLOTS = STRETCH_AT + 6;
+/** hourSpread's remembered [farm day, value]. */
+const SPREAD_AT = STRETCH_AT + 6;
+const CACHE_SLOTS = SPREAD_AT + 2;
+/** hourSpread's scratch (judging is synchronous). */
+const hourDeviations = new Float64Array(64);
+const hourSpreads = new Float64Array(32);
 
 export class Normals {
   private readonly utc: boolean;
@@ -181,6 +186,39 @@ export class Normals {
     let hot = 0;
     for (let i = 0; i < n; i++) if (rates[i]! >= hotRatio * Math.max(medianWithout(rates, n, i), floor)) hot++;
     return hot / n;
+  }
+
+  /**
+   * How much her hours differ from day to day: over the clock hours of the day before the farm day `hour` is
+   * in, the median of each hour's spread (MAD, scaled) over its median on her past days; NaN while fewer
+   * than 12 hours have 4 such days. The simulator's steady cows read 0.09-0.14, its cows as noisy as real ones
+   * 0.65-0.93, the three IceTag cows 0.5-1.1: a real cow lies down at no fixed hour. Once a farm day, and
+   * asked only where a short window or an early word would say a heat.
+   */
+  hourSpread(hour: number): number {
+    const day = this.dayStart(hour);
+    const cache = this.cached();
+    if (cache[SPREAD_AT] === day) return cache[SPREAD_AT + 1]!;
+    const { cfg, h } = this;
+    const need = cfg.minDayCoverage * 3600;
+    let m = 0;
+    for (let t = day - 24; t < day; t++) {
+      let n = 0;
+      if (this.utc) n = h.pastRates('act', t, 24, cfg.days, need, rates);
+      else for (let k = 1; k <= cfg.days; k++) {
+        const r = h.rate('act', t - this.shift(t, k), need);
+        if (r === r) rates[n++] = r;
+      }
+      if (n < 4) continue;
+      const med = medianInPlace(rates, n);
+      if (!(med > 0)) continue;
+      for (let i = 0; i < n; i++) hourDeviations[i] = Math.abs(rates[i]! - med);
+      hourSpreads[m++] = (MAD_TO_SD * medianInPlace(hourDeviations, n)) / med;
+    }
+    const v = m >= 12 ? medianInPlace(hourSpreads, m) : NaN;
+    cache[SPREAD_AT] = day;
+    cache[SPREAD_AT + 1] = v;
+    return v;
   }
 
   /**

@@ -42,11 +42,12 @@ export const RuleSetSchema = z
       minCoverage: z.number().min(0).max(1),
       cooldownHours: hours,
       /**
-       * A cow whose windows differ from day to day by at most `maxSpread` of her normal for them is told from a
+       * A cow whose windows differ from day to day by at most `maxSpread` of her normal for them, and whose hours
+       * by at most `maxHourSpread` (Normals.hourSpread; not known yet: not asked), is told from a
        * window of `windowHours` too, `minHotHours` of them hot (0 hours: not); the early word (not the 4-hour
        * word of 2-hourly collars) is hers alone, whatever `windowHours`.
        */
-      steady: z.strictObject({ maxSpread: z.number().min(0).max(5), windowHours: z.int().min(0).max(24), minHotHours: z.int().min(0) }),
+      steady: z.strictObject({ maxSpread: z.number().min(0).max(5), maxHourSpread: z.number().min(0).max(10), windowHours: z.int().min(0).max(24), minHotHours: z.int().min(0) }),
       /**
        * The early word: the last `hours` completed hours each at `hotRatio` times her normal or more, together
        * `minRatio` times and `minZ` spreads above it. 0 hours: only the full window speaks.

@@ -389,6 +389,21 @@ describe('heat, on cows as noisy as real ones', () => {
   // Found on the scorecard's --real-noise herds: the herd's line was a fixed 3 % of its cows hot at once, and
   // in a herd this noisy a fifth of the cows are hot in any hour. Every hour was the herd's, and half the
   // heats were held back as its (50-54 % found). The line is now the herd's own usual share.
+  it("reads how much a cow's hours differ from day to day: little on a steady cow, much on one whose hours wander", () => {
+    const spread = (act?: (t: number) => number) => {
+      const det = new FarmDetector('farm', rules);
+      run(stream({ days: 12, act }), det);
+      return det.cows.get('C1')!.normal.hourSpread((START + 12 * DAY) / HOUR);
+    };
+    expect(spread()).toBeLessThan(0.2);
+    expect(spread(wandering(1))).toBeGreaterThan(0.4);
+    expect(spread(wandering(1, true))).toBeGreaterThan(0.4);
+    // Before she has 4 past days at 12 of the day's hours: not known.
+    const det = new FarmDetector('farm', rules);
+    run(stream({ days: 4 }), det);
+    expect(det.cows.get('C1')!.normal.hourSpread((START + 4 * DAY) / HOUR)).toBeNaN();
+  });
+
   it('a cow in heat in a herd whose cows lie down at no fixed hour is found, and no other cow is called', () => {
     const events = run(noisyHerd((i) => (i === 0 ? during(onset, onset + 14 * HOUR, 3) : () => 1)));
     expect(firing(events, 'heat').map((e) => e.cowId)).toEqual(['H00']);
@@ -410,9 +425,13 @@ describe('heat, on cows as noisy as real ones', () => {
   it('three hours at 3x make an early word on a steady cow, not on a cow whose hours wander', () => {
     const burst = (own: (t: number) => number) => spell(own, onset, onset + 3 * HOUR, 3);
     expect(told(run(stream({ days: 12, act: burst(steadyHours) }), only()))).toEqual([3]);
-    expect(told(run(stream({ days: 12, seed: 201, act: burst(wandering(1)) }), only()))).toEqual([]);
-    // Without the line for a steady cow, it is one.
-    expect(told(run(stream({ days: 12, seed: 201, act: burst(wandering(1)) }), only({ steady: { maxSpread: 5 } })))).toEqual([3]);
+    const wanderingBurst = () => stream({ days: 12, seed: 201, act: burst(wandering(1)) });
+    expect(told(run(wanderingBurst(), only()))).toEqual([]);
+    // Either line alone holds it back: her hours' spread (Normals.hourSpread), and the window's own.
+    expect(told(run(wanderingBurst(), only({ steady: { maxSpread: 5 } })))).toEqual([]);
+    expect(told(run(wanderingBurst(), only({ steady: { maxHourSpread: 10 } })))).toEqual([]);
+    // Without either, it is one.
+    expect(told(run(wanderingBurst(), only({ steady: { maxSpread: 5, maxHourSpread: 10 } })))).toEqual([3]);
     // Her heat of 14 hours is found, from the 9-hour window.
     const heat = firing(run(stream({ days: 12, seed: 201, act: spell(wandering(1), onset, onset + 14 * HOUR, 3) })), 'heat');
     expect(heat).toHaveLength(1);
@@ -423,7 +442,8 @@ describe('heat, on cows as noisy as real ones', () => {
     const six = (own: (t: number) => number) => spell(own, onset, onset + 6 * HOUR, 3);
     expect(told(run(stream({ days: 12, act: six(steadyHours) }), only({ early: { hours: 0 } })))).toEqual([6]);
     expect(told(run(stream({ days: 12, seed: 201, act: six(wandering(1, true)) }), only({ early: { hours: 0 } })))).toEqual([]);
-    expect(told(run(stream({ days: 12, seed: 201, act: six(wandering(1, true)) }), only({ early: { hours: 0 }, steady: { maxSpread: 5 } })))).toEqual([6]);
+    expect(told(run(stream({ days: 12, seed: 201, act: six(wandering(1, true)) }), only({ early: { hours: 0 }, steady: { maxSpread: 5 } })))).toEqual([]);
+    expect(told(run(stream({ days: 12, seed: 201, act: six(wandering(1, true)) }), only({ early: { hours: 0 }, steady: { maxSpread: 5, maxHourSpread: 10 } })))).toEqual([6]);
   });
 });
 

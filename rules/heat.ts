@@ -273,11 +273,6 @@ function levelOf(ctx: RuleContext, from: number): number {
 }
 
 /**
- * Whether at least `need` of the `hours` before `end` are at `hotRatio` times their normal: an upper bound of
- * the hours a window counts hot (it floors the normal, and asks more in the herd's busy hours). Newest hour
- * first, and given up once too many have failed: most hours of most cows are nowhere near a heat.
- */
-/**
  * Whether her hours are steady enough for a short window or an early word to say a heat: on the simulator's
  * steady cows they differ from day to day by 9-14 % of their normal (Normals.hourSpread), on its cows as noisy as real
  * ones and the three IceTag cows by 50-110 %; a window's own spread, from 10-14 past days, read steady on
@@ -288,6 +283,11 @@ function steadyCow(ctx: RuleContext, end: number): boolean {
   return !(ctx.normal.hourSpread(end - 1) > ctx.rules.heat.steady.maxHourSpread);
 }
 
+/**
+ * Whether at least `need` of the `hours` before `end` are at `hotRatio` times their normal: an upper bound of
+ * the hours a window counts hot (it floors the normal, and asks more in the herd's busy hours). Newest hour
+ * first, and given up once too many have failed: most hours of most cows are nowhere near a heat.
+ */
 function enoughHotHours(ctx: RuleContext, end: number, hours: number, hotRatio: number, need: number, minCoverS = 1): boolean {
   let missed = hours - need;
   if (missed < 0) return false;

@@ -191,7 +191,7 @@ export class Normals {
   /**
    * How much her hours differ from day to day: over the clock hours of the day before the farm day `hour` is
    * in, the median of each hour's spread (MAD, scaled) over its median on her past days; NaN while fewer
-   * than 12 hours have 4 such days. The simulator's steady cows read 0.09-0.14, its cows as noisy as real ones
+   * than 12 hours have 4 such days (or `baseline.days`, if fewer). The simulator's steady cows read 0.09-0.14, its cows as noisy as real ones
    * 0.65-0.93, the three IceTag cows 0.5-1.1: a real cow lies down at no fixed hour. Once a farm day, and
    * asked only where a short window or an early word would say a heat.
    */
@@ -201,15 +201,22 @@ export class Normals {
     if (cache[SPREAD_AT] === day) return cache[SPREAD_AT + 1]!;
     const { cfg, h } = this;
     const need = cfg.minDayCoverage * 3600;
+    // Only hours the ring still holds at the farm day's end: so the value is the day's, whenever in the day
+    // it is first asked (after the autumn clock change, 14 farm days back is 337 hours, and its oldest hour
+    // leaves the ring during the day).
+    const oldest = day + 24 - h.hours;
+    const least = Math.min(4, cfg.days);
     let m = 0;
     for (let t = day - 24; t < day; t++) {
       let n = 0;
       if (this.utc) n = h.pastRates('act', t, 24, cfg.days, need, rates);
       else for (let k = 1; k <= cfg.days; k++) {
-        const r = h.rate('act', t - this.shift(t, k), need);
+        const past = t - this.shift(t, k);
+        if (past <= oldest) break;
+        const r = h.rate('act', past, need);
         if (r === r) rates[n++] = r;
       }
-      if (n < 4) continue;
+      if (n < least) continue;
       const med = medianInPlace(rates, n);
       if (!(med > 0)) continue;
       for (let i = 0; i < n; i++) hourDeviations[i] = Math.abs(rates[i]! - med);

@@ -386,9 +386,6 @@ describe('heat, on cows as noisy as real ones', () => {
       .flat()
       .sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
 
-  // Found on the scorecard's --real-noise herds: the herd's line was a fixed 3 % of its cows hot at once, and
-  // in a herd this noisy a fifth of the cows are hot in any hour. Every hour was the herd's, and half the
-  // heats were held back as its (50-54 % found). The line is now the herd's own usual share.
   it("reads how much a cow's hours differ from day to day: little on a steady cow, much on one whose hours wander", () => {
     const spread = (act?: (t: number) => number) => {
       const det = new FarmDetector('farm', rules);
@@ -404,6 +401,9 @@ describe('heat, on cows as noisy as real ones', () => {
     expect(det.cows.get('C1')!.normal.hourSpread((START + 4 * DAY) / HOUR)).toBeNaN();
   });
 
+  // Found on the scorecard's --real-noise herds: the herd's line was a fixed 3 % of its cows hot at once, and
+  // in a herd this noisy a fifth of the cows are hot in any hour. Every hour was the herd's, and half the
+  // heats were held back as its (50-54 % found). The line is now the herd's own usual share.
   it('a cow in heat in a herd whose cows lie down at no fixed hour is found, and no other cow is called', () => {
     const events = run(noisyHerd((i) => (i === 0 ? during(onset, onset + 14 * HOUR, 3) : () => 1)));
     expect(firing(events, 'heat').map((e) => e.cowId)).toEqual(['H00']);

@@ -3,6 +3,7 @@
  * simulator's real-noise cows to: her hours against the same hour of her past days, and her days against
  * her days.
  */
+import { MAD_TO_SD } from '../rules/baseline.js';
 import type { Reading } from '../rules/reading.js';
 
 const HOUR = 3_600_000;
@@ -54,7 +55,7 @@ export function dayCv(readings: readonly Reading[], ordinary: (t: number) => boo
   if (totals.length < 10) return null;
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const med = median(totals);
-  return (median(totals.map((x) => Math.abs(x - med))) * 1.4826) / med;
+  return (median(totals.map((x) => Math.abs(x - med))) * MAD_TO_SD) / med;
 }
 
 /** The p-quantile of xs (the value at floor(p·(n−1)) of them sorted). */

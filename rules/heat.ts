@@ -46,21 +46,15 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
     if (w && v && v.ratio < cfg.resolveRatio * level) push(resolve(alerts, subject, 'heat', { at: w.to, evidence: windowEvidence(w) }));
     return;
   }
-  // Most hours of most cows are nowhere near a heat: with too few hours at the hot ratio times their own
-  // normal (an upper bound of the hours a window counts hot), nothing can fire; the window is not computed.
-  let w: WindowStats | null = null;
-  if (enoughHotHours(ctx, end, cfg.windowHours, cfg.hotRatio, cfg.minHotHours)) {
-    const long = heatWindow(ctx, cfg.windowHours, end, cfg.hotRatio);
-    if (long && long.ratio >= cfg.minRatio && long.z >= cfg.minZ && long.hotHours >= cfg.minHotHours) w = long;
-  }
+  let w = windowHeat(ctx, end, cfg.windowHours, cfg.minHotHours);
   // A cow whose hours are steady is told from fewer of them. Real cows lie down at no fixed hour, and an hour
   // up where she usually lies reads twice or three times its normal: on herds that noisy (the scorecard's
   // --real-noise herds), a window of six hours alone, five of them hot, found 237 of 300 heats with 47 false
   // ones (two herds of 100 cows, 60 days); nine hours alone, six of them hot, 241 with 10.
   const steady = cfg.steady;
-  if (!w && steady.windowHours > 0 && enoughHotHours(ctx, end, steady.windowHours, cfg.hotRatio, steady.minHotHours)) {
-    const short = heatWindow(ctx, steady.windowHours, end, cfg.hotRatio);
-    if (short && short.ratio >= cfg.minRatio && short.z >= cfg.minZ && short.hotHours >= steady.minHotHours && short.spread <= steady.maxSpread && steadyCow(ctx, end)) w = short;
+  if (!w && steady.windowHours > 0) {
+    const short = windowHeat(ctx, end, steady.windowHours, steady.minHotHours);
+    if (short && short.spread <= steady.maxSpread && steadyCow(ctx, end)) w = short;
   }
   // The early word: the first few hours of a heat, every one of them well up (a heat is 2-4x her normal from
   // its first hours). Said hours before a window fills, so the insemination window is not half gone. Only
@@ -94,7 +88,7 @@ export function judgeHeat(ctx: RuleContext, end: number, push: Push, intervalS: 
   // to a steady cow: each reading is two hours already, and on the noisy herds it raised no false heat.
   const sparse = early.sparse;
   if (!w && !earlyOk && sparse.hours > 0 && intervalS <= sparse.maxIntervalMinutes * 60 && everyHourKnown(ctx, end, EARLY_KNOWN_HOURS)) {
-    const e = earlyWord(ctx, end, intervalS, sparse.hours, sparse.hotRatio, sparse.minRatio, sparse.minReadings, Infinity);
+    const e = earlyWord(ctx, end, intervalS, sparse.hours, sparse.hotRatio, sparse.minRatio, sparse.minReadings, false);
     // Whether her collar tells rumination is what she has told on past days, not whether these readings
     // did: two wild readings without it would otherwise pass for a heat.
     if (e && (!(ctx.normal.hourNormal('rum', end - 1) > 0) || ruminationDown(ctx, sparse.hours, end))) w = e;
@@ -204,7 +198,7 @@ export function judgeMissedCycle(ctx: RuleContext, end: number, push: Push): voi
 }
 
 /** The options of the heat windows, filled in for each (judging is synchronous): made once, not for each hour of each cow. */
-const heatWindowOptions: WindowOptions = { capRatio: 0, hotRatio: 0, busyHotRatio: 0, busyHerd: undefined, floorShare: 0, herd: undefined };
+const heatWindowOptions: WindowOptions = { capRatio: 0, hotRatio: 0, busyHotRatio: 0, floorShare: 0, herd: undefined };
 
 /** Her activity over the `hours` before `end`, each hour capped, its hot hours counted (busier in the herd's busy hours); null if too little of it is known. */
 function heatWindow(ctx: RuleContext, hours: number, end: number, hotRatio: number): WindowStats | null {
@@ -213,11 +207,9 @@ function heatWindow(ctx: RuleContext, hours: number, end: number, hotRatio: numb
   o.capRatio = cfg.hourCapRatio;
   o.hotRatio = hotRatio;
   o.busyHotRatio = cfg.busyHourHotRatio;
-  o.busyHerd = ctx.herd ?? undefined;
   o.herd = ctx.herd ?? undefined;
   o.floorShare = cfg.floorShare;
   const w = ctx.normal.window('act', hours, end, o);
-  o.busyHerd = undefined;
   o.herd = undefined;
   return w && w.coverage >= cfg.minCoverage ? w : null;
 }
@@ -234,11 +226,24 @@ function enoughReadings(ctx: RuleContext, hours: number, intervalS: number, minR
 }
 
 /**
- * The early word over the `hours` before `end`: every hour of them hot, none the herd's busy hour, and the
- * window's spread over her past days at most `maxSpread` of her normal for it (a steady cow's; the three real
- * leg-tag cows' 3-hour windows differ by 15-60 %, 30 % at the median, the steady simulated cows' by 15 %).
+ * The `hours`-hour window before `end` where at least `minHotHours` of its hours are hot, it is `minRatio`
+ * times her normal and `minZ` spreads over it; null otherwise. Most hours of most cows have too few hours
+ * hot to be worth the window.
  */
-function earlyWord(ctx: RuleContext, end: number, intervalS: number, hours: number, hotRatio: number, minRatio: number, minReadings?: number, maxSpread = ctx.rules.heat.steady.maxSpread): WindowStats | null {
+function windowHeat(ctx: RuleContext, end: number, hours: number, minHotHours: number): WindowStats | null {
+  const cfg = ctx.rules.heat;
+  if (!enoughHotHours(ctx, end, hours, cfg.hotRatio, minHotHours)) return null;
+  const w = heatWindow(ctx, hours, end, cfg.hotRatio);
+  return w && w.ratio >= cfg.minRatio && w.z >= cfg.minZ && w.hotHours >= minHotHours ? w : null;
+}
+
+/**
+ * The early word over the `hours` before `end`: every hour of them hot, none the herd's busy hour, and, for
+ * a word held to a steady cow (`steady`), the window's spread over her past days at most `heat.steady.maxSpread`
+ * of her normal for it and her hours steady (steadyCow). (The three real leg-tag cows' 3-hour windows differ
+ * by 15-60 %, 30 % at the median; the steady simulated cows' by 15 %.)
+ */
+function earlyWord(ctx: RuleContext, end: number, intervalS: number, hours: number, hotRatio: number, minRatio: number, minReadings?: number, steady = true): WindowStats | null {
   // Each of its hours mostly covered and hot (cheap, and most hours fail it): one wild reading spread
   // thin over the edge of an hour is not an hour.
   if (!enoughReadings(ctx, hours, intervalS, minReadings) || !enoughHotHours(ctx, end, hours, hotRatio, hours, 0.75 * 3600)) return null;
@@ -246,8 +251,8 @@ function earlyWord(ctx: RuleContext, end: number, intervalS: number, hours: numb
   const herd = ctx.herd;
   // A few hours are as easily a herd's as hers (feed pushed up late, a pasture move, a milking moved): no
   // early word in a herd's busy hour.
-  if (!e || e.ratio < minRatio || e.z < ctx.rules.heat.early.minZ || e.hotHours < hours || e.spread > maxSpread || (herd && busyAny(herd, end, hours))) return null;
-  return maxSpread === Infinity || steadyCow(ctx, end) ? e : null;
+  if (!e || e.ratio < minRatio || e.z < ctx.rules.heat.early.minZ || e.hotHours < hours || (herd && busyAny(herd, end, hours))) return null;
+  return !steady || (e.spread <= ctx.rules.heat.steady.maxSpread && steadyCow(ctx, end)) ? e : null;
 }
 
 /** The window's activity against her normal, each hour counted up to 3x (hourCapRatio) `level` times it. */

@@ -35,16 +35,16 @@ export interface WindowOptions {
   capRatio?: number;
   /** Count the hours at or above this many times their normal... */
   hotRatio?: number;
-  /** ...or this many, in an hour the herd was busy together (`busyHerd`). */
+  /** ...or this many, in an hour the herd was busy together (`herd`). */
   busyHotRatio?: number;
-  busyHerd?: { busyHour(hour: number): boolean } | undefined;
   /** Her normal for any hour is at least this share of her mean hourly rate over the day. */
   floorShare?: number;
   /**
-   * The herd, whose typical ratio to normal in an hour (over 1) is taken out of hers: an hour most of the herd
-   * spends at twice its normal (a milking moved, feed pushed up late) is an ordinary hour for a cow at twice hers.
+   * The herd: its busy hours (`busyHotRatio`), and, with `capRatio`, its typical ratio to normal in an hour
+   * (over 1), taken out of hers: an hour most of the herd spends at twice its normal (a milking moved, feed
+   * pushed up late) is an ordinary hour for a cow at twice hers.
    */
-  herd?: { herdRatio(metric: 'act', first: number, last: number): number } | undefined;
+  herd?: { busyHour(hour: number): boolean; herdRatio(metric: 'act', first: number, last: number): number } | undefined;
 }
 
 const NO_OPTIONS: WindowOptions = Object.freeze({});
@@ -151,15 +151,29 @@ export class Normals {
   }
 
   private computeHourNormal(metric: HourMetric, hour: number): number {
+    const n = this.pastHourRates(metric, hour);
+    return n >= this.cfg.warmupDays ? medianInPlace(rates, n) : 0;
+  }
+
+  /**
+   * Her rates at `hour`'s clock hour on each of her past days (`baseline.days` of them, those covered enough),
+   * into `rates`; how many. Only hours after `oldest`.
+   */
+  private pastHourRates(metric: HourMetric, hour: number, oldest = -Infinity): number {
     const { cfg, h } = this;
     const need = cfg.minDayCoverage * 3600;
+    if (this.utc) {
+      const days = oldest === -Infinity ? cfg.days : Math.min(cfg.days, Math.floor((hour - oldest - 1) / 24));
+      return h.pastRates(metric, hour, 24, days, need, rates);
+    }
     let n = 0;
-    if (this.utc) n = h.pastRates(metric, hour, 24, cfg.days, need, rates);
-    else for (let k = 1; k <= cfg.days; k++) {
-      const r = h.rate(metric, hour - this.shift(hour, k), need);
+    for (let k = 1; k <= cfg.days; k++) {
+      const past = hour - this.shift(hour, k);
+      if (past <= oldest) break;
+      const r = h.rate(metric, past, need);
       if (r === r) rates[n++] = r;
     }
-    return n >= cfg.warmupDays ? medianInPlace(rates, n) : 0;
+    return n;
   }
 
   /**
@@ -171,16 +185,9 @@ export class Normals {
    * wander the share came out two thirds of what their days are (6 % against 10 %).
    */
   hotShare(hour: number, hotRatio: number, floor: number): number {
-    const { cfg, h } = this;
-    const need = cfg.minDayCoverage * 3600;
-    let n = 0;
-    if (this.utc) n = h.pastRates('act', hour, 24, cfg.days, need, rates);
-    else for (let k = 1; k <= cfg.days; k++) {
-      const r = h.rate('act', hour - this.shift(hour, k), need);
-      if (r === r) rates[n++] = r;
-    }
+    const n = this.pastHourRates('act', hour);
     // One past day has no others to be judged against.
-    if (n < Math.max(2, cfg.warmupDays)) return NaN;
+    if (n < Math.max(2, this.cfg.warmupDays)) return NaN;
     medianInPlace(rates, n);
     // Sorted: the median of the others is one of the two middle values of the whole (or their mean).
     let hot = 0;
@@ -199,23 +206,14 @@ export class Normals {
     const day = this.dayStart(hour);
     const cache = this.cached();
     if (cache[SPREAD_AT] === day) return cache[SPREAD_AT + 1]!;
-    const { cfg, h } = this;
-    const need = cfg.minDayCoverage * 3600;
     // Only hours the ring still holds at the farm day's end: so the value is the day's, whenever in the day
     // it is first asked (after the autumn clock change, 14 farm days back is 337 hours, and its oldest hour
     // leaves the ring during the day).
-    const oldest = day + 24 - h.hours;
-    const least = Math.min(4, cfg.days);
+    const oldest = day + 24 - this.h.hours;
+    const least = Math.min(4, this.cfg.days);
     let m = 0;
     for (let t = day - 24; t < day; t++) {
-      let n = 0;
-      if (this.utc) n = h.pastRates('act', t, 24, cfg.days, need, rates);
-      else for (let k = 1; k <= cfg.days; k++) {
-        const past = t - this.shift(t, k);
-        if (past <= oldest) break;
-        const r = h.rate('act', past, need);
-        if (r === r) rates[n++] = r;
-      }
+      const n = this.pastHourRates('act', t, oldest);
       if (n < least) continue;
       const med = medianInPlace(rates, n);
       if (!(med > 0)) continue;
@@ -337,12 +335,12 @@ export class Normals {
     const cap = opts.capRatio;
     // The herd's typical ratio is to each cow's plain normal: against her floored one (a night hour) it is the
     // herd's rate over the floor, which the floor has already taken in where the herd's rate is under it.
-    const herd = cap !== undefined && metric === 'act' ? opts.herd : undefined;
-    if (herd) for (let i = 0; i < hours; i++) {
+    const scaled = cap !== undefined && metric === 'act' ? opts.herd : undefined;
+    if (scaled) for (let i = 0; i < hours; i++) {
       const t = from + i;
-      herdScale[i] = Math.max(1, (herd.herdRatio('act', t, t) * this.hourNormal(metric, t)) / norms[i]!);
+      herdScale[i] = Math.max(1, (scaled.herdRatio('act', t, t) * this.hourNormal(metric, t)) / norms[i]!);
     }
-    const now = cap === undefined ? h.sum(metric, from, last, s) : this.cappedSum(metric, from, hours, 0, cap, s, herd !== undefined);
+    const now = cap === undefined ? h.sum(metric, from, last, s) : this.cappedSum(metric, from, hours, 0, cap, s, scaled !== undefined);
     const nowValue = now.value;
     const nowCov = now.coveredS;
     if (nowCov === 0) return null;
@@ -366,8 +364,8 @@ export class Normals {
         const t = from + i;
         const cov = h.covered(metric, t);
         if (cov === 0) continue;
-        const need = opts.busyHerd?.busyHour(t) ? Math.max(opts.hotRatio, opts.busyHotRatio ?? Infinity) : opts.hotRatio;
-        if ((h.value(metric, t) * 3600) / cov >= need * norms[i]! * (herd ? herdScale[i]! : 1)) hot++;
+        const need = opts.herd?.busyHour(t) ? Math.max(opts.hotRatio, opts.busyHotRatio ?? Infinity) : opts.hotRatio;
+        if ((h.value(metric, t) * 3600) / cov >= need * norms[i]! * (scaled ? herdScale[i]! : 1)) hot++;
       }
     }
     const rate = (nowValue * 3600) / nowCov;

@@ -320,14 +320,29 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   // is a rough figure, and where it reads her far steadier than she is, an ordinary quiet half-day crosses
   // the lines: on a herd model with real cows' noise (days differing by 13 %), the false alerts were on cows
   // read at 2-9 %, 1.2-1.7 per 100 cow-days; with the floor 0.3, and about as many illnesses found.
-  const noise = (m: Metric) => {
+  const ownSpread = (m: Metric) => {
     const stats = ctx.normal.stretchNormal(m, end - cfg.windowHours, end - 1);
     const own = stats && stats.median > 0 ? stats.rawSpread / stats.median : 0;
-    return Math.max(Number.isFinite(own) ? own : 0, m === 'act' ? t.daySpread.activity : t.daySpread.rumination);
+    return Number.isFinite(own) ? own : 0;
   };
-  const line = (drop: number, spreads: number, m: Metric) => 1 - Math.max(drop, spreads * noise(m));
+  // Whether her trend `r` is past a line `drop` down and `spreads` of her spreads down. Under the floor only
+  // for a cow whose trend, read over her past two weeks' hours (Normals.trendSpread), strays so little that
+  // `steadyTrendSpreads` of its spreads are less than the floor: then those are her spread. The MAD of 14 days
+  // could read a cow steady by chance; some 300 hours of the trend her lines are drawn on cannot, as she lies
+  // down at no fixed hour: real-like cows read 0.05-0.16 on activity and 0.04-0.10 on rumination (the IceTag
+  // leg tags, the scorecard's noisy herds, the herd model kept outside), the simulator's steady cows 0.02-0.06.
+  // Asked last, once a farm day, and only of a trend between the two lines.
+  const below = (r: number, drop: number, spreads: number, m: Metric) => {
+    if (!(r <= 1 - drop)) return false;
+    const own = ownSpread(m);
+    const floor = m === 'act' ? t.daySpread.activity : t.daySpread.rumination;
+    if (r <= 1 - spreads * Math.max(own, floor)) return true;
+    if (own >= floor || !(t.steadyTrendSpreads > 0)) return false;
+    const steady = t.steadyTrendSpreads * ctx.normal.trendSpread(m, end, cfg.fastHalfLifeHours, cfg.warmupDays);
+    return steady < floor && r <= 1 - spreads * Math.max(own, steady);
+  };
   const bothNow = (horizon: Horizon, herd: boolean) =>
-    ratioOf('rum', horizon, herd) <= line(t.bothRuminationDrop, t.spreads, 'rum') && ratioOf('act', horizon, herd) <= line(t.bothActivityDrop, t.spreads, 'act');
+    below(ratioOf('rum', horizon, herd), t.bothRuminationDrop, t.spreads, 'rum') && below(ratioOf('act', horizon, herd), t.bothActivityDrop, t.spreads, 'act');
   // Her own (not herd-corrected) both-down streaks, fast and quick, move once per judged hour (on a collar
   // reporting every two hours, once per reading); the quick one's hours are outside a dip of the herd's
   // (herdDipped). A judged hour the paths are not asked (the hold after a rise, an open alert, a heat, a
@@ -366,8 +381,8 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
       name: 'rumination',
       metrics: ['rum'],
       test: (herd) =>
-        ratioOf('rum', 0, herd) <= line(t.ruminationDrop, t.spreads + 1, 'rum') &&
-        ratioOf('rum', 1, herd) <= line(t.slowDrop, t.spreads, 'rum') &&
+        below(ratioOf('rum', 0, herd), t.ruminationDrop, t.spreads + 1, 'rum') &&
+        below(ratioOf('rum', 1, herd), t.slowDrop, t.spreads, 'rum') &&
         !(trendDrop(ctx, 'act', 0) > 1 + t.slowDrop),
     },
     {
@@ -375,8 +390,8 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
       name: 'activity',
       metrics: ['act'],
       test: (herd) =>
-        ratioOf('act', 0, herd) <= line(t.activityDrop, t.spreads + 1, 'act') &&
-        ratioOf('act', 1, herd) <= line(t.activitySlowDrop, t.spreads, 'act'),
+        below(ratioOf('act', 0, herd), t.activityDrop, t.spreads + 1, 'act') &&
+        below(ratioOf('act', 1, herd), t.activitySlowDrop, t.spreads, 'act'),
     },
     {
       // Walking less and lying down more (where the collar tells lying): lame, or unwell on a collar without
@@ -385,8 +400,8 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
       name: 'lying',
       metrics: ['act'],
       test: (herd) =>
-        ratioOf('act', 0, herd) <= line(t.lyingActivityDrop, t.spreads + 1, 'act') &&
-        ratioOf('act', 1, herd) <= line(t.lyingActivitySlowDrop, Math.max(0, t.spreads - 1), 'act') &&
+        below(ratioOf('act', 0, herd), t.lyingActivityDrop, t.spreads + 1, 'act') &&
+        below(ratioOf('act', 1, herd), t.lyingActivitySlowDrop, Math.max(0, t.spreads - 1), 'act') &&
         lyingNow() >= 1 + t.lyingRise,
     },
   ];

@@ -130,6 +130,13 @@ export const RuleSetSchema = z
          * three such spreads: they hold only where it is lowered. Over 0.3, at 2-3 spreads, no line is left.
          */
         daySpread: z.strictObject({ activity: z.number().min(0).max(0.3), rumination: z.number().min(0).max(0.3) }),
+        /**
+         * A cow whose trend is this many of its own spreads (Normals.trendSpread: how far it strays below its
+         * usual reading over her past two weeks' hours) under `daySpread` is held to those instead: so a cow
+         * is taken under the floor only when she is measured at most half as unsteady as real cows (at 2).
+         * 0: the floor holds for every cow.
+         */
+        steadyTrendSpreads: z.number().min(0).max(10),
         resolveDrop: z.number().min(0).max(1),
         herdFloor: z.number().min(0.1).max(1),
         /**

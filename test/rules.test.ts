@@ -81,6 +81,23 @@ function stream(o: StreamOpts): Reading[] {
   return out;
 }
 
+/**
+ * A cow who lies down at no fixed hour: each hour of hers drawn afresh (a hash of her seed and the hour),
+ * mostly lying or up and about (bench/realism.ts measures real cows' hours).
+ */
+const wandering = (seed: number, wild = false) => (t: number) => {
+  // MurmurHash3's finaliser over her seed and the hour (`wild`: the two hours, as she lies or is up for two
+  // hours at a time): neighbouring draws are unrelated.
+  let x = (Math.floor(t / (wild ? 2 * HOUR : HOUR)) ^ Math.imul(seed, 0x9e3779b1)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  const u = ((x ^ (x >>> 16)) >>> 0) / 2 ** 32;
+  // Two hours in five mostly lying, the rest up and about: 0.1-0.4 and 0.8-2.2 of her normal; `wild`,
+  // 0.05-0.3 and 0.8-3, as the IceTag cows' hours run from under a tenth to over three times it.
+  if (wild) return u < 0.4 ? 0.05 + 0.625 * u : 0.8 + (2.2 * (u - 0.4)) / 0.6;
+  return u < 0.4 ? 0.1 + 0.75 * u : 0.8 + (1.4 * (u - 0.4)) / 0.6;
+};
+
 /** Multiplier `k` inside [start, end), 1 elsewhere. */
 const during = (start: number, end: number, k: number) => (t: number) => (t > start && t <= end ? k : 1);
 
@@ -365,22 +382,6 @@ describe('a cow back to her old self', () => {
 
 describe('heat, on cows as noisy as real ones', () => {
   const onset = START + 10 * DAY + 9 * HOUR;
-  /**
-   * A cow who lies down at no fixed hour: each hour of hers drawn afresh (a hash of her seed and the hour),
-   * mostly lying or up and about (bench/realism.ts measures real cows' hours).
-   */
-  const wandering = (seed: number, wild = false) => (t: number) => {
-    // MurmurHash3's finaliser over her seed and the hour (`wild`: the two hours, as she lies or is up for two
-    // hours at a time): neighbouring draws are unrelated.
-    let x = (Math.floor(t / (wild ? 2 * HOUR : HOUR)) ^ Math.imul(seed, 0x9e3779b1)) >>> 0;
-    x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-    x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-    const u = ((x ^ (x >>> 16)) >>> 0) / 2 ** 32;
-    // Two hours in five mostly lying, the rest up and about: 0.1-0.4 and 0.8-2.2 of her normal; `wild`,
-    // 0.05-0.3 and 0.8-3, as the IceTag cows' hours run from under a tenth to over three times it.
-    if (wild) return u < 0.4 ? 0.05 + 0.625 * u : 0.8 + (2.2 * (u - 0.4)) / 0.6;
-    return u < 0.4 ? 0.1 + 0.75 * u : 0.8 + (1.4 * (u - 0.4)) / 0.6;
-  };
   const noisyHerd = (heat: (i: number) => (t: number) => number) =>
     Array.from({ length: 20 }, (_, i) => stream({ collarId: `H${String(i).padStart(2, '0')}`, days: 14, seed: 200 + i, act: (t) => wandering(i + 1)(t) * heat(i)(t) }))
       .flat()
@@ -1269,32 +1270,57 @@ describe('health', () => {
 
 // Real cows' days differ by 10-20 % on activity (the IceTag leg tags here: 18 %; bench/realism.ts), and the
 // MAD of her one or two weeks of days can read a cow far steadier than she is: her health lines are widened
-// by at least real cows' spread (health.trend.daySpread).
+// by at least real cows' spread (health.trend.daySpread) — unless her trend itself, read over her past two
+// weeks' hours, is steadier than that by half (health.trend.steadyTrendSpreads).
 describe('unwell, on cows as noisy as real ones', () => {
   const onset = START + 10 * DAY + 6 * HOUR;
+  /** Her activity `k` times her own over [from, to), on her own (steady or wandering) hours. */
+  const spell = (own: (t: number) => number, from: number, to: number, k: number) => (t: number) => own(t) * during(from, to, k)(t);
+  const health = (readings: Reading[], r: RuleSet = DEFAULT_RULES) => firing(run(readings, new FarmDetector('farm', r)), 'health');
+  /** Every cow held to the floor, as before round 30. */
+  const floored = resolveRules({ health: { trend: { steadyTrendSpreads: 0 } } });
+
+  it("reads how far a cow's trend strays on her ordinary days: little on a steady cow, as much as real cows' days on one whose hours wander", () => {
+    const trendSpread = (act?: (t: number) => number, days = 12) => {
+      const det = new FarmDetector('farm', rules);
+      run(stream({ days, act }), det);
+      return det.cows.get('C1')!.normal.trendSpread('act', (START + days * DAY) / HOUR, 6, 4);
+    };
+    expect(trendSpread()).toBeLessThan(0.04);
+    expect(trendSpread(wandering(1))).toBeGreaterThan(DEFAULT_RULES.health.trend.daySpread.activity / 2);
+    expect(trendSpread(wandering(2, true))).toBeGreaterThan(DEFAULT_RULES.health.trend.daySpread.activity / 2);
+    // With fewer than 4 days before yesterday: not known.
+    expect(trendSpread(undefined, 5)).toBeNaN();
+  });
 
   it('a quiet half-day a real cow has on an ordinary week is not called, however steady her past days read', () => {
     // Walking a quarter less for 18 hours, chewing as ever: two of a real cow's spreads, a day in twenty.
-    const readings = stream({ days: 16, act: during(onset, onset + 18 * HOUR, 0.75) });
-    expect(firing(run(readings, new FarmDetector('farm', DEFAULT_RULES)), 'health')).toEqual([]);
-    // Read by her own (synthetic, 2-3 %) spread alone, it would be.
-    expect(firing(run(readings, new FarmDetector('farm', steadyRules())), 'health')).toHaveLength(1);
+    for (const seed of [1, 2, 3]) expect(health(stream({ days: 16, act: spell(wandering(seed), onset, onset + 18 * HOUR, 0.75) }))).toEqual([]);
   });
 
+  it('on a cow whose trend is steady, the same half-day is called: the floor is for cows as noisy as real ones', () => {
+    const readings = stream({ days: 16, act: during(onset, onset + 18 * HOUR, 0.75) });
+    const called = health(readings);
+    expect(called).toHaveLength(1);
+    expect(called[0]!.evidence.path).toBe('activity');
+    // Held to the floor, as every cow was before, it is not.
+    expect(health(readings, floored)).toEqual([]);
+  });
+
+  // What the floor's lines still call (on a cow held to them): a lameness, and an illness setting in.
   it('a lame cow walking a third less, chewing as ever, is still called within 36 hours', () => {
-    const readings = stream({ days: 16, act: during(onset, onset + 5 * DAY, 0.65) });
-    const health = firing(run(readings, new FarmDetector('farm', DEFAULT_RULES)), 'health');
-    expect(health).toHaveLength(1);
-    expect(health[0]!.evidence.path).toBe('activity');
-    expect(health[0]!.at - onset).toBeLessThanOrEqual(36 * HOUR);
+    const called = health(stream({ days: 16, act: during(onset, onset + 5 * DAY, 0.65) }), floored);
+    expect(called).toHaveLength(1);
+    expect(called[0]!.evidence.path).toBe('activity');
+    expect(called[0]!.at - onset).toBeLessThanOrEqual(36 * HOUR);
   });
 
   it('both signals down a fifth, as an illness sets in, is still called within 36 hours', () => {
     const sick = during(onset, onset + 4 * DAY, 0.78);
-    const health = firing(run(stream({ days: 16, act: sick, rum: sick }), new FarmDetector('farm', DEFAULT_RULES)), 'health');
-    expect(health).toHaveLength(1);
-    expect(health[0]!.evidence.path).toBe('both');
-    expect(health[0]!.at - onset).toBeLessThanOrEqual(36 * HOUR);
+    const called = health(stream({ days: 16, act: sick, rum: sick }), floored);
+    expect(called).toHaveLength(1);
+    expect(called[0]!.evidence.path).toBe('both');
+    expect(called[0]!.at - onset).toBeLessThanOrEqual(36 * HOUR);
   });
 });
 

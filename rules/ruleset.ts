@@ -131,10 +131,10 @@ export const RuleSetSchema = z
          */
         daySpread: z.strictObject({ activity: z.number().min(0).max(0.3), rumination: z.number().min(0).max(0.3) }),
         /**
-         * A cow whose trend is this many of its own spreads (Normals.trendSpread: how far it strays below its
-         * usual reading over her past two weeks' hours) under `daySpread` is held to those instead: so a cow
-         * is taken under the floor only when she is measured at most half as unsteady as real cows (at 2).
-         * 0: the floor holds for every cow.
+         * A steady cow is held to her own lines: one whose trend strays so little (Normals.trendSpread: how far it
+         * strays below its usual reading over her past two weeks' hours) that this many of its spreads are under
+         * `daySpread` has that spread for her spread. At 2, only a cow measured at most half as unsteady as real
+         * cows. 0: the floor holds for every cow.
          */
         steadyTrendSpreads: z.number().min(0).max(10),
         resolveDrop: z.number().min(0).max(1),

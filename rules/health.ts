@@ -316,7 +316,7 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   // up — scored the same on twenty-one herds; the plainer rule is kept.)
   const herdDipped = () => !!ctx.herd && (shareOf('act', 2) < t.quickHerdAbove || shareOf('rum', 2) < t.quickHerdAbove);
   // How much her days differ, relative to her normal: her own noise, from the 24-hour windows' past days,
-  // but never less than real cows' days differ (`daySpread`). The MAD of the one or two weeks of days she has
+  // but never less than real cows' days differ (`daySpread`), unless her trend shows her steady (below). The MAD of the one or two weeks of days she has
   // is a rough figure, and where it reads her far steadier than she is, an ordinary quiet half-day crosses
   // the lines: on a herd model with real cows' noise (days differing by 13 %), the false alerts were on cows
   // read at 2-9 %, 1.2-1.7 per 100 cow-days; with the floor 0.3, and about as many illnesses found.
@@ -327,7 +327,8 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   };
   // Whether her trend `r` is past a line `drop` down and `spreads` of her spreads down. A steady cow's spread
   // may be under the floor: one whose trend, read over her past two weeks' hours (Normals.trendSpread),
-  // strays so little that `steadyTrendSpreads` of its spreads are less than the floor is held to that spread.
+  // strays so little that `steadyTrendSpreads` of its spreads are less than the floor is held to that spread
+  // (or her days' own, if larger).
   // The MAD of 14 days could read a cow steady by chance; some 300 hours of the trend her lines are drawn on
   // do not, as a real cow lies down at no fixed hour: real-like cows read 0.05-0.16 on activity and
   // 0.04-0.10 on rumination (the IceTag leg tags, the scorecard's noisy herds, the herd model kept outside),

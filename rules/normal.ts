@@ -333,6 +333,9 @@ export class Normals {
     const { hours, days } = this.yesterdaysHours(metric, d);
     const keep = 2 ** (-1 / halfLifeHours);
     const warm = 2 * halfLifeHours;
+    // Only hours the ring still holds at the farm day's end (as hourSpread): so the value is the day's,
+    // whenever in the day it is first asked.
+    const oldest = d + 24 - h.hours;
     let obs = 0;
     let norm = 0;
     let folded = 0;
@@ -345,7 +348,7 @@ export class Normals {
       next = first + hours;
       for (let i = 0; i < hours; i++) {
         const nh = dayNorms[i]!;
-        const r = h.rate(metric, first + i, HERD_HOUR_S);
+        const r = first + i > oldest ? h.rate(metric, first + i, HERD_HOUR_S) : NaN;
         if (!(nh > 0) || r !== r) continue;
         obs = keep * obs + (1 - keep) * Math.min(CLIP_HIGH * nh, Math.max(CLIP_LOW * nh, r));
         norm = keep * norm + (1 - keep) * nh;

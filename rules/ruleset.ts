@@ -125,16 +125,18 @@ export const RuleSetSchema = z
         spreads: z.number().min(0),
         /**
          * The least day-to-day spread (share of her normal) her lines are widened with, however steady her past
-         * days read: real cows' days differ by 10-20 % on activity (IceTag leg tags: 18 %) and 5-10 % on
-         * rumination. At the defaults (10 %, 7 %) it sets every line, the drops above being smaller than two or
-         * three such spreads: they hold only where it is lowered. Over 0.3, at 2-3 spreads, no line is left.
+         * days read, unless her trend shows her steady (`steadyTrendSpreads`): real cows' days differ by 10-20 %
+         * on activity (IceTag leg tags: 18 %) and 5-10 % on rumination. At the defaults (10 %, 7 %) it sets every
+         * line for a cow held to it, the drops above being smaller than two or three such spreads. Over 0.3, at
+         * 2-3 spreads, no line is left.
          */
         daySpread: z.strictObject({ activity: z.number().min(0).max(0.3), rumination: z.number().min(0).max(0.3) }),
         /**
          * A steady cow is held to her own lines: one whose trend strays so little (Normals.trendSpread: how far it
          * strays below its usual reading over her past two weeks' hours) that this many of its spreads are under
-         * `daySpread` has that spread for her spread. At 2, only a cow measured at most half as unsteady as real
-         * cows. 0: the floor holds for every cow.
+         * `daySpread` is held to the larger of that spread and her days' own, not to the floor. At 2, only a cow
+         * whose trend strays at most half as far as the floor (real-like cows: 0.05-0.16 on activity). 0: the
+         * floor holds for every cow.
          */
         steadyTrendSpreads: z.number().min(0).max(10),
         resolveDrop: z.number().min(0).max(1),

@@ -81,17 +81,21 @@ function stream(o: StreamOpts): Reading[] {
   return out;
 }
 
+/** MurmurHash3's finaliser over a seed and a number, in [0, 1): neighbouring numbers' draws are unrelated. */
+function hash01(seed: number, n: number): number {
+  let x = (n ^ Math.imul(seed, 0x9e3779b1)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return ((x ^ (x >>> 16)) >>> 0) / 2 ** 32;
+}
+
 /**
  * A cow who lies down at no fixed hour: each hour of hers drawn afresh (a hash of her seed and the hour),
  * mostly lying or up and about (bench/realism.ts measures real cows' hours).
  */
 const wandering = (seed: number, wild = false) => (t: number) => {
-  // MurmurHash3's finaliser over her seed and the hour (`wild`: the two hours, as she lies or is up for two
-  // hours at a time): neighbouring draws are unrelated.
-  let x = (Math.floor(t / (wild ? 2 * HOUR : HOUR)) ^ Math.imul(seed, 0x9e3779b1)) >>> 0;
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  const u = ((x ^ (x >>> 16)) >>> 0) / 2 ** 32;
+  // `wild`: drawn for two hours at a time, as she lies or is up for two hours at a time.
+  const u = hash01(seed, Math.floor(t / (wild ? 2 * HOUR : HOUR)));
   // Two hours in five mostly lying, the rest up and about: 0.1-0.4 and 0.8-2.2 of her normal; `wild`,
   // 0.05-0.3 and 0.8-3, as the IceTag cows' hours run from under a tenth to over three times it.
   if (wild) return u < 0.4 ? 0.05 + 0.625 * u : 0.8 + (2.2 * (u - 0.4)) / 0.6;
@@ -1296,6 +1300,45 @@ describe('unwell, on cows as noisy as real ones', () => {
   it('a quiet half-day a real cow has on an ordinary week is not called, however steady her past days read', () => {
     // Walking a quarter less for 18 hours, chewing as ever: two of a real cow's spreads, a day in twenty.
     for (const seed of [1, 2, 3]) expect(health(stream({ days: 16, act: spell(wandering(seed), onset, onset + 18 * HOUR, 0.75) }))).toEqual([]);
+  });
+
+  it('a cow whose hours wander is held to the floor even where her days read alike', () => {
+    // The same 24 hours every day, from a tenth to twice her normal, in an order of each day's own: her days'
+    // totals barely differ (their MAD reads her steadier than the floor), her hours and her trend do.
+    const levels = Array.from({ length: 24 }, (_, i) => (i < 10 ? 0.1 + 0.03 * i : 0.8 + 0.1 * (i - 10)));
+    const orders = new Map<number, number[]>();
+    const alike = (seed: number) => (t: number) => {
+      const day = Math.floor((t - 1) / DAY);
+      let order = orders.get(seed * 1e6 + day);
+      if (!order) orders.set(seed * 1e6 + day, (order = [...levels.keys()].sort((a, b) => hash01(seed, day * 24 + a) - hash01(seed, day * 24 + b))));
+      return levels[order[Math.floor(((t - 1) % DAY) / HOUR)]!]!;
+    };
+    // Walking a fifth less for two days, chewing as ever: within a real cow's noise.
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const readings = stream({ days: 16, act: spell(alike(seed), onset, onset + 48 * HOUR, 0.8) });
+      const inSpell = (es: AlertEvent[]) => es.filter((e) => e.at > onset && e.at <= onset + 60 * HOUR);
+      expect(inSpell(health(readings))).toEqual([]);
+      // Read by her days' own spread alone, she is called: they read her steady.
+      expect(inSpell(health(readings, steadyRules()))).toHaveLength(1);
+    }
+  });
+
+  it('a steady cow is held to two of her own spreads: both signals a little down for a day is called', () => {
+    // Her hours within ±30 % of her normal, drawn afresh each hour: her trend strays by some 4 %, so twice it
+    // is under the floor, and her lines are two of her spreads (8-9 %), not four, nor the floor's two of 10 %.
+    const jitter = (t: number) => 0.7 + 0.6 * hash01(3, Math.floor(t / HOUR));
+    const sick = (k: number) => (t: number) => jitter(t) * during(onset, onset + 24 * HOUR, k)(t);
+    const readings = stream({ days: 16, seed: 3, act: sick(0.88), rum: sick(0.85) });
+    const det = new FarmDetector('farm', DEFAULT_RULES);
+    const called = firing(run(readings, det), 'health');
+    const spread = det.cows.get('C1')!.normal.trendSpread('act', onset / HOUR, DEFAULT_RULES.health.fastHalfLifeHours, DEFAULT_RULES.health.warmupDays);
+    expect(spread).toBeGreaterThan(0.025);
+    expect(2 * spread).toBeLessThan(DEFAULT_RULES.health.trend.daySpread.activity);
+    expect(called).toHaveLength(1);
+    expect(called[0]!.evidence.path).toBe('both');
+    expect(called[0]!.at - onset).toBeLessThanOrEqual(36 * HOUR);
+    // Held to the floor, as every cow was before, it is not.
+    expect(health(readings, floored)).toEqual([]);
   });
 
   it('on a cow whose trend is steady, the same half-day is called: the floor is for cows as noisy as real ones', () => {

@@ -325,23 +325,24 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
     const own = stats && stats.median > 0 ? stats.rawSpread / stats.median : 0;
     return Number.isFinite(own) ? own : 0;
   };
-  // Whether her trend `r` is past a line `drop` down and `spreads` of her spreads down. A steady cow's spread
-  // may be under the floor: one whose trend, read over her past two weeks' hours (Normals.trendSpread),
-  // strays so little that `steadyTrendSpreads` of its spreads are less than the floor is held to that spread
-  // (or her days' own, if larger).
-  // The MAD of 14 days could read a cow steady by chance; some 300 hours of the trend her lines are drawn on
-  // do not, as a real cow lies down at no fixed hour: real-like cows read 0.05-0.16 on activity and
-  // 0.04-0.10 on rumination (the IceTag leg tags, the scorecard's noisy herds, the herd model kept outside),
-  // the simulator's steady cows 0.02-0.06. Asked last, once a farm day, and only of a trend between the lines.
-  const below = (r: number, drop: number, spreads: number, m: Metric) => {
-    if (!(r <= 1 - drop)) return false;
+  // Her spread, for her lines: how far her trend itself strays, read over her past two weeks' hours
+  // (Normals.trendSpread), where that is known — never less than her days' own, and never less than the floor
+  // unless she is steady (`steadyTrendSpreads` of it under the floor). The MAD of 14 days could read a cow
+  // steady by chance; some 300 hours of the very trend her lines are drawn on do not, as a real cow lies
+  // down at no fixed hour: real-like cows read 0.05-0.16 on activity and 0.04-0.10 on rumination (the IceTag
+  // leg tags, the scorecard's noisy herds, the herd model kept outside), the simulator's steady cows
+  // 0.02-0.06. Where it reads more than the floor, her lines widen with it: a cow whose days read steadier
+  // than her trend is is held to her trend. Once a farm day, and asked only of a trend past a line's drop.
+  const spreadOf = (m: Metric) => {
     const own = ownSpread(m);
     const floor = m === 'act' ? t.daySpread.activity : t.daySpread.rumination;
-    if (r <= 1 - spreads * Math.max(own, floor)) return true;
-    if (own >= floor || !(t.steadyTrendSpreads > 0)) return false;
-    const steady = ctx.normal.trendSpread(m, end, cfg.fastHalfLifeHours, cfg.warmupDays);
-    return t.steadyTrendSpreads * steady < floor && r <= 1 - spreads * Math.max(own, steady);
+    if (!(t.steadyTrendSpreads > 0)) return Math.max(own, floor);
+    const trend = ctx.normal.trendSpread(m, end, cfg.fastHalfLifeHours, cfg.warmupDays);
+    if (trend !== trend) return Math.max(own, floor);
+    return t.steadyTrendSpreads * trend < floor ? Math.max(own, trend) : Math.max(own, floor, trend);
   };
+  // Whether her trend `r` is past a line `drop` down and `spreads` of her spreads down.
+  const below = (r: number, drop: number, spreads: number, m: Metric) => r <= 1 - drop && r <= 1 - spreads * spreadOf(m);
   const bothNow = (horizon: Horizon, herd: boolean) =>
     below(ratioOf('rum', horizon, herd), t.bothRuminationDrop, t.spreads, 'rum') && below(ratioOf('act', horizon, herd), t.bothActivityDrop, t.spreads, 'act');
   // Her own (not herd-corrected) both-down streaks, fast and quick, move once per judged hour (on a collar

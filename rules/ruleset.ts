@@ -132,11 +132,10 @@ export const RuleSetSchema = z
          */
         daySpread: z.strictObject({ activity: z.number().min(0).max(0.3), rumination: z.number().min(0).max(0.3) }),
         /**
-         * A steady cow is held to her own lines: one whose trend strays so little (Normals.trendSpread: how far it
-         * strays below its usual reading over her past two weeks' hours) that this many of its spreads are under
-         * `daySpread` is held to the larger of that spread and her days' own, not to the floor. At 2, only a cow
-         * whose trend strays at most half as far as the floor (real-like cows: 0.05-0.16 on activity). 0: the
-         * floor holds for every cow.
+         * Her spread is how far her trend strays (Normals.trendSpread, over her past two weeks' hours), not less
+         * than her days' own; and not less than `daySpread` either, unless this many of it are under that (a
+         * steady cow: at 2, whose trend strays at most half as far as the floor; real-like cows read 0.05-0.16
+         * on activity). 0: her trend is not read, and the floor holds for every cow.
          */
         steadyTrendSpreads: z.number().min(0).max(10),
         resolveDrop: z.number().min(0).max(1),

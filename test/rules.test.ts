@@ -32,6 +32,7 @@ const START = Date.UTC(2026, 0, 5);
 function steadyRules(overrides: object = {}): RuleSet {
   const r = resolveRules(overrides);
   r.health.trend.daySpread = { activity: 0, rumination: 0 };
+  r.health.trend.steadyTrendSpreads = 0;
   return r;
 }
 const rules = steadyRules();
@@ -1281,6 +1282,16 @@ describe('unwell, on cows as noisy as real ones', () => {
   /** Her activity `k` times her own over [from, to), on her own (steady or wandering) hours. */
   const spell = (own: (t: number) => number, from: number, to: number, k: number) => (t: number) => own(t) * during(from, to, k)(t);
   const health = (readings: Reading[], r: RuleSet = DEFAULT_RULES) => firing(run(readings, new FarmDetector('farm', r)), 'health');
+  // The same 24 hours every day, from a tenth to twice her normal, in an order of each day's own: her days'
+  // totals barely differ (their MAD reads her steadier than the floor), her hours and her trend do.
+  const levels = Array.from({ length: 24 }, (_, i) => (i < 10 ? 0.1 + 0.03 * i : 0.8 + 0.1 * (i - 10)));
+  const orders = new Map<number, number[]>();
+  const alike = (seed: number) => (t: number) => {
+    const day = Math.floor((t - 1) / DAY);
+    let order = orders.get(seed * 1e6 + day);
+    if (!order) orders.set(seed * 1e6 + day, (order = [...levels.keys()].sort((a, b) => hash01(seed, day * 24 + a) - hash01(seed, day * 24 + b))));
+    return levels[order[Math.floor(((t - 1) % DAY) / HOUR)]!]!;
+  };
   /** Every cow held to the floor, as before round 30. */
   const floored = resolveRules({ health: { trend: { steadyTrendSpreads: 0 } } });
 
@@ -1303,16 +1314,6 @@ describe('unwell, on cows as noisy as real ones', () => {
   });
 
   it('a cow whose hours wander is held to the floor even where her days read alike', () => {
-    // The same 24 hours every day, from a tenth to twice her normal, in an order of each day's own: her days'
-    // totals barely differ (their MAD reads her steadier than the floor), her hours and her trend do.
-    const levels = Array.from({ length: 24 }, (_, i) => (i < 10 ? 0.1 + 0.03 * i : 0.8 + 0.1 * (i - 10)));
-    const orders = new Map<number, number[]>();
-    const alike = (seed: number) => (t: number) => {
-      const day = Math.floor((t - 1) / DAY);
-      let order = orders.get(seed * 1e6 + day);
-      if (!order) orders.set(seed * 1e6 + day, (order = [...levels.keys()].sort((a, b) => hash01(seed, day * 24 + a) - hash01(seed, day * 24 + b))));
-      return levels[order[Math.floor(((t - 1) % DAY) / HOUR)]!]!;
-    };
     // Walking a fifth less for two days, chewing as ever: within a real cow's noise.
     for (const seed of [1, 2, 3, 4, 5]) {
       const readings = stream({ days: 16, act: spell(alike(seed), onset, onset + 48 * HOUR, 0.8) });
@@ -1321,6 +1322,18 @@ describe('unwell, on cows as noisy as real ones', () => {
       // Read by her days' own spread alone, she is called: they read her steady.
       expect(inSpell(health(readings, steadyRules()))).toHaveLength(1);
     }
+  });
+
+  it('a cow whose trend strays further than the floor is held to her trend, not the floor', () => {
+    // Walking 30 % less for two days, chewing as ever, on a cow whose hours wander and whose trend strays by
+    // some 12 % on ordinary days: three of the floor's spreads, not three of hers.
+    const readings = stream({ days: 16, act: spell(alike(4), onset, onset + 48 * HOUR, 0.7) });
+    const det = new FarmDetector('farm', DEFAULT_RULES);
+    expect(firing(run(readings, det), 'health')).toEqual([]);
+    const spread = det.cows.get('C1')!.normal.trendSpread('act', onset / HOUR, DEFAULT_RULES.health.fastHalfLifeHours, DEFAULT_RULES.health.warmupDays);
+    expect(spread).toBeGreaterThan(DEFAULT_RULES.health.trend.daySpread.activity);
+    // Held to the floor, it is called.
+    expect(health(readings, floored)).toHaveLength(1);
   });
 
   it('a steady cow is held to two of her own spreads: both signals a little down for a day is called', () => {

@@ -316,7 +316,8 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   // up — scored the same on twenty-one herds; the plainer rule is kept.)
   const herdDipped = () => !!ctx.herd && (shareOf('act', 2) < t.quickHerdAbove || shareOf('rum', 2) < t.quickHerdAbove);
   // How much her days differ, relative to her normal: her own noise, from the 24-hour windows' past days,
-  // but never less than real cows' days differ (`daySpread`), unless her trend shows her steady (below). The MAD of the one or two weeks of days she has
+  // and her trend's (below), never less than real cows' days differ (`daySpread`) unless her trend shows her
+  // steady. The MAD of the one or two weeks of days she has
   // is a rough figure, and where it reads her far steadier than she is, an ordinary quiet half-day crosses
   // the lines: on a herd model with real cows' noise (days differing by 13 %), the false alerts were on cows
   // read at 2-9 %, 1.2-1.7 per 100 cow-days; with the floor 0.3, and about as many illnesses found.

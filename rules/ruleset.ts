@@ -105,7 +105,8 @@ export const RuleSetSchema = z
       /** Half-life of the quick horizon, whose lines are the both-signals path's: two witnesses afford its noise. */
       quickHalfLifeHours: z.number().min(1).max(48),
       /**
-       * Drops of her trend (1 − ratio) that fire, each at least `spreads` times her own day-to-day spread:
+       * Drops of her trend (1 − ratio) that fire, each at least `spreads` times her own spread (her days', or
+       * her trend's where that is more; `daySpread`, `steadyTrendSpreads`):
        * both signals together (fast horizon); rumination or activity alone (fast, one spread more), held on
        * the slow horizon by `slowDrop`. A shared herd drop is divided out, down to `herdFloor`.
        */
@@ -128,7 +129,8 @@ export const RuleSetSchema = z
          * days read, unless her trend shows her steady (`steadyTrendSpreads`): real cows' days differ by 10-20 %
          * on activity (IceTag leg tags: 18 %) and 5-10 % on rumination. At the defaults (10 %, 7 %) it sets every
          * line for a cow held to it, the drops above being smaller than two or three such spreads. Over 0.3, at
-         * 2-3 spreads, no line is left.
+         * 2-3 spreads, no line is left (and none for a cow whose trend strays so far: her trend's spread has no
+         * cap).
          */
         daySpread: z.strictObject({ activity: z.number().min(0).max(0.3), rumination: z.number().min(0).max(0.3) }),
         /**

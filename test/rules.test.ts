@@ -1275,8 +1275,8 @@ describe('health', () => {
 
 // Real cows' days differ by 10-20 % on activity (the IceTag leg tags here: 18 %; bench/realism.ts), and the
 // MAD of her one or two weeks of days can read a cow far steadier than she is: her health lines are widened
-// by at least real cows' spread (health.trend.daySpread) — unless her trend itself, read over her past two
-// weeks' hours, is steadier than that by half (health.trend.steadyTrendSpreads).
+// by her trend's own spread, read over her past two weeks' hours, and by at least real cows' spread
+// (health.trend.daySpread) unless her trend is steadier than that by half (health.trend.steadyTrendSpreads).
 describe('unwell, on cows as noisy as real ones', () => {
   const onset = START + 10 * DAY + 6 * HOUR;
   /** Her activity `k` times her own over [from, to), on her own (steady or wandering) hours. */
@@ -1313,7 +1313,7 @@ describe('unwell, on cows as noisy as real ones', () => {
     for (const seed of [1, 2, 3]) expect(health(stream({ days: 16, act: spell(wandering(seed), onset, onset + 18 * HOUR, 0.75) }))).toEqual([]);
   });
 
-  it('a cow whose hours wander is held to the floor even where her days read alike', () => {
+  it('a cow whose hours wander is not judged on her days where they read alike: her trend says she is not steady', () => {
     // Walking a fifth less for two days, chewing as ever: within a real cow's noise.
     for (const seed of [1, 2, 3, 4, 5]) {
       const readings = stream({ days: 16, act: spell(alike(seed), onset, onset + 48 * HOUR, 0.8) });

@@ -1336,6 +1336,21 @@ describe('unwell, on cows as noisy as real ones', () => {
     expect(health(readings, floored)).toHaveLength(1);
   });
 
+  it('a cow whose trend strays more than half the floor is held to the floor, though it strays less', () => {
+    // Walking 28 % less for two days, on a cow whose hours wander and whose trend strays by some 8 %: the
+    // floor's trend lines (3 × 10 %) do not call it, her whole day does (the 24-hour line); on two of her
+    // trend's spreads they would, hours sooner. Her trend's spread is not trusted under the floor unless
+    // twice it is.
+    const readings = stream({ days: 16, act: spell(alike(5), onset, onset + 48 * HOUR, 0.72) });
+    const det = new FarmDetector('farm', DEFAULT_RULES);
+    const called = firing(run(readings, det), 'health');
+    const spread = det.cows.get('C1')!.normal.trendSpread('act', onset / HOUR, DEFAULT_RULES.health.fastHalfLifeHours, DEFAULT_RULES.health.warmupDays);
+    expect(spread).toBeLessThan(DEFAULT_RULES.health.trend.daySpread.activity);
+    expect(2 * spread).toBeGreaterThanOrEqual(DEFAULT_RULES.health.trend.daySpread.activity);
+    expect(called).toHaveLength(1);
+    expect(called[0]!.evidence.basis).not.toBe('trend');
+  });
+
   it('a steady cow is held to two of her own spreads: both signals a little down for a day is called', () => {
     // Her hours within ±30 % of her normal, drawn afresh each hour: her trend strays by some 4 %, so twice it
     // is under the floor, and her lines are two of her spreads (8-9 %), not four, nor the floor's two of 10 %.

@@ -2,7 +2,7 @@ import { HERD_HOUR_S, HOUR_MS, MAD_TO_SD, medianInPlace, robustStats, type Robus
 import { newSum, type CowHistory, type HourMetric, type Metric, type Sum } from './history.js';
 import { utcDays, type DayShift } from './localday.js';
 import type { RuleSet } from './ruleset.js';
-import { CLIP_HIGH, CLIP_LOW } from './trend.js';
+import { clipHour, decay } from './trend.js';
 
 /**
  * Her normal: what a cow did in the same clock hours of her previous days, read from her history. Every
@@ -301,7 +301,7 @@ export class Normals {
         const nh = dayNorms[i]!;
         const r = h.rate(metric, first + i, HERD_HOUR_S);
         if (!(nh > 0) || r !== r) continue;
-        obs += Math.min(CLIP_HIGH * nh, Math.max(CLIP_LOW * nh, r));
+        obs += clipHour(r, nh);
         norm += nh;
         known++;
       }
@@ -331,7 +331,7 @@ export class Normals {
     if (cache[at] === d) return cache[at + 1]!;
     const h = this.h;
     const { hours, days } = this.yesterdaysHours(metric, d);
-    const keep = 2 ** (-1 / halfLifeHours);
+    const lf = decay(halfLifeHours);
     const warm = 2 * halfLifeHours;
     // Only hours the ring still holds at the farm day's end (as hourSpread): so the value is the day's,
     // whenever in the day it is first asked.
@@ -350,8 +350,9 @@ export class Normals {
         const nh = dayNorms[i]!;
         const r = first + i > oldest ? h.rate(metric, first + i, HERD_HOUR_S) : NaN;
         if (!(nh > 0) || r !== r) continue;
-        obs = keep * obs + (1 - keep) * Math.min(CLIP_HIGH * nh, Math.max(CLIP_LOW * nh, r));
-        norm = keep * norm + (1 - keep) * nh;
+        // As foldHour folds an hour into her trend.
+        obs += lf * (clipHour(r, nh) - obs);
+        norm += lf * (nh - norm);
         if (++folded >= warm && n < trendReadings.length) trendReadings[n++] = obs / norm;
       }
     }

@@ -40,6 +40,8 @@ export const newTrend = (): Trend => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, 0
  */
 export const CLIP_LOW = 0.5;
 export const CLIP_HIGH = 2;
+/** An hour as her trend takes it: `observed`, at least CLIP_LOW and at most CLIP_HIGH times its normal. */
+export const clipHour = (observed: number, norm: number) => Math.min(CLIP_HIGH * norm, Math.max(CLIP_LOW * norm, observed));
 
 const decays = new Map<number, number>();
 /** The weight of the newest hour for a half-life (remembered: a handful of half-lives, asked every hour). */
@@ -60,7 +62,7 @@ export function trendWeights(normal: Normals, metric: Metric, halfLifeHours: num
 }
 
 export function foldHour(trend: Trend, cfg: RuleSet['health'], metric: 0 | 1, observed: number, norm: number): void {
-  const obs = Math.min(CLIP_HIGH * norm, Math.max(CLIP_LOW * norm, observed));
+  const obs = clipHour(observed, norm);
   const lf = decay(cfg.fastHalfLifeHours);
   const ls = decay(cfg.slowHalfLifeHours);
   const lq = decay(cfg.quickHalfLifeHours);

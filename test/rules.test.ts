@@ -451,6 +451,23 @@ describe('heat, on cows as noisy as real ones', () => {
     expect(told(run(stream({ days: 12, seed: 201, act: six(wandering(1, true)) }), only({ early: { hours: 0 }, steady: { maxSpread: 5 } })))).toEqual([]);
     expect(told(run(stream({ days: 12, seed: 201, act: six(wandering(1, true)) }), only({ early: { hours: 0 }, steady: { maxSpread: 5, maxHourSpread: 10 } })))).toEqual([6]);
   });
+
+  // Found on the scorecard's noisy herds: until her hours had told how much they differ (four past days), a
+  // cow was taken as steady, and in a new collar's first week its short windows and early words raised
+  // about as many false heats as true ones.
+  it("a new collar's cow is told from the 9-hour window until her hours show she is steady", () => {
+    const third = START + 3 * DAY + 9 * HOUR;
+    const burst = (own: (t: number) => number, hours: number) => spell(own, third, third + hours * HOUR, 3);
+    // On her third day, three hours at 3x are no word and six no heat, whether her hours wander or not
+    // (the window's own spread let through: that line has its test above).
+    const loose = { steady: { maxSpread: 5 } };
+    expect(told(run(stream({ days: 5, seed: 201, act: burst(wandering(1), 3) }), only(loose)))).toEqual([]);
+    expect(told(run(stream({ days: 5, act: burst(steadyHours, 3) }), only(loose)))).toEqual([]);
+    expect(told(run(stream({ days: 5, act: burst(steadyHours, 6) }), only({ ...loose, early: { hours: 0 } })))).toEqual([]);
+    // A heat of 14 hours then is told, from the 9-hour window; with her hours known, the same three hours
+    // are an early word (above).
+    expect(told(run(stream({ days: 5, act: burst(steadyHours, 14) })))).toEqual([9]);
+  });
 });
 
 describe('heat, in a herd up together', () => {

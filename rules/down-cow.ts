@@ -1,5 +1,5 @@
 import { raise, resolve } from './alerts.js';
-import { HOUR_MS } from './baseline.js';
+import { DAY_MS, HOUR_MS } from './baseline.js';
 import type { DownSpell, Push, RuleContext } from './context.js';
 import { iso, round } from './evidence.js';
 import { isFlat } from './collar-fault.js';
@@ -105,25 +105,23 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   const actRatio = d.act / d.actNormal;
   const rumRatio = q.rumKnown ? d.rum / d.rumNormal : NaN;
   if (oneHour && !(actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.restRuminationRatio)) return;
-  // For a cow the farmer has been told is unwell (her health alert open), chewing at half her usual (the line
-  // below) is judged against where her chewing has stood over the day before the spell: unwell, she chews at
-  // 35-70 % of her usual all day, and lying to rest she chews at about half her usual, on that line. On the
-  // scorecard's herds as noisy as real ones, every false cow down (7 in three herds' 90 days) was such a sick
-  // cow resting. Not for any cow whose chewing is down: in the dip after a calving (70-85 %), a cow down
-  // with milk fever chewing at 45 % of her usual was called hours late, or not at all. Hardly chewing (the
-  // rest line) is judged against her normal, from whatever level: a cow down with milk fever stops chewing.
-  const chew = q.rumKnown ? rumRatio / chewingLevel(ctx, d.from) : NaN;
   // Her spell as a whole. In her active hours: rumination at most half its normal — a cow lying down to
   // ruminate is resting, not down, and a sick cow resting chews at half to three quarters of her usual (on
   // herds as noisy as real ones, where a lying hour is all but still, a second line of three quarters while
   // stock-still called 39 sick cows resting in two herds' 90 days; without it 4). Where most of it lies
   // in hours she normally rests: rumination nearly stopped (a resting cow ruminates most of the time she
   // lies), or stock-still with at most half her rumination.
+  // For a cow told unwell a day or more before the spell (chewingLevel), half is of where her chewing has
+  // stood over the day before it: unwell, she chews at 35-70 % of her usual all day, and lying to rest at
+  // about half her usual, on the line. On the scorecard's herds as noisy as real ones, every false cow down
+  // (7 in three herds' 90 days) was such a sick cow resting. Stock-still and hardly chewing (at most 30 %
+  // of her usual) she is down from whatever level: a cow down with milk fever stops chewing.
+  const half = rumRatio <= cfg.maxRuminationRatio && rumRatio <= cfg.maxRuminationRatio * chewingLevel(ctx, d.from);
   const down = !q.rumKnown
     ? true
     : d.restS * 2 > d.countedS
-      ? rumRatio <= cfg.restRuminationRatio || (actRatio <= cfg.stillActivityRatio && chew <= cfg.maxRuminationRatio)
-      : chew <= cfg.maxRuminationRatio;
+      ? rumRatio <= cfg.restRuminationRatio || (actRatio <= cfg.stillActivityRatio && half)
+      : half || (actRatio <= cfg.stillActivityRatio && rumRatio <= cfg.restRuminationRatio);
   if (!down) {
     // Twice the hours and not down: a long rest, not a cow down. The count starts again, so what she did
     // hours ago cannot dilute what she does now.
@@ -172,12 +170,16 @@ function movedIn(ctx: RuleContext, r: Reading, norm: number): boolean {
 }
 
 /**
- * While her health alert is open, her rumination over the 24 hours before a spell that began at `from` (ms)
- * against her normal for them, where it is down; 1 otherwise (and where not known). Asked only of a spell
- * about to be called.
+ * For a cow whose health alert is open and was raised a day or more before a spell that began at `from`
+ * (ms), her rumination over the 24 hours before the spell against her normal for them, where it is down; 1
+ * otherwise (and where not known). A day: an alert raised in the hours before is often a calving's dip the
+ * register has not been told of yet (most of the nine seeds' false health alerts), and a cow down with milk
+ * fever in it, chewing at 45 % of her usual, was not called. Asked only of a spell chewing at most half her
+ * usual.
  */
 function chewingLevel(ctx: RuleContext, from: number): number {
-  if (!ctx.state.alerts.open.health) return 1;
+  const ill = ctx.state.alerts.open.health;
+  if (!ill || ill.raisedAt > from - DAY_MS) return 1;
   const w = ctx.normal.window('rum', 24, Math.floor(from / HOUR_MS));
   return w && w.coverage >= ctx.rules.downCow.minCoverage && w.ratio > 0 ? Math.min(1, w.ratio) : 1;
 }

@@ -282,9 +282,10 @@ function levelOf(ctx: RuleContext, from: number): number {
  * steady cows they differ from day to day by 9-14 % of their normal (Normals.hourSpread), on its cows as noisy as real
  * ones and the three IceTag cows by 50-110 %; a window's own spread, from 10-14 past days, read steady on
  * such cows one time in ten, and most of the false heats left on the noisy herds came so. Unknown (a cow
- * in her first four days): not steady. Most cows are not, and a new collar's normal is two or three days
- * of her hours: on the noisy herds, the short windows and early words of collars in their first week
- * raised about as many false heats as true ones, the first a farmer sees of a new install.
+ * in her first five days, until four past days hold her hours): not steady. Most cows are not, and a new
+ * collar's normal is two to four days of her hours: on the noisy herds, the short windows and early words
+ * of collars in their first week raised about as many false heats as true ones, the first a farmer sees of
+ * a new install.
  */
 function steadyCow(ctx: RuleContext, end: number): boolean {
   return ctx.normal.hourSpread(end - 1) <= ctx.rules.heat.steady.maxHourSpread;

@@ -43,7 +43,7 @@ export const RuleSetSchema = z
       cooldownHours: hours,
       /**
        * A cow whose windows differ from day to day by at most `maxSpread` of her normal for them, and whose hours
-       * by at most `maxHourSpread` (Normals.hourSpread; not known yet: not asked), is told from a
+       * by at most `maxHourSpread` (Normals.hourSpread; not known yet, in her first five days: not steady), is told from a
        * window of `windowHours` too, `minHotHours` of them hot (0 hours: not); the early word (not the 4-hour
        * word of 2-hourly collars) is hers alone, whatever `windowHours`.
        */

@@ -1806,6 +1806,26 @@ describe('down_cow', () => {
     expect(firing(events, 'down_cow')[0]!.at - onset).toBeLessThanOrEqual(2 * HOUR);
   });
 
+  // Found in a second read: read against her level alone, a sick cow who went down stock-still chewing at
+  // 28 % of her usual (70 % of where her illness had it) was never called; and a calving's dip, told as
+  // unwell hours before because the register had not been told of the calving, held a cow down with milk
+  // fever to the moved line.
+  it('a sick cow stock-still and hardly chewing is down; so is a cow down in a dip told unwell only hours before', () => {
+    const ill = (t: number) => (t > onset - 3 * DAY ? 0.4 : 1);
+    const still = (t: number) => t > onset && t <= onset + 6 * HOUR;
+    const sick = run(stream({ days: 12, act: (t) => (still(t) ? 0.03 : ill(t)), rum: (t) => (still(t) ? 0.28 : ill(t)) }));
+    expect(firing(sick, 'health')[0]!.at).toBeLessThan(onset - DAY);
+    const [down] = firing(sick, 'down_cow');
+    expect(down!.at - onset).toBeLessThanOrEqual(2 * HOUR);
+    // Calved (not yet in the register) 14 hours before she goes down: her dip is told as unwell.
+    const calved = onset - 14 * HOUR;
+    const dip = (t: number) => (t > calved ? 0.6 : 1);
+    const fever = run(stream({ days: 12, act: (t) => (still(t) ? 0.03 : dip(t)), rum: (t) => (still(t) ? 0.45 : dip(t)) }));
+    expect(firing(fever, 'health')[0]!.at).toBeLessThan(onset);
+    const [feverDown] = firing(fever, 'down_cow');
+    expect(feverDown!.at - onset).toBeLessThanOrEqual(2 * HOUR);
+  });
+
   it('an impossible reading still completes her hour: a cow down is called on time', () => {
     const readings = stream({ days: 12, act: downFor(8), rum: downFor(8) }).map((r) => (r.ts === onset + 2 * HOUR ? { ...r, activity: 1e7 } : r));
     const [up] = firing(run(readings), 'down_cow');

@@ -1824,6 +1824,15 @@ describe('down_cow', () => {
     expect(firing(fever, 'health')[0]!.at).toBeLessThan(onset);
     const [feverDown] = firing(fever, 'down_cow');
     expect(feverDown!.at - onset).toBeLessThanOrEqual(2 * HOUR);
+    // In the hours she normally rests, too: stock-still at 45 % of her usual chewing (90 % of where her
+    // illness has it) she rests; hardly moving at 28 % (her rest line, of her normal), she is down.
+    const night = START + 10 * DAY + 1 * HOUR;
+    const atNight = (t: number) => t > night && t <= night + 4 * HOUR;
+    const unwell = (t: number) => (t > night - 3 * DAY ? 0.5 : 1);
+    const nightSpell = (move: number, chew: number) =>
+      run(stream({ days: 12, act: (t) => (atNight(t) ? move : unwell(t)), rum: (t) => (atNight(t) ? chew : unwell(t)) }));
+    expect(firing(nightSpell(0.03, 0.45), 'down_cow')).toEqual([]);
+    expect(firing(nightSpell(0.13, 0.28), 'down_cow')).toHaveLength(1);
   });
 
   it('an impossible reading still completes her hour: a cow down is called on time', () => {
@@ -1877,6 +1886,12 @@ describe('down_cow', () => {
     const hourly = (chewing: number) =>
       every(stream({ days: 12, act: (t) => (still(t) ? 0.03 : 1), rum: (t) => (still(t) ? chewing : 1) * (eatingHour(t) ? 0.08 : 1) }), 4);
     expect(firing(run(hourly(0)), 'down_cow')).toEqual([]);
+    // The line is ten minutes short of her usual: about 8 minutes usual (a quarter of this hour's chewing)
+    // is no sign, about 14 (nearly half) is.
+    const usually = (share: number) =>
+      every(stream({ days: 12, act: (t) => (still(t) ? 0.03 : 1), rum: (t) => (still(t) ? 0 : 1) * (eatingHour(t) ? share : 1) }), 4);
+    expect(firing(run(usually(0.25)), 'down_cow')).toEqual([]);
+    expect(firing(run(usually(0.45)), 'down_cow')).toHaveLength(1);
     // The same still hour, chewing as little, where she usually chews a third of it: she has stopped.
     const usual = every(stream({ days: 12, act: (t) => (still(t) ? 0.03 : 1), rum: (t) => (still(t) ? 0 : 1) }), 4);
     expect(firing(run(usual), 'down_cow')).toHaveLength(1);

@@ -114,7 +114,7 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   // For a cow told unwell a day or more before the spell (chewingLevel), half is of where her chewing has
   // stood over the day before it: unwell, she chews at 35-70 % of her usual all day, and lying to rest at
   // about half her usual, on the line. On the scorecard's herds as noisy as real ones, every false cow down
-  // (7 in three herds' 90 days) was such a sick cow resting. Stock-still and hardly chewing (at most 30 %
+  // (7 in three herds' 90 days, before round 31) was such a sick cow resting. Stock-still and hardly chewing (at most 30 %
   // of her usual) she is down from whatever level: a cow down with milk fever stops chewing.
   const half = rumRatio <= cfg.maxRuminationRatio && rumRatio <= cfg.maxRuminationRatio * chewingLevel(ctx, d.from);
   const down = !q.rumKnown

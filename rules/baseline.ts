@@ -48,8 +48,13 @@ const deviations = new Float64Array(128);
 export function robustStats(values: Float64Array | number[], n: number, cfg: RuleSet['baseline']): RobustStats | null {
   if (n < cfg.warmupDays) return null;
   const med = medianInPlace(values, n);
+  const rawSpread = madSpread(values, n, med);
+  const spread = Math.max(rawSpread, med * cfg.minSpreadRatio, cfg.minSpreadAbs);
+  return { median: med, spread, rawSpread, days: n };
+}
+
+/** The MAD of the first `n` values about their median `med`, scaled to a standard deviation (the values are left as they are). */
+export function madSpread(values: Float64Array | number[], n: number, med: number): number {
   for (let i = 0; i < n; i++) deviations[i] = Math.abs(values[i]! - med);
-  const mad = medianInPlace(deviations, n);
-  const spread = Math.max(mad * MAD_TO_SD, med * cfg.minSpreadRatio, cfg.minSpreadAbs);
-  return { median: med, spread, rawSpread: mad * MAD_TO_SD, days: n };
+  return medianInPlace(deviations, n) * MAD_TO_SD;
 }

@@ -1,4 +1,4 @@
-import { HERD_HOUR_S, HOUR_MS, MAD_TO_SD, medianInPlace, robustStats, type RobustStats } from './baseline.js';
+import { HERD_HOUR_S, HOUR_MS, madSpread, medianInPlace, robustStats, type RobustStats } from './baseline.js';
 import { newSum, type CowHistory, type HourMetric, type Metric, type Sum } from './history.js';
 import { utcDays, type DayShift } from './localday.js';
 import type { RuleSet } from './ruleset.js';
@@ -92,7 +92,6 @@ const SPREAD_AT = STRETCH_AT + 6;
 const TREND_SPREAD_AT = SPREAD_AT + 2;
 const CACHE_SLOTS = TREND_SPREAD_AT + 4;
 /** hourSpread's scratch (judging is synchronous). */
-const hourDeviations = new Float64Array(64);
 const hourSpreads = new Float64Array(32);
 
 export class Normals {
@@ -224,8 +223,7 @@ export class Normals {
       if (n < least) continue;
       const med = medianInPlace(rates, n);
       if (!(med > 0)) continue;
-      for (let i = 0; i < n; i++) hourDeviations[i] = Math.abs(rates[i]! - med);
-      hourSpreads[m++] = (MAD_TO_SD * medianInPlace(hourDeviations, n)) / med;
+      hourSpreads[m++] = madSpread(rates, n, med) / med;
     }
     const v = m >= 12 ? medianInPlace(hourSpreads, m) : NaN;
     cache[SPREAD_AT] = day;

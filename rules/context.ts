@@ -13,14 +13,16 @@ export interface CowState {
   lastTs: number | null;
   lastArrival: number | null;
   alerts: AlertBookState;
-  /** The run of identical newest readings, to tell a stuck or flat collar. */
-  run: SignalRun | null;
+  /** Each signal's run of identical newest readings, to tell a stuck or flat collar (collar-fault.ts). */
+  runs: SignalRuns | null;
   /** Onset of the last heat raised for her: how long her cycle is. */
   lastHeat: number | null;
   /** Whether a missed cycle was already said for the heat at `lastHeat`. */
   missedCycleTold?: boolean;
   /** Since when (wall clock) all her readings have come stamped past the gateway's clock (cow.ts). */
   aheadSince?: number;
+  /** When her last few bursts over the spike line were measured (collar-fault.ts), within the last day. */
+  spikes?: number[];
   /** Impossible readings in a row (collar-fault.ts), and the start of the first. */
   impossible?: { n: number; from: number };
   /** Weighted evidence of her recent hours against their normal (trend.ts). */
@@ -28,10 +30,11 @@ export interface CowState {
   /** The spell of readings in which she has hardly moved (down-cow.ts). */
   down?: DownSpell;
   /**
-   * Her last flat or stuck collar: from its onset to the first true reading to arrive (event time), and the
-   * value it read. A late reading of that value in that span is the fault's, not hers.
+   * Her open or last flat or stuck collar: from its onset to the first true reading to arrive (event time;
+   * no `to` while it is open), and what each signal it holds read. A late reading of those values in that
+   * span is the fault's, not hers.
    */
-  faultSpan?: { from: number; to: number; act: number; rum: number | null };
+  fault?: FaultSignature;
   /** What the herd register says of her (FarmDetector.setRecords); absent when it says nothing. */
   record?: CowRecord;
   /**
@@ -93,16 +96,30 @@ export interface DownSpell {
   gap?: boolean;
 }
 
-export interface SignalRun {
-  act: number;
-  rum: number | null;
-  /** Start of the first reading's interval and end of the last one, event time. */
+/** A signal her collar reports: activity, rumination, lying. */
+export type Channel = 'act' | 'rum' | 'lie';
+
+/** One signal's run of identical newest readings. */
+export interface ChannelRun {
+  v: number;
+  /** Start of the first reading's interval, event time (every run ends at her newest reading). */
   from: number;
-  last: number;
   /** Seconds the run's readings cover: a gap in delivery neither ends a run nor counts towards it. */
   coveredS: number;
   /** Readings in the run: one reading, however long, repeats nothing. */
   n: number;
+}
+
+/** Each signal's run; null for a signal the newest reading did not carry (or, activity, zeros her lying explains). */
+export type SignalRuns = Record<Channel, ChannelRun | null>;
+
+/** A flat or stuck collar: when it began, when it was over (absent while open), what each signal it holds read. */
+export interface FaultSignature {
+  from: number;
+  to?: number;
+  act?: number;
+  rum?: number;
+  lie?: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { emptyAlertBook, raise, type AlertEvent, type Subject } from './alerts.js';
 import { DAY_MS, HERD_HOUR_S, HOUR_MS } from './baseline.js';
 import { judgeBattery } from './battery.js';
-import { judgeImpossible, judgeSignal } from './collar-fault.js';
+import { hersOf, judgeImpossible, judgeSignal, judgeSpikes, spikeLine } from './collar-fault.js';
 import type { CowState, HerdView, Push, RuleContext } from './context.js';
 import { CHUNK_S, followsOn, hourOf, judgeDownLate, judgeDownReading, judgeDownResolved } from './down-cow.js';
 import { judgeHealth } from './health.js';
@@ -120,7 +120,7 @@ export class CowDetector implements RuleContext {
       this.history = new CowHistory(hours, decodeHistory(history));
       this.pending = pending ?? [];
     } else {
-      this.state = { subject: init, lastTs: null, lastArrival: null, alerts: emptyAlertBook(), run: null, lastHeat: null };
+      this.state = { subject: init, lastTs: null, lastArrival: null, alerts: emptyAlertBook(), runs: null, lastHeat: null };
       this.history = new CowHistory(hours);
       this.pending = [];
     }
@@ -417,7 +417,8 @@ export class CowDetector implements RuleContext {
     const h = this.history;
     const newest = s.lastTs === null || reading.ts > s.lastTs;
     if (!newest && reading.ts <= h.oldest * HOUR_MS) return false;
-    let impossible = this.impossible(reading);
+    const median = this.dayMedian();
+    let impossible = this.impossible(reading, median);
     let rescaled = false;
     if (impossible && newest && s.impossible && reading.ts - s.impossible.from >= DAY_MS) {
       // A whole day on another scale is not a broken collar but a different one (a new model, new firmware):
@@ -428,6 +429,10 @@ export class CowDetector implements RuleContext {
       rescaled = true;
     }
     if (newest) judgeImpossible(this, reading, impossible, push, rescaled);
+    // A burst over the spike line (collar-fault.ts): counted, and while a spiking collar is open, kept out.
+    const spike = !rescaled && median > 0 && (reading.activity * 3600) / reading.intervalS >= spikeLine(reading.intervalS) * median;
+    if (newest) judgeSpikes(this, reading, spike, push);
+    const spiking = spike && s.alerts.open.collar_fault?.evidence.kind === 'spikes';
     // An impossible reading is not late: it completes hours like any other (she is heard, and the collar may
     // be swapped back), it only adds nothing to her history.
     if (impossible) this.impossibleReadings++;
@@ -440,25 +445,24 @@ export class CowDetector implements RuleContext {
     }
     // What a faulty collar reads is not the cow: kept out of her history, as the stretch before it was. So is a
     // backlog's reading of the fault, arriving late (a gateway outage during a flat line): its zeros would
-    // read as a cow hardly moving or chewing, an urgent health alarm once the fault is over. Only a reading
-    // measured within the fault and reading what the fault read: a backlog also holds the true readings
-    // after the collar mended, measured before the first of them arrived.
+    // read as a cow hardly moving or chewing, an urgent health alarm once the fault is over (hersOf). A
+    // sensor stuck beside a live activity (rumination, lying) is only that signal: her rules go on without it.
     const fault = s.alerts.open.collar_fault;
-    const faulty = !!fault;
-    const sig = fault ? (fault.evidence.kind !== 'impossible' && s.run ? { from: fault.since, to: Infinity, act: s.run.act, rum: s.run.rum } : undefined) : s.faultSpan;
-    const measuredFaulty = !!sig && reading.ts > sig.from && reading.ts <= sig.to && reading.activity === sig.act && (reading.rumination ?? null) === sig.rum;
-    if (!impossible && !(newest && faulty) && !measuredFaulty) {
-      if (!newest && this.herd) this.addLate(reading);
-      else h.add(reading);
+    // A spiking collar's bursts are kept out, and its other readings are hers.
+    const blind = !!fault && fault.evidence.kind !== 'spikes' && !(fault.evidence.kind === 'stuck' && s.fault?.to === undefined && s.fault?.act === undefined);
+    const hers = impossible || spiking ? null : hersOf(s, reading);
+    if (hers && !(newest && blind)) {
+      if (!newest && this.herd) this.addLate(hers);
+      else h.add(hers);
     }
     // Windows are made of completed hours only (a past day's hour is only known whole, so the hour in
     // progress cannot be compared fairly). They change when an hour completes or a late reading fills one in.
     // A collar known to be faulty says nothing about the cow: her rules wait until it reads true again.
     const end = Math.floor(s.lastTs! / HOUR_MS);
-    if (faulty) return true;
-    if (!impossible && !measuredFaulty) {
-      if (newest) judgeDownReading(this, reading, push);
-      else judgeDownLate(this, reading);
+    if (blind) return true;
+    if (hers) {
+      if (newest) judgeDownReading(this, hers, push);
+      else judgeDownLate(this, hers);
     }
     if (completedBefore !== null && end > completedBefore) {
       // After two days without a word her trend says little about her now: it starts again.
@@ -484,12 +488,17 @@ export class CowDetector implements RuleContext {
    * normal, at most about 12x the mean in her busiest hour). A collar sending garbage, a counter that wrapped: kept
    * out of her history, where one such reading spread over three hours would read as three hours of heat.
    */
-  private impossible(r: Reading): boolean {
-    const h = this.history;
-    if (h.newest === null) return false;
-    const day = this.normal.stretchNormal('act', h.newest - 24, h.newest - 1);
+  private impossible(r: Reading, median: number): boolean {
     // Judged per hour at least: a minute's reading may well hold a burst many times her hourly mean.
-    return !!day && day.median > 0 && r.activity > this.rules.collarFault.impossibleRatio * day.median * Math.max(1, r.intervalS / 3600);
+    return median > 0 && r.activity > this.rules.collarFault.impossibleRatio * median * Math.max(1, r.intervalS / 3600);
+  }
+
+  /** Her median hourly activity over the day before her newest hour; NaN while not known. */
+  private dayMedian(): number {
+    const h = this.history;
+    if (h.newest === null) return NaN;
+    const day = this.normal.stretchNormal('act', h.newest - 24, h.newest - 1);
+    return day ? day.median : NaN;
   }
 
   /**

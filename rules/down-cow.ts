@@ -2,7 +2,7 @@ import { raise, resolve } from './alerts.js';
 import { DAY_MS, HOUR_MS } from './baseline.js';
 import type { DownSpell, Push, RuleContext } from './context.js';
 import { iso, round } from './evidence.js';
-import { isFlat } from './collar-fault.js';
+import { flatStarting, wholeRun } from './collar-fault.js';
 import type { Reading } from './reading.js';
 
 /**
@@ -131,8 +131,8 @@ export function judgeDownReading(ctx: RuleContext, r: Reading, push: Push): void
   // A constant signal is judged as a collar: not while it covers the spell, nor while an all-zero run has
   // begun (a flat line starting: a cow down still moves and ruminates a little). One reading is not a
   // constant signal, however long it is (a collar reporting every two hours).
-  const sig = s.run;
-  if (sig && ((sig.n >= 2 && sig.from <= d.from) || isFlat(sig))) return;
+  const same = wholeRun(s.runs);
+  if ((same && same.n >= 2 && same.from <= d.from) || flatStarting(s.runs)) return;
   const since = d.from;
   delete s.down;
   push(raise(s.alerts, s.subject, 'down_cow', {

@@ -1,5 +1,6 @@
 import { raise, resolve, type Evidence, type Severity } from './alerts.js';
 import { DAY_MS, HERD_HOUR_S, HOUR_MS } from './baseline.js';
+import { wholeRun } from './collar-fault.js';
 import type { Push, RuleContext } from './context.js';
 import { daysAfter, iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
@@ -260,15 +261,16 @@ interface TrendPath {
 function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null) {
   const cfg = ctx.rules.health;
   const t = cfg.trend;
-  const { alerts, run, trend } = ctx.state;
+  const { alerts, trend } = ctx.state;
   if (!trend) return null;
+  const run = wholeRun(ctx.state.runs);
   // Explained already (a cow down was left out by judgeHealth): a cow in heat has her own alert; a collar
   // repeating one value for an hour or more is being judged as a collar; and for two days after a rise of
   // activity (a heat, the restless hours before a calving) a dip of rumination and activity is the
   // aftermath — cows ruminate less for a day or two after calving, and during and after a heat — not an
   // illness, unless her rumination is as deep as the 24-hour line (below). The deep 24-hour drops above are
   // not held back by any of this.
-  if (alerts.open.heat || (run && run.n >= 2 && run.last - run.from >= HOUR_MS)) {
+  if (alerts.open.heat || (run && run.n >= 2 && ctx.state.lastTs! - run.from >= HOUR_MS)) {
     breakStreaks(trend);
     return null;
   }

@@ -120,6 +120,20 @@ export class CowHistory {
     for (let h = Math.max(first, this.oldest); h <= Math.min(last, this.newest ?? -Infinity); h++) this.clearHour(h);
   }
 
+  /** Forgets one signal over the hours [first, last] that the ring holds (a sensor stuck while the others live). */
+  forget(metric: HourMetric, first: number, last: number): void {
+    if (metric === 'act') return this.clear(first, last);
+    this.version++;
+    this.pastVersion++;
+    for (let h = Math.max(first, this.oldest); h <= Math.min(last, this.newest ?? -Infinity); h++) {
+      const i = this.index(h);
+      if (metric === 'rum') {
+        this.rum[i] = 0;
+        this.cov[this.hours + i] = 0;
+      } else this.lie[i] = LIE_UNKNOWN;
+    }
+  }
+
   /**
    * Spreads a reading over the hours its interval covers. The caller advances the ring first for a newest
    * reading; parts in hours the ring no longer holds (or does not hold yet) are dropped.

@@ -6,9 +6,10 @@ import type { Reading } from './reading.js';
  * The stored form of a cow's detector state (one JSON row per cow in the agent's store). Bump the version
  * when the shape or meaning changes: the agent then rebuilds every cow from her stored readings instead.
  * (6: the farm's herd hours hold each cow's activity against her plain normal, no longer the heat rule's
- * floored one; restored from 5, the herd would read 0.7 in the small hours again until those rows aged out.)
+ * floored one; restored from 5, the herd would read 0.7 in the small hours again until those rows aged out.
+ * 7: a run of identical readings per signal, so one sensor stuck while the others live is told.)
  */
-export const SNAPSHOT_VERSION = 6;
+export const SNAPSHOT_VERSION = 7;
 
 export interface CowSnapshot extends CowState {
   v: typeof SNAPSHOT_VERSION;

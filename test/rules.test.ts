@@ -2164,6 +2164,96 @@ describe('collar_fault', () => {
     expect(heat[0]!.since).toBeLessThanOrEqual(heatFrom + 2 * HOUR);
   });
 
+  // Found on a herd model written apart from the project: a neck collar's activity frozen while its rumination
+  // still varied was never told, and read as a cow walking a fifth of her usual: a health alert instead.
+  it('one sensor stuck beside live ones is a collar fault of that signal, and her other signals are still judged', () => {
+    // Activity frozen at a quiet night's count: without the fault, a cow walking a fifth of her usual for a day.
+    const frozen = run(replace(stream({ days: 14 }), 30, (r) => ({ ...r, activity: 23 })));
+    expect(firing(frozen, 'collar_fault')).toEqual([expect.objectContaining({ since: from, evidence: expect.objectContaining({ kind: 'stuck', metric: 'activity', value: 23 }) })]);
+    expect(firing(frozen, 'health')).toEqual([]);
+    expect(firing(frozen, 'down_cow')).toEqual([]);
+    // A dead rumination sensor reading 1.5 minutes a quarter-hour while she comes into heat: the fault is the
+    // sensor's, the heat is still found, and no cow that stopped chewing is called.
+    const heatFrom = from + 12 * HOUR;
+    const mute = run(replace(stream({ days: 14, act: during(heatFrom, heatFrom + 14 * HOUR, 3) }), 40, (r) => ({ ...r, rumination: 1.5 })));
+    const fault = firing(mute, 'collar_fault');
+    expect(fault).toEqual([expect.objectContaining({ since: from, evidence: expect.objectContaining({ kind: 'stuck', metric: 'rumination', value: 1.5 }) })]);
+    expect(fault[0]!.at - from).toBeLessThanOrEqual(rules.collarFault.stuckHours * HOUR + Q * 1000);
+    const heat = firing(mute, 'heat');
+    expect(heat).toHaveLength(1);
+    expect(Math.abs(heat[0]!.since - heatFrom)).toBeLessThanOrEqual(2 * HOUR);
+    expect(firing(mute, 'health')).toEqual([]);
+    expect(mute.filter((e) => e.type === 'collar_fault').map((e) => e.state)).toEqual(['firing', 'resolved']);
+    // Found on our own scorecard: a whole collar stuck, its activity joining the repeat one reading after its
+    // rumination, was told as rumination alone, and its frozen activity then read as a cow in heat. It is the
+    // collar: told once its activity has repeated long enough.
+    const whole = run(replace(stream({ days: 14 }), 20, (r) => ({ ...r, rumination: 6.8, ...(r.ts > from + Q * 1000 && { activity: 233 }) })));
+    expect(firing(whole, 'collar_fault')).toEqual([expect.objectContaining({ evidence: expect.objectContaining({ kind: 'stuck', metric: 'activity', value: 233, rumination: 6.8 }) })]);
+    expect(firing(whole).filter((e) => e.type !== 'collar_fault')).toEqual([]);
+  });
+
+  // Found on the same herd model: a leg tag's lying sensor stuck at "lying the whole quarter-hour" while she
+  // walked to milking and back was not told, as lying the whole time is what a resting cow reads.
+  it("a tag saying she lies every minute while she walks is stuck; a long rest or a cow down is not", () => {
+    const lying = () => 1;
+    const stuck = run(replace(stream({ days: 14, rumination: false, lying }), 20, (r) => ({ ...r, lying: 15 })));
+    const fault = firing(stuck, 'collar_fault');
+    expect(fault).toEqual([expect.objectContaining({ evidence: expect.objectContaining({ kind: 'stuck', metric: 'lying', value: 15 }) })]);
+    expect(fault[0]!.at - from).toBeGreaterThanOrEqual(6 * HOUR);
+    expect(fault[0]!.at - from).toBeLessThanOrEqual(8 * HOUR);
+    // Five hours lain whole, moving a twentieth of her usual: a long rest.
+    const rest = run(replace(stream({ days: 14, rumination: false, lying }), 5, (r) => ({ ...r, lying: 15, activity: Math.round(r.activity * 0.05) })));
+    expect(firing(rest, 'collar_fault')).toEqual([]);
+    // Ten hours down, hardly moving: a cow down, urgent, not her collar.
+    const down = run(replace(stream({ days: 14, rumination: false, lying }), 10, (r) => ({ ...r, lying: 15, activity: 1 + (Math.floor(r.ts / (Q * 1000)) % 3) })));
+    expect(firing(down, 'collar_fault')).toEqual([]);
+    expect(firing(down, 'down_cow')).toHaveLength(1);
+  });
+
+  // Found on the same herd model: a collar reporting every 2 hours whose step count came out the same twice
+  // (a chance of about one in two hundred a reading) was told stuck, on one herd in three a few times a season.
+  it('a count that repeats by chance is no stuck collar; one that keeps repeating is', () => {
+    // A leg tag reporting every 2 hours: her quarter-hours summed.
+    const quarters = stream({ days: 14, rumination: false, lying: () => 1 });
+    const twoHourly: Reading[] = [];
+    for (let i = 7; i < quarters.length; i += 8) {
+      const part = quarters.slice(i - 7, i + 1);
+      twoHourly.push({ collarId: 'C1', ts: quarters[i]!.ts, intervalS: 7200, activity: part.reduce((a, r) => a + r.activity, 0), lying: part.reduce((a, r) => a + r.lying!, 0) });
+    }
+    const at = twoHourly.findIndex((r) => r.ts > from);
+    // Her step count the same three readings running, her lying not.
+    const chance = twoHourly.map((r, i) => (i > at && i <= at + 2 ? { ...r, activity: twoHourly[at]!.activity } : r));
+    expect(firing(run(chance), 'collar_fault')).toEqual([]);
+    // Every signal the same for half a day: stuck.
+    const stuck = twoHourly.map((r, i) => (i > at && i <= at + 6 ? { ...r, activity: twoHourly[at]!.activity, lying: twoHourly[at]!.lying } : r));
+    const fault = firing(run(stuck), 'collar_fault');
+    expect(fault).toEqual([expect.objectContaining({ since: twoHourly[at]!.ts - 7200_000, evidence: expect.objectContaining({ kind: 'stuck', metric: 'activity' }) })]);
+    expect(fault[0]!.at - fault[0]!.since).toBeLessThanOrEqual(8 * HOUR);
+  });
+
+  // Found on the same herd model: a loose sensor sending bursts of 30-80 times a quarter-hour's count among
+  // true readings raised heats (one such reading reads as an hour at five times her normal) and no fault.
+  it('a collar that keeps sending bursts no cow makes is a collar fault; her heat among them is still found', () => {
+    const heatFrom = from + 30 * HOUR;
+    const base = stream({ days: 14, act: during(heatFrom, heatFrom + 14 * HOUR, 3) });
+    // One reading in six over two days, from 9 a.m.
+    const spiky = base.map((r, i) => (r.ts > from && r.ts <= from + 48 * HOUR && i % 6 === 0 ? { ...r, activity: 9000 } : r));
+    const events = run(spiky);
+    const faults = events.filter((e) => e.type === 'collar_fault');
+    expect(faults.map((e) => e.state)).toEqual(['firing', 'resolved']);
+    expect(faults[0]!.evidence).toMatchObject({ kind: 'spikes', readings: 4 });
+    expect(faults[0]!.at - from).toBeLessThanOrEqual(6 * HOUR);
+    // Over a day after the last burst.
+    expect(faults[1]!.at - (from + 48 * HOUR)).toBeGreaterThanOrEqual(23 * HOUR);
+    const heat = firing(events, 'heat');
+    expect(heat).toHaveLength(1);
+    expect(Math.abs(heat[0]!.since - heatFrom)).toBeLessThanOrEqual(2 * HOUR);
+    // Before the fault is told, bursts are hers: three in a day are no heat either way, and no fault.
+    const three = base.map((r) => ([2, 7, 13].some((h) => r.ts === from + h * HOUR) ? { ...r, activity: 9000 } : r));
+    const told = run(three);
+    expect(firing(told, 'collar_fault')).toEqual([]);
+  });
+
   it('a stuck collar repeating one value is a collar fault; zeros on a tag that reports her lying are not', () => {
     const stuck = run(replace(stream({ days: 12 }), 6, (r) => ({ ...r, activity: 57, rumination: 7 })));
     expect(firing(stuck, 'collar_fault')).toEqual([expect.objectContaining({ since: from, evidence: expect.objectContaining({ kind: 'stuck', value: 57 }) })]);

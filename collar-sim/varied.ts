@@ -23,8 +23,10 @@ export type VariedEpisodeType = EpisodeType | 'calving' | 'down_cow' | 'collar_f
  * - calving: start is when restlessness begins, params.calvingAt the birth, end when the dip after it is over;
  *   params.servedAt the insemination she conceived from, which a herd register keeps.
  * - down_cow: subtype milk_fever (after a calving) | injury.
- * - collar_fault: subtype flatline | stuck | battery_dying; start and end are reading timestamps of the
- *   collar (the first faulty reading, the first good one or the collar's death).
+ * - collar_fault: subtype flatline | stuck | activity_stuck | rumination_stuck | lying_stuck | spikes |
+ *   battery_dying; start and end are reading timestamps of the collar (the first faulty reading, the first
+ *   good one or the collar's death). `<signal>_stuck` is that one signal repeating its last true value while
+ *   the others live; spikes, bursts of 10-40 hours of her activity added to about one reading in seven.
  * - collar_offline: subtype battery_dead, from the collar's death until its replacement.
  * - battery_low: from the first reading under 15 % until the battery is replaced (or the run ends).
  * - herd_event: subtype heat_stress | schedule_change | pasture_move, cowId/collarId '*', `cows` affected.
@@ -160,7 +162,7 @@ interface Phys {
 }
 
 interface Fault {
-  subtype: 'flatline' | 'stuck' | 'battery_dying';
+  subtype: 'flatline' | 'stuck' | 'activity_stuck' | 'rumination_stuck' | 'lying_stuck' | 'spikes' | 'battery_dying';
   start: number; // first faulty reading ts
   end: number; // first good reading ts (flatline/stuck) or death (battery_dying)
   replaceAt: number; // battery_dying: new battery from here; runEnd+ if never
@@ -496,7 +498,8 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
 
   // ---- collar faults ----
   const fr = new Rng(deriveSeed(seed, 106));
-  const placeFault = (c: Cow, subtype: Fault['subtype']): boolean => {
+  const placeFault = (c: Cow, kind: Fault['subtype'] | 'sensor_stuck'): boolean => {
+    const subtype = kind === 'sensor_stuck' ? fr.pick(['activity_stuck', 'rumination_stuck', 'lying_stuck'] as const) : kind;
     if (c.faults.length > 0) return false;
     const durFault = subtype === 'battery_dying' ? fr.uniform(2, 6) * DAY : fr.uniform(1, 6) * DAY;
     const s = gridUp(c, fr.uniform(earliest, latestEnd - Math.min(durFault, 2 * DAY)));
@@ -528,7 +531,8 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
     }
     return true;
   };
-  for (const subtype of ['flatline', 'stuck', 'battery_dying'] as const) {
+  // The faults a collar's single sensor makes come last, so the herds drawn before them keep theirs.
+  for (const subtype of ['flatline', 'stuck', 'battery_dying', 'sensor_stuck', 'spikes'] as const) {
     let placed = 0;
     const want = room > 3 * DAY ? Math.max(1, Math.round(per90(fr.uniform(0.005, 0.015)))) : 0;
     for (let tries = 0; placed < want && tries < 50 * want; tries++) if (placeFault(fr.pick(cows), subtype)) placed++;
@@ -788,9 +792,20 @@ export function simulateVariedHerd(opts: VariedHerdOptions): VariedHerdSimulatio
           if (f.subtype === 'flatline') {
             activity = 0; rumination = 0; eating = 0; lying = 0;
             temperature = prev?.temperature ?? Math.round(c.tempC * 100) / 100;
+          } else if (f.subtype === 'spikes') {
+            // A loose or failing sensor: a burst of counts, whatever the reading's length, in about one in seven.
+            const u = hash01(seed, 109, c.index, k);
+            if (u < 1 / 7) activity += Math.round(4 * c.level * (10 + 30 * hash01(seed, 110, c.index, k)));
           } else if (prev) {
-            activity = prev.activity > 0 ? prev.activity : Math.max(1, Math.round(c.level * scale * 0.5));
-            rumination = prev.rumination!; eating = prev.eating!; lying = prev.lying!; temperature = prev.temperature!;
+            const stuckActivity = prev.activity > 0 ? prev.activity : Math.max(1, Math.round(c.level * scale * 0.5));
+            if (f.subtype === 'stuck') {
+              activity = stuckActivity;
+              rumination = prev.rumination!; eating = prev.eating!; lying = prev.lying!; temperature = prev.temperature!;
+            } else if (f.subtype === 'activity_stuck') activity = stuckActivity;
+            else if (f.subtype === 'rumination_stuck') {
+              rumination = prev.rumination!;
+              eating = Math.min(eating, round1(mins - rumination));
+            } else lying = prev.lying!;
           }
         }
         const r: Reading = {

@@ -80,7 +80,7 @@ describe('simulateVariedHerd', () => {
     const kinds = new Set(big.truth.map((e) => `${e.type}${e.subtype ? '/' + e.subtype : ''}`));
     for (const k of [
       'heat', 'illness/ketosis', 'illness/metritis', 'illness/mastitis', 'illness/lameness', 'calving', 'down_cow/injury',
-      'collar_fault/flatline', 'collar_fault/stuck', 'collar_fault/battery_dying', 'battery_low', 'collar_offline/battery_dead',
+      'collar_fault/flatline', 'collar_fault/stuck', 'collar_fault/battery_dying', 'collar_fault/spikes', 'battery_low', 'collar_offline/battery_dead',
       'herd_event/heat_stress', 'herd_event/schedule_change', 'herd_event/pasture_move', 'delivery_gap/gateway', 'delivery_gap/radio',
     ]) expect(kinds, k).toContain(k);
     expect(big.truth.some((e) => e.type === 'heat' && e.silent)).toBe(true);
@@ -128,7 +128,8 @@ describe('simulateVariedHerd', () => {
 
   it('collar faults show in the readings exactly where the truth puts them', () => {
     const faults = sim.truth.filter((e) => e.type === 'collar_fault');
-    expect(new Set(faults.map((e) => e.subtype))).toEqual(new Set(['flatline', 'stuck', 'battery_dying']));
+    const stuckAlone = ['activity_stuck', 'rumination_stuck', 'lying_stuck'];
+    expect(new Set(faults.map((e) => (stuckAlone.includes(e.subtype!) ? 'one signal stuck' : e.subtype)))).toEqual(new Set(['flatline', 'stuck', 'battery_dying', 'one signal stuck', 'spikes']));
     for (const e of faults) {
       const rs = byCow.get(e.collarId)!;
       const during = rs.filter((r) => r.ts >= e.start && r.ts < e.end);
@@ -147,6 +148,19 @@ describe('simulateVariedHerd', () => {
         expect(new Set(during.map(sensors)).size).toBe(1);
         expect(during[0]!.activity).toBeGreaterThan(0);
         if (after) expect(sensors(after)).not.toBe(sensors(during[0]!));
+      } else if (stuckAlone.includes(e.subtype!)) {
+        // One signal repeats what it read last before the fault; the others live on.
+        const signal = (r: Reading) => (e.subtype === 'activity_stuck' ? r.activity : e.subtype === 'rumination_stuck' ? r.rumination : r.lying);
+        expect(during.length).toBeGreaterThan(5);
+        expect(new Set(during.map(signal)).size).toBe(1);
+        if (e.subtype !== 'activity_stuck') expect(signal(during[0]!)).toBe(signal(before));
+        expect(new Set(during.map((r) => [r.activity, r.rumination, r.lying].filter((_, i) => i !== stuckAlone.indexOf(e.subtype!)).join())).size).toBeGreaterThan(during.length / 2);
+      } else if (e.subtype === 'spikes') {
+        // About one reading in seven carries a burst of 10-40 hours of her activity; the rest are hers.
+        const hourly = sum(rs.filter((r) => r.ts >= e.start - 7 * DAY && r.ts < e.start), (r) => r.activity) / 168;
+        const bursts = during.filter((r) => r.activity >= 10 * hourly);
+        expect(bursts.length).toBeGreaterThan(0);
+        expect(bursts.length).toBeLessThan(during.length / 3);
       } else {
         // Battery falls to nothing and the readings thin out before the collar dies.
         expect(during.at(-1)!.batteryPct!).toBeLessThan(5);
@@ -257,7 +271,10 @@ describe('simulateVariedHerd', () => {
     /** Herd activity by hour of day (UTC, or Berlin's clock) over [from, to). */
     const profile = (s: typeof sim, from: number, to: number, local: boolean) => {
       const bins = new Array<number>(24).fill(0);
+      // The cows' rhythm, not a faulty collar's: a burst of a spiking one outweighs a dozen cows' hour.
+      const faulty = new Set(s.truth.filter((e) => e.type === 'collar_fault').map((e) => e.collarId));
       for (const r of s.readings()) {
+        if (faulty.has(r.collarId)) continue;
         const mid = r.ts - r.intervalS * 500;
         if (mid < from || mid >= to) continue;
         const off = local ? (mid < change ? HOUR : 2 * HOUR) : 0;

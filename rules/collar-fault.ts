@@ -202,7 +202,7 @@ function stuckFault(runs: SignalRuns, stuckHours: number, intervalS: number): Fa
 /**
  * Her activity while a tag that reports lying says she lay every minute, against the median of her hours
  * over the day before, at or above which the lying sensor is stuck: a cow lying does not walk. On the three
- * real IceTag cows, every stretch of three hours or more lain whole read at most 0.19 of it (14 stretches);
+ * real IceTag cows, every stretch of three hours or more lain whole read at most 0.19 of it (12 stretches);
  * a stuck sensor on a cow up and about reads about 1.
  */
 const LYING_ACTIVE = 0.5;
@@ -288,16 +288,18 @@ export function judgeImpossible(ctx: RuleContext, r: Reading, impossible: boolea
 /**
  * A burst the collar rather than the cow makes: a reading's rate at this many times her median hour over
  * the day before, times the square root of an hour over the reading's interval (a burst averaged over a
- * longer reading is lower, as a mean of more minutes). On the three real IceTag cows summed into readings
- * of 5, 15 and 60 minutes, the highest tenth of a per mille of readings read 29-49, 24-28 and 12-13 times
- * their day's median hour, about as that root says; over this line (52, 30, 15) they came at most twice in
- * a day (15 and 60 minutes). A heat's busiest hour is 2-4 times her normal for it, about 12 times the median.
+ * longer reading is lower, as a mean of more minutes), and for readings under a quarter-hour never less than
+ * a quarter-hour's line holds: 7.5 hours of her median activity in the one reading (a real cow's minute can
+ * hold several hours' worth: a cow running). On the three real IceTag cows summed into readings of 1, 5, 15
+ * and 60 minutes, the highest tenth of a per mille of readings read 47-98, 29-49, 24-28 and 12-13 times
+ * their day's median hour; over this line (450, 90, 30, 15) they came at most twice in a day, mostly never.
+ * A heat's busiest hour is 2-4 times her normal for it, about 12 times her median hour.
  */
 const SPIKE_RATIO = 15;
 /** Spikes within a day that say the collar: a loose or failing sensor sends them again and again. */
 const SPIKES_PER_DAY = 4;
 
-export const spikeLine = (intervalS: number): number => SPIKE_RATIO * Math.sqrt(3600 / intervalS);
+export const spikeLine = (intervalS: number): number => SPIKE_RATIO * Math.max(Math.sqrt(3600 / intervalS), 1800 / intervalS);
 
 /**
  * A collar that keeps sending bursts no cow makes, among true readings (a loose sensor knocking, a failing

@@ -195,9 +195,10 @@ export const RuleSetSchema = z
       cooldownHours: hours,
     }),
     /**
-     * A collar gone wrong rather than a cow: the same non-zero reading repeated for `stuckHours`, or
-     * activity (and rumination, where reported) exactly zero for `flatHours` — a live cow's collar never
-     * reads the same count for hours, and even a sleeping cow moves her head.
+     * A collar gone wrong rather than a cow: a signal (or several) repeating one value for `stuckHours`,
+     * more often than a live count repeats by chance (collar-fault.ts), or activity (and rumination, where
+     * reported) exactly zero for `flatHours` — a live cow's collar never reads the same count for hours, and
+     * even a sleeping cow moves her head.
      */
     collarFault: z.strictObject({
       stuckHours: hours,

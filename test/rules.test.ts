@@ -2252,6 +2252,11 @@ describe('collar_fault', () => {
     const three = base.map((r) => ([2, 7, 13].some((h) => r.ts === from + h * HOUR) ? { ...r, activity: 9000 } : r));
     const told = run(three);
     expect(firing(told, 'collar_fault')).toEqual([]);
+    // A collar reporting every minute: a minute at 200 times her median hour (a cow running, three hours of
+    // her activity in it), four times a day, is hers; real cows' minutes go past that.
+    const minutes = split(stream({ days: 12 }), 60);
+    const runs = [7, 9, 13, 17].map((h) => from + h * HOUR);
+    expect(firing(run(minutes.map((r) => (runs.includes(r.ts) ? { ...r, activity: 1600 } : r))), 'collar_fault')).toEqual([]);
   });
 
   it('a stuck collar repeating one value is a collar fault; zeros on a tag that reports her lying are not', () => {

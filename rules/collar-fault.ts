@@ -78,20 +78,59 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
   broken |= step(runs, 'rum', r.rumination, r) << 1;
   broken |= step(runs, 'lie', r.lying, r) << 2;
   const open = s.alerts.open.collar_fault;
-  const sig = s.fault;
-  if (open && (open.evidence.kind === 'flat' || open.evidence.kind === 'stuck')) {
-    // Over when a signal it holds reads anything else (or a flat line's activity is explained by her lying).
-    const held = sig && sig.to === undefined ? sig : null;
-    const over = !held || CHANNELS.some((ch, k) => held[ch] !== undefined && broken & (1 << k));
-    if (!over) return;
-    if (held) held.to = r.ts - r.intervalS * 1000;
+  if (open?.evidence.kind === 'impossible') return;
+  const held = s.fault && s.fault.to === undefined ? s.fault : null;
+  // (An open signature outliving its alert would drop her readings of those values for ever.)
+  if (!open && held) held.to = r.ts - r.intervalS * 1000;
+  if (open && held) {
+    // A signal it holds reading anything else (or a flat line's activity explained by her lying) is true
+    // again; the fault is over when no signal it holds is still stuck on a value a live cow does not keep
+    // (two sensors gone at different times come back at different times).
+    let broke = false, left = 0;
+    for (let k = 0; k < CHANNELS.length; k++) {
+      const ch = CHANNELS[k]!, v = held[ch];
+      if (v === undefined) continue;
+      if (broken & (1 << k)) broke = true;
+      else if (!atRest(ch, v, r.intervalS)) left++;
+    }
+    if (broke && !left) {
+      held.to = r.ts - r.intervalS * 1000;
+      push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
+      return;
+    }
+    if (broke) for (let k = 0; k < CHANNELS.length; k++) if (broken & (1 << k)) delete held[CHANNELS[k]!];
+    if (held.act !== undefined) return;
+  } else if (open && open.evidence.kind !== 'spikes') {
     push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
     return;
   }
-  if (open) return;
-  const fault = flatFault(runs, cfg.flatHours) ?? stuckFault(runs, cfg.stuckHours, r.intervalS) ?? lyingWhileActive(ctx, runs, r);
-  if (!fault) return;
+  // Nothing open, or a signal stuck alone or a spiking collar, whose activity may yet stick or flatline:
+  // then the fault grows to the whole collar (her rules wait), within the alert already told.
+  const fault = flatFault(runs, cfg.flatHours) ?? stuckFault(runs, cfg.stuckHours, r.intervalS) ?? (open ? null : lyingWhileActive(ctx, runs, r));
+  if (!fault || (open && !fault.channels.includes('act'))) return;
   const { channels, run, flat } = fault;
+  const hours = (run.coveredS * 1000) / HOUR_MS;
+  const metric = channels[0]!;
+  const event = open
+    ? null
+    : raise(s.alerts, s.subject, 'collar_fault', {
+        at: r.ts,
+        since: run.from,
+        severity: 'warning',
+        evidence: {
+          kind: flat ? 'flat' : 'stuck',
+          metric: NAMES[metric],
+          value: runs[metric]!.v,
+          ...(metric === 'act' && runs.rum && channels.includes('rum') && { rumination: runs.rum.v }),
+          ...(metric !== 'lie' && runs.lie && channels.includes('lie') && { lying: runs.lie.v }),
+          ...(fault.activityRatio !== undefined && { activityRatio: round(fault.activityRatio) }),
+          hours: round(hours, 1),
+        },
+        cooldownMs: cfg.cooldownHours * HOUR_MS,
+      });
+  // Refused (a collar fault resolved less than the cooldown ago): nothing is held as the collar's, or her
+  // readings of those values would be dropped for ever after.
+  if (!open && !event) return;
   // The hours the fault has covered so far held no true data: drop them from her history, so a stuck or
   // flat stretch cannot later read as a sick cow or drag her baseline. Activity stuck is the whole collar
   // (her rules wait while it lasts, cow.ts); a signal stuck beside a live activity is dropped alone.
@@ -103,26 +142,19 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
   // that outlives it): kept, it was a cow down, urgent, at the first true reading after the fault.
   if (channels.includes('act') || channels.includes('rum')) delete s.trend;
   if (s.down) delete s.down;
-  const signature: FaultSignature = { from: run.from };
+  const signature: FaultSignature = { from: open && held ? Math.min(held.from, run.from) : run.from };
   for (const ch of channels) signature[ch] = runs[ch]!.v;
   s.fault = signature;
-  const hours = (run.coveredS * 1000) / HOUR_MS;
-  const metric = channels[0]!;
-  push(raise(s.alerts, s.subject, 'collar_fault', {
-    at: r.ts,
-    since: run.from,
-    severity: 'warning',
-    evidence: {
-      kind: flat ? 'flat' : 'stuck',
-      metric: NAMES[metric],
-      value: runs[metric]!.v,
-      ...(metric === 'act' && signature.rum !== undefined && { rumination: signature.rum }),
-      ...(metric !== 'lie' && signature.lie !== undefined && { lying: signature.lie }),
-      ...(fault.activityRatio !== undefined && { activityRatio: round(fault.activityRatio) }),
-      hours: round(hours, 1),
-    },
-    cooldownMs: cfg.cooldownHours * HOUR_MS,
-  }));
+  push(event);
+}
+
+/**
+ * Whether an open collar fault leaves nothing of hers to judge: readings no cow can make, or her activity
+ * stuck or flat (a signal stuck alone, or a spiking collar's bursts, are kept out and the rest judged).
+ */
+export function blinds(s: CowState): boolean {
+  const open = s.alerts.open.collar_fault;
+  return !!open && (open.evidence.kind === 'impossible' || (s.fault !== undefined && s.fault.to === undefined && s.fault.act !== undefined));
 }
 
 /** Extends a signal's run with the newest reading's value, or starts it afresh; whether a run was broken (1). */
@@ -293,13 +325,14 @@ export function judgeImpossible(ctx: RuleContext, r: Reading, impossible: boolea
  * hold several hours' worth: a cow running). On the three real IceTag cows summed into readings of 1, 5, 15
  * and 60 minutes, the highest tenth of a per mille of readings read 47-98, 29-49, 24-28 and 12-13 times
  * their day's median hour; over this line (450, 90, 30, 15) they came at most twice in a day, mostly never.
- * A heat's busiest hour is 2-4 times her normal for it, about 12 times her median hour.
+ * A heat's busiest hour is 2-4 times her normal for it, about 12 times her median hour: for readings of an
+ * hour or more the line stays at 15, where the root alone would take a 2-hourly reading's to 10.6.
  */
 const SPIKE_RATIO = 15;
 /** Spikes within a day that say the collar: a loose or failing sensor sends them again and again. */
 const SPIKES_PER_DAY = 4;
 
-export const spikeLine = (intervalS: number): number => SPIKE_RATIO * Math.max(Math.sqrt(3600 / intervalS), 1800 / intervalS);
+export const spikeLine = (intervalS: number): number => SPIKE_RATIO * Math.max(1, Math.sqrt(3600 / intervalS), 1800 / intervalS);
 
 /**
  * A collar that keeps sending bursts no cow makes, among true readings (a loose sensor knocking, a failing
@@ -315,7 +348,8 @@ export function judgeSpikes(ctx: RuleContext, r: Reading, spike: boolean, push: 
     const last = s.spikes?.at(-1);
     if (last === undefined || r.ts - last < DAY_MS) return;
     delete s.spikes;
-    if (open?.evidence.kind === 'spikes') push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { kind: 'spikes', metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
+    // A spiking collar gone stuck or flat as well is over when that is (judgeSignal).
+    if (open?.evidence.kind === 'spikes' && !(s.fault && s.fault.to === undefined)) push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { kind: 'spikes', metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
     return;
   }
   // Only the last few are needed: how many fell within a day, and when the last came.

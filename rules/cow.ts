@@ -1,7 +1,7 @@
 import { emptyAlertBook, raise, type AlertEvent, type Subject } from './alerts.js';
 import { DAY_MS, HERD_HOUR_S, HOUR_MS } from './baseline.js';
 import { judgeBattery } from './battery.js';
-import { hersOf, judgeImpossible, judgeSignal, judgeSpikes, spikeLine } from './collar-fault.js';
+import { blinds, hersOf, judgeImpossible, judgeSignal, judgeSpikes, spikeLine } from './collar-fault.js';
 import type { CowState, HerdView, Push, RuleContext } from './context.js';
 import { CHUNK_S, followsOn, hourOf, judgeDownLate, judgeDownReading, judgeDownResolved } from './down-cow.js';
 import { judgeHealth } from './health.js';
@@ -236,7 +236,7 @@ export class CowDetector implements RuleContext {
     const s = this.state;
     const cfg = this.rules.downCow;
     // A spell with a stretch not heard in it may yet be ended by a late reading for that stretch: the hold's.
-    if (s.alerts.open.down_cow || s.alerts.open.collar_fault || s.down?.gap) return;
+    if (s.alerts.open.down_cow || blinds(s) || s.down?.gap) return;
     const newest = this.pending.at(-1)!;
     const norm = this.normal.hourNormal('act', hourOf(newest));
     if (!(norm > 0) || newest.activity > cfg.restActivityRatio * norm * (newest.intervalS / 3600)) return;
@@ -447,9 +447,8 @@ export class CowDetector implements RuleContext {
     // backlog's reading of the fault, arriving late (a gateway outage during a flat line): its zeros would
     // read as a cow hardly moving or chewing, an urgent health alarm once the fault is over (hersOf). A
     // sensor stuck beside a live activity (rumination, lying) is only that signal: her rules go on without it.
-    const fault = s.alerts.open.collar_fault;
     // A spiking collar's bursts are kept out, and its other readings are hers.
-    const blind = !!fault && fault.evidence.kind !== 'spikes' && !(fault.evidence.kind === 'stuck' && s.fault?.to === undefined && s.fault?.act === undefined);
+    const blind = blinds(s);
     const hers = impossible || spiking ? null : hersOf(s, reading);
     if (hers && !(newest && blind)) {
       if (!newest && this.herd) this.addLate(hers);

@@ -2201,8 +2201,8 @@ describe('collar_fault', () => {
     expect(fault).toEqual([expect.objectContaining({ evidence: expect.objectContaining({ kind: 'stuck', metric: 'lying', value: 15 }) })]);
     expect(fault[0]!.at - from).toBeGreaterThanOrEqual(6 * HOUR);
     expect(fault[0]!.at - from).toBeLessThanOrEqual(8 * HOUR);
-    // Five hours lain whole, moving a twentieth of her usual: a long rest.
-    const rest = run(replace(stream({ days: 14, rumination: false, lying }), 5, (r) => ({ ...r, lying: 15, activity: Math.round(r.activity * 0.05) })));
+    // Eight hours lain whole, moving a twentieth of her usual: a long rest (longer than a real cow's), not her tag.
+    const rest = run(replace(stream({ days: 14, rumination: false, lying }), 8, (r) => ({ ...r, lying: 15, activity: Math.round(r.activity * 0.05) + (Math.floor(r.ts / (Q * 1000)) % 3) })));
     expect(firing(rest, 'collar_fault')).toEqual([]);
     // Ten hours down, hardly moving: a cow down, urgent, not her collar.
     const down = run(replace(stream({ days: 14, rumination: false, lying }), 10, (r) => ({ ...r, lying: 15, activity: 1 + (Math.floor(r.ts / (Q * 1000)) % 3) })));
@@ -2252,11 +2252,45 @@ describe('collar_fault', () => {
     const three = base.map((r) => ([2, 7, 13].some((h) => r.ts === from + h * HOUR) ? { ...r, activity: 9000 } : r));
     const told = run(three);
     expect(firing(told, 'collar_fault')).toEqual([]);
+    expect(firing(told, 'heat')).toHaveLength(1);
     // A collar reporting every minute: a minute at 200 times her median hour (a cow running, three hours of
     // her activity in it), four times a day, is hers; real cows' minutes go past that.
     const minutes = split(stream({ days: 12 }), 60);
     const runs = [7, 9, 13, 17].map((h) => from + h * HOUR);
     expect(firing(run(minutes.map((r) => (runs.includes(r.ts) ? { ...r, activity: 1600 } : r))), 'collar_fault')).toEqual([]);
+  });
+
+  // Found on a second read: a rumination sensor stuck alone left her activity judged; when the activity
+  // froze as well, it was read as hers, a cow walking half her usual: a false health alert.
+  it('a signal stuck alone grows to the whole collar when her activity sticks too', () => {
+    const readings = stream({ days: 14 }).map((r) => {
+      if (r.ts <= from) return r;
+      const rum = r.ts <= from + 40 * HOUR ? { rumination: 1.5 } : {};
+      const act = r.ts > from + 6 * HOUR && r.ts <= from + 30 * HOUR ? { activity: 23 } : {};
+      return { ...r, ...rum, ...act };
+    });
+    const events = run(readings);
+    expect(events.filter((e) => e.type === 'collar_fault').map((e) => e.state)).toEqual(['firing', 'resolved']);
+    expect(firing(events).filter((e) => e.type !== 'collar_fault')).toEqual([]);
+  });
+
+  // Found on a second read: a fault refused by the cooldown (a second flat line soon after the first) was
+  // still held as the collar's, with no end: every later reading of those values was dropped, and a cow
+  // down two days later, lying still at no activity, was never told.
+  it('a fault the cooldown holds back does not hide her readings afterwards', () => {
+    const lying = () => 1;
+    const downFrom = from + 2 * DAY;
+    const readings = stream({ days: 14, rumination: false, lying }).map((r) => {
+      const t = r.ts;
+      if ((t > from && t <= from + 5 * HOUR) || (t > from + 7 * HOUR && t <= from + 12 * HOUR)) return { ...r, activity: 0 };
+      if (t > downFrom && t <= downFrom + 10 * HOUR) return { ...r, activity: 0, lying: 15 };
+      return r;
+    });
+    const events = run(readings);
+    expect(firing(events, 'collar_fault')).toHaveLength(1);
+    const down = firing(events, 'down_cow');
+    expect(down).toHaveLength(1);
+    expect(down[0]!.since).toBeLessThanOrEqual(downFrom + HOUR);
   });
 
   it('a stuck collar repeating one value is a collar fault; zeros on a tag that reports her lying are not', () => {

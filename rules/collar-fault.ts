@@ -64,9 +64,10 @@ export const flatStarting = (runs: SignalRuns | null): boolean => !!runs && flat
  * A collar gone wrong, told from its signals' runs of identical readings: a flat line (activity and
  * rumination exactly zero for `flatHours`), or one or more signals stuck on a value no live cow repeats for
  * `stuckHours` (STUCK_CHANCE) while the others may still vary: a frozen accelerometer or a dead rumination
- * microphone. Judged on newest readings only, in event time; it resolves as soon as a signal it holds varies.
+ * microphone. Judged on newest readings only, in event time (`dayMedian`: her median hour over the day before,
+ * as cow.ts reads it); it resolves when no signal it holds is still stuck.
  */
-export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
+export function judgeSignal(ctx: RuleContext, r: Reading, push: Push, dayMedian: number): void {
   const cfg = ctx.rules.collarFault;
   const s = ctx.state;
   const runs = (s.runs ??= { act: null, rum: null, lie: null });
@@ -95,18 +96,18 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
     }
     if (broke && !left) {
       held.to = r.ts - r.intervalS * 1000;
-      push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
+      back(s, r, push);
       return;
     }
     if (broke) for (let k = 0; k < CHANNELS.length; k++) if (broken & (1 << k)) delete held[CHANNELS[k]!];
     if (held.act !== undefined) return;
   } else if (open && open.evidence.kind !== 'spikes') {
-    push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
+    back(s, r, push);
     return;
   }
   // Nothing open, or a signal stuck alone or a spiking collar, whose activity may yet stick or flatline:
   // then the fault grows to the whole collar (her rules wait), within the alert already told.
-  const fault = flatFault(runs, cfg.flatHours) ?? stuckFault(runs, cfg.stuckHours, r.intervalS) ?? (open ? null : lyingWhileActive(ctx, runs, r));
+  const fault = flatFault(runs, cfg.flatHours) ?? stuckFault(runs, cfg.stuckHours, r.intervalS) ?? (open ? null : lyingWhileActive(ctx, runs, r, dayMedian));
   if (!fault || (open && !fault.channels.includes('act'))) return;
   const { channels, run, flat } = fault;
   const hours = (run.coveredS * 1000) / HOUR_MS;
@@ -136,7 +137,7 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
   // (her rules wait while it lasts, cow.ts); a signal stuck beside a live activity is dropped alone.
   const first = Math.floor(run.from / HOUR_MS), last = Math.floor((r.ts - 1) / HOUR_MS);
   if (channels.includes('act')) ctx.history.clear(first, last);
-  else for (const ch of channels) ctx.history.forget(ch, first, last);
+  else for (const ch of channels) ctx.history.forget(ch as 'rum' | 'lie', first, last);
   // Her trend has taken in some of those hours too: it starts again when the collar reads true. So does a
   // spell of stillness the flat line began (the down rule holds back from a flat run, not from a spell
   // that outlives it): kept, it was a cow down, urgent, at the first true reading after the fault.
@@ -155,6 +156,12 @@ export function judgeSignal(ctx: RuleContext, r: Reading, push: Push): void {
 export function blinds(s: CowState): boolean {
   const open = s.alerts.open.collar_fault;
   return !!open && (open.evidence.kind === 'impossible' || (s.fault !== undefined && s.fault.to === undefined && s.fault.act !== undefined));
+}
+
+/** Resolves her collar fault at reading `r`, the collar reading true again (of `kind`, where its judge says). */
+function back(s: CowState, r: Reading, push: Push, kind?: 'impossible' | 'spikes', rescaled = false): void {
+  const evidence = { ...(kind && { kind }), metric: 'activity', value: r.activity, backAt: iso(r.ts), ...(rescaled && { rescaled: true }) };
+  push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence }));
 }
 
 /** Extends a signal's run with the newest reading's value, or starts it afresh; whether a run was broken (1). */
@@ -200,6 +207,15 @@ function flatFault(runs: SignalRuns, flatHours: number): Fault | null {
 }
 
 /**
+ * Whether her activity repeats too, over at least half of another signal's run: then the whole collar may be
+ * stuck (a stuck collar's first reading can differ in activity), told when its run is long enough, rather
+ * than one signal now and the activity it holds read as hers.
+ */
+function activityRepeats(runs: SignalRuns, run: ChannelRun, intervalS: number): boolean {
+  return !!runs.act && 2 * runs.act.n > run.n && !atRest('act', runs.act.v, intervalS);
+}
+
+/**
  * Signals stuck: all those not at rest repeating together (their chances multiplied), else any one alone;
  * each run at least `stuckHours` long.
  */
@@ -222,10 +238,8 @@ function stuckFault(runs: SignalRuns, stuckHours: number, intervalS: number): Fa
   if (together.coveredS >= minS && (together.n - 1) * logTogether <= logLine) return { channels, run: together, flat: false };
   for (const ch of channels) {
     const run = runs[ch]!;
-    // A sensor stuck alone is told beside an activity that lives: where activity repeats too, though for
-    // fewer readings (a stuck collar's first reading can differ in it), the whole collar is told when its
-    // run is long enough, rather than one signal now and the activity it holds read as hers.
-    if (ch !== 'act' && runs.act && 2 * runs.act.n > run.n && !atRest('act', runs.act.v, intervalS)) continue;
+    // A sensor stuck alone is told beside an activity that lives.
+    if (ch !== 'act' && activityRepeats(runs, run, intervalS)) continue;
     if (run.coveredS >= minS && (run.n - 1) * Math.log(repeatChance(ch, run.v, intervalS)) <= logLine) return { channels: [ch], run, flat: false };
   }
   return null;
@@ -249,20 +263,18 @@ const LYING_STUCK_HOURS = 6;
  * Lying stuck at the whole interval while she walks: a value a live cow holds (a long rest, a cow down), so
  * told by her activity over the run's whole hours instead of by its repeats.
  */
-function lyingWhileActive(ctx: RuleContext, runs: SignalRuns, r: Reading): Fault | null {
+function lyingWhileActive(ctx: RuleContext, runs: SignalRuns, r: Reading, dayMedian: number): Fault | null {
   const intervalS = r.intervalS;
   const run = runs.lie;
   if (!run || run.coveredS < LYING_STUCK_HOURS * 3600 || run.v < intervalS / 60) return null;
-  if (runs.act && 2 * runs.act.n > run.n && !atRest('act', runs.act.v, intervalS)) return null;
+  if (activityRepeats(runs, run, intervalS)) return null;
   const h = ctx.history;
-  if (h.newest === null) return null;
-  const day = ctx.normal.stretchNormal('act', h.newest - 24, h.newest - 1);
-  if (!day || !(day.median > 0)) return null;
+  if (h.newest === null || !(dayMedian > 0)) return null;
   // The run's whole hours the history already holds (the newest reading is not in it yet).
   const first = Math.ceil(run.from / HOUR_MS), last = Math.min(h.newest, Math.floor((r.ts - intervalS * 1000) / HOUR_MS) - 1);
   if (last < first) return null;
   const { value, coveredS } = h.sum('act', first, last, scratch);
-  const ratio = coveredS > 0 ? (value * 3600) / coveredS / day.median : 0;
+  const ratio = coveredS > 0 ? (value * 3600) / coveredS / dayMedian : 0;
   return ratio >= LYING_ACTIVE ? { channels: ['lie'], run, flat: false, activityRatio: ratio } : null;
 }
 
@@ -300,7 +312,7 @@ export function judgeImpossible(ctx: RuleContext, r: Reading, impossible: boolea
     if (s.impossible) {
       delete s.impossible;
       if (s.alerts.open.collar_fault?.evidence.kind === 'impossible') {
-        push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { kind: 'impossible', metric: 'activity', value: r.activity, backAt: iso(r.ts), ...(rescaled && { rescaled: true }) } }));
+        back(s, r, push, 'impossible', rescaled);
       }
     }
     return;
@@ -349,7 +361,7 @@ export function judgeSpikes(ctx: RuleContext, r: Reading, spike: boolean, push: 
     if (last === undefined || r.ts - last < DAY_MS) return;
     delete s.spikes;
     // A spiking collar gone stuck or flat as well is over when that is (judgeSignal).
-    if (open?.evidence.kind === 'spikes' && !(s.fault && s.fault.to === undefined)) push(resolve(s.alerts, s.subject, 'collar_fault', { at: r.ts, evidence: { kind: 'spikes', metric: 'activity', value: r.activity, backAt: iso(r.ts) } }));
+    if (open?.evidence.kind === 'spikes' && !(s.fault && s.fault.to === undefined)) back(s, r, push, 'spikes');
     return;
   }
   // Only the last few are needed: how many fell within a day, and when the last came.

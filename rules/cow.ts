@@ -439,7 +439,7 @@ export class CowDetector implements RuleContext {
     if (impossible && !newest) return false;
     const completedBefore = s.lastTs === null ? null : Math.floor(s.lastTs / HOUR_MS);
     if (newest) {
-      if (!impossible) judgeSignal(this, reading, push);
+      if (!impossible) judgeSignal(this, reading, push, rescaled ? NaN : median);
       h.advanceTo(Math.floor(reading.ts / HOUR_MS));
       s.lastTs = reading.ts;
     }

@@ -121,8 +121,7 @@ export class CowHistory {
   }
 
   /** Forgets one signal over the hours [first, last] that the ring holds (a sensor stuck while the others live). */
-  forget(metric: HourMetric, first: number, last: number): void {
-    if (metric === 'act') return this.clear(first, last);
+  forget(metric: 'rum' | 'lie', first: number, last: number): void {
     this.version++;
     this.pastVersion++;
     for (let h = Math.max(first, this.oldest); h <= Math.min(last, this.newest ?? -Infinity); h++) {

@@ -117,6 +117,7 @@ function every(quarter: Reading[], n: number): Reading[] {
     const part = quarter.slice(i - n + 1, i + 1);
     const r: Reading = { collarId: 'C1', ts: part.at(-1)!.ts, intervalS: n * Q, activity: part.reduce((a, r) => a + r.activity, 0) };
     if (part[0]!.rumination !== undefined) r.rumination = part.reduce((a, r) => a + r.rumination!, 0);
+    if (part[0]!.lying !== undefined) r.lying = part.reduce((a, r) => a + r.lying!, 0);
     out.push(r);
   }
   return out;
@@ -2214,12 +2215,7 @@ describe('collar_fault', () => {
   // (a chance of about one in two hundred a reading) was told stuck, on one herd in three a few times a season.
   it('a count that repeats by chance is no stuck collar; one that keeps repeating is', () => {
     // A leg tag reporting every 2 hours: her quarter-hours summed.
-    const quarters = stream({ days: 14, rumination: false, lying: () => 1 });
-    const twoHourly: Reading[] = [];
-    for (let i = 7; i < quarters.length; i += 8) {
-      const part = quarters.slice(i - 7, i + 1);
-      twoHourly.push({ collarId: 'C1', ts: quarters[i]!.ts, intervalS: 7200, activity: part.reduce((a, r) => a + r.activity, 0), lying: part.reduce((a, r) => a + r.lying!, 0) });
-    }
+    const twoHourly = every(stream({ days: 14, rumination: false, lying: () => 1 }), 8);
     const at = twoHourly.findIndex((r) => r.ts > from);
     // Her step count the same three readings running, her lying not.
     const chance = twoHourly.map((r, i) => (i > at && i <= at + 2 ? { ...r, activity: twoHourly[at]!.activity } : r));

@@ -65,6 +65,11 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
     raiseHealth(ctx, end, push, evidence, severity, primary.metric);
     return;
   }
+  const days = afterCalving(ctx, end) ? null : daysDown(ctx, end, act, rum);
+  if (days) {
+    raiseHealth(ctx, end, push, days.evidence, 'warning', days.metric);
+    return;
+  }
   const trend = trendAlert(ctx, end, act, rum);
   if (trend) raiseHealth(ctx, end, push, trend.evidence, trend.severity, trend.primaryMetric);
 }
@@ -82,6 +87,54 @@ function dayWindow(ctx: RuleContext, m: Metric, end: number): WindowStats | null
   const cfg = ctx.rules.health;
   const w = ctx.normal.window(m, cfg.windowHours, end, undefined, m === 'act' ? dayAct : dayRum);
   return w && w.coverage >= cfg.minCoverage && w.comparedDays >= cfg.warmupDays ? w : null;
+}
+
+/** The stretches daysDown reads, filled in place. */
+const daysStats = newWindowStats('act');
+const daysOther = newWindowStats('rum');
+
+/**
+ * Days down (`health.sustained`): a signal down over her last three days, the last of them too, against the
+ * same stretches of her previous days. On a cow whose hours wander as real cows' do, her trend strays by a
+ * fifth or more on ordinary days, and its lines, two or three of those spreads down, sat below a lame cow
+ * walking at half her normal for a week: she was never called. Over three days her wander averages out, and
+ * a lame cow lies longer (the second witness). Asked only when her last 24 hours are down that far.
+ */
+function daysDown(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null): { evidence: Evidence; metric: Metric } | null {
+  const cfg = ctx.rules.health;
+  const s = cfg.sustained;
+  for (const day of [act, rum]) {
+    if (!day) continue;
+    const m = day.metric;
+    if (!(day.ratio <= (m === 'act' ? Math.max(s.activityMaxRatio, s.aloneMaxRatio) : s.ruminationMaxRatio))) continue;
+    const w = ctx.normal.window(m, s.hours, end, undefined, daysStats);
+    if (!w || w.coverage < cfg.minCoverage || w.comparedDays < cfg.warmupDays) continue;
+    const past = ctx.normal.stretchNormal(m, end - s.hours, end - 1);
+    if (!past || !(past.median > 0)) continue;
+    const share = ctx.herd ? ctx.herd.herdRatio(m, end - s.hours, end - 1, (t) => ctx.normal.hourNormal(m, t)) : 1;
+    const ratio = w.ratio / Math.max(cfg.trend.herdFloor, Math.min(1, share));
+    const lying = m === 'act' ? lyingUp(ctx, end) : NaN;
+    // Activity needs the lying witness where the collar tells lying, and a deeper drop where it does not.
+    const line = m === 'rum' ? s.ruminationMaxRatio : lying !== lying ? s.aloneMaxRatio : lying >= 1 + s.lyingRise ? s.activityMaxRatio : 0;
+    if (!(ratio <= line && day.ratio <= line && ratio <= 1 - s.spreads * Math.max(past.rawSpread / past.median, s.minSpread))) continue;
+    const evidence: Evidence = { ...windowEvidence(w), path: 'days' };
+    if (lying === lying) evidence.lying = lyingEvidence(cfg, end, lying);
+    // The other signal over the same three days: the message tells both over one window.
+    const other = ctx.normal.window(m === 'act' ? 'rum' : 'act', s.hours, end, undefined, daysOther);
+    if (other) evidence.also = windowEvidence(other);
+    return { evidence, metric: m };
+  }
+  return null;
+}
+
+/** Her last 24 hours' lying against its normal (lyingUp), as the alert states it. */
+function lyingEvidence(cfg: RuleSet['health'], end: number, ratio: number): Evidence {
+  return {
+    metric: 'lying',
+    unit: UNITS.lie,
+    ratio: round(ratio),
+    window: { from: iso((end - cfg.windowHours) * HOUR_MS), to: iso(end * HOUR_MS), hours: cfg.windowHours },
+  };
 }
 
 function raiseHealth(ctx: RuleContext, end: number, push: Push, evidence: Evidence, severity: Severity, primaryMetric: Metric): void {
@@ -437,14 +490,7 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   };
   const [first, second] = path.metrics;
   const evidence: Evidence = { ...ev(first!), path: path.name };
-  if (path.name === 'lying') {
-    evidence.lying = {
-      metric: 'lying',
-      unit: UNITS.lie,
-      ratio: round(lyingNow()),
-      window: { from: iso((end - cfg.windowHours) * HOUR_MS), to: iso(end * HOUR_MS), hours: cfg.windowHours },
-    };
-  }
+  if (path.name === 'lying') evidence.lying = lyingEvidence(cfg, end, lyingNow());
   if (second) evidence.also = ev(second);
   else {
     const other: Metric = first === 'act' ? 'rum' : 'act';

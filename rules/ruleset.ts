@@ -166,6 +166,25 @@ export const RuleSetSchema = z
         lyingActivityDrop: z.number().min(0).max(1),
         lyingActivitySlowDrop: z.number().min(0).max(1),
       }),
+      /**
+       * Days down: her last `hours` (three days) against the same hours of her previous days, a drop the herd
+       * shares divided out as on her trend, and her last 24 hours down as far: a lame cow walks a third to
+       * half less for days on end (and lies longer), where a cow whose ordinary hours wander has her trend's
+       * lines drawn too far down to see it. Activity fires at `activityMaxRatio` with her last day's lying up
+       * by `lyingRise` (a second witness), or at `aloneMaxRatio` where the collar does not tell lying;
+       * rumination at `ruminationMaxRatio`. Each also `spreads` times the spread of such stretches on her
+       * past days (at least `minSpread`). Not held after a rise: a heat's aftermath lasts a day or two.
+       */
+      sustained: z.strictObject({
+        /** At most 72: the herd keeps its last 72 hours, and a cow's history thirteen past stretches of 72. */
+        hours: z.int().min(24).max(72),
+        activityMaxRatio: ratio,
+        lyingRise: z.number().min(0),
+        aloneMaxRatio: ratio,
+        ruminationMaxRatio: ratio,
+        spreads: z.number().min(0),
+        minSpread: z.number().min(0).max(0.5),
+      }),
     }),
     /**
      * A cow down (unable or unwilling to get up): for `hours` completed hours that she is normally active in

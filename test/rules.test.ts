@@ -1326,6 +1326,31 @@ describe('unwell, on cows as noisy as real ones', () => {
     expect(trendSpread(undefined, 5)).toBeNaN();
   });
 
+  it('days down: a cow walking a third less for days is called once she also lies longer, or at half her walking', () => {
+    // The path alone: the 24-hour lines and her trend's activity paths are set where they cannot fire, as on a
+    // cow whose hours and days wander as real cows' do, where they sit below a lame cow's walking (the noisy
+    // herds of the scorecard; docs/figures.md, round 33).
+    const only = resolveRules({ health: { activityMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 } } });
+    const lameFrom = START + 16 * DAY + 6 * HOUR; // two weeks of her days before it
+    const lame = (k: number) => during(lameFrom, lameFrom + 7 * DAY, k);
+    const longer = during(lameFrom, lameFrom + 7 * DAY, 1.2);
+    const days = (o: Omit<StreamOpts, 'days'>, r = only) => health(stream({ ...o, days: 26 }), r);
+    for (const seed of [7, 8, 9]) {
+      const h = days({ seed, act: lame(0.62), lying: longer });
+      expect(h).toHaveLength(1);
+      // Both signals over the same three days (the message tells them over one window), her lying over the day.
+      expect(h[0]!.evidence).toMatchObject({ metric: 'activity', path: 'days', window: { hours: 72 }, also: { metric: 'rumination', window: { hours: 72 } }, lying: { metric: 'lying', window: { hours: 24 } } });
+      expect(h[0]!.at - lameFrom).toBeLessThanOrEqual(5 * DAY);
+      // Lying as ever, a third less walking is three quiet days of a real cow, not a lameness.
+      expect(days({ seed, act: lame(0.62), lying: () => 1 })).toEqual([]);
+      // A collar that does not tell lying: not at 62 %, called under half her walking.
+      expect(days({ seed, act: lame(0.62) })).toEqual([]);
+      expect(days({ seed, act: lame(0.45) })).toMatchObject([{ evidence: { path: 'days' } }]);
+      // Turned off, nothing.
+      expect(days({ seed, act: lame(0.45) }, resolveRules({ health: { activityMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 }, sustained: { aloneMaxRatio: 0.01 } } }))).toEqual([]);
+    }
+  });
+
   it('a quiet half-day a real cow has on an ordinary week is not called, however steady her past days read', () => {
     // Walking a quarter less for 18 hours, chewing as ever: two of a real cow's spreads, a day in twenty.
     for (const seed of [1, 2, 3]) expect(health(stream({ days: 16, act: spell(wandering(seed), onset, onset + 18 * HOUR, 0.75) }))).toEqual([]);

@@ -44,7 +44,9 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
     }
     return;
   }
-  const actLow = act !== null && act.z <= cfg.maxZ && act.ratio <= cfg.activityMaxRatio;
+  // Walking down while she chews as usual: her deeper line (a real cow's quiet day, lying through it).
+  const chewing = rum !== null && rum.ratio >= cfg.resolveRatio;
+  const actLow = act !== null && act.z <= cfg.maxZ && act.ratio <= (chewing ? cfg.activityAloneMaxRatio : cfg.activityMaxRatio);
   const rumLow = rum !== null && rum.z <= cfg.maxZ && rum.ratio <= cfg.ruminationMaxRatio;
   // The deeper of the windows down (activity's on a tie).
   let primary = actLow && rumLow ? (rum!.ratio < act!.ratio ? rum : act) : actLow ? act : rumLow ? rum : null;

@@ -90,6 +90,12 @@ export const RuleSetSchema = z
        */
       warmupDays: z.int().min(1).max(30),
       activityMaxRatio: ratio,
+      /**
+       * Her activity's 24-hour line where her collar tells rumination and she chews as usual (at least
+       * `resolveRatio` of her normal): a cow whose days wander as real cows' do has a day at half her walking
+       * now and then, lying through it and chewing as ever; a lame one lies longer for days (health.sustained).
+       */
+      activityAloneMaxRatio: ratio,
       ruminationMaxRatio: ratio,
       /** Both activity and rumination at most this share of normal, each `bothMaxZ` spreads below: a milder, shared drop. */
       bothMaxRatio: ratio,
@@ -248,7 +254,7 @@ export const RuleSetSchema = z
     if (r.heat.resolveRatio >= r.heat.minRatio) bad(['heat', 'resolveRatio'], 'must be below heat.minRatio (hysteresis)');
     if (r.heat.minHotHours > r.heat.windowHours) bad(['heat', 'minHotHours'], 'must not exceed heat.windowHours');
     if (r.heat.steady.windowHours > 0 && r.heat.steady.minHotHours > r.heat.steady.windowHours) bad(['heat', 'steady', 'minHotHours'], 'must not exceed heat.steady.windowHours');
-    if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.ruminationMaxRatio, r.health.bothMaxRatio))
+    if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.activityAloneMaxRatio, r.health.ruminationMaxRatio, r.health.bothMaxRatio))
       bad(['health', 'resolveRatio'], 'must be above the firing ratios (hysteresis)');
     const t = r.health.trend;
     if (t.resolveDrop >= Math.min(t.bothRuminationDrop, t.bothActivityDrop, t.ruminationDrop, t.activityDrop, t.slowDrop, t.activitySlowDrop))

@@ -1236,6 +1236,18 @@ describe('health', () => {
     expect(firing(run(stream({ days: 16, act: burst })), 'health')).toEqual([]);
   });
 
+  it('a day at half her walking is called where the collar tells no rumination, not while she chews as usual', () => {
+    // Deep lines only: her trend set where it cannot fire, so the 24-hour line alone is what is read.
+    const deep = steadyRules({ health: { trend: { activityDrop: 1, lyingActivityDrop: 1, bothActivityDrop: 1 }, sustained: { aloneMaxRatio: 0.01, activityMaxRatio: 0.01 } } });
+    const day = during(onset, onset + DAY, 0.52);
+    expect(firing(run(stream({ days: 14, rumination: false, act: day }), new FarmDetector('farm', deep)), 'health')).toHaveLength(1);
+    // Chewing as usual: a real cow's quiet day (lying through it), not news; well under half her walking is.
+    expect(firing(run(stream({ days: 14, act: day }), new FarmDetector('farm', deep)), 'health')).toEqual([]);
+    expect(firing(run(stream({ days: 14, act: during(onset, onset + DAY, 0.4) }), new FarmDetector('farm', deep)), 'health')).toHaveLength(1);
+    // Chewing less too (under the line that says she is well again): the 60 % line, as without rumination.
+    expect(firing(run(stream({ days: 14, act: day, rum: during(onset, onset + DAY, 0.8) }), new FarmDetector('farm', deep)), 'health')).toHaveLength(1);
+  });
+
   it('fires warning on a drop of activity alone (collars without rumination)', () => {
     const events = run(stream({ days: 14, rumination: false, act: during(onset, onset + 3 * DAY, 0.45) }));
     const h = firing(events, 'health');
@@ -1330,7 +1342,7 @@ describe('unwell, on cows as noisy as real ones', () => {
     // The path alone: the 24-hour lines and her trend's activity paths are set where they cannot fire, as on a
     // cow whose hours and days wander as real cows' do, where they sit below a lame cow's walking (the noisy
     // herds of the scorecard; docs/figures.md, round 33).
-    const only = resolveRules({ health: { activityMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 } } });
+    const only = resolveRules({ health: { activityMaxRatio: 0.01, activityAloneMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 } } });
     const lameFrom = START + 16 * DAY + 6 * HOUR; // two weeks of her days before it
     const lame = (k: number) => during(lameFrom, lameFrom + 7 * DAY, k);
     const longer = during(lameFrom, lameFrom + 7 * DAY, 1.2);
@@ -1347,7 +1359,7 @@ describe('unwell, on cows as noisy as real ones', () => {
       expect(days({ seed, act: lame(0.62) })).toEqual([]);
       expect(days({ seed, act: lame(0.45) })).toMatchObject([{ evidence: { path: 'days' } }]);
       // Turned off, nothing.
-      expect(days({ seed, act: lame(0.45) }, resolveRules({ health: { activityMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 }, sustained: { aloneMaxRatio: 0.01 } } }))).toEqual([]);
+      expect(days({ seed, act: lame(0.45) }, resolveRules({ health: { activityMaxRatio: 0.01, activityAloneMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 }, sustained: { aloneMaxRatio: 0.01 } } }))).toEqual([]);
     }
   });
 
@@ -1380,18 +1392,19 @@ describe('unwell, on cows as noisy as real ones', () => {
   });
 
   it('a cow whose trend strays more than half the floor is held to the floor, though it strays less', () => {
-    // Walking 28 % less for two days, on a cow whose hours wander and whose trend strays by some 8 %: the
-    // floor's trend lines (3 × 10 %) do not call it, her whole day does (the 24-hour line); on two of her
-    // trend's spreads they would, hours sooner. Her trend's spread is not trusted under the floor unless
-    // twice it is.
+    // Walking 28 % less for two days, chewing as ever, on a cow whose hours wander and whose trend strays by
+    // some 8 %: the floor's trend lines (3 × 10 %) do not call it; on her own trend's spread they would. Her
+    // trend's spread is not trusted under the floor unless twice it is. (Nor does her whole day: she chews as
+    // usual, and a real cow's day at that is a quiet one.)
     const readings = stream({ days: 16, act: spell(alike(5), onset, onset + 48 * HOUR, 0.72) });
     const det = new FarmDetector('farm', DEFAULT_RULES);
     const called = firing(run(readings, det), 'health');
     const spread = det.cows.get('C1')!.normal.trendSpread('act', onset / HOUR, DEFAULT_RULES.health.fastHalfLifeHours, DEFAULT_RULES.health.warmupDays);
     expect(spread).toBeLessThan(DEFAULT_RULES.health.trend.daySpread.activity);
     expect(2 * spread).toBeGreaterThanOrEqual(DEFAULT_RULES.health.trend.daySpread.activity);
-    expect(called).toHaveLength(1);
-    expect(called[0]!.evidence.basis).not.toBe('trend');
+    expect(called).toEqual([]);
+    // Her trend's spread trusted (once it is under the floor at all): called on her trend.
+    expect(health(readings, resolveRules({ health: { trend: { steadyTrendSpreads: 1.01 } } }))).toMatchObject([{ evidence: { basis: 'trend' } }]);
   });
 
   it('a steady cow is held to two of her own spreads: both signals a little down for a day is called', () => {

@@ -44,9 +44,12 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
     }
     return;
   }
-  // Walking down while she chews as usual: her deeper line (a real cow's quiet day, lying through it).
-  const chewing = rum !== null && rum.ratio >= cfg.resolveRatio;
-  const actLow = act !== null && act.z <= cfg.maxZ && act.ratio <= (chewing ? cfg.activityAloneMaxRatio : cfg.activityMaxRatio);
+  // Walking down while she chews as usual, on a collar that tells lying: her deeper line (a real cow's quiet
+  // day, lain through; a lame cow lies longer for days, and her last three days call her). Without lying,
+  // nothing else would call her at 50-60 %, and the 60 % line holds.
+  const actLow =
+    act !== null && act.z <= cfg.maxZ && act.ratio <= cfg.activityMaxRatio &&
+    !(act.ratio > cfg.activityAloneMaxRatio && rum !== null && rum.ratio >= cfg.resolveRatio && !Number.isNaN(lyingUp(ctx, end)));
   const rumLow = rum !== null && rum.z <= cfg.maxZ && rum.ratio <= cfg.ruminationMaxRatio;
   // The deeper of the windows down (activity's on a tie).
   let primary = actLow && rumLow ? (rum!.ratio < act!.ratio ? rum : act) : actLow ? act : rumLow ? rum : null;
@@ -105,7 +108,8 @@ const daysOther = newWindowStats('rum');
 function daysDown(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null): { evidence: Evidence; metric: Metric } | null {
   const cfg = ctx.rules.health;
   const s = cfg.sustained;
-  for (const day of [act, rum]) {
+  for (let i = 0; i < 2; i++) {
+    const day = i === 0 ? act : rum;
     if (!day) continue;
     const m = day.metric;
     if (!(day.ratio <= (m === 'act' ? Math.max(s.activityMaxRatio, s.aloneMaxRatio) : s.ruminationMaxRatio))) continue;

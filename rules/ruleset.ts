@@ -91,9 +91,10 @@ export const RuleSetSchema = z
       warmupDays: z.int().min(1).max(30),
       activityMaxRatio: ratio,
       /**
-       * Her activity's 24-hour line where her collar tells rumination and she chews as usual (at least
-       * `resolveRatio` of her normal): a cow whose days wander as real cows' do has a day at half her walking
-       * now and then, lying through it and chewing as ever; a lame one lies longer for days (health.sustained).
+       * Her activity's 24-hour line where her collar tells rumination and lying and she chews as usual (at
+       * least `resolveRatio` of her normal): a cow whose days wander as real cows' do has a day at half her
+       * walking now and then, lying through it and chewing as ever; a lame one lies longer for days, and her
+       * last three days call her (`sustained`), which without lying want her at `sustained.aloneMaxRatio`.
        */
       activityAloneMaxRatio: ratio,
       ruminationMaxRatio: ratio,
@@ -182,7 +183,7 @@ export const RuleSetSchema = z
        * past days (at least `minSpread`). Not held after a rise: a heat's aftermath lasts a day or two.
        */
       sustained: z.strictObject({
-        /** At most 72: the herd keeps its last 72 hours, and a cow's history thirteen past stretches of 72. */
+        /** At most 72: the herd keeps its last 72 hours, and a cow's history (385 hours) fourteen past stretches of 72, the oldest in part. */
         hours: z.int().min(24).max(72),
         activityMaxRatio: ratio,
         lyingRise: z.number().min(0),
@@ -254,7 +255,8 @@ export const RuleSetSchema = z
     if (r.heat.resolveRatio >= r.heat.minRatio) bad(['heat', 'resolveRatio'], 'must be below heat.minRatio (hysteresis)');
     if (r.heat.minHotHours > r.heat.windowHours) bad(['heat', 'minHotHours'], 'must not exceed heat.windowHours');
     if (r.heat.steady.windowHours > 0 && r.heat.steady.minHotHours > r.heat.steady.windowHours) bad(['heat', 'steady', 'minHotHours'], 'must not exceed heat.steady.windowHours');
-    if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.activityAloneMaxRatio, r.health.ruminationMaxRatio, r.health.bothMaxRatio))
+    const s = r.health.sustained;
+    if (r.health.resolveRatio <= Math.max(r.health.activityMaxRatio, r.health.activityAloneMaxRatio, r.health.ruminationMaxRatio, r.health.bothMaxRatio, s.activityMaxRatio, s.aloneMaxRatio, s.ruminationMaxRatio))
       bad(['health', 'resolveRatio'], 'must be above the firing ratios (hysteresis)');
     const t = r.health.trend;
     if (t.resolveDrop >= Math.min(t.bothRuminationDrop, t.bothActivityDrop, t.ruminationDrop, t.activityDrop, t.slowDrop, t.activitySlowDrop))

@@ -1236,16 +1236,21 @@ describe('health', () => {
     expect(firing(run(stream({ days: 16, act: burst })), 'health')).toEqual([]);
   });
 
-  it('a day at half her walking is called where the collar tells no rumination, not while she chews as usual', () => {
-    // Deep lines only: her trend set where it cannot fire, so the 24-hour line alone is what is read.
-    const deep = steadyRules({ health: { trend: { activityDrop: 1, lyingActivityDrop: 1, bothActivityDrop: 1 }, sustained: { aloneMaxRatio: 0.01, activityMaxRatio: 0.01 } } });
+  it('a day at half her walking, lain through while she chews as usual, is called only well under half', () => {
+    // Deep lines only: her trend and her last three days set where they cannot fire, so the 24-hour lines
+    // alone are read.
+    const deep = steadyRules({ health: { bothMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1, bothActivityDrop: 1 }, sustained: { aloneMaxRatio: 0.01, activityMaxRatio: 0.01 } } });
+    const health = (o: Omit<StreamOpts, 'days'>) => firing(run(stream({ days: 14, ...o }), new FarmDetector('farm', deep)), 'health');
     const day = during(onset, onset + DAY, 0.52);
-    expect(firing(run(stream({ days: 14, rumination: false, act: day }), new FarmDetector('farm', deep)), 'health')).toHaveLength(1);
-    // Chewing as usual: a real cow's quiet day (lying through it), not news; well under half her walking is.
-    expect(firing(run(stream({ days: 14, act: day }), new FarmDetector('farm', deep)), 'health')).toEqual([]);
-    expect(firing(run(stream({ days: 14, act: during(onset, onset + DAY, 0.4) }), new FarmDetector('farm', deep)), 'health')).toHaveLength(1);
-    // Chewing less too (under the line that says she is well again): the 60 % line, as without rumination.
-    expect(firing(run(stream({ days: 14, act: day, rum: during(onset, onset + DAY, 0.8) }), new FarmDetector('farm', deep)), 'health')).toHaveLength(1);
+    const asEver = () => 1;
+    // A collar that tells lying, she chewing as usual: a real cow's quiet day, not news; well under half is.
+    expect(health({ act: day, lying: asEver })).toEqual([]);
+    expect(health({ act: during(onset, onset + DAY, 0.4), lying: asEver })).toHaveLength(1);
+    // Chewing less (under the line that says she is well again): the 60 % line.
+    expect(health({ act: day, rum: during(onset, onset + DAY, 0.8), lying: asEver })).toHaveLength(1);
+    // A collar that tells no lying (nothing else would call a lame cow at 50-60 %), or no rumination: 60 %.
+    expect(health({ act: day })).toHaveLength(1);
+    expect(health({ act: day, rumination: false })).toHaveLength(1);
   });
 
   it('fires warning on a drop of activity alone (collars without rumination)', () => {
@@ -1363,6 +1368,28 @@ describe('unwell, on cows as noisy as real ones', () => {
     }
   });
 
+  it('days down: three days the whole herd walks half as much (a storm, a long spell kept in) are the herd\'s, not each cow\'s', () => {
+    const only = resolveRules({ health: { activityMaxRatio: 0.01, activityAloneMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 } } });
+    const from = START + 16 * DAY + 6 * HOUR;
+    const kept = during(from, from + 4 * DAY, 0.5);
+    const cows = Array.from({ length: 20 }, (_, i) => stream({ collarId: `H${i}`, days: 24, seed: 60 + i, act: kept }));
+    const merged = cows.flat().sort((x, y) => x.ts - y.ts || x.collarId.localeCompare(y.collarId));
+    expect(firing(run(merged, new FarmDetector('farm', only)), 'health')).toEqual([]);
+    // One of them alone, judged without her herd: called on her days.
+    expect(firing(run(cows[0]!, new FarmDetector('farm', only)), 'health')).toMatchObject([{ evidence: { path: 'days' } }]);
+  });
+
+  // Her last 24 hours must be down as far as her three days: a cow who walked little for two days (after a
+  // busy one) and is about herself again is not called on the three days her window then holds.
+  it('days down: not once her last day is back', () => {
+    const only = resolveRules({ health: { activityMaxRatio: 0.01, activityAloneMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 } } });
+    const from = START + 16 * DAY + 6 * HOUR;
+    const spell = (back: number) => (t: number) => (t <= from - DAY || t > from + 3 * DAY ? 1 : t <= from ? 1.4 : t <= from + 2 * DAY ? 0.3 : back);
+    expect(firing(run(stream({ days: 24, act: spell(0.9) }), new FarmDetector('farm', only)), 'health')).toEqual([]);
+    // Still down on the third day: called.
+    expect(firing(run(stream({ days: 24, act: spell(0.3) }), new FarmDetector('farm', only)), 'health')).toMatchObject([{ evidence: { path: 'days' } }]);
+  });
+
   it('a quiet half-day a real cow has on an ordinary week is not called, however steady her past days read', () => {
     // Walking a quarter less for 18 hours, chewing as ever: two of a real cow's spreads, a day in twenty.
     for (const seed of [1, 2, 3]) expect(health(stream({ days: 16, act: spell(wandering(seed), onset, onset + 18 * HOUR, 0.75) }))).toEqual([]);
@@ -1392,17 +1419,18 @@ describe('unwell, on cows as noisy as real ones', () => {
   });
 
   it('a cow whose trend strays more than half the floor is held to the floor, though it strays less', () => {
-    // Walking 28 % less for two days, chewing as ever, on a cow whose hours wander and whose trend strays by
-    // some 8 %: the floor's trend lines (3 × 10 %) do not call it; on her own trend's spread they would. Her
-    // trend's spread is not trusted under the floor unless twice it is. (Nor does her whole day: she chews as
-    // usual, and a real cow's day at that is a quiet one.)
+    // Walking 28 % less for two days, on a cow whose hours wander and whose trend strays by some 8 %: the
+    // floor's trend lines (3 × 10 %) do not call it, her whole day does (the 24-hour line, on a collar that
+    // tells no lying); on her own trend's spread they would, hours sooner. Her trend's spread is not trusted
+    // under the floor unless twice it is.
     const readings = stream({ days: 16, act: spell(alike(5), onset, onset + 48 * HOUR, 0.72) });
     const det = new FarmDetector('farm', DEFAULT_RULES);
     const called = firing(run(readings, det), 'health');
     const spread = det.cows.get('C1')!.normal.trendSpread('act', onset / HOUR, DEFAULT_RULES.health.fastHalfLifeHours, DEFAULT_RULES.health.warmupDays);
     expect(spread).toBeLessThan(DEFAULT_RULES.health.trend.daySpread.activity);
     expect(2 * spread).toBeGreaterThanOrEqual(DEFAULT_RULES.health.trend.daySpread.activity);
-    expect(called).toEqual([]);
+    expect(called).toHaveLength(1);
+    expect(called[0]!.evidence.basis).not.toBe('trend');
     // Her trend's spread trusted (once it is under the floor at all): called on her trend.
     expect(health(readings, resolveRules({ health: { trend: { steadyTrendSpreads: 1.01 } } }))).toMatchObject([{ evidence: { basis: 'trend' } }]);
   });

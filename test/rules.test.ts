@@ -1343,11 +1343,13 @@ describe('unwell, on cows as noisy as real ones', () => {
     expect(trendSpread(undefined, 5)).toBeNaN();
   });
 
+  /** Her last three days alone: the 24-hour activity lines and her trend's activity paths set where they cannot fire. */
+  const onlyDays = { activityMaxRatio: 0.01, activityAloneMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 } };
+  const only = resolveRules({ health: onlyDays });
+
   it('days down: a cow walking a third less for days is called once she also lies longer, or at half her walking', () => {
-    // The path alone: the 24-hour lines and her trend's activity paths are set where they cannot fire, as on a
-    // cow whose hours and days wander as real cows' do, where they sit below a lame cow's walking (the noisy
-    // herds of the scorecard; docs/figures.md, round 33).
-    const only = resolveRules({ health: { activityMaxRatio: 0.01, activityAloneMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 } } });
+    // The path alone (`only`), as on a cow whose hours and days wander as real cows' do, where those lines sit
+    // below a lame cow's walking (the noisy herds of the scorecard; docs/figures.md, round 33).
     const lameFrom = START + 16 * DAY + 6 * HOUR; // two weeks of her days before it
     const lame = (k: number) => during(lameFrom, lameFrom + 7 * DAY, k);
     const longer = during(lameFrom, lameFrom + 7 * DAY, 1.2);
@@ -1364,12 +1366,11 @@ describe('unwell, on cows as noisy as real ones', () => {
       expect(days({ seed, act: lame(0.62) })).toEqual([]);
       expect(days({ seed, act: lame(0.45) })).toMatchObject([{ evidence: { path: 'days' } }]);
       // Turned off, nothing.
-      expect(days({ seed, act: lame(0.45) }, resolveRules({ health: { activityMaxRatio: 0.01, activityAloneMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 }, sustained: { aloneMaxRatio: 0.01 } } }))).toEqual([]);
+      expect(days({ seed, act: lame(0.45) }, resolveRules({ health: { ...onlyDays, sustained: { aloneMaxRatio: 0.01 } } }))).toEqual([]);
     }
   });
 
   it('days down: three days the whole herd walks half as much (a storm, a long spell kept in) are the herd\'s, not each cow\'s', () => {
-    const only = resolveRules({ health: { activityMaxRatio: 0.01, activityAloneMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 } } });
     const from = START + 16 * DAY + 6 * HOUR;
     const kept = during(from, from + 4 * DAY, 0.5);
     const cows = Array.from({ length: 20 }, (_, i) => stream({ collarId: `H${i}`, days: 24, seed: 60 + i, act: kept }));
@@ -1382,7 +1383,6 @@ describe('unwell, on cows as noisy as real ones', () => {
   // Her last 24 hours must be down as far as her three days: a cow who walked little for two days (after a
   // busy one) and is about herself again is not called on the three days her window then holds.
   it('days down: not once her last day is back', () => {
-    const only = resolveRules({ health: { activityMaxRatio: 0.01, activityAloneMaxRatio: 0.01, trend: { activityDrop: 1, lyingActivityDrop: 1 } } });
     const from = START + 16 * DAY + 6 * HOUR;
     const spell = (back: number) => (t: number) => (t <= from - DAY || t > from + 3 * DAY ? 1 : t <= from ? 1.4 : t <= from + 2 * DAY ? 0.3 : back);
     expect(firing(run(stream({ days: 24, act: spell(0.9) }), new FarmDetector('farm', only)), 'health')).toEqual([]);

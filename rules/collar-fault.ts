@@ -57,6 +57,33 @@ export function wholeRun(runs: SignalRuns | null): ChannelRun | null {
   return shortest;
 }
 
+/**
+ * A run of repeats the health rule will not read as her until the collar has been judged: a thousandth (a
+ * live cow's rumination of 24 minutes in 2 hours repeats four readings running about once in 5,000 runs).
+ * Called stuck only at a millionth, a rumination sensor stuck low on a collar reporting every 2 hours was
+ * read as a cow off her feed two readings before its repeats told the collar (the scorecard, seed 41).
+ */
+const SUSPECT_CHANCE = 1e-3;
+
+/**
+ * Whether one of her signals (not at rest, not already told as the collar's) repeats as a live cow's hardly
+ * ever does: what it says of her waits for the collar's verdict, a few readings away.
+ */
+export function suspectRun(s: CowState): boolean {
+  const runs = s.runs;
+  if (!runs) return false;
+  const open = s.fault !== undefined && s.fault.to === undefined ? s.fault : undefined;
+  for (const ch of CHANNELS) {
+    const run = runs[ch];
+    if (!run || run.n < 3 || open?.[ch] !== undefined) continue;
+    const intervalS = run.coveredS / run.n;
+    if (atRest(ch, run.v, intervalS)) continue;
+    if ((run.n - 1) * Math.log(repeatChance(ch, run.v, intervalS)) <= LOG_SUSPECT) return true;
+  }
+  return false;
+}
+const LOG_SUSPECT = Math.log(SUSPECT_CHANCE);
+
 /** Whether the newest readings are a flat line starting (for the down rule: a cow down still moves a little). */
 export const flatStarting = (runs: SignalRuns | null): boolean => !!runs && flatRun(runs) !== null;
 

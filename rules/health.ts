@@ -1,6 +1,6 @@
 import { raise, resolve, type Evidence, type Severity } from './alerts.js';
 import { DAY_MS, HERD_HOUR_S, HOUR_MS } from './baseline.js';
-import { wholeRun } from './collar-fault.js';
+import { suspectRun, wholeRun } from './collar-fault.js';
 import type { Push, RuleContext } from './context.js';
 import { daysAfter, iso, round, UNITS, windowEvidence } from './evidence.js';
 import type { Metric } from './history.js';
@@ -30,6 +30,12 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   // A cow down (or just up again) has had her own, urgent alert: one trouble, one alert.
   const downUntil = alerts.resolvedAt.down_cow;
   if (!alerts.open.health && (alerts.open.down_cow || (downUntil !== undefined && at - downUntil <= cfg.trend.afterRiseHours * HOUR_MS))) {
+    breakStreaks(ctx.state.trend);
+    return;
+  }
+  // A signal repeating as no live cow's does is likely her collar's (told stuck a few readings on): neither
+  // a word that she is unwell nor that she is well again rests on it meanwhile.
+  if (suspectRun(ctx.state)) {
     breakStreaks(ctx.state.trend);
     return;
   }

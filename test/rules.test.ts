@@ -2293,6 +2293,23 @@ describe('collar_fault', () => {
     expect(fault[0]!.at - fault[0]!.since).toBeLessThanOrEqual(8 * HOUR);
   });
 
+  // Found on our own scorecard (seed 41): a collar reporting every 2 hours whose rumination stuck low was
+  // called unwell 6 hours in, two hours before its repeats told the collar. While a signal repeats as a live
+  // cow's hardly ever does, her health waits for the collar's verdict.
+  it('a rumination sensor sticking low on a 2-hourly collar is told as the collar, not as a cow unwell', () => {
+    const twoHourly = every(stream({ days: 14 }), 8);
+    const at = twoHourly.findIndex((r) => r.ts > from);
+    const usual = twoHourly.slice(0, at).map((r) => r.rumination!).sort((a, b) => a - b)[Math.floor(at / 2)]!;
+    const value = Math.round(0.35 * usual * 10) / 10;
+    const stuck = twoHourly.map((r, i) => (i >= at && i < at + 15 ? { ...r, rumination: value } : r));
+    const events = run(stuck);
+    expect(firing(events, 'collar_fault')).toEqual([expect.objectContaining({ evidence: expect.objectContaining({ kind: 'stuck', metric: 'rumination', value }) })]);
+    expect(firing(events, 'health')).toEqual([]);
+    // Her rumination truly that low for the same hours, each reading its own: she is called.
+    const low = twoHourly.map((r, i) => (i >= at && i < at + 15 ? { ...r, rumination: r.rumination! * 0.35 } : r));
+    expect(firing(run(low), 'health')).toHaveLength(1);
+  });
+
   // Found on the same herd model: a loose sensor sending bursts of 30-80 times a quarter-hour's count among
   // true readings raised heats (one such reading reads as an hour at five times her normal) and no fault.
   it('a collar that keeps sending bursts no cow makes is a collar fault; her heat among them is still found', () => {

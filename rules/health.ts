@@ -59,9 +59,20 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   const rumLow = rum !== null && rum.z <= cfg.maxZ && rum.ratio <= cfg.ruminationMaxRatio;
   // The deeper of the windows down (activity's on a tie).
   let primary = actLow && rumLow ? (rum!.ratio < act!.ratio ? rum : act) : actLow ? act : rumLow ? rum : null;
-  // Two signals agreeing find a milder drop: activity and rumination both down together for a day, each
-  // beyond two of her own spreads, which one signal alone is too noisy to show.
-  if (!primary && act && rum && !afterCalving(ctx, end) && act.ratio <= cfg.bothMaxRatio && act.z <= cfg.bothMaxZ && rum.ratio <= cfg.bothMaxRatio && rum.z <= cfg.bothMaxZ) {
+  // Two signals agreeing find a milder drop: activity and rumination both down together for a day, beyond
+  // two of her own spreads on average, which one signal alone is too noisy to show. Weighed together, not
+  // each held to the line: an illness takes one further than the other, and on cows whose days wander as
+  // real cows' do the lagging one sat at 1.3-2 spreads while the other was past 2, for a day or more.
+  // Each is held to the line, as before, in the two days after a heat the farmer was told of, and while
+  // the register has her due to calve: a heat's aftermath and a calving coming take both down a little (on
+  // the noisy herds, two cows the day or two after a heat, and one calving before the register had it,
+  // were called). Not after any rise of her trend: a cow whose hours wander rises so most days (rise.ts),
+  // and held so, the two were weighed together on half the illnesses they were called sooner on.
+  if (
+    !primary && act && rum && !afterCalving(ctx, end) && act.ratio <= cfg.bothMaxRatio && rum.ratio <= cfg.bothMaxRatio &&
+    act.z + rum.z <= 2 * cfg.bothMaxZ && act.z <= cfg.bothEachMaxZ && rum.z <= cfg.bothEachMaxZ &&
+    ((act.z <= cfg.bothMaxZ && rum.z <= cfg.bothMaxZ) || !(afterHeat(ctx, at) || dueToCalve(ctx, end)))
+  ) {
     primary = rum.ratio < act.ratio ? rum : act;
   }
   if (primary) {
@@ -189,6 +200,18 @@ function afterCalving(ctx: RuleContext, end: number): boolean {
   const calved = ctx.state.record?.calvedAt;
   const at = end * HOUR_MS;
   return calved !== undefined && at >= calved && at - calved <= (1 + ctx.rules.health.trend.afterCalvingDays) * DAY_MS;
+}
+
+/** Whether her heat alert is open at `at` (ms), or was resolved within the two days (`afterRiseHours`) before it. */
+function afterHeat(ctx: RuleContext, at: number): boolean {
+  const { open, resolvedAt } = ctx.state.alerts;
+  return !!open.heat || at - (resolvedAt.heat ?? -Infinity) <= ctx.rules.health.trend.afterRiseHours * HOUR_MS;
+}
+
+/** Whether hour `end` falls in the two days after a rise of hers (ownRise): a heat's or a calving's aftermath. */
+function afterRise(ctx: RuleContext, end: number): boolean {
+  const trend = ctx.state.trend;
+  return !!trend && end - ownRise(ctx, end, trend) <= ctx.rules.health.trend.afterRiseHours;
 }
 
 const halfLifeOf = (cfg: RuleSet['health'], horizon: Horizon) =>
@@ -345,7 +368,7 @@ function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum:
     delete ctx.state.trend;
     return null;
   }
-  const afterRise = end - ownRise(ctx, end, trend) <= t.afterRiseHours;
+  const risen = afterRise(ctx, end);
   // Most hours of most cows are near normal: above the loosest lines (which her noise and the herd can only
   // move down), nothing can fire and the streak of both-down hours is broken.
   const fastAct = lower(trendDrop(ctx, 'act', 0), trendDrop(ctx, 'act', 2));
@@ -354,11 +377,11 @@ function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum:
     breakStreaks(trend);
     return null;
   }
-  return trendPaths(ctx, end, act, rum, trend, afterRise);
+  return trendPaths(ctx, end, act, rum, trend, risen);
 }
 
 /** The paths of trendAlert, for the hours her trend is below one of the loosest lines (apart: its closures make a context at each call). */
-function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null, trend: Trend, afterRise: boolean) {
+function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null, trend: Trend, risen: boolean) {
   const cfg = ctx.rules.health;
   const t = cfg.trend;
   // The herd's share of each metric and horizon (herdShare), asked once however many paths, and the quick
@@ -418,7 +441,7 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   // (herdDipped). A judged hour the paths are not asked (the hold after a rise, an open alert, a heat, a
   // stuck collar, a cow down: see breakStreaks) breaks them, where they used to freeze; hours with no data,
   // or a collar held as faulty, leave them as they were.
-  if (afterRise) breakStreaks(trend);
+  if (risen) breakStreaks(trend);
   else if (trend[STREAK_HOUR] !== end) {
     trend[STREAK_HOUR] = end;
     trend[BOTH_STREAK] = bothNow(0, false) ? trend[BOTH_STREAK]! + 1 : 0;
@@ -484,7 +507,7 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
     test: (herd: boolean) => ratioOf('rum', 0, herd) <= cfg.ruminationMaxRatio && !(trendDrop(ctx, 'act', 0) > 1 + t.slowDrop),
   };
   // Her own trend first (cheap); the herd is asked only when that would fire, and can only take it back.
-  const path = (afterRise ? [deepAfterRise] : paths).find((p) => p.test(false) && p.test(true));
+  const path = (risen ? [deepAfterRise] : paths).find((p) => p.test(false) && p.test(true));
   if (!path) return null;
   // The figures the path was judged on: its horizon's.
   const horizon = path.horizon ?? 0;

@@ -98,9 +98,13 @@ export const RuleSetSchema = z
        */
       activityAloneMaxRatio: ratio,
       ruminationMaxRatio: ratio,
-      /** Both activity and rumination at most this share of normal, each `bothMaxZ` spreads below: a milder, shared drop. */
+      /**
+       * Both activity and rumination at most this share of normal, their deviations together (the mean of the
+       * two z) `bothMaxZ` spreads below and each at least `bothEachMaxZ`: a milder, shared drop.
+       */
       bothMaxRatio: ratio,
       bothMaxZ: z.number(),
+      bothEachMaxZ: z.number(),
       maxZ: z.number(),
       resolveRatio: ratio,
       urgentRatio: ratio,

@@ -929,6 +929,32 @@ describe('health', () => {
     expect(firing(run(stream({ days: 16, rum: slight })), 'health')).toEqual([]);
   });
 
+  // Found on a herd model written apart from the project, whose days wander as real cows' do: an illness
+  // takes one signal further than the other, and the lagging one sat at 1.3-2 of her spreads for a day or
+  // more while the other was past 2. The two are weighed together: their mean two spreads down.
+  it('weighs the two signals together: one down two spreads and the other nearly so is called', () => {
+    const twoSignals = (each?: number) =>
+      steadyRules({ health: { ...(each !== undefined && { bothEachMaxZ: each }), trend: { activityDrop: 1, lyingActivityDrop: 1, bothActivityDrop: 1, ruminationDrop: 1 }, sustained: { aloneMaxRatio: 0.01, activityMaxRatio: 0.01, ruminationMaxRatio: 0.01 } } });
+    const health = (o: Omit<StreamOpts, 'days'>, each?: number) => firing(run(stream({ days: 16, ...o }), new FarmDetector('farm', twoSignals(each))), 'health');
+    // Her days differ by about a tenth on each signal, so a day's drop is a few of her spreads, not dozens.
+    const daily = (seed: number, ill = 1) => (t: number) => (0.9 + 0.2 * hash01(seed, Math.floor((t - START) / DAY))) * during(onset, onset + 2 * DAY, ill)(t);
+    const h = health({ act: daily(3, 0.7), rum: daily(5, 0.8) });
+    expect(h).toHaveLength(1);
+    expect(h[0]!.evidence).toMatchObject({ metric: 'activity', also: { metric: 'rumination' } });
+    expect(h[0]!.evidence.deviation).toBeLessThanOrEqual(-2);
+    expect((h[0]!.evidence.also as { deviation: number }).deviation).toBeGreaterThan(-2);
+    // Each held to two spreads, as before: not called.
+    expect(health({ act: daily(3, 0.7), rum: daily(5, 0.8) }, -2)).toEqual([]);
+    // One signal alone that far down, or her ordinary days: not called.
+    expect(health({ act: daily(3, 0.7), rum: daily(5) })).toEqual([]);
+    expect(health({ act: daily(3), rum: daily(5) })).toEqual([]);
+    // The same two days straight after a heat she was called in: its aftermath, each held to the line.
+    const heat = during(onset - 14 * HOUR, onset, 3);
+    const after = run(stream({ days: 16, act: (t) => daily(3, 0.7)(t) * heat(t), rum: daily(5, 0.8) }), new FarmDetector('farm', twoSignals()));
+    expect(firing(after, 'heat')).toHaveLength(1);
+    expect(firing(after, 'health')).toEqual([]);
+  });
+
   // Ketosis ramping in over three days (the scorecard's slowest illness) has her a tenth down at 24 h and a
   // quarter at 36 h. Her fast trend (half its weight on the last 6 hours) lags that slide by hours, and
   // reached its lines a point or two late: called at 36-43 h on the scorecard. Both signals agreeing are

@@ -58,31 +58,47 @@ export function wholeRun(runs: SignalRuns | null): ChannelRun | null {
 }
 
 /**
- * A run of repeats the health rule will not read as her until the collar has been judged: a thousandth (a
- * live cow's rumination of 24 minutes in 2 hours repeats four readings running about once in 5,000 runs).
- * Called stuck only at a millionth, a rumination sensor stuck low on a collar reporting every 2 hours was
- * read as a cow off her feed two readings before its repeats told the collar (the scorecard, seed 41).
+ * A run of repeats the health rule will not read as her until the collar has been judged: a hundredth, over
+ * an hour at least (a live cow's 40 minutes of rumination in 2 hours repeats three readings running about
+ * once in 500 runs, and the hour's wait it costs her then is all it costs). Told stuck only at a millionth,
+ * a rumination sensor stuck low on a collar reporting every 2 hours was read as a cow off her feed two
+ * readings before its repeats told the collar (the scorecard, seed 41); and a low value repeats by chance
+ * more often than a middling one, so its hold starts later while a deeper drop calls her sooner.
  */
-const SUSPECT_CHANCE = 1e-3;
+const SUSPECT_CHANCE = 1e-2;
+const LOG_SUSPECT = Math.log(SUSPECT_CHANCE);
+const LOG_STUCK = Math.log(STUCK_CHANCE);
 
 /**
- * Whether one of her signals (not at rest, not already told as the collar's) repeats as a live cow's hardly
- * ever does: what it says of her waits for the collar's verdict, a few readings away.
+ * Whether her signals repeat as a live cow's hardly ever do (each alone, or those repeating together, their
+ * chances multiplied as stuckFault does), in the readings before the collar's verdict: what they say of her
+ * waits for it. Only until then: not while a collar fault is open (the farmer has been told; its stuck
+ * signals are kept out, and a second signal sticking beside it is not told), nor once a run is past the
+ * line it is told at (held back by the cooldown, it holds nothing of hers back).
  */
-export function suspectRun(s: CowState): boolean {
+export function suspectRun(s: CowState, stuckHours: number): boolean {
   const runs = s.runs;
-  if (!runs) return false;
-  const open = s.fault !== undefined && s.fault.to === undefined ? s.fault : undefined;
+  if (!runs || s.alerts.open.collar_fault) return false;
+  let together: ChannelRun | null = null;
+  let logTogether = 0;
   for (const ch of CHANNELS) {
     const run = runs[ch];
-    if (!run || run.n < 3 || open?.[ch] !== undefined) continue;
+    if (!run || run.n < 2) continue;
     const intervalS = run.coveredS / run.n;
     if (atRest(ch, run.v, intervalS)) continue;
-    if ((run.n - 1) * Math.log(repeatChance(ch, run.v, intervalS)) <= LOG_SUSPECT) return true;
+    const logChance = Math.log(repeatChance(ch, run.v, intervalS));
+    if (beforeVerdict(run, (run.n - 1) * logChance, stuckHours)) return true;
+    if (!together || run.n < together.n) together = run;
+    logTogether += logChance;
   }
-  return false;
+  return together !== null && beforeVerdict(together, (together.n - 1) * logTogether, stuckHours);
 }
-const LOG_SUSPECT = Math.log(SUSPECT_CHANCE);
+
+/** Whether a run whose repeats have a chance of e^`logChance` is suspect and not yet past the stuck line. */
+function beforeVerdict(run: ChannelRun, logChance: number, stuckHours: number): boolean {
+  if (logChance <= LOG_STUCK && run.coveredS >= stuckHours * 3600) return false;
+  return logChance <= LOG_SUSPECT && run.coveredS >= 3600;
+}
 
 /** Whether the newest readings are a flat line starting (for the down rule: a cow down still moves a little). */
 export const flatStarting = (runs: SignalRuns | null): boolean => !!runs && flatRun(runs) !== null;
@@ -250,7 +266,7 @@ function stuckFault(runs: SignalRuns, stuckHours: number, intervalS: number): Fa
   // A live cow's newest readings repeat nothing, nearly always: said before anything is made.
   if (!(runs.act && runs.act.n > 1) && !(runs.rum && runs.rum.n > 1) && !(runs.lie && runs.lie.n > 1)) return null;
   const minS = stuckHours * 3600;
-  const logLine = Math.log(STUCK_CHANCE);
+  const logLine = LOG_STUCK;
   let together: ChannelRun | null = null;
   let logTogether = 0;
   const channels: Channel[] = [];

@@ -34,8 +34,9 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
     return;
   }
   // A signal repeating as no live cow's does is likely her collar's (told stuck a few readings on): neither
-  // a word that she is unwell nor that she is well again rests on it meanwhile.
-  if (suspectRun(ctx.state)) {
+  // a word that she is unwell nor that she is well again rests on it meanwhile. A judged hour whose paths
+  // are not asked, as for a stuck collar (trendAlert): her streaks start again.
+  if (suspectRun(ctx.state, ctx.rules.collarFault.stuckHours)) {
     breakStreaks(ctx.state.trend);
     return;
   }

@@ -99,8 +99,9 @@ export const RuleSetSchema = z
       activityAloneMaxRatio: ratio,
       ruminationMaxRatio: ratio,
       /**
-       * Both activity and rumination at most this share of normal, their deviations together (the mean of the
-       * two z) `bothMaxZ` spreads below and each at least `bothEachMaxZ`: a milder, shared drop.
+       * Both activity and rumination at most this share of normal, the mean of their two z at most `bothMaxZ`
+       * and each z at most `bothEachMaxZ`: a milder, shared drop. In the `trend.afterRiseHours` after a heat
+       * alert, and while she is due to calve, each z at most `bothMaxZ` (health.ts).
        */
       bothMaxRatio: ratio,
       bothMaxZ: z.number(),

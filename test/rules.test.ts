@@ -953,6 +953,10 @@ describe('health', () => {
     const after = run(stream({ days: 16, act: (t) => daily(3, 0.7)(t) * heat(t), rum: daily(5, 0.8) }), new FarmDetector('farm', twoSignals()));
     expect(firing(after, 'heat')).toHaveLength(1);
     expect(firing(after, 'health')).toEqual([]);
+    // The same two days while the register has her due to calve (served 280 days before): her calving coming.
+    const due = new FarmDetector('farm', twoSignals());
+    due.setRecords(new Map([['C1', { inseminatedAt: onset - 280 * DAY }]]));
+    expect(firing(run(stream({ days: 16, act: daily(3, 0.7), rum: daily(5, 0.8) }), due), 'health')).toEqual([]);
   });
 
   // Ketosis ramping in over three days (the scorecard's slowest illness) has her a tenth down at 24 h and a
@@ -2320,20 +2324,36 @@ describe('collar_fault', () => {
   });
 
   // Found on our own scorecard (seed 41): a collar reporting every 2 hours whose rumination stuck low was
-  // called unwell 6 hours in, two hours before its repeats told the collar. While a signal repeats as a live
-  // cow's hardly ever does, her health waits for the collar's verdict.
+  // called unwell two readings before its repeats told the collar. While a signal repeats as a live cow's
+  // hardly ever does, her health waits for the collar's verdict.
   it('a rumination sensor sticking low on a 2-hourly collar is told as the collar, not as a cow unwell', () => {
     const twoHourly = every(stream({ days: 14 }), 8);
     const at = twoHourly.findIndex((r) => r.ts > from);
     const usual = twoHourly.slice(0, at).map((r) => r.rumination!).sort((a, b) => a - b)[Math.floor(at / 2)]!;
-    const value = Math.round(0.35 * usual * 10) / 10;
-    const stuck = twoHourly.map((r, i) => (i >= at && i < at + 15 ? { ...r, rumination: value } : r));
-    const events = run(stuck);
-    expect(firing(events, 'collar_fault')).toEqual([expect.objectContaining({ evidence: expect.objectContaining({ kind: 'stuck', metric: 'rumination', value }) })]);
-    expect(firing(events, 'health')).toEqual([]);
-    // Her rumination truly that low for the same hours, each reading its own: she is called.
-    const low = twoHourly.map((r, i) => (i >= at && i < at + 15 ? { ...r, rumination: r.rumination! * 0.35 } : r));
-    expect(firing(run(low), 'health')).toHaveLength(1);
+    // A third of her usual, and a tenth (a low value repeats by chance more often, so is suspect later).
+    for (const share of [0.35, 0.1]) {
+      const value = Math.round(share * usual * 10) / 10;
+      const stuck = twoHourly.map((r, i) => (i >= at && i < at + 15 ? { ...r, rumination: value } : r));
+      const events = run(stuck);
+      expect(firing(events, 'collar_fault')).toEqual([expect.objectContaining({ evidence: expect.objectContaining({ kind: 'stuck', metric: 'rumination', value }) })]);
+      expect(firing(events, 'health')).toEqual([]);
+      // Her rumination truly that low for the same hours, each reading its own: she is called.
+      const low = twoHourly.map((r, i) => (i >= at && i < at + 15 ? { ...r, rumination: r.rumination! * share } : r));
+      expect(firing(run(low), 'health')).toHaveLength(1);
+    }
+  });
+
+  // Found on a second read: with one sensor told stuck, a second sticking beside it is not told (only
+  // activity grows the fault), and her health waited for a verdict that never came, while she fell ill.
+  it('a second sensor sticking while a fault is open does not hold her health back', () => {
+    const lying = () => 1;
+    const base = stream({ days: 16, lying, act: during(from + 36 * HOUR, from + 5 * DAY, 0.3) });
+    const broken = base.map((r) => (r.ts <= from ? r : { ...r, rumination: 1.5, ...(r.ts > from + 12 * HOUR && { lying: 5.2 }) }));
+    const events = run(broken);
+    expect(firing(events, 'collar_fault')).toEqual([expect.objectContaining({ evidence: expect.objectContaining({ metric: 'rumination' }) })]);
+    const h = firing(events, 'health');
+    expect(h).toHaveLength(1);
+    expect(h[0]!.at - (from + 36 * HOUR)).toBeLessThanOrEqual(DAY);
   });
 
   // Found on the same herd model: a loose sensor sending bursts of 30-80 times a quarter-hour's count among

@@ -72,7 +72,7 @@ export function judgeHealth(ctx: RuleContext, end: number, push: Push): void {
   if (
     !primary && act && rum && !afterCalving(ctx, end) && act.ratio <= cfg.bothMaxRatio && rum.ratio <= cfg.bothMaxRatio &&
     act.z + rum.z <= 2 * cfg.bothMaxZ && act.z <= cfg.bothEachMaxZ && rum.z <= cfg.bothEachMaxZ &&
-    ((act.z <= cfg.bothMaxZ && rum.z <= cfg.bothMaxZ) || !(afterHeat(ctx, at) || dueToCalve(ctx, end)))
+    ((act.z <= cfg.bothMaxZ && rum.z <= cfg.bothMaxZ) || !(heatSince(ctx, at - cfg.trend.afterRiseHours * HOUR_MS) || dueToCalve(ctx, end)))
   ) {
     primary = rum.ratio < act.ratio ? rum : act;
   }
@@ -203,16 +203,10 @@ function afterCalving(ctx: RuleContext, end: number): boolean {
   return calved !== undefined && at >= calved && at - calved <= (1 + ctx.rules.health.trend.afterCalvingDays) * DAY_MS;
 }
 
-/** Whether her heat alert is open at `at` (ms), or was resolved within the two days (`afterRiseHours`) before it. */
-function afterHeat(ctx: RuleContext, at: number): boolean {
+/** Whether her heat alert is open, or was resolved at `from` (ms) or later. */
+function heatSince(ctx: RuleContext, from: number): boolean {
   const { open, resolvedAt } = ctx.state.alerts;
-  return !!open.heat || at - (resolvedAt.heat ?? -Infinity) <= ctx.rules.health.trend.afterRiseHours * HOUR_MS;
-}
-
-/** Whether hour `end` falls in the two days after a rise of hers (ownRise): a heat's or a calving's aftermath. */
-function afterRise(ctx: RuleContext, end: number): boolean {
-  const trend = ctx.state.trend;
-  return !!trend && end - ownRise(ctx, end, trend) <= ctx.rules.health.trend.afterRiseHours;
+  return !!open.heat || (resolvedAt.heat ?? -Infinity) >= from;
 }
 
 const halfLifeOf = (cfg: RuleSet['health'], horizon: Horizon) =>
@@ -289,8 +283,7 @@ function ownRise(ctx: RuleContext, end: number, trend: Trend): number {
   const rise = trend[RISE]!;
   if (rise !== trend[RISE_CHECKED]) {
     const first = rise - 2 * ctx.rules.health.fastHalfLifeHours;
-    const { open, resolvedAt } = ctx.state.alerts;
-    const heat = !!open.heat || (resolvedAt.heat ?? -Infinity) >= first * HOUR_MS;
+    const heat = heatSince(ctx, first * HOUR_MS);
     // Past the hold, whose the rise was no longer matters (and hours the herd never told, a gateway's
     // outage, would be asked about every hour).
     const herds = heat ? false : end - rise > ctx.rules.health.trend.afterRiseHours ? true : herdsBusy(ctx, first, rise);
@@ -369,7 +362,7 @@ function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum:
     delete ctx.state.trend;
     return null;
   }
-  const risen = afterRise(ctx, end);
+  const afterRise = end - ownRise(ctx, end, trend) <= t.afterRiseHours;
   // Most hours of most cows are near normal: above the loosest lines (which her noise and the herd can only
   // move down), nothing can fire and the streak of both-down hours is broken.
   const fastAct = lower(trendDrop(ctx, 'act', 0), trendDrop(ctx, 'act', 2));
@@ -378,11 +371,11 @@ function trendAlert(ctx: RuleContext, end: number, act: WindowStats | null, rum:
     breakStreaks(trend);
     return null;
   }
-  return trendPaths(ctx, end, act, rum, trend, risen);
+  return trendPaths(ctx, end, act, rum, trend, afterRise);
 }
 
 /** The paths of trendAlert, for the hours her trend is below one of the loosest lines (apart: its closures make a context at each call). */
-function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null, trend: Trend, risen: boolean) {
+function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum: WindowStats | null, trend: Trend, afterRise: boolean) {
   const cfg = ctx.rules.health;
   const t = cfg.trend;
   // The herd's share of each metric and horizon (herdShare), asked once however many paths, and the quick
@@ -442,7 +435,7 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
   // (herdDipped). A judged hour the paths are not asked (the hold after a rise, an open alert, a heat, a
   // stuck collar, a cow down: see breakStreaks) breaks them, where they used to freeze; hours with no data,
   // or a collar held as faulty, leave them as they were.
-  if (risen) breakStreaks(trend);
+  if (afterRise) breakStreaks(trend);
   else if (trend[STREAK_HOUR] !== end) {
     trend[STREAK_HOUR] = end;
     trend[BOTH_STREAK] = bothNow(0, false) ? trend[BOTH_STREAK]! + 1 : 0;
@@ -508,7 +501,7 @@ function trendPaths(ctx: RuleContext, end: number, act: WindowStats | null, rum:
     test: (herd: boolean) => ratioOf('rum', 0, herd) <= cfg.ruminationMaxRatio && !(trendDrop(ctx, 'act', 0) > 1 + t.slowDrop),
   };
   // Her own trend first (cheap); the herd is asked only when that would fire, and can only take it back.
-  const path = (risen ? [deepAfterRise] : paths).find((p) => p.test(false) && p.test(true));
+  const path = (afterRise ? [deepAfterRise] : paths).find((p) => p.test(false) && p.test(true));
   if (!path) return null;
   // The figures the path was judged on: its horizon's.
   const horizon = path.horizon ?? 0;

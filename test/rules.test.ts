@@ -935,7 +935,7 @@ describe('health', () => {
   it('weighs the two signals together: one down two spreads and the other nearly so is called', () => {
     const twoSignals = (each?: number) =>
       steadyRules({ health: { ...(each !== undefined && { bothEachMaxZ: each }), trend: { activityDrop: 1, lyingActivityDrop: 1, bothActivityDrop: 1, ruminationDrop: 1 }, sustained: { aloneMaxRatio: 0.01, activityMaxRatio: 0.01, ruminationMaxRatio: 0.01 } } });
-    const health = (o: Omit<StreamOpts, 'days'>, each?: number) => firing(run(stream({ days: 16, ...o }), new FarmDetector('farm', twoSignals(each))), 'health');
+    const health = (o: Omit<StreamOpts, 'days'>, det = new FarmDetector('farm', twoSignals())) => firing(run(stream({ days: 16, ...o }), det), 'health');
     // Her days differ by about a tenth on each signal, so a day's drop is a few of her spreads, not dozens.
     const daily = (seed: number, ill = 1) => (t: number) => (0.9 + 0.2 * hash01(seed, Math.floor((t - START) / DAY))) * during(onset, onset + 2 * DAY, ill)(t);
     const h = health({ act: daily(3, 0.7), rum: daily(5, 0.8) });
@@ -944,7 +944,7 @@ describe('health', () => {
     expect(h[0]!.evidence.deviation).toBeLessThanOrEqual(-2);
     expect((h[0]!.evidence.also as { deviation: number }).deviation).toBeGreaterThan(-2);
     // Each held to two spreads, as before: not called.
-    expect(health({ act: daily(3, 0.7), rum: daily(5, 0.8) }, -2)).toEqual([]);
+    expect(health({ act: daily(3, 0.7), rum: daily(5, 0.8) }, new FarmDetector('farm', twoSignals(-2)))).toEqual([]);
     // One signal alone that far down, or her ordinary days: not called.
     expect(health({ act: daily(3, 0.7), rum: daily(5) })).toEqual([]);
     expect(health({ act: daily(3), rum: daily(5) })).toEqual([]);
@@ -956,7 +956,7 @@ describe('health', () => {
     // The same two days while the register has her due to calve (served 280 days before): her calving coming.
     const due = new FarmDetector('farm', twoSignals());
     due.setRecords(new Map([['C1', { inseminatedAt: onset - 280 * DAY }]]));
-    expect(firing(run(stream({ days: 16, act: daily(3, 0.7), rum: daily(5, 0.8) }), due), 'health')).toEqual([]);
+    expect(health({ act: daily(3, 0.7), rum: daily(5, 0.8) }, due)).toEqual([]);
   });
 
   // Ketosis ramping in over three days (the scorecard's slowest illness) has her a tenth down at 24 h and a
